@@ -1,0 +1,43 @@
+/*
+ * hf_config.h - the fields of a Hugging Face config.json that loupe uses.
+ */
+#ifndef LOUPE_IO_HF_CONFIG_H
+#define LOUPE_IO_HF_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "loupe.h"
+
+typedef struct hf_config {
+    char model_type[32];     /* "gpt2" */
+    char architecture[64];   /* architectures[0], e.g. "GPT2LMHeadModel"; "" if absent */
+    char activation[32];     /* activation_function, e.g. "gelu_new" */
+    char dtype[16];          /* "dtype" or "torch_dtype" as written, "" if absent */
+    int n_layer;             /* L */
+    int n_embd;              /* C */
+    int n_head;              /* H */
+    int n_inner;             /* MLP width; 4 C when null or absent */
+    int n_vocab;             /* V */
+    int n_ctx;               /* n_positions */
+    double layer_norm_epsilon;
+    bool tie_word_embeddings;           /* default true for GPT-2 */
+    bool scale_attn_weights;            /* default true */
+    bool scale_attn_by_inverse_layer_idx; /* default false */
+} hf_config;
+
+/* Limits checked before anything is allocated from these numbers. */
+enum {
+    HF_CONFIG_MAX_LAYERS = 1024,
+    HF_CONFIG_MAX_WIDTH = 65536,
+    HF_CONFIG_MAX_HEADS = 1024,
+    HF_CONFIG_MAX_VOCAB = 4194304,
+    HF_CONFIG_MAX_CONTEXT = 1048576,
+};
+
+/* Parses config.json text (length bytes). display_name names the file in
+ * messages; each missing or invalid field is reported by name. */
+loupe_status hf_config_parse(const char *json, size_t length, const char *display_name,
+                             hf_config *out, loupe_error *error);
+
+#endif
