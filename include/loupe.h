@@ -168,6 +168,66 @@ size_t loupe_tokenizer_render(const loupe_tokenizer *tokenizer, int32_t id, char
                               size_t capacity);
 
 /* ------------------------------------------------------------------------
+ * The logit lens
+ *
+ * Row ("layer") r of the lens is a tap of the residual stream: row 0 is the
+ * embedding output ("input"), then one row per block, the last row being the
+ * model's output; with sub-blocks, a row after each block's attention comes
+ * before that block's row. Every metric follows docs/METRICS.md.
+ * ---------------------------------------------------------------------- */
+
+enum { LOUPE_LENS_MAX_TOPK = 100 };
+
+typedef struct loupe_lens_params {
+    int topk;             /* top tokens kept per cell, 1 .. LOUPE_LENS_MAX_TOPK (default 5) */
+    bool subblocks;       /* add a row after each attention sub-block */
+    int position_block;   /* positions projected at once (default 32): bounds memory */
+} loupe_lens_params;
+
+loupe_lens_params loupe_lens_default_params(void);
+
+/* One token's standing in one cell's distribution. */
+typedef struct loupe_lens_token {
+    int32_t id;    /* -1 when absent (the target at the last position) */
+    float logit;   /* lens logit */
+    float prob;    /* softmax probability */
+    int32_t rank;  /* 1 + number of tokens with a strictly larger logit */
+} loupe_lens_token;
+
+typedef struct loupe_lens_cell {
+    const int32_t *top_ids;  /* (topk) most likely first */
+    const float *top_probs;  /* (topk) */
+    int n_top;
+    loupe_lens_token target;    /* the true next token x(t+1); id -1 at the last position */
+    loupe_lens_token input;     /* the token at this position, x(t) */
+    loupe_lens_token final_top; /* the final row's top-1 token at this position */
+    float entropy;       /* nats */
+    float kl_final;      /* KL(p_final || p_row) */
+    float kl_final_rev;  /* KL(p_row || p_final) */
+    float kl_first;      /* KL(p_input || p_row) */
+    float kl_first_rev;  /* KL(p_row || p_input) */
+} loupe_lens_cell;
+
+typedef struct loupe_lens_result loupe_lens_result;
+
+/* Runs the model on ids (T tokens) and the lens on every row and position.
+ * Never holds rows x T x V floats: one block of positions is projected at a
+ * time. *result_out is freed with loupe_lens_free. */
+loupe_status loupe_lens_run(const loupe_model *model, const int32_t *ids, int n_tokens,
+                            const loupe_lens_params *params, loupe_lens_result **result_out,
+                            loupe_error *error);
+void loupe_lens_free(loupe_lens_result *result);
+
+int loupe_lens_n_rows(const loupe_lens_result *result);
+int loupe_lens_n_positions(const loupe_lens_result *result);
+/* "input", "h1" .. "hL" (hidden_states numbering), "h3.attn" for sub-blocks. */
+const char *loupe_lens_row_name(const loupe_lens_result *result, int row);
+/* The ids the lens ran on (T). */
+const int32_t *loupe_lens_ids(const loupe_lens_result *result);
+/* The cell at (row, position); NULL when out of range. */
+const loupe_lens_cell *loupe_lens_cell_at(const loupe_lens_result *result, int row, int position);
+
+/* ------------------------------------------------------------------------
  * Memory
  * ---------------------------------------------------------------------- */
 
