@@ -1,8 +1,53 @@
+/*
+ * main.c - the loupe command: dispatches to one subcommand.
+ */
 #include <stdio.h>
+#include <string.h>
 
-#include "loupe.h"
+#include "cli.h"
 
-int main(void) {
-    puts("loupe");
-    return 0;
+static void print_usage(FILE *out) {
+    fprintf(out,
+            "loupe - the logit lens for transformer language models\n"
+            "\n"
+            "usage: loupe COMMAND [options] [TEXT]\n"
+            "\n"
+            "commands:\n"
+            "  info       describe a model (architecture, sizes, dtype, parameters)\n"
+            "  tokenize   split a text into the model's tokens\n"
+            "  next       the most likely next tokens after a text\n"
+            "  generate   continue a text, greedily or by sampling\n"
+            "\n"
+            "Every command takes --model DIR (a Hugging Face model folder; default: the\n"
+            "embedded gpt2-demo model) and --help. Text comes from the arguments,\n"
+            "--file PATH, or standard input.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        print_usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    const char *command = argv[1];
+    if (strcmp(command, "--help") == 0 || strcmp(command, "-h") == 0 || strcmp(command, "help") == 0) {
+        print_usage(stdout);
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(command, "--version") == 0) {
+        printf("loupe %s\n", LOUPE_VERSION);
+        return CLI_EXIT_OK;
+    }
+    static const struct {
+        const char *name;
+        int (*run)(int, char **);
+    } commands[] = {
+        {"info", cmd_info},
+        {"tokenize", cmd_tokenize},
+        {"next", cmd_next},
+        {"generate", cmd_generate},
+    };
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(command, commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+    cli_error("unknown command '%s' (try loupe --help)", command);
+    return CLI_EXIT_USAGE;
 }

@@ -126,6 +126,11 @@ void loupe_model_unembed(const loupe_model *model, const float *normed, int n_ro
 loupe_status loupe_model_logits(const loupe_model *model, const float *residual, int n_rows,
                                 float *logits, loupe_error *error);
 
+/* The distribution of the token after ids (T): probs (V) = softmax(logits /
+ * temperature) at the last position; temperature > 0 (1 for the model's own). */
+loupe_status loupe_model_next_probs(const loupe_model *model, const int32_t *ids, int n_tokens,
+                                    float temperature, float *probs, loupe_error *error);
+
 /* ------------------------------------------------------------------------
  * Tokenizer (GPT-2 byte-level BPE)
  * ---------------------------------------------------------------------- */

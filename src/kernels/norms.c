@@ -1,0 +1,29 @@
+/*
+ * norms.c - layer normalisation, one row per thread.
+ */
+#include "kernels/norms.h"
+
+#include <math.h>
+#include <stddef.h>
+
+void layer_norm(float *out, const float *in, const float *weight, const float *bias, int N, int C,
+                float eps) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *x = in + (size_t)n * C;
+        float *y = out + (size_t)n * C;
+        /* Two passes in double: the mean first, then the spread around it,
+         * avoiding the cancellation of E[x^2] - E[x]^2. */
+        double sum = 0.0;
+        for (int c = 0; c < C; c++) sum += x[c];
+        double mean = sum / C;
+        double spread = 0.0;
+        for (int c = 0; c < C; c++) {
+            double d = x[c] - mean;
+            spread += d * d;
+        }
+        float inverse_std = (float)(1.0 / sqrt(spread / C + (double)eps));
+        float mean_f = (float)mean;
+        for (int c = 0; c < C; c++) y[c] = (x[c] - mean_f) * inverse_std * weight[c] + bias[c];
+    }
+}
