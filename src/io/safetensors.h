@@ -37,6 +37,16 @@ const char *tensor_dtype_name(tensor_dtype dtype);
 
 enum { TENSOR_MAX_DIMS = 8 };
 
+/* Limits checked before anything is allocated from a header. */
+enum {
+    SAFETENSORS_MAX_HEADER_BYTES = 100000000, /* as in the reference implementation */
+    SAFETENSORS_MAX_TENSORS = 1048576,
+};
+
+/* Writes a shape as "[32, 96]" ("[]" for a scalar) into buffer (capacity
+ * bytes, always NUL-terminated; truncated if too small). shape is (n_dims). */
+void tensor_shape_format(int n_dims, const int64_t *shape, char *buffer, size_t capacity);
+
 typedef struct tensor_view {
     char *name;                      /* owned by the safetensors file */
     tensor_dtype dtype;
@@ -61,7 +71,7 @@ typedef struct safetensors_file {
 loupe_status safetensors_parse(const uint8_t *bytes, size_t size, const char *display_name,
                                safetensors_file *out, loupe_error *error);
 
-/* Maps the file at path and parses it. */
+/* Maps the file at path and parses it; messages name the path. */
 loupe_status safetensors_open(const char *path, safetensors_file *out, loupe_error *error);
 
 /* Releases everything; a zeroed or already closed file is fine. */
@@ -70,8 +80,10 @@ void safetensors_close(safetensors_file *file);
 /* The tensor called name, or NULL. */
 const tensor_view *safetensors_find(const safetensors_file *file, const char *name);
 
-/* Converts any floating-point tensor to float32: out (n_elements). Reads the
- * bytes little-endian one element at a time, so unaligned data is fine. */
+/* Converts any floating-point tensor (F64, F32, F16, BF16) to float32:
+ * out (n_elements). Reads the bytes little-endian one element at a time, so
+ * unaligned data is fine; F16 subnormals, infinities and NaNs convert
+ * exactly, F64 rounds to nearest. Integer dtypes are LOUPE_ERROR_UNSUPPORTED. */
 loupe_status tensor_to_f32(const tensor_view *tensor, float *out, loupe_error *error);
 
 #endif

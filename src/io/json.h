@@ -1,0 +1,34 @@
+/*
+ * json.h - the few cJSON helpers shared by the safetensors header, config.json
+ * and the shard index readers: parsing from (pointer, length) with an error
+ * that names the byte offset, and exact reading of integer fields.
+ */
+#ifndef LOUPE_IO_JSON_H
+#define LOUPE_IO_JSON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "loupe.h"
+
+/* The largest integer a JSON number (a double) holds exactly: 2^53. */
+#define JSON_MAX_EXACT_INTEGER 9007199254740992.0
+
+/* Parses `length` bytes of JSON text (need not be NUL-terminated). Only
+ * whitespace may follow the value. On failure the message names display_name
+ * and the byte offset where parsing stopped. On success *root_out is owned by
+ * the caller (cJSON_Delete). */
+loupe_status json_parse(const char *text, size_t length, const char *display_name,
+                        cJSON **root_out, loupe_error *error);
+
+/* 1 and *value_out when item is a number holding a whole value in
+ * [0, JSON_MAX_EXACT_INTEGER]; 0 otherwise (not a number, negative, fractional,
+ * too large, NaN). */
+int json_get_natural(const cJSON *item, uint64_t *value_out);
+
+/* A short word for an item's JSON type, for messages: "string", "number", ... */
+const char *json_type_name(const cJSON *item);
+
+#endif
