@@ -40,7 +40,7 @@ static float *reference_f32(const safetensors_file *file, const char *name, size
 }
 
 static void check_fixture(const char *name) {
-    char model_dir[512], reference_path[512];
+    char model_dir[512], reference_path[544];
     snprintf(model_dir, sizeof model_dir, "%s", test_data_path(name));
     snprintf(reference_path, sizeof reference_path, "%s/reference.safetensors", model_dir);
 

@@ -1,6 +1,7 @@
 /*
  * test_support.c - see test_support.h.
  */
+#define _XOPEN_SOURCE 700
 #include "test_support.h"
 
 #include <ftw.h>

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds loupe, and runs it on the embedded model.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+build_dir=${LOUPE_BUILD_DIR:-build}
+cmake -B "$build_dir" -DCMAKE_BUILD_TYPE=Release ${LOUPE_CMAKE_FLAGS:-} >/dev/null
+cmake --build "$build_dir" -j"$(nproc)"
+"$build_dir"/loupe info
+"$build_dir"/loupe next "And God said, Let there be"
