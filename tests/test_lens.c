@@ -1,0 +1,246 @@
+/*
+ * test_lens.c - the logit lens end to end on the Hugging Face fixtures.
+ *
+ * The lens logits of every row must match transformers' lm_head(ln_f(hidden))
+ * to 1e-4; every cell's statistics must match those computed (by the
+ * reference kernel, itself checked against brute force in test_lens_stats)
+ * from transformers' lens logits; the last row must be the model's own
+ * output; blocking and sub-block rows must not change any cell.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/safetensors.h"
+#include "lens/lens_stats.h"
+#include "loupe.h"
+#include "test_support.h"
+
+typedef struct fixture {
+    loupe_model *model;
+    safetensors_file reference;
+    int32_t ids[64];
+    int T, L, C, V;
+    float *lens_logits; /* (L+1, T, V) from transformers */
+} fixture;
+
+static int fixture_open(const char *name, fixture *f) {
+    memset(f, 0, sizeof *f);
+    char path[600];
+    loupe_error error;
+    snprintf(path, sizeof path, "%s", test_data_path(name));
+    if (loupe_model_open(path, &f->model, &error) != LOUPE_OK) {
+        CHECK_MSG(0, "%s", error.message);
+        return -1;
+    }
+    strcat(path, "/reference.safetensors");
+    if (safetensors_open(path, &f->reference, &error) != LOUPE_OK) {
+        CHECK_MSG(0, "%s", error.message);
+        return -1;
+    }
+    loupe_model_info info;
+    loupe_model_get_info(f->model, &info);
+    f->L = info.n_layer, f->C = info.n_embd, f->V = info.n_vocab;
+    const tensor_view *ids = safetensors_find(&f->reference, "input_ids");
+    const tensor_view *lens = safetensors_find(&f->reference, "lens_logits");
+    if (ids == NULL || lens == NULL || ids->n_elements > 64) return -1;
+    f->T = (int)ids->n_elements;
+    memcpy(f->ids, ids->data, (size_t)f->T * sizeof(int32_t));
+    f->lens_logits = malloc((size_t)lens->n_elements * sizeof(float));
+    if (f->lens_logits == NULL || tensor_to_f32(lens, f->lens_logits, NULL) != LOUPE_OK) return -1;
+    return lens->n_elements == (int64_t)(f->L + 1) * f->T * f->V ? 0 : -1;
+}
+
+static void fixture_close(fixture *f) {
+    free(f->lens_logits);
+    safetensors_close(&f->reference);
+    loupe_model_close(f->model);
+}
+
+/* Each row's lens logits, computed from our taps, against transformers'. */
+static loupe_status compare_tap(void *user, loupe_tap_kind kind, int layer, const float *residual, int T,
+                                int C) {
+    (void)kind;
+    (void)C;
+    fixture *f = user;
+    float *logits = malloc((size_t)T * f->V * sizeof *logits);
+    CHECK(loupe_model_logits(f->model, residual, T, logits, NULL) == LOUPE_OK);
+    double diff = test_max_abs_diff(logits, f->lens_logits + (size_t)layer * T * f->V, (size_t)T * f->V);
+    CHECK_MSG(diff < 1e-4, "lens row %d differs from transformers by %g", layer, diff);
+    free(logits);
+    return LOUPE_OK;
+}
+
+static int close_enough(double ours, double expected, double tolerance) {
+    return fabs(ours - expected) <= tolerance * (1.0 + fabs(expected));
+}
+
+static void check_token(const char *what, int row, int t, loupe_lens_token ours, loupe_lens_token expected) {
+    CHECK_MSG(ours.id == expected.id, "%s id at row %d position %d: %d vs %d", what, row, t, ours.id, expected.id);
+    CHECK_MSG(ours.rank == expected.rank, "%s rank at row %d position %d: %d vs %d", what, row, t, ours.rank,
+              expected.rank);
+    CHECK_MSG(close_enough(ours.prob, expected.prob, 1e-4), "%s prob at row %d position %d: %g vs %g", what, row,
+              t, ours.prob, expected.prob);
+    CHECK_MSG(close_enough(ours.logit, expected.logit, 1e-4), "%s logit at row %d position %d", what, row, t);
+}
+
+/* Every cell against the statistics of transformers' lens logits. */
+static void check_cells(const fixture *f, const loupe_lens_result *result) {
+    int T = f->T, L = f->L, V = f->V;
+    float *final_log_probs = malloc((size_t)V * sizeof(float)), *final_probs = malloc((size_t)V * sizeof(float));
+    float *first_log_probs = malloc((size_t)V * sizeof(float)), *first_probs = malloc((size_t)V * sizeof(float));
+    for (int t = 0; t < T; t++) {
+        const float *final_logits = f->lens_logits + ((size_t)L * T + t) * V;
+        lens_reference final = lens_reference_compute(final_logits, V, final_log_probs, final_probs);
+        lens_reference first =
+            lens_reference_compute(f->lens_logits + (size_t)t * V, V, first_log_probs, first_probs);
+        int32_t final_top = 0;
+        for (int v = 1; v < V; v++)
+            if (final_logits[v] > final_logits[final_top]) final_top = v;
+        for (int row = 0; row <= L; row++) {
+            lens_row_request request = {
+                .logits = f->lens_logits + ((size_t)row * T + t) * V,
+                .final = final,
+                .first = first,
+                .target_id = t + 1 < T ? f->ids[t + 1] : -1,
+                .input_id = f->ids[t],
+                .final_top_id = final_top,
+                .topk = 5,
+            };
+            lens_row_stats expected;
+            lens_row_compute_reference(&request, V, &expected);
+            const loupe_lens_cell *cell = loupe_lens_cell_at(result, row, t);
+            CHECK(cell != NULL);
+            if (cell == NULL) continue;
+            CHECK(cell->n_top == 5);
+            for (int k = 0; k < cell->n_top; k++) {
+                CHECK_MSG(cell->top_ids[k] == expected.top_ids[k], "top %d at row %d position %d", k, row, t);
+                CHECK(close_enough(cell->top_probs[k], expected.top_probs[k], 1e-4));
+            }
+            if (t + 1 < T) check_token("target", row, t, cell->target, expected.target);
+            else CHECK(cell->target.id == -1);
+            check_token("input", row, t, cell->input, expected.input);
+            check_token("final_top", row, t, cell->final_top, expected.final_top);
+            CHECK(close_enough(cell->entropy, expected.entropy, 1e-4));
+            CHECK_MSG(fabs(cell->kl_final - expected.kl_final) < 2e-4, "kl_final row %d position %d: %g vs %g",
+                      row, t, cell->kl_final, expected.kl_final);
+            CHECK(fabs(cell->kl_final_rev - expected.kl_final_rev) < 2e-4);
+            CHECK(fabs(cell->kl_first - expected.kl_first) < 2e-4);
+            CHECK(fabs(cell->kl_first_rev - expected.kl_first_rev) < 2e-4);
+        }
+        /* The last row is the model's output: it compares to itself, and
+         * the input row to itself, exactly. */
+        const loupe_lens_cell *last = loupe_lens_cell_at(result, L, t), *input = loupe_lens_cell_at(result, 0, t);
+        CHECK(last->kl_final < 1e-6f && last->kl_final_rev < 1e-6f && last->final_top.rank == 1);
+        CHECK(input->kl_first < 1e-6f && input->kl_first_rev < 1e-6f);
+    }
+    free(final_log_probs), free(final_probs), free(first_log_probs), free(first_probs);
+}
+
+/* Two cells agree: same ids and ranks; values within `tolerance` (0 asks
+ * for bit-identical values). */
+static int cells_agree(const loupe_lens_cell *a, const loupe_lens_cell *b, double tolerance) {
+    if (a->n_top != b->n_top) return 0;
+    for (int k = 0; k < a->n_top; k++)
+        if (a->top_ids[k] != b->top_ids[k] || fabs(a->top_probs[k] - b->top_probs[k]) > tolerance) return 0;
+    const loupe_lens_token *ta[3] = {&a->target, &a->input, &a->final_top};
+    const loupe_lens_token *tb[3] = {&b->target, &b->input, &b->final_top};
+    for (int i = 0; i < 3; i++)
+        if (ta[i]->id != tb[i]->id || ta[i]->rank != tb[i]->rank || fabs(ta[i]->prob - tb[i]->prob) > tolerance ||
+            fabs(ta[i]->logit - tb[i]->logit) > tolerance)
+            return 0;
+    return fabs(a->entropy - b->entropy) <= tolerance && fabs(a->kl_final - b->kl_final) <= tolerance &&
+           fabs(a->kl_final_rev - b->kl_final_rev) <= tolerance && fabs(a->kl_first - b->kl_first) <= tolerance &&
+           fabs(a->kl_first_rev - b->kl_first_rev) <= tolerance;
+}
+
+static void check_fixture(const char *name) {
+    fixture f;
+    if (fixture_open(name, &f) != 0) {
+        CHECK_MSG(0, "%s: fixture could not be read", name);
+        fixture_close(&f);
+        return;
+    }
+    loupe_error error;
+    loupe_forward_params forward = loupe_forward_default_params();
+    forward.tap = compare_tap;
+    forward.tap_user = &f;
+    CHECK(loupe_model_forward(f.model, f.ids, f.T, &forward, NULL, &error) == LOUPE_OK);
+
+    loupe_lens_params params = loupe_lens_default_params();
+    loupe_lens_result *result = NULL;
+    CHECK_MSG(loupe_lens_run(f.model, f.ids, f.T, &params, &result, &error) == LOUPE_OK, "%s", error.message);
+    if (result == NULL) {
+        fixture_close(&f);
+        return;
+    }
+    CHECK(loupe_lens_n_rows(result) == f.L + 1 && loupe_lens_n_positions(result) == f.T);
+    CHECK(strcmp(loupe_lens_row_name(result, 0), "input") == 0);
+    CHECK(strcmp(loupe_lens_row_name(result, f.L), "h3") == 0);
+    CHECK(loupe_lens_row_name(result, f.L + 1) == NULL && loupe_lens_cell_at(result, 0, f.T) == NULL);
+    check_cells(&f, result);
+
+    /* The last row's top-1 is the model's own next-token choice. */
+    float *probs = malloc((size_t)f.V * sizeof *probs);
+    CHECK(loupe_model_next_probs(f.model, f.ids, f.T, 1.0f, probs, &error) == LOUPE_OK);
+    const loupe_lens_cell *last = loupe_lens_cell_at(result, f.L, f.T - 1);
+    CHECK(fabsf(probs[last->top_ids[0]] - last->top_probs[0]) < 1e-5f);
+    free(probs);
+
+    /* Blocks of 1 and 3 positions change no cell beyond the rounding of
+     * BLAS on other matrix shapes; sub-block rows change none at all. */
+    int blocks[2] = {1, 3};
+    for (int b = 0; b < 2; b++) {
+        loupe_lens_params other = params;
+        other.position_block = blocks[b];
+        loupe_lens_result *again = NULL;
+        CHECK(loupe_lens_run(f.model, f.ids, f.T, &other, &again, &error) == LOUPE_OK);
+        for (int row = 0; again && row <= f.L; row++)
+            for (int t = 0; t < f.T; t++)
+                CHECK(cells_agree(loupe_lens_cell_at(result, row, t), loupe_lens_cell_at(again, row, t), 1e-5));
+        loupe_lens_free(again);
+    }
+    loupe_lens_params with_subblocks = params;
+    with_subblocks.subblocks = true;
+    loupe_lens_result *sub = NULL;
+    CHECK(loupe_lens_run(f.model, f.ids, f.T, &with_subblocks, &sub, &error) == LOUPE_OK);
+    if (sub) {
+        CHECK(loupe_lens_n_rows(sub) == 2 * f.L + 1);
+        CHECK(strcmp(loupe_lens_row_name(sub, 1), "h1.attn") == 0 && strcmp(loupe_lens_row_name(sub, 2), "h1") == 0);
+        for (int layer = 0; layer <= f.L; layer++)
+            for (int t = 0; t < f.T; t++)
+                CHECK(cells_agree(loupe_lens_cell_at(result, layer, t),
+                                  loupe_lens_cell_at(sub, layer == 0 ? 0 : 2 * layer, t), 0.0));
+    }
+    loupe_lens_free(sub);
+    loupe_lens_free(result);
+    fixture_close(&f);
+}
+
+static void check_arguments(void) {
+    loupe_model *model = NULL;
+    loupe_error error;
+    if (loupe_model_open(test_data_path("gpt2-tiny-gelu"), &model, &error) != LOUPE_OK) return;
+    int32_t ids[3] = {1, 2, 3};
+    loupe_lens_params params = loupe_lens_default_params();
+    loupe_lens_result *result = NULL;
+    params.topk = 0;
+    CHECK(loupe_lens_run(model, ids, 3, &params, &result, &error) == LOUPE_ERROR_ARGUMENT && result == NULL);
+    params.topk = LOUPE_LENS_MAX_TOPK + 1;
+    CHECK(loupe_lens_run(model, ids, 3, &params, &result, &error) == LOUPE_ERROR_ARGUMENT);
+    params = loupe_lens_default_params();
+    CHECK(loupe_lens_run(model, ids, 0, &params, &result, &error) == LOUPE_ERROR_ARGUMENT);
+    int32_t too_long[65] = {0};
+    CHECK(loupe_lens_run(model, too_long, 65, &params, &result, &error) == LOUPE_ERROR_LIMIT);
+    CHECK(strstr(error.message, "65 tokens") != NULL);
+    loupe_lens_free(NULL); /* a no-op */
+    loupe_model_close(model);
+}
+
+int main(void) {
+    check_fixture("gpt2-tiny-gelu");
+    check_fixture("gpt2-tiny-relu");
+    check_fixture("gpt2-tiny-bf16");
+    check_arguments();
+    return test_finish("test_lens");
+}
