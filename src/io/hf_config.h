@@ -33,10 +33,16 @@ enum {
     HF_CONFIG_MAX_HEADS = 1024,
     HF_CONFIG_MAX_VOCAB = 4194304,
     HF_CONFIG_MAX_CONTEXT = 1048576,
+    HF_CONFIG_MAX_INNER = 4 * 65536, /* n_inner: 4 x the widest C */
 };
 
-/* Parses config.json text (length bytes). display_name names the file in
- * messages; each missing or invalid field is reported by name. */
+/* Parses config.json text (length bytes, need not be NUL-terminated).
+ * display_name names the file in messages; each missing or invalid field is
+ * reported by name. Only model_type "gpt2" is accepted (others are
+ * LOUPE_ERROR_UNSUPPORTED). The sizes accept the generic aliases
+ * num_hidden_layers, hidden_size, num_attention_heads and
+ * max_position_embeddings when the GPT-2 names are absent; a size above its
+ * HF_CONFIG_MAX_* limit is LOUPE_ERROR_LIMIT. */
 loupe_status hf_config_parse(const char *json, size_t length, const char *display_name,
                              hf_config *out, loupe_error *error);
 

@@ -1,0 +1,280 @@
+/*
+ * checkpoint.c - opens a model folder's weights, single file or sharded, and
+ * binds named tensors as float32 (see checkpoint.h).
+ */
+#include "io/checkpoint.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/json.h"
+#include "util/error.h"
+
+#define SINGLE_FILE_NAME "model.safetensors"
+#define INDEX_FILE_NAME "model.safetensors.index.json"
+#define TRANSFORMER_PREFIX "transformer."
+
+/* An index lists one line per tensor; 64 MB holds millions of them. */
+enum { CHECKPOINT_MAX_INDEX_BYTES = 64 * 1024 * 1024 };
+
+/* ------------------------------------------------------------------------
+ * Opening
+ * ---------------------------------------------------------------------- */
+
+/* A shard name must be a plain file name inside the folder. */
+static int is_plain_file_name(const char *name) {
+    return name[0] != '\0' && strchr(name, '/') == NULL && strcmp(name, ".") != 0 &&
+           strcmp(name, "..") != 0;
+}
+
+/* Opens directory/name as files[*n_files] and counts it. */
+static loupe_status open_file_in(const char *directory, const char *name, safetensors_file *files,
+                                 size_t *n_files, loupe_error *error) {
+    char *path = path_join(directory, name);
+    if (path == NULL) return error_set(error, LOUPE_ERROR_MEMORY, "%s: out of memory", directory);
+    loupe_status status = safetensors_open(path, &files[*n_files], error);
+    free(path);
+    if (status == LOUPE_OK) (*n_files)++;
+    return status;
+}
+
+/* Pass 1 over the index's weight_map: every value must be a plain file
+ * name; numbers the distinct shards 0, 1, ... in order of first mention. */
+static loupe_status number_shards(const cJSON *weight_map, const char *index_path,
+                                  string_map *shard_of_name, size_t *n_shards, loupe_error *error) {
+    *n_shards = 0;
+    const cJSON *entry;
+    cJSON_ArrayForEach(entry, weight_map) {
+        if (!cJSON_IsString(entry))
+            return error_set(error, LOUPE_ERROR_FORMAT,
+                             "%s: weight_map: tensor '%s' maps to %s, expected a file name", index_path,
+                             entry->string, json_type_name(entry));
+        const char *shard = entry->valuestring;
+        if (!is_plain_file_name(shard))
+            return error_set(error, LOUPE_ERROR_FORMAT,
+                             "%s: weight_map: tensor '%s' names shard \"%s\", which is not a plain "
+                             "file name in the folder",
+                             index_path, entry->string, shard);
+        int64_t known;
+        if (string_map_get(shard_of_name, shard, strlen(shard), &known)) continue;
+        if (string_map_put(shard_of_name, shard, strlen(shard), (int64_t)*n_shards) < 0)
+            return error_set(error, LOUPE_ERROR_MEMORY, "%s: out of memory", index_path);
+        (*n_shards)++;
+    }
+    if (*n_shards == 0)
+        return error_set(error, LOUPE_ERROR_FORMAT, "%s: weight_map lists no tensors", index_path);
+    return LOUPE_OK;
+}
+
+/* Pass 2: opens each shard at its first mention and checks that every
+ * listed tensor is in the shard the index names. */
+static loupe_status open_shards(const cJSON *weight_map, const char *index_path,
+                                const string_map *shard_of_name, checkpoint *ckpt,
+                                loupe_error *error) {
+    const cJSON *entry;
+    cJSON_ArrayForEach(entry, weight_map) {
+        const char *shard = entry->valuestring;
+        int64_t file_index = 0;
+        string_map_get(shard_of_name, shard, strlen(shard), &file_index); /* numbered in pass 1 */
+        if ((size_t)file_index == ckpt->n_files) {
+            loupe_status status = open_file_in(ckpt->directory, shard, ckpt->files, &ckpt->n_files, error);
+            if (status != LOUPE_OK) return status;
+        }
+        if (safetensors_find(&ckpt->files[file_index], entry->string) == NULL)
+            return error_set(error, LOUPE_ERROR_FORMAT,
+                             "%s: weight_map puts tensor '%s' in %s, but that shard has no such tensor",
+                             index_path, entry->string, shard);
+    }
+    return LOUPE_OK;
+}
+
+static loupe_status open_sharded(const cJSON *weight_map, const char *index_path, checkpoint *ckpt,
+                                 loupe_error *error) {
+    string_map shard_of_name; /* shard file name -> index into ckpt->files */
+    if (string_map_init(&shard_of_name, 16) != 0)
+        return error_set(error, LOUPE_ERROR_MEMORY, "%s: out of memory", index_path);
+    size_t n_shards = 0;
+    loupe_status status = number_shards(weight_map, index_path, &shard_of_name, &n_shards, error);
+    if (status == LOUPE_OK) {
+        ckpt->files = calloc(n_shards, sizeof *ckpt->files);
+        if (ckpt->files == NULL)
+            status = error_set(error, LOUPE_ERROR_MEMORY, "%s: out of memory", index_path);
+    }
+    if (status == LOUPE_OK) status = open_shards(weight_map, index_path, &shard_of_name, ckpt, error);
+    string_map_free(&shard_of_name);
+    return status;
+}
+
+static loupe_status open_index(const char *index_path, checkpoint *ckpt, loupe_error *error) {
+    char *text = NULL;
+    size_t length = 0;
+    loupe_status status = file_read_all(index_path, CHECKPOINT_MAX_INDEX_BYTES, &text, &length, error);
+    if (status != LOUPE_OK) return status;
+    cJSON *root = NULL;
+    status = json_parse(text, length, index_path, &root, error);
+    free(text);
+    if (status != LOUPE_OK) return status;
+    const cJSON *weight_map = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
+    if (!cJSON_IsObject(root))
+        status = error_set(error, LOUPE_ERROR_FORMAT, "%s: top level is %s, expected an object",
+                           index_path, json_type_name(root));
+    else if (!cJSON_IsObject(weight_map))
+        status = error_set(error, LOUPE_ERROR_FORMAT, "%s: weight_map is %s, expected an object",
+                           index_path, weight_map ? json_type_name(weight_map) : "missing");
+    else
+        status = open_sharded(weight_map, index_path, ckpt, error);
+    cJSON_Delete(root);
+    return status;
+}
+
+/* No tensor name may appear in two files; also totals the stored bytes. */
+static loupe_status check_names_unique(checkpoint *ckpt, loupe_error *error) {
+    size_t n_tensors = 0;
+    for (size_t f = 0; f < ckpt->n_files; f++) n_tensors += ckpt->files[f].n_tensors;
+    string_map file_of_name;
+    if (string_map_init(&file_of_name, n_tensors) != 0)
+        return error_set(error, LOUPE_ERROR_MEMORY, "%s: out of memory", ckpt->directory);
+    loupe_status status = LOUPE_OK;
+    ckpt->stored_bytes = 0;
+    for (size_t f = 0; f < ckpt->n_files && status == LOUPE_OK; f++) {
+        const safetensors_file *file = &ckpt->files[f];
+        for (size_t t = 0; t < file->n_tensors; t++) {
+            const tensor_view *tensor = &file->tensors[t];
+            int64_t earlier;
+            size_t name_length = strlen(tensor->name);
+            if (string_map_get(&file_of_name, tensor->name, name_length, &earlier)) {
+                status = error_set(error, LOUPE_ERROR_FORMAT, "%s: tensor '%s' is also in %s",
+                                   file->path, tensor->name, ckpt->files[earlier].path);
+                break;
+            }
+            if (string_map_put(&file_of_name, tensor->name, name_length, (int64_t)f) < 0) {
+                status = error_set(error, LOUPE_ERROR_MEMORY, "%s: out of memory", ckpt->directory);
+                break;
+            }
+            ckpt->stored_bytes += (int64_t)tensor->n_bytes;
+        }
+    }
+    string_map_free(&file_of_name);
+    return status;
+}
+
+loupe_status checkpoint_open(const char *directory, checkpoint *out, loupe_error *error) {
+    memset(out, 0, sizeof *out);
+    out->directory = strdup(directory);
+    char *single_path = path_join(directory, SINGLE_FILE_NAME);
+    char *index_path = path_join(directory, INDEX_FILE_NAME);
+    loupe_status status;
+    if (out->directory == NULL || single_path == NULL || index_path == NULL) {
+        status = error_set(error, LOUPE_ERROR_MEMORY, "%s: out of memory", directory);
+    } else if (path_is_file(single_path)) {
+        out->files = calloc(1, sizeof *out->files);
+        status = out->files ? open_file_in(directory, SINGLE_FILE_NAME, out->files, &out->n_files, error)
+                            : error_set(error, LOUPE_ERROR_MEMORY, "%s: out of memory", directory);
+    } else if (path_is_file(index_path)) {
+        status = open_index(index_path, out, error);
+    } else {
+        status = error_set(error, LOUPE_ERROR_IO, "%s: neither %s nor %s found", directory,
+                           SINGLE_FILE_NAME, INDEX_FILE_NAME);
+    }
+    free(single_path);
+    free(index_path);
+    if (status == LOUPE_OK) status = check_names_unique(out, error);
+    if (status != LOUPE_OK) checkpoint_close(out);
+    return status;
+}
+
+void checkpoint_close(checkpoint *ckpt) {
+    if (ckpt == NULL) return;
+    for (size_t i = 0; i < ckpt->n_files; i++) safetensors_close(&ckpt->files[i]);
+    free(ckpt->files);
+    free(ckpt->directory);
+    memset(ckpt, 0, sizeof *ckpt);
+}
+
+/* ------------------------------------------------------------------------
+ * Lookup and binding
+ * ---------------------------------------------------------------------- */
+
+static const tensor_view *find_exact(const checkpoint *ckpt, const char *name) {
+    for (size_t i = 0; i < ckpt->n_files; i++) {
+        const tensor_view *tensor = safetensors_find(&ckpt->files[i], name);
+        if (tensor) return tensor;
+    }
+    return NULL;
+}
+
+/* The other spelling of name: "transformer." removed if present, else added.
+ * Caller frees; NULL when out of memory. */
+static char *alternate_name(const char *name) {
+    size_t prefix_length = strlen(TRANSFORMER_PREFIX);
+    if (strncmp(name, TRANSFORMER_PREFIX, prefix_length) == 0) return strdup(name + prefix_length);
+    size_t length = strlen(name);
+    char *added = malloc(prefix_length + length + 1);
+    if (added == NULL) return NULL;
+    memcpy(added, TRANSFORMER_PREFIX, prefix_length);
+    memcpy(added + prefix_length, name, length + 1);
+    return added;
+}
+
+const tensor_view *checkpoint_find(const checkpoint *ckpt, const char *name) {
+    const tensor_view *tensor = find_exact(ckpt, name);
+    if (tensor) return tensor;
+    char *other = alternate_name(name);
+    if (other == NULL) return NULL;
+    tensor = find_exact(ckpt, other);
+    free(other);
+    return tensor;
+}
+
+static int is_little_endian_host(void) {
+    const uint16_t probe = 1;
+    uint8_t first;
+    memcpy(&first, &probe, 1);
+    return first == 1;
+}
+
+loupe_status checkpoint_bind_f32(const checkpoint *ckpt, const char *name, int n_dims,
+                                 const int64_t *shape, const float **data_out, float **owned_out,
+                                 loupe_error *error) {
+    *data_out = NULL;
+    *owned_out = NULL;
+    if (n_dims < 0 || n_dims > TENSOR_MAX_DIMS)
+        return error_set(error, LOUPE_ERROR_ARGUMENT, "%s: tensor '%s': %d dims asked, the limit is %d",
+                         ckpt->directory, name, n_dims, TENSOR_MAX_DIMS);
+    const tensor_view *tensor = checkpoint_find(ckpt, name);
+    if (tensor == NULL)
+        return error_set(error, LOUPE_ERROR_FORMAT,
+                         "%s: tensor '%s' not found (also tried with \"" TRANSFORMER_PREFIX
+                         "\" added or removed)",
+                         ckpt->directory, name);
+    int same_shape = tensor->n_dims == n_dims;
+    for (int i = 0; same_shape && i < n_dims; i++) same_shape = tensor->shape[i] == shape[i];
+    if (!same_shape) {
+        char expected[160], found[160];
+        tensor_shape_format(n_dims, shape, expected, sizeof expected);
+        tensor_shape_format(tensor->n_dims, tensor->shape, found, sizeof found);
+        return error_set(error, LOUPE_ERROR_FORMAT, "%s: tensor '%s': expected shape %s, found %s",
+                         tensor->file, tensor->name, expected, found);
+    }
+    if (tensor->dtype == TENSOR_DTYPE_F32 && (uintptr_t)tensor->data % sizeof(float) == 0 &&
+        is_little_endian_host()) {
+        *data_out = (const float *)(const void *)tensor->data;
+        return LOUPE_OK;
+    }
+    size_t n_elements = (size_t)tensor->n_elements;
+    if (n_elements > SIZE_MAX / sizeof(float))
+        return error_set(error, LOUPE_ERROR_LIMIT, "%s: tensor '%s': too large to convert",
+                         tensor->file, tensor->name);
+    float *converted = malloc(n_elements ? n_elements * sizeof(float) : 1);
+    if (converted == NULL)
+        return error_set(error, LOUPE_ERROR_MEMORY, "%s: tensor '%s': out of memory for %zu floats",
+                         tensor->file, tensor->name, n_elements);
+    loupe_status status = tensor_to_f32(tensor, converted, error);
+    if (status != LOUPE_OK) {
+        free(converted);
+        return status;
+    }
+    *data_out = converted;
+    *owned_out = converted;
+    return LOUPE_OK;
+}
