@@ -1,0 +1,63 @@
+/*
+ * bpe_merges.h - the merge rules of a byte-level BPE (merges.txt):
+ * (left id, right id) -> (rank, merged id).
+ *
+ * merges.txt holds one rule "left right" per line, both written as
+ * byte-level strings; the rule on the n-th rule line has rank n - 1 (lower
+ * ranks merge first). A first line starting with "#version" is a comment and
+ * blank lines may end the file.
+ */
+#ifndef LOUPE_TOKENIZER_BPE_MERGES_H
+#define LOUPE_TOKENIZER_BPE_MERGES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "loupe.h"
+#include "tokenizer/bpe_vocab.h"
+
+typedef struct bpe_merge_slot {
+    uint64_t pair;     /* left id << 32 | right id */
+    int32_t rank;      /* -1 marks an empty slot */
+    int32_t merged_id;
+} bpe_merge_slot;
+
+typedef struct bpe_merges {
+    bpe_merge_slot *slots; /* (capacity), open addressing with linear probing */
+    size_t capacity;       /* a power of two, at least twice count */
+    size_t count;
+} bpe_merges;
+
+/* Reads merges.txt at `path` against vocab. Fails with LOUPE_ERROR_FORMAT
+ * and a message naming the file and the line when a line is not two tokens
+ * separated by one space, a part or the merged token is missing from the
+ * vocabulary ("vocab/merges disagree"), or a rule repeats an earlier one.
+ * On failure *merges holds nothing to free; on success release it with
+ * bpe_merges_free. */
+loupe_status bpe_merges_load(const char *path, const bpe_vocab *vocab, bpe_merges *merges,
+                             loupe_error *error);
+void bpe_merges_free(bpe_merges *merges);
+
+static inline uint64_t bpe_merges_hash(uint64_t pair) {
+    /* A 64-bit multiplicative mix; the high bits are the best mixed. */
+    return (pair * 0x9E3779B97F4A7C15ULL) >> 17;
+}
+
+/* Looks up the rule for (left, right): returns 1 and sets *rank and
+ * *merged_id, or returns 0 when there is none. */
+static inline int bpe_merges_find(const bpe_merges *merges, int32_t left, int32_t right,
+                                  int32_t *rank, int32_t *merged_id) {
+    uint64_t pair = (uint64_t)(uint32_t)left << 32 | (uint32_t)right;
+    size_t mask = merges->capacity - 1;
+    for (size_t i = (size_t)bpe_merges_hash(pair) & mask;; i = (i + 1) & mask) {
+        const bpe_merge_slot *slot = &merges->slots[i];
+        if (slot->rank < 0) return 0;
+        if (slot->pair == pair) {
+            *rank = slot->rank;
+            *merged_id = slot->merged_id;
+            return 1;
+        }
+    }
+}
+
+#endif
