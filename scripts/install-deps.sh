@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages loupe builds and tests with, if any is missing.
 set -euo pipefail
-packages=(build-essential cmake pkg-config libopenblas-dev libcjson-dev libutf8proc-dev python3)
+packages=(build-essential cmake pkg-config libopenblas-dev libcjson-dev libutf8proc-dev python3 time)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -1,0 +1,42 @@
+# Shared by the bench/ scripts: where things are, and how to make the inputs.
+# Source it; it sets: root, build, loupe, models_dir.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=${LOUPE_BUILD_DIR:-$root/build}
+loupe=$build/loupe
+models_dir=$root/bench/models   # generated checkpoints: ignored by git, never committed
+corpus=${LOUPE_CORPUS:-$root/../shared/corpus/mixed-english-val.txt}
+
+bench_build() {
+  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$build" -j"$(nproc)" >/dev/null
+}
+
+# bench_checkpoint DTYPE: a GPT-2-small-shaped random checkpoint (12 layers,
+# width 768, 12 heads, vocabulary 50257, context 1024), made once.
+bench_checkpoint() {
+  local dtype=$1 dir=$models_dir/gpt2-small-random-$1
+  if [ ! -f "$dir/model.safetensors" ]; then
+    mkdir -p "$models_dir"
+    "$build"/make_random_checkpoint "$dir" --dtype "$dtype" >&2
+    cp "$root"/models/gpt2-demo/vocab.json "$root"/models/gpt2-demo/merges.txt "$dir"/
+  fi
+  echo "$dir"
+}
+
+# bench_text N OUT: the first N tokens (at most) of the corpus as a text file.
+bench_text() {
+  local n=$1 out=$2
+  head -c $((n * 8)) "$corpus" | "$loupe" tokenize --json | python3 -c '
+import json, sys
+n = int(sys.argv[1]); tokens = json.load(sys.stdin)["tokens"]
+sys.stdout.write("".join(tokens[:n]))' "$n" > "$out"
+}
+
+# peak_rss_kb CMD...: the peak resident set size of a command, in KiB.
+peak_rss_kb() {
+  /usr/bin/time -v "$@" 2>&1 >/dev/null | awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); print $2}'
+}
+
+# median: the median of the numbers on standard input.
+median() { sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
