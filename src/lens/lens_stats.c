@@ -20,6 +20,10 @@
  * entry at a time only when its maximum could enter the top-k list. */
 enum { LENS_STATS_BLOCK = 16 };
 
+/* exp(y) is exactly 0 in double for every y below this (the smallest
+ * subnormal is e^-744.44; exp(-746) rounds to 0). */
+#define LENS_STATS_EXP_UNDERFLOW (-746.0)
+
 /* ------------------------------------------------------------------------
  * Shared helpers
  * ---------------------------------------------------------------------- */
@@ -179,7 +183,9 @@ void lens_row_compute(const lens_row_request *request, int n_vocab, lens_row_sta
     double first_mass = 0.0, first_forward = 0.0, first_reverse = 0.0;
     for (int v = 0; v < n_vocab; v++) {
         double shifted = (double)logits[v] - max_logit;
-        double weight = exp(shifted);
+        /* Below the underflow bound exp is exactly 0, and glibc's exp takes
+         * a slow path (errno) to say so: answer directly. */
+        double weight = shifted < LENS_STATS_EXP_UNDERFLOW ? 0.0 : exp(shifted);
         if (weight > 0.0) {
             partition += weight;
             weighted_shift += weight * shifted;
