@@ -450,6 +450,33 @@ static void test_bad_folders(void) {
     }
     checkpoint_close(&ckpt);
 
+    /* F32 at an offset that is not a multiple of 4 is converted, not cast:
+     * a 1-byte U8 tensor first, then one F32 of 1.5 (0x3FC00000). */
+    snprintf(directory, sizeof directory, "%s/unaligned", root);
+    mkdir(directory, 0700);
+    const char *header = "{\"flag\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]},"
+                         "\"h.0.w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[1,5]}}";
+    size_t header_length = strlen(header);
+    unsigned char file_bytes[256] = {(unsigned char)header_length};
+    memcpy(file_bytes + 8, header, header_length);
+    const unsigned char data_section[5] = {1, 0x00, 0x00, 0xC0, 0x3F};
+    memcpy(file_bytes + 8 + header_length, data_section, sizeof data_section);
+    char unaligned_path[sizeof directory + 32];
+    snprintf(unaligned_path, sizeof unaligned_path, "%s/model.safetensors", directory);
+    CHECK(test_write_file(unaligned_path, file_bytes, 8 + header_length + sizeof data_section) == 0);
+    CHECK_MSG(checkpoint_open(directory, &ckpt, &error) == LOUPE_OK, "%s", error.message);
+    if (ckpt.n_files == 1) {
+        const int64_t one[1] = {1};
+        const float *data = NULL;
+        float *owned = NULL;
+        CHECK(checkpoint_bind_f32(&ckpt, "transformer.h.0.w", 1, one, &data, &owned, &error) == LOUPE_OK);
+        CHECK((8 + header_length + 1) % 4 != 0); /* the precondition of this case */
+        CHECK(owned != NULL && data == owned && data[0] == 1.5f);
+        free(owned);
+        CHECK(ckpt.stored_bytes == 5);
+    }
+    checkpoint_close(&ckpt);
+
     /* A broken shard: its own error comes through. */
     snprintf(directory, sizeof directory, "%s/broken", root);
     mkdir(directory, 0700);

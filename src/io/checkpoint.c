@@ -88,6 +88,7 @@ static loupe_status open_shards(const cJSON *weight_map, const char *index_path,
     return LOUPE_OK;
 }
 
+/* Opens every shard the index's weight_map names, in two passes. */
 static loupe_status open_sharded(const cJSON *weight_map, const char *index_path, checkpoint *ckpt,
                                  loupe_error *error) {
     string_map shard_of_name; /* shard file name -> index into ckpt->files */
@@ -105,6 +106,7 @@ static loupe_status open_sharded(const cJSON *weight_map, const char *index_path
     return status;
 }
 
+/* Reads and parses model.safetensors.index.json, then opens its shards. */
 static loupe_status open_index(const char *index_path, checkpoint *ckpt, loupe_error *error) {
     char *text = NULL;
     size_t length = 0;
@@ -226,6 +228,7 @@ const tensor_view *checkpoint_find(const checkpoint *ckpt, const char *name) {
     return tensor;
 }
 
+/* 1 on a little-endian machine, where F32 file bytes are usable as floats. */
 static int is_little_endian_host(void) {
     const uint16_t probe = 1;
     uint8_t first;

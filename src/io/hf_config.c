@@ -69,6 +69,7 @@ static loupe_status read_size(const cJSON *root, const char *name, const char *a
     return LOUPE_OK;
 }
 
+/* An optional true/false field; fallback when absent or null. */
 static loupe_status read_bool(const cJSON *root, const char *name, bool fallback, const char *path,
                               bool *out, loupe_error *error) {
     const cJSON *item = present_field(root, name);
@@ -130,6 +131,7 @@ static loupe_status read_inner_width(const cJSON *root, const char *path, hf_con
     return read_size(root, "n_inner", NULL, HF_CONFIG_MAX_INNER, path, &out->n_inner, error);
 }
 
+/* layer_norm_epsilon: a positive finite number, 1e-5 when absent. */
 static loupe_status read_epsilon(const cJSON *root, const char *path, hf_config *out,
                                  loupe_error *error) {
     const cJSON *item = present_field(root, "layer_norm_epsilon");

@@ -9,6 +9,7 @@
 
 #include "util/error.h"
 
+/* The four whitespace characters JSON allows between tokens. */
 static int is_json_whitespace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 loupe_status json_parse(const char *text, size_t length, const char *display_name,

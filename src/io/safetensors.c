@@ -26,6 +26,7 @@ typedef struct dtype_info {
     dtype_to_f32_fn to_f32;
 } dtype_info;
 
+/* Little-endian integers from byte pointers of any alignment. */
 static uint16_t read_u16_le(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 
 static uint32_t read_u32_le(const uint8_t *p) {
@@ -36,6 +37,7 @@ static uint64_t read_u64_le(const uint8_t *p) {
     return (uint64_t)read_u32_le(p) | (uint64_t)read_u32_le(p + 4) << 32;
 }
 
+/* The float whose IEEE binary32 bit pattern is bits. */
 static float float_from_bits(uint32_t bits) {
     float value;
     memcpy(&value, &bits, sizeof value);
@@ -60,6 +62,8 @@ static uint32_t half_bits_to_float_bits(uint16_t half) {
     return sign | ((113u - shift) << 23) | ((mantissa & 0x3ffu) << 13);
 }
 
+/* The converters: bytes (n_elements x dtype size), little-endian, any
+ * alignment -> out (n_elements). F64 rounds to nearest; the others are exact. */
 static void f64_to_f32(const uint8_t *bytes, int64_t n_elements, float *out) {
     for (int64_t i = 0; i < n_elements; i++) {
         uint64_t bits = read_u64_le(bytes + 8 * i);
@@ -168,6 +172,7 @@ static loupe_status check_metadata(const cJSON *metadata, const char *path, loup
     return LOUPE_OK;
 }
 
+/* The entry's "dtype": a known spelling, else "unknown dtype". */
 static loupe_status parse_dtype(const cJSON *entry, const char *path, const char *name,
                                 tensor_dtype *dtype_out, loupe_error *error) {
     const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(entry, "dtype");
@@ -223,6 +228,7 @@ static loupe_status parse_shape(const cJSON *entry, const char *path, const char
     return LOUPE_OK;
 }
 
+/* The entry's "data_offsets": two naturals [begin, end] with begin <= end. */
 static loupe_status parse_offsets(const cJSON *entry, const char *path, const char *name,
                                   tensor_extent *extent_out, loupe_error *error) {
     const cJSON *offsets = cJSON_GetObjectItemCaseSensitive(entry, "data_offsets");
@@ -278,6 +284,8 @@ static loupe_status parse_tensor_entry(const cJSON *entry, const char *path, ten
     return LOUPE_OK;
 }
 
+/* qsort order: by begin, then end, then file order (a total order, so the
+ * first overlap reported does not depend on the qsort implementation). */
 static int compare_extents(const void *a, const void *b) {
     const tensor_extent *x = a, *y = b;
     if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
