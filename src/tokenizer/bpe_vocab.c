@@ -141,7 +141,7 @@ loupe_status bpe_vocab_load(const char *path, bpe_vocab *vocab, loupe_error *err
     free(text);
     if (status != LOUPE_OK) return status;
     if (!cJSON_IsObject(root)) {
-        status = error_set(error, LOUPE_ERROR_FORMAT, "%s: expected an object of token: id, found %s",
+        status = error_set(error, LOUPE_ERROR_FORMAT, "%s: expected an object mapping tokens to ids, found %s",
                            path, json_type_name(root));
     } else {
         int n_entries = cJSON_GetArraySize(root);
