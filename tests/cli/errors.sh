@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The loupe command on bad input: a one-line "loupe: ..." message naming what
+# is wrong, exit status 1 for unusable input and 2 for a bad command line,
+# and never a crash.
+set -uo pipefail
+loupe=$1
+here=$(cd "$(dirname "$0")" && pwd)
+data=${LOUPE_TEST_DATA:-$here/../data}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0
+
+# expect STATUS PATTERN CMD...: runs CMD, checks its exit status and that its
+# stderr is one line matching PATTERN.
+expect() {
+  local status=$1 pattern=$2
+  shift 2
+  "$@" >"$work/out" 2>"$work/err"
+  local got=$?
+  local lines
+  lines=$(wc -l <"$work/err")
+  if [ "$got" -ne "$status" ] || ! grep -qE -- "$pattern" "$work/err" || [ "$lines" -ne 1 ]; then
+    echo "FAILED: $* -> status $got (expected $status), stderr:"
+    cat "$work/err"
+    failures=$((failures + 1))
+  fi
+}
+
+expect 2 "unknown command 'frobnicate'" "$loupe" frobnicate
+expect 1 "$work/nowhere/config.json: cannot open" "$loupe" info --model "$work/nowhere"
+expect 2 "--topk: expected a whole number from 1 to 1000, got '0'" "$loupe" next --topk 0 "x"
+expect 2 "--temperature: expected a number" "$loupe" generate --temperature hot "x"
+expect 1 "the text is empty" "$loupe" next ""
+expect 1 "$work/missing.txt: cannot open" "$loupe" next --file "$work/missing.txt"
+expect 2 "info takes no text" "$loupe" info "some text"
+
+# A text longer than the demo model's 512-token context names both numbers.
+python3 -c 'print("word " * 600)' > "$work/long.txt"
+expect 1 "the text is 60[0-9] tokens, longer than the model's context of 512 tokens" "$loupe" next --file "$work/long.txt"
+
+# A truncated checkpoint: the message names the file.
+mkdir "$work/truncated"
+cp "$data/gpt2-tiny-gelu/config.json" "$work/truncated/"
+head -c 100000 "$data/gpt2-tiny-gelu/model.safetensors" > "$work/truncated/model.safetensors"
+expect 1 "truncated/model.safetensors: " "$loupe" info --model "$work/truncated"
+
+# An unsupported activation names the field and the value.
+mkdir "$work/swish"
+cp "$data/gpt2-tiny-gelu/model.safetensors" "$work/swish/"
+sed 's/"gelu_new"/"swish"/' "$data/gpt2-tiny-gelu/config.json" > "$work/swish/config.json"
+expect 1 "activation_function 'swish' is not supported" "$loupe" info --model "$work/swish"
+
+# vocab.json and merges.txt that disagree: the merge line is named.
+mkdir "$work/tokenizer"
+python3 - "$work/tokenizer/vocab.json" <<'PY'
+import json, sys
+# GPT-2's byte-to-character map: printable bytes stand for themselves, the rest from U+0100 on.
+keep = list(range(33, 127)) + list(range(161, 173)) + list(range(174, 256))
+chars, extra = {}, 0
+for b in range(256):
+    if b in keep:
+        chars[b] = chr(b)
+    else:
+        chars[b] = chr(256 + extra)
+        extra += 1
+json.dump({chars[b]: b for b in range(256)}, open(sys.argv[1], "w"))  # no token for "ab"
+PY
+printf '#version: 0.2\na b\n' > "$work/tokenizer/merges.txt"
+expect 1 "merges.txt:2: vocab/merges disagree" "$loupe" tokenize --model "$work/tokenizer" "ab"
+
+# The files the user had are untouched by any of this.
+cmp -s "$data/gpt2-tiny-gelu/model.safetensors" "$work/swish/model.safetensors" || { echo "FAILED: input modified"; failures=$((failures + 1)); }
+
+[ "$failures" -eq 0 ] && echo "errors: ok"
+exit "$failures"
