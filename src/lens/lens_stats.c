@@ -20,6 +20,9 @@
  * entry at a time only when its maximum could enter the top-k list. */
 enum { LENS_STATS_BLOCK = 16 };
 
+/* Entries of pass 2 whose exps are taken before their sums. */
+enum { LENS_STATS_EXP_BLOCK = 64 };
+
 /* exp(y) is exactly 0 in double for every y below this (the smallest
  * subnormal is e^-744.44; exp(-746) rounds to 0). */
 #define LENS_STATS_EXP_UNDERFLOW (-746.0)
@@ -175,30 +178,45 @@ void lens_row_compute(const lens_row_request *request, int n_vocab, lens_row_sta
      *   entropy        = log Z - sum e^y y / Z
      *   KL(p~ || q)    = sum p (log p - y) / S - log S + log Z
      *   KL(q || p~)    = sum e^y (y - log p) / Z - log Z + log S
-     * Terms whose probability is 0 are skipped: 0 log 0 = 0. */
+     * A term whose probability is 0 is 0 (0 log 0 = 0). */
     const float *final_log_probs = request->final.log_probs, *final_probs = request->final.probs;
     const float *first_log_probs = request->first.log_probs, *first_probs = request->first.probs;
     double partition = 0.0, weighted_shift = 0.0;
     double final_mass = 0.0, final_forward = 0.0, final_reverse = 0.0;
     double first_mass = 0.0, first_forward = 0.0, first_reverse = 0.0;
-    for (int v = 0; v < n_vocab; v++) {
-        double shifted = (double)logits[v] - max_logit;
-        /* Below the underflow bound exp is exactly 0, and glibc's exp takes
-         * a slow path (errno) to say so: answer directly. */
-        double weight = shifted < LENS_STATS_EXP_UNDERFLOW ? 0.0 : exp(shifted);
-        if (weight > 0.0) {
+    /* The exps of a block go to a small buffer first: a loop that calls exp
+     * would have to keep its seven sums in memory across every call, one
+     * that does not keeps them in registers and is vectorised. */
+    double weights[LENS_STATS_EXP_BLOCK];
+    for (int base = 0; base < n_vocab; base += LENS_STATS_EXP_BLOCK) {
+        const int count =
+            n_vocab - base < LENS_STATS_EXP_BLOCK ? n_vocab - base : LENS_STATS_EXP_BLOCK;
+        const float *block = logits + base;
+        for (int i = 0; i < count; i++) {
+            double shifted = (double)block[i] - max_logit;
+            /* Below the underflow bound exp is exactly 0, and glibc's exp
+             * takes a slow path (errno) to say so: answer directly. */
+            weights[i] = shifted < LENS_STATS_EXP_UNDERFLOW ? 0.0 : exp(shifted);
+        }
+        const float *final_log = final_log_probs + base, *final_prob = final_probs + base;
+        const float *first_log = first_log_probs + base, *first_prob = first_probs + base;
+#pragma omp simd reduction(+ : partition, weighted_shift, final_mass, final_forward, \
+                               final_reverse, first_mass, first_forward, first_reverse)
+        for (int i = 0; i < count; i++) {
+            /* A -inf logit would make 0 * -inf = NaN where 0 log 0 = 0 is
+             * meant; bounding it keeps every term finite, so each sum can
+             * be taken without branches. */
+            double shifted = (double)block[i] - max_logit;
+            shifted = shifted > -DBL_MAX ? shifted : -DBL_MAX;
+            double weight = weights[i];
             partition += weight;
             weighted_shift += weight * shifted;
-            final_reverse += weight * (shifted - final_log_probs[v]);
-            first_reverse += weight * (shifted - first_log_probs[v]);
-        }
-        if (final_probs[v] > 0.0f) {
-            final_mass += final_probs[v];
-            final_forward += final_probs[v] * ((double)final_log_probs[v] - shifted);
-        }
-        if (first_probs[v] > 0.0f) {
-            first_mass += first_probs[v];
-            first_forward += first_probs[v] * ((double)first_log_probs[v] - shifted);
+            final_reverse += weight * (shifted - final_log[i]);
+            first_reverse += weight * (shifted - first_log[i]);
+            final_mass += final_prob[i];
+            final_forward += final_prob[i] * (final_log[i] - shifted);
+            first_mass += first_prob[i];
+            first_forward += first_prob[i] * (first_log[i] - shifted);
         }
     }
     const double log_partition = log(partition);
