@@ -5,8 +5,9 @@
  *   pass 1 (float compares only, in chunks the compiler vectorises): the
  *          top-k list, kept sorted by insertion (it also yields the
  *          maximum), and the three rank counts;
- *   pass 2 (one exp per entry): the partition sum and every sum the
- *          entropy and the four KLs need, combined afterwards.
+ *   pass 2 (one exp per entry, taken 64 at a time ahead of a vectorised
+ *          loop): the partition sum and every sum the entropy and the four
+ *          KLs need, combined afterwards.
  * Every sum is accumulated on logits shifted by the row maximum (y <= 0), so
  * the closed forms below cancel nothing larger than log V plus the result.
  */
@@ -18,7 +19,7 @@
 
 /* Entries of pass 1 handled per vectorised block; a block is rescanned one
  * entry at a time only when its maximum could enter the top-k list. */
-enum { LENS_STATS_BLOCK = 16 };
+enum { LENS_STATS_SCAN_BLOCK = 16 };
 
 /* Entries of pass 2 whose exps are taken before their sums. */
 enum { LENS_STATS_EXP_BLOCK = 64 };
@@ -145,14 +146,14 @@ void lens_row_compute(const lens_row_request *request, int n_vocab, lens_row_sta
     const float input_logit = rank_logit(logits, request->input_id);
     const float final_top_logit = rank_logit(logits, request->final_top_id);
     int32_t above_target = 0, above_input = 0, above_final_top = 0;
-    int block_end = n_vocab - n_vocab % LENS_STATS_BLOCK;
-    for (int base = 0; base < block_end; base += LENS_STATS_BLOCK) {
+    int block_end = n_vocab - n_vocab % LENS_STATS_SCAN_BLOCK;
+    for (int base = 0; base < block_end; base += LENS_STATS_SCAN_BLOCK) {
         const float *block = logits + base;
         float block_max = block[0];
         int32_t block_above_target = 0, block_above_input = 0, block_above_final_top = 0;
 #pragma omp simd reduction(max : block_max) \
     reduction(+ : block_above_target, block_above_input, block_above_final_top)
-        for (int i = 0; i < LENS_STATS_BLOCK; i++) {
+        for (int i = 0; i < LENS_STATS_SCAN_BLOCK; i++) {
             block_max = block[i] > block_max ? block[i] : block_max;
             block_above_target += block[i] > target_logit;
             block_above_input += block[i] > input_logit;
@@ -162,7 +163,7 @@ void lens_row_compute(const lens_row_request *request, int n_vocab, lens_row_sta
         above_input += block_above_input;
         above_final_top += block_above_final_top;
         if (top.count < top.capacity || block_max > top.logits[top.capacity - 1])
-            top_list_scan(&top, logits, base, base + LENS_STATS_BLOCK);
+            top_list_scan(&top, logits, base, base + LENS_STATS_SCAN_BLOCK);
     }
     for (int v = block_end; v < n_vocab; v++) {
         above_target += logits[v] > target_logit;
