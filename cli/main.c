@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "lens_command.h"
 
 static void print_usage(FILE *out) {
     fprintf(out,
@@ -17,6 +18,7 @@ static void print_usage(FILE *out) {
             "  tokenize   split a text into the model's tokens\n"
             "  next       the most likely next tokens after a text\n"
             "  generate   continue a text, greedily or by sampling\n"
+            "  lens       the logit lens of a text: a table, JSON or CSV\n"
             "\n"
             "Every command takes --model DIR (a Hugging Face model folder; default: the\n"
             "embedded gpt2-demo model) and --help. Text comes from the arguments,\n"
@@ -45,6 +47,7 @@ int main(int argc, char **argv) {
         {"tokenize", cmd_tokenize},
         {"next", cmd_next},
         {"generate", cmd_generate},
+        {"lens", cmd_lens},
     };
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(command, commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);

@@ -1,0 +1,218 @@
+/*
+ * cmd_lens.c - `loupe lens`: the logit lens of a text as a terminal table,
+ * JSON or CSV. Parses the options, runs loupe_lens_run and hands the result
+ * to one renderer (lens_table.c, lens_json.c, lens_csv.c).
+ */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "lens_command.h"
+#include "lens_output.h"
+
+static const char usage[] =
+    "usage: loupe lens [--model DIR] [options] [--file PATH] [TEXT...]\n"
+    "\n"
+    "The logit lens of a text: what the model would predict at every position if\n"
+    "it stopped after each layer. The table has one row per lens row (input = the\n"
+    "embeddings, hN = after block N, hN.attn = after block N's attention with\n"
+    "--subblocks) and one column per position, headed by the input token; each\n"
+    "cell is that row's top-1 guess for the next token, its background coloured\n"
+    "by the metric. A '*' above a column marks where the model's final top-1 is\n"
+    "the true next token.\n"
+    "\n"
+    "  --model DIR        a Hugging Face model folder (default: the embedded gpt2-demo)\n"
+    "  --file PATH        read the text from a file (default: the arguments, else stdin)\n"
+    "  --format F         table, json or csv (default table; docs/LENS_JSON.md and\n"
+    "                     docs/LENS_OUTPUT.md describe json and csv)\n"
+    "  --topk K           top tokens kept per cell in json, 1 to 100 (default 5)\n"
+    "  --subblocks        add a row after each block's attention (hN.attn)\n"
+    "  --layers A:B       show rows A .. B-1 only (row 0 = input, row N = hN; with\n"
+    "                     --subblocks the hN.attn rows count too)\n"
+    "  --positions A:B    show positions A .. B-1 only (0 = the first token)\n"
+    "                     Both are Python slices: either end may be left out\n"
+    "                     (\":3\", \"2:\"), a negative end counts from the end (\"-3:\"\n"
+    "                     is the last three); they window json and csv too.\n"
+    "  --metric M         what colours the cells (default prob):\n"
+    "                       prob, logit, rank  of a token in the row's distribution:\n"
+    "                         --vs final: the final row's top-1 token at that position\n"
+    "                         (--token final-top, the default) or the true next token\n"
+    "                         (--token target; undefined, so uncoloured, at the last\n"
+    "                         position); --vs first: the input token at that position\n"
+    "                       kl       --vs final: KL(final || row) (--kl forward, the\n"
+    "                                default) or KL(row || final) (--kl reverse);\n"
+    "                                --vs first: KL(input || row) or KL(row || input)\n"
+    "                       entropy  the entropy of the row's distribution\n"
+    "                     Scales: prob 0 .. 1; logit over the range shown; rank on a\n"
+    "                     log scale, rank 1 brightest; kl and entropy 0 .. the largest\n"
+    "                     value shown. The ramp is viridis (dark = low, bright = high).\n"
+    "  --vs final|first   compare with the final row (default) or the input row\n"
+    "  --kl forward|reverse  the direction of KL (default forward)\n"
+    "  --token final-top|target  which token prob/logit/rank follow with --vs final\n"
+    "  --values           append the metric's value to each cell (\"light .92\")\n"
+    "  --top-down         the input row at the top (default: at the bottom)\n"
+    "  --color WHEN       auto, always or never (default auto: colour when stdout is\n"
+    "                     a terminal and NO_COLOR is unset; 24-bit colour when\n"
+    "                     COLORTERM is truecolor or 24bit, else 256 colours)\n"
+    "  --width N          columns to fit the table in; wider tables wrap into blocks\n"
+    "                     (default: the terminal's width, else $COLUMNS, else 120)\n"
+    "  --help             show this help\n";
+
+typedef enum lens_format { LENS_FORMAT_TABLE, LENS_FORMAT_JSON, LENS_FORMAT_CSV } lens_format;
+
+/* Sets *value to the index of text among names (n); false with a message
+ * naming the option otherwise. */
+static bool parse_choice(const char *option, const char *text, const char *const *names, int n, int *value) {
+    for (int i = 0; i < n; i++)
+        if (strcmp(text, names[i]) == 0) {
+            *value = i;
+            return true;
+        }
+    char expected[128] = "";
+    for (int i = 0; i < n; i++) {
+        size_t used = strlen(expected);
+        snprintf(expected + used, sizeof expected - used, "%s%s", i ? ", " : "", names[i]);
+    }
+    cli_error("%s: expected one of %s, got '%s'", option, expected, text);
+    return false;
+}
+
+/* Everything the command line chose. */
+typedef struct lens_command_options {
+    const char *model, *file, *colour;
+    long topk, width;
+    bool subblocks, top_down, values, has_width;
+    int format;
+    lens_metric metric;
+    lens_slice rows, positions;
+} lens_command_options;
+
+/* Parses argv; returns -1 to go on, else the exit status. */
+static int parse_options(int argc, char **argv, lens_command_options *chosen) {
+    static const struct option options[] = {
+        {"model", required_argument, NULL, 'm'},  {"file", required_argument, NULL, 'f'},
+        {"topk", required_argument, NULL, 'k'},   {"subblocks", no_argument, NULL, 's'},
+        {"format", required_argument, NULL, 'F'}, {"metric", required_argument, NULL, 'M'},
+        {"vs", required_argument, NULL, 'V'},     {"kl", required_argument, NULL, 'K'},
+        {"token", required_argument, NULL, 'T'},  {"layers", required_argument, NULL, 'L'},
+        {"positions", required_argument, NULL, 'P'}, {"top-down", no_argument, NULL, 'd'},
+        {"color", required_argument, NULL, 'c'},  {"colour", required_argument, NULL, 'c'},
+        {"width", required_argument, NULL, 'w'},  {"values", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+    };
+    static const char *const formats[] = {"table", "json", "csv"};
+    static const char *const metrics[] = {"prob", "logit", "rank", "kl", "entropy"};
+    static const char *const comparisons[] = {"final", "first"};
+    static const char *const directions[] = {"forward", "reverse"};
+    static const char *const tokens[] = {"final-top", "target"};
+    static const char *const colours[] = {"auto", "always", "never"};
+    memset(chosen, 0, sizeof *chosen);
+    chosen->topk = loupe_lens_default_params().topk;
+    chosen->colour = "auto";
+    chosen->rows = (lens_slice){0};
+    chosen->positions = (lens_slice){0};
+    int option, choice = 0;
+    bool ok = true;
+    optind = 1;
+    while (ok && (option = getopt_long(argc, argv, "m:f:k:h", options, NULL)) != -1) {
+        switch (option) {
+        case 'm': chosen->model = optarg; break;
+        case 'f': chosen->file = optarg; break;
+        case 'k': ok = cli_parse_int("--topk", optarg, 1, LOUPE_LENS_MAX_TOPK, &chosen->topk); break;
+        case 's': chosen->subblocks = true; break;
+        case 'F':
+            ok = parse_choice("--format", optarg, formats, 3, &choice);
+            chosen->format = choice;
+            break;
+        case 'M':
+            ok = parse_choice("--metric", optarg, metrics, 5, &choice);
+            chosen->metric.kind = (lens_metric_kind)choice;
+            break;
+        case 'V':
+            ok = parse_choice("--vs", optarg, comparisons, 2, &choice);
+            chosen->metric.vs = (lens_comparison)choice;
+            break;
+        case 'K':
+            ok = parse_choice("--kl", optarg, directions, 2, &choice);
+            chosen->metric.kl = (lens_kl_direction)choice;
+            break;
+        case 'T':
+            ok = parse_choice("--token", optarg, tokens, 2, &choice);
+            chosen->metric.token = (lens_token_choice)choice;
+            break;
+        case 'L': ok = lens_slice_parse("--layers", optarg, &chosen->rows); break;
+        case 'P': ok = lens_slice_parse("--positions", optarg, &chosen->positions); break;
+        case 'd': chosen->top_down = true; break;
+        case 'c':
+            ok = parse_choice("--color", optarg, colours, 3, &choice);
+            chosen->colour = colours[choice];
+            break;
+        case 'w':
+            ok = cli_parse_int("--width", optarg, 20, 100000, &chosen->width);
+            chosen->has_width = true;
+            break;
+        case 'v': chosen->values = true; break;
+        case 'h': fputs(usage, stdout); return CLI_EXIT_OK;
+        default: fputs(usage, stderr); return CLI_EXIT_USAGE;
+        }
+    }
+    return ok ? -1 : CLI_EXIT_USAGE;
+}
+
+int cmd_lens(int argc, char **argv) {
+    lens_command_options chosen;
+    int status = parse_options(argc, argv, &chosen);
+    if (status >= 0) return status;
+
+    cli_input input;
+    status = cli_input_load(chosen.model, chosen.file, argc - optind, argv + optind, true, &input);
+    if (status != 0) return status;
+    loupe_model_info info;
+    loupe_model_get_info(input.model, &info);
+    int n_rows = 1 + info.n_layer * (chosen.subblocks ? 2 : 1);
+    lens_view view = {.tokenizer = input.tokenizer, .info = &info, .topk = (int)chosen.topk,
+                      .subblocks = chosen.subblocks};
+    if (!lens_slice_resolve("--layers", &chosen.rows, n_rows, &view.rows) ||
+        !lens_slice_resolve("--positions", &chosen.positions, (int)input.n_ids, &view.positions)) {
+        cli_input_free(&input);
+        return CLI_EXIT_USAGE;
+    }
+
+    loupe_lens_params params = loupe_lens_default_params();
+    params.topk = (int)chosen.topk;
+    params.subblocks = chosen.subblocks;
+    loupe_lens_result *result = NULL;
+    loupe_error error;
+    if (loupe_lens_run(input.model, input.ids, (int)input.n_ids, &params, &result, &error) != LOUPE_OK) {
+        status = cli_fail(&error);
+        cli_input_free(&input);
+        return status;
+    }
+    view.result = result;
+    if (chosen.format == LENS_FORMAT_JSON) {
+        lens_json_print(stdout, &view);
+    } else if (chosen.format == LENS_FORMAT_CSV) {
+        lens_csv_print(stdout, &view);
+    } else {
+        lens_table_style style = {
+            .metric = chosen.metric,
+            .colour = lens_colour_mode_for(chosen.colour),
+            .top_down = chosen.top_down,
+            .values = chosen.values,
+            .width = chosen.has_width ? (int)chosen.width : lens_text_terminal_width(),
+        };
+        lens_table_print(stdout, &view, &style);
+        lens_legend_print(stdout, &view, &style);
+    }
+    status = CLI_EXIT_OK;
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        cli_error("writing the output failed");
+        status = CLI_EXIT_FAILURE;
+    }
+    loupe_lens_free(result);
+    cli_input_free(&input);
+    return status;
+}

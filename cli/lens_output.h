@@ -1,0 +1,198 @@
+/*
+ * lens_output.h - what `loupe lens` prints and how: the view of a lens
+ * result (which rows and positions), the metric that colours the table, and
+ * the three renderers (terminal table, JSON, CSV) with their helpers.
+ *
+ * Shapes: R lens rows (input, h1 .. hL, with sub-blocks also hN.attn),
+ * T positions (tokens). Row 0 is the input row, row R-1 the model's output.
+ */
+#ifndef LOUPE_LENS_OUTPUT_H
+#define LOUPE_LENS_OUTPUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "loupe.h"
+
+/* ------------------------------------------------------------------------
+ * Windows over rows and positions (lens_window.c)
+ * ---------------------------------------------------------------------- */
+
+/* A Python-style slice "A:B" as typed: either end may be missing; negative
+ * ends count from the end. */
+typedef struct lens_slice {
+    bool has_first, has_end;
+    long first, end;
+} lens_slice;
+
+/* The half-open range [first, end) of indices a slice selects. */
+typedef struct lens_window {
+    int first, end;
+} lens_window;
+
+/* Parses "A:B", "A:", ":B" or ":" into *slice; false with a message naming
+ * the option when the text is not of that form. */
+bool lens_slice_parse(const char *option, const char *text, lens_slice *slice);
+
+/* Resolves a slice over n indices the way Python does (negative ends count
+ * from n, ends clamped to [0, n]). False with a message naming the option
+ * when the slice selects nothing. */
+bool lens_slice_resolve(const char *option, const lens_slice *slice, int n, lens_window *window);
+
+/* ------------------------------------------------------------------------
+ * The view every renderer prints
+ * ---------------------------------------------------------------------- */
+
+typedef struct lens_view {
+    const loupe_lens_result *result;
+    const loupe_tokenizer *tokenizer;
+    const loupe_model_info *info;
+    lens_window rows;      /* the rows shown, [first, end) within 0 .. R */
+    lens_window positions; /* the positions shown, [first, end) within 0 .. T */
+    int topk;
+    bool subblocks;
+} lens_view;
+
+/* ------------------------------------------------------------------------
+ * The colouring metric (lens_metric.c)
+ * ---------------------------------------------------------------------- */
+
+typedef enum lens_metric_kind {
+    LENS_METRIC_PROB,
+    LENS_METRIC_LOGIT,
+    LENS_METRIC_RANK,
+    LENS_METRIC_KL,
+    LENS_METRIC_ENTROPY,
+} lens_metric_kind;
+
+typedef enum lens_comparison {
+    LENS_VS_FINAL, /* against the final row (its top-1 or the true next token) */
+    LENS_VS_FIRST, /* against the input row (the input token) */
+} lens_comparison;
+
+typedef enum lens_kl_direction {
+    LENS_KL_FORWARD, /* KL(reference || row) */
+    LENS_KL_REVERSE, /* KL(row || reference) */
+} lens_kl_direction;
+
+typedef enum lens_token_choice {
+    LENS_TOKEN_FINAL_TOP, /* the final row's top-1 token */
+    LENS_TOKEN_TARGET,    /* the true next token */
+} lens_token_choice;
+
+typedef struct lens_metric {
+    lens_metric_kind kind;
+    lens_comparison vs;
+    lens_kl_direction kl;
+    lens_token_choice token; /* used by prob, logit and rank with LENS_VS_FINAL */
+} lens_metric;
+
+/* The metric's value at one cell; false when it is undefined there (the
+ * true next token at the last position). */
+bool lens_metric_value(const lens_metric *metric, const loupe_lens_cell *cell, double *value);
+
+/* A one-line description of what the metric colours, e.g. "probability of
+ * the final row's top-1 token"; a static string. */
+const char *lens_metric_describe(const lens_metric *metric);
+
+/* The colour scale of a metric over the cells shown: low .. high values and
+ * whether it is logarithmic (ranks). */
+typedef struct lens_scale {
+    lens_metric_kind kind;
+    double low, high; /* the values at the two ends of the ramp, as printed */
+} lens_scale;
+
+/* The scale of `metric` over the cells of `view`: prob 0..1; logit over the
+ * shown range; rank 1 .. the largest shown rank; kl and entropy 0 .. the
+ * largest shown value. */
+lens_scale lens_scale_over_view(const lens_metric *metric, const lens_view *view);
+
+/* Where value lies on the ramp, 0 (dark end) .. 1 (bright end). Ranks are
+ * placed on a log scale with rank 1 at the bright end; every other metric
+ * rises linearly from low to high. */
+double lens_scale_position(const lens_scale *scale, double value);
+
+/* Formats a value the way cells and the legend print it (".92", "-3.1",
+ * "17", "0.85"); returns buffer. */
+char *lens_metric_format(lens_metric_kind kind, double value, char *buffer, size_t capacity);
+
+/* ------------------------------------------------------------------------
+ * Colour (lens_colour.c)
+ * ---------------------------------------------------------------------- */
+
+typedef enum lens_colour_mode {
+    LENS_COLOUR_NONE,
+    LENS_COLOUR_256,  /* the xterm 6x6x6 cube */
+    LENS_COLOUR_TRUE, /* 24-bit */
+} lens_colour_mode;
+
+typedef struct lens_rgb {
+    unsigned char r, g, b;
+} lens_rgb;
+
+/* The perceptually ordered ramp (viridis) at t in [0, 1]; t is clamped. */
+lens_rgb lens_colour_ramp(double t);
+
+/* The xterm-256 colour index of the 6x6x6 cube entry nearest to c. */
+int lens_colour_xterm_index(lens_rgb c);
+
+/* Starts a cell coloured c in mode: the background, and black or white text,
+ * whichever contrasts more. Writes nothing in LENS_COLOUR_NONE. */
+void lens_colour_begin(FILE *out, lens_colour_mode mode, lens_rgb c);
+
+/* Ends a coloured span; nothing in LENS_COLOUR_NONE. */
+void lens_colour_end(FILE *out, lens_colour_mode mode);
+
+/* The mode for a --color choice: "always" / "never" / "auto" (auto:
+ * colour when stdout is a terminal and NO_COLOR is unset or empty); the
+ * depth follows COLORTERM (truecolor or 24bit: 24-bit, else 256). */
+lens_colour_mode lens_colour_mode_for(const char *choice);
+
+/* ------------------------------------------------------------------------
+ * Text (lens_text.c)
+ * ---------------------------------------------------------------------- */
+
+/* Terminal columns the UTF-8 string s takes: one per code point, two for
+ * wide East-Asian characters and emoji, none for combining marks. */
+int lens_text_width(const char *s);
+
+/* Copies s into buffer (capacity bytes with the NUL), cut to at most
+ * max_width terminal columns; a cut string ends with an ellipsis that
+ * counts in the width. Returns the width of what was written. */
+int lens_text_fit(const char *s, int max_width, char *buffer, size_t capacity);
+
+/* Writes length bytes of s, valid UTF-8 as is and every byte that is not
+ * part of a valid UTF-8 character as <0xNN> (as cli_json_string does). */
+void lens_text_write_utf8(FILE *out, const char *s, size_t length);
+
+/* The terminal width: the tty's (ioctl TIOCGWINSZ on stdout), else
+ * $COLUMNS, else 120. */
+int lens_text_terminal_width(void);
+
+/* ------------------------------------------------------------------------
+ * Renderers
+ * ---------------------------------------------------------------------- */
+
+typedef struct lens_table_style {
+    lens_metric metric;
+    lens_colour_mode colour;
+    bool top_down; /* input row at the top (default: at the bottom) */
+    bool values;   /* append the metric value to each cell */
+    int width;     /* terminal columns available */
+} lens_table_style;
+
+/* The terminal table (lens_table.c). */
+void lens_table_print(FILE *out, const lens_view *view, const lens_table_style *style);
+
+/* The legend under the table (lens_legend.c). */
+void lens_legend_print(FILE *out, const lens_view *view, const lens_table_style *style);
+
+/* JSON, schema "loupe.lens/1" (lens_json.c; docs/LENS_JSON.md). */
+void lens_json_print(FILE *out, const lens_view *view);
+
+/* CSV, one line per (row, position) (lens_csv.c; docs/LENS_OUTPUT.md). */
+void lens_csv_print(FILE *out, const lens_view *view);
+
+#endif
