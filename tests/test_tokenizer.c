@@ -274,6 +274,46 @@ static void test_cache_is_transparent(loupe_tokenizer *tokenizer) {
     loupe_free(second);
 }
 
+/* Pieces are encoded independently, so with far more distinct words than
+ * the piece cache holds (evictions all the time), encoding the whole text
+ * equals encoding each word on its own. */
+static void test_cache_eviction(loupe_tokenizer *tokenizer) {
+    enum { N_WORDS = 60000, WORD_MAX = 8 };
+    char *text = malloc((size_t)N_WORDS * WORD_MAX);
+    size_t *word_start = malloc((N_WORDS + 1) * sizeof *word_start);
+    uint64_t state = 7;
+    size_t length = 0;
+    for (int w = 0; w < N_WORDS; w++) {
+        word_start[w] = length;
+        text[length++] = ' ';
+        size_t letters = 2 + next_random(&state) % 5;
+        for (size_t i = 0; i < letters; i++) text[length++] = (char)('a' + next_random(&state) % 26);
+    }
+    word_start[N_WORDS] = length;
+    loupe_error error;
+    int32_t *all = NULL;
+    size_t all_count = 0;
+    CHECK(loupe_tokenizer_encode(tokenizer, text, length, &all, &all_count, &error) == LOUPE_OK);
+    size_t at = 0;
+    int same = all != NULL;
+    for (int pass = 0; pass < 2; pass++) {
+        at = 0;
+        for (int w = 0; w < N_WORDS && same; w++) {
+            int32_t *ids = NULL;
+            size_t count = 0;
+            CHECK(loupe_tokenizer_encode(tokenizer, text + word_start[w], word_start[w + 1] - word_start[w],
+                                         &ids, &count, &error) == LOUPE_OK);
+            same = at + count <= all_count && memcmp(all + at, ids, count * sizeof *ids) == 0;
+            at += count;
+            loupe_free(ids);
+        }
+    }
+    CHECK(same && at == all_count);
+    loupe_free(all);
+    free(word_start);
+    free(text);
+}
+
 static void test_arguments(loupe_tokenizer *tokenizer) {
     loupe_error error;
     int32_t *ids = NULL;
@@ -321,6 +361,7 @@ int main(void) {
     test_random_round_trips(tokenizer);
     test_long_word_is_not_quadratic(tokenizer);
     test_cache_is_transparent(tokenizer);
+    test_cache_eviction(tokenizer);
     test_arguments(tokenizer);
     cJSON_Delete(extra);
     loupe_tokenizer_close(tokenizer);

@@ -6,59 +6,47 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/string_map.h"
+
+_Static_assert(sizeof(pretoken_cache_slot) == 64, "a cache slot is one cache line");
+
 int pretoken_cache_init(pretoken_cache *cache) {
-    memset(cache, 0, sizeof *cache);
-    cache->ids_capacity = (size_t)PRETOKEN_CACHE_MAX_ENTRIES * 4;
-    cache->ids = malloc(cache->ids_capacity * sizeof *cache->ids);
-    if (cache->ids == NULL || string_map_init(&cache->entries, PRETOKEN_CACHE_MAX_ENTRIES) != 0) {
-        pretoken_cache_free(cache);
-        return -1;
-    }
-    return 0;
+    /* calloc: every slot starts empty (piece_length 0). */
+    cache->slots = calloc(PRETOKEN_CACHE_SLOTS, sizeof *cache->slots);
+    return cache->slots ? 0 : -1;
 }
 
 void pretoken_cache_free(pretoken_cache *cache) {
     if (cache == NULL) return;
-    string_map_free(&cache->entries);
-    free(cache->ids);
-    memset(cache, 0, sizeof *cache);
+    free(cache->slots);
+    cache->slots = NULL;
+}
+
+uint64_t pretoken_cache_hash(const char *piece, size_t length) { return string_hash(piece, length); }
+
+static size_t slot_index(uint64_t hash) {
+    /* FNV-1a's low bits are weak for short keys; fold the high half in. */
+    return (size_t)((hash ^ (hash >> 32)) & (PRETOKEN_CACHE_SLOTS - 1));
 }
 
 const int32_t *pretoken_cache_get(const pretoken_cache *cache, const char *piece, size_t length,
-                                  size_t *count) {
-    int64_t value = 0;
-    if (length > PRETOKEN_CACHE_MAX_PIECE_BYTES ||
-        !string_map_get(&cache->entries, piece, length, &value))
+                                  uint64_t hash, size_t *count) {
+    if (length > PRETOKEN_CACHE_MAX_PIECE_BYTES) return NULL;
+    const pretoken_cache_slot *slot = &cache->slots[slot_index(hash)];
+    if (slot->hash != hash || slot->piece_length != length || memcmp(slot->piece, piece, length) != 0)
         return NULL;
-    *count = (size_t)(value & 0xFF);
-    return cache->ids + (value >> 8);
+    *count = slot->id_count;
+    return slot->ids;
 }
 
-/* Forgets every entry, keeping the memory of the id array. */
-static int cache_clear(pretoken_cache *cache) {
-    string_map_free(&cache->entries);
-    cache->ids_count = 0;
-    return string_map_init(&cache->entries, PRETOKEN_CACHE_MAX_ENTRIES);
-}
-
-int pretoken_cache_put(pretoken_cache *cache, const char *piece, size_t length, const int32_t *ids,
-                       size_t count) {
-    if (length > PRETOKEN_CACHE_MAX_PIECE_BYTES || count > length) return 0;
-    if (cache->entries.slots == NULL && cache_clear(cache) != 0) return -1;
-    if (cache->entries.count >= PRETOKEN_CACHE_MAX_ENTRIES) {
-        if (cache_clear(cache) != 0) return -1;
-    }
-    if (cache->ids_count + count > cache->ids_capacity) {
-        size_t capacity = cache->ids_capacity * 2;
-        int32_t *grown = realloc(cache->ids, capacity * sizeof *grown);
-        if (grown == NULL) return cache_clear(cache) == 0 ? 0 : -1;
-        cache->ids = grown;
-        cache->ids_capacity = capacity;
-    }
-    if (string_map_put(&cache->entries, piece, length,
-                       (int64_t)cache->ids_count << 8 | (int64_t)count) < 0)
-        return cache_clear(cache) == 0 ? 0 : -1;
-    memcpy(cache->ids + cache->ids_count, ids, count * sizeof *ids);
-    cache->ids_count += count;
-    return 0;
+void pretoken_cache_put(pretoken_cache *cache, const char *piece, size_t length, uint64_t hash,
+                        const int32_t *ids, size_t count) {
+    if (length == 0 || length > PRETOKEN_CACHE_MAX_PIECE_BYTES || count > PRETOKEN_CACHE_MAX_IDS)
+        return;
+    pretoken_cache_slot *slot = &cache->slots[slot_index(hash)];
+    slot->hash = hash;
+    slot->piece_length = (uint8_t)length;
+    slot->id_count = (uint8_t)count;
+    memcpy(slot->piece, piece, length);
+    memcpy(slot->ids, ids, count * sizeof *ids);
 }

@@ -2,9 +2,12 @@
  * pretoken_cache.h - a bounded memo of pieces already encoded.
  *
  * Text repeats its words, so most pieces are found here and skip the merge
- * loop. Only pieces of at most PRETOKEN_CACHE_MAX_PIECE_BYTES bytes are kept,
- * and the cache empties itself when it holds PRETOKEN_CACHE_MAX_ENTRIES, so
- * its memory stays below about 8 MB whatever the text.
+ * loop. The cache is a fixed table of PRETOKEN_CACHE_SLOTS slots of one
+ * cache line each, indexed by the piece's hash: a new piece simply replaces
+ * whatever held its slot, so memory stays at 2 MB whatever the text, and a
+ * lookup touches one line. Pieces longer than PRETOKEN_CACHE_MAX_PIECE_BYTES
+ * or with more than PRETOKEN_CACHE_MAX_IDS ids are not kept (they are rare
+ * in prose and go through the merge loop each time).
  */
 #ifndef LOUPE_TOKENIZER_PRETOKEN_CACHE_H
 #define LOUPE_TOKENIZER_PRETOKEN_CACHE_H
@@ -12,34 +15,41 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "util/string_map.h"
-
 enum {
-    PRETOKEN_CACHE_MAX_PIECE_BYTES = 64,
-    PRETOKEN_CACHE_MAX_ENTRIES = 16384,
+    PRETOKEN_CACHE_SLOTS = 1 << 15,
+    PRETOKEN_CACHE_MAX_PIECE_BYTES = 22,
+    PRETOKEN_CACHE_MAX_IDS = 8,
 };
 
+typedef struct pretoken_cache_slot {
+    uint64_t hash;        /* of the piece's bytes */
+    uint8_t piece_length; /* 0 marks an empty slot */
+    uint8_t id_count;
+    char piece[PRETOKEN_CACHE_MAX_PIECE_BYTES];
+    int32_t ids[PRETOKEN_CACHE_MAX_IDS];
+} pretoken_cache_slot; /* 64 bytes */
+
 typedef struct pretoken_cache {
-    string_map entries; /* piece bytes -> (offset into ids) << 8 | id count */
-    int32_t *ids;       /* (ids_capacity) the ids of every entry, back to back */
-    size_t ids_count;
-    size_t ids_capacity;
+    pretoken_cache_slot *slots; /* (PRETOKEN_CACHE_SLOTS) */
 } pretoken_cache;
 
 /* Returns 0, or -1 when out of memory. */
 int pretoken_cache_init(pretoken_cache *cache);
 void pretoken_cache_free(pretoken_cache *cache);
 
-/* Looks up a piece (length bytes): returns its ids (count in *count), which
- * stay valid until the next pretoken_cache_put, or NULL when absent. */
-const int32_t *pretoken_cache_get(const pretoken_cache *cache, const char *piece, size_t length,
-                                  size_t *count);
+/* The hash both calls below take, of a piece's `length` bytes. */
+uint64_t pretoken_cache_hash(const char *piece, size_t length);
 
-/* Remembers the ids (count) of a piece (length bytes, at most
- * PRETOKEN_CACHE_MAX_PIECE_BYTES, so count is too); longer pieces are
- * ignored. Returns 0, or -1 when out of memory (the cache is then empty but
- * usable). */
-int pretoken_cache_put(pretoken_cache *cache, const char *piece, size_t length, const int32_t *ids,
-                       size_t count);
+/* Looks up a piece (length bytes, hash from pretoken_cache_hash): returns
+ * its ids (count in *count), valid until the next pretoken_cache_put, or
+ * NULL when absent. */
+const int32_t *pretoken_cache_get(const pretoken_cache *cache, const char *piece, size_t length,
+                                  uint64_t hash, size_t *count);
+
+/* Remembers the ids (count) of a piece (length bytes, hash from
+ * pretoken_cache_hash), replacing the slot's previous piece; pieces or id
+ * lists too long for a slot are ignored. */
+void pretoken_cache_put(pretoken_cache *cache, const char *piece, size_t length, uint64_t hash,
+                        const int32_t *ids, size_t count);
 
 #endif

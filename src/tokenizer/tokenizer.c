@@ -108,7 +108,8 @@ static loupe_status encode_piece(loupe_tokenizer *tokenizer, const char *piece, 
                                  int32_t **ids, size_t *capacity, size_t *count,
                                  loupe_error *error) {
     size_t cached_count = 0;
-    const int32_t *cached = pretoken_cache_get(&tokenizer->cache, piece, length, &cached_count);
+    uint64_t hash = length <= PRETOKEN_CACHE_MAX_PIECE_BYTES ? pretoken_cache_hash(piece, length) : 0;
+    const int32_t *cached = pretoken_cache_get(&tokenizer->cache, piece, length, hash, &cached_count);
     if (cached == NULL && length > BPE_PIECE_MAX_BYTES)
         return error_set(error, LOUPE_ERROR_LIMIT,
                          "tokenizer: a single word of %zu bytes is longer than the limit of %zu",
@@ -126,8 +127,7 @@ static loupe_status encode_piece(loupe_tokenizer *tokenizer, const char *piece, 
     if (produced < 0)
         return error_set(error, LOUPE_ERROR_MEMORY, "tokenizer: out of memory for a word of %zu bytes",
                          length);
-    /* A cache that cannot grow only costs speed, never correctness. */
-    (void)pretoken_cache_put(&tokenizer->cache, piece, length, out, (size_t)produced);
+    pretoken_cache_put(&tokenizer->cache, piece, length, hash, out, (size_t)produced);
     *count += (size_t)produced;
     return LOUPE_OK;
 }
