@@ -1,0 +1,173 @@
+"""Reference helpers for the `loupe lens` CLI tests (tests/cli/lens_*.sh).
+
+Independent of loupe's own code: token texts come from the model's vocab.json
+through the GPT-2 byte-to-unicode table, the readable form follows the rules
+of loupe_tokenizer_render as documented in include/loupe.h, and the plain
+table is parsed from its documented layout (docs/LENS_OUTPUT.md).
+"""
+import codecs
+import json
+import os
+import subprocess
+import sys
+
+ELLIPSIS = "\u2026"
+OPEN_BOX = "\u2423"
+TOKEN_MAX_WIDTH = 12
+
+
+def fail(message):
+    print("FAIL: " + message, file=sys.stderr)
+    sys.exit(1)
+
+
+def check(condition, message):
+    if not condition:
+        fail(message)
+
+
+def run(loupe, *args, env=None, expect=0):
+    """Runs loupe with args; returns (stdout, stderr) as text."""
+    full_env = dict(os.environ)
+    if env:
+        for key, value in env.items():
+            if value is None:
+                full_env.pop(key, None)
+            else:
+                full_env[key] = value
+    done = subprocess.run([loupe, *args], capture_output=True, env=full_env)
+    if expect is not None and done.returncode != expect:
+        fail("loupe %s: exit %d, expected %d; stderr: %s"
+             % (" ".join(args), done.returncode, expect, done.stderr.decode(errors="replace")))
+    return done.stdout.decode("utf-8"), done.stderr.decode("utf-8", errors="replace"), done.returncode
+
+
+def run_json(loupe, *args, env=None):
+    out, _, _ = run(loupe, *args, env=env)
+    return json.loads(out)
+
+
+def _angle_hex(error):
+    bad = error.object[error.start:error.end]
+    return ("".join("<0x%02X>" % b for b in bad), error.end)
+
+
+codecs.register_error("lens_angle_hex", _angle_hex)
+
+
+def bytes_text(raw):
+    """Token bytes as loupe prints them in JSON and CSV: valid UTF-8 as is,
+    other bytes as <0xNN>."""
+    return raw.decode("utf-8", errors="lens_angle_hex")
+
+
+def byte_decoder():
+    """GPT-2's byte-level alphabet: the unicode character standing for each byte."""
+    printable = (list(range(ord("!"), ord("~") + 1)) + list(range(ord("\u00a1"), ord("\u00ac") + 1))
+                 + list(range(ord("\u00ae"), ord("\u00ff") + 1)))
+    characters = printable[:]
+    extra = 0
+    for b in range(256):
+        if b not in printable:
+            printable.append(b)
+            characters.append(256 + extra)
+            extra += 1
+    return {chr(c): b for b, c in zip(printable, characters)}
+
+
+class Vocabulary:
+    """id -> token bytes, read from the model folder's vocab.json."""
+
+    def __init__(self, directory):
+        with open(os.path.join(directory, "vocab.json"), encoding="utf-8") as f:
+            vocab = json.load(f)
+        decoder = byte_decoder()
+        self.bytes = {}
+        for piece, token_id in vocab.items():
+            self.bytes[token_id] = bytes(decoder[c] for c in piece)
+
+    def text(self, token_id):
+        return bytes_text(self.bytes[token_id])
+
+    def render(self, token_id):
+        return render_bytes(self.bytes[token_id])
+
+
+def render_bytes(raw):
+    """The readable form loupe_tokenizer_render documents: a leading space as
+    U+2423, \\n \\t \\r as two characters, control characters and bytes that
+    are not valid UTF-8 as <0xNN>."""
+    out = []
+    at = 0
+    while at < len(raw):
+        b = raw[at]
+        if b == 0x20 and at == 0:
+            out.append(OPEN_BOX)
+            at += 1
+            continue
+        if b in (0x0A, 0x09, 0x0D):
+            out.append({0x0A: "\\n", 0x09: "\\t", 0x0D: "\\r"}[b])
+            at += 1
+            continue
+        length = 1 if b < 0x80 else 2 if 0xC2 <= b <= 0xDF else 3 if 0xE0 <= b <= 0xEF else 4 if 0xF0 <= b <= 0xF4 else 0
+        character = None
+        if length and at + length <= len(raw):
+            try:
+                character = raw[at:at + length].decode("utf-8")
+            except UnicodeDecodeError:
+                character = None
+        if character is not None and not (ord(character) < 0x20 or 0x7F <= ord(character) <= 0x9F):
+            out.append(character)
+            at += length
+            continue
+        count = length if character is not None else 1
+        out.append("".join("<0x%02X>" % x for x in raw[at:at + count]))
+        at += count
+    return "".join(out)
+
+
+def fit(text, width=TOKEN_MAX_WIDTH):
+    """Cut to width columns with an ellipsis (texts in these tests are all
+    one column per character)."""
+    if len(text) <= width:
+        return text
+    return text[:width - 1] + ELLIPSIS
+
+
+def parse_plain_table(out, n_rows):
+    """Splits a plain (uncoloured) table into blocks. Each block is a marker
+    line, a header line and n_rows row lines; blocks are separated by one
+    empty line and the legend starts with "legend:". Returns a list of
+    {"markers": [columns of '*'], "header": [(column, token)], "rows":
+    [(name, [(column, token)])]}; tokens never hold a space here."""
+    lines = out.split("\n")
+    check("legend:" in lines, "no legend line in:\n" + out)
+    body = lines[:lines.index("legend:")]
+    check(body and body[-1] == "", "no empty line before the legend")
+    body = body[:-1]
+    check((len(body) + 1) % (n_rows + 3) == 0,
+          "table has %d lines, not a whole number of blocks of %d+2 lines" % (len(body), n_rows))
+    blocks = []
+    for start in range(0, len(body), n_rows + 3):
+        if start > 0:
+            check(body[start - 1] == "", "no empty line between blocks")
+        marker, header = body[start], body[start + 1]
+        rows = []
+        for line in body[start + 2:start + 2 + n_rows]:
+            fields = words_with_columns(line)
+            rows.append((fields[0][1], fields[1:]))
+        blocks.append({"markers": [i for i, c in enumerate(marker) if c == "*"],
+                       "header": words_with_columns(header), "rows": rows,
+                       "lines": body[start:start + 2 + n_rows]})
+    return blocks
+
+
+def words_with_columns(line):
+    """[(column, word)] for the space-separated words of a line."""
+    words = []
+    column = 0
+    for part in line.split(" "):
+        if part:
+            words.append((column, part))
+        column += len(part) + 1
+    return words
