@@ -40,10 +40,12 @@ static int workspace_reserve(bpe_workspace *workspace, size_t length) {
  * The heap: lowest rank first, then leftmost
  * ---------------------------------------------------------------------- */
 
+/* 1 when a pops before b: lower rank, or the same rank further left. */
 static int candidate_before(const bpe_candidate *a, const bpe_candidate *b) {
     return a->rank < b->rank || (a->rank == b->rank && a->left < b->left);
 }
 
+/* Adds a candidate; the heap has room (see workspace_reserve). */
 static void heap_push(bpe_workspace *workspace, bpe_candidate candidate) {
     bpe_candidate *heap = workspace->heap;
     size_t child = workspace->heap_count++;
@@ -56,6 +58,7 @@ static void heap_push(bpe_workspace *workspace, bpe_candidate candidate) {
     heap[child] = candidate;
 }
 
+/* Removes and returns the first candidate; the heap is not empty. */
 static bpe_candidate heap_pop(bpe_workspace *workspace) {
     bpe_candidate *heap = workspace->heap;
     bpe_candidate top = heap[0];

@@ -43,6 +43,7 @@ typedef struct bpe_workspace {
     size_t heap_count;
 } bpe_workspace;
 
+/* Releases the scratch arrays; the workspace may be reused afterwards. */
 void bpe_workspace_free(bpe_workspace *workspace);
 
 /* Encodes the raw bytes of one piece (length 1 .. BPE_PIECE_MAX_BYTES) into

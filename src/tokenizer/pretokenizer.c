@@ -31,6 +31,7 @@ static int is_white_space(int32_t codepoint) {
     }
 }
 
+/* The class of a valid code point. */
 static character_class classify_codepoint(int32_t codepoint) {
     if (is_white_space(codepoint)) return CLASS_SPACE;
     switch (utf8proc_category(codepoint)) {

@@ -1,8 +1,12 @@
 /*
  * tokenizer.c - the public tokenizer calls: GPT-2 byte-level BPE built from
  * the pre-tokenizer, the vocabulary, the merge rules and the piece cache.
+ *
+ * Encoding writes to the tokenizer's piece cache and merge scratch (hence
+ * the non-const handle): one tokenizer must not encode on two threads at
+ * once. Decoding, token_bytes and render only read it.
  */
-#include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -140,6 +144,8 @@ loupe_status loupe_tokenizer_encode(loupe_tokenizer *tokenizer, const char *text
         return error_set(error, LOUPE_ERROR_ARGUMENT, "tokenizer_encode: missing argument");
     /* English averages over four bytes a token; the buffer grows if not. */
     size_t capacity = length / 3 + 16, count = 0;
+    if (capacity > SIZE_MAX / sizeof(int32_t))
+        return error_set(error, LOUPE_ERROR_LIMIT, "tokenizer_encode: text of %zu bytes is too long", length);
     int32_t *ids = malloc(capacity * sizeof *ids);
     if (ids == NULL) return error_set(error, LOUPE_ERROR_MEMORY, "tokenizer: out of memory");
     pretokenizer splitter;
