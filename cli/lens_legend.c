@@ -40,8 +40,8 @@ static void print_swatches(FILE *out, const lens_scale *scale, lens_colour_mode 
 void lens_legend_print(FILE *out, const lens_view *view, const lens_table_style *style) {
     const lens_metric *metric = &style->metric;
     fputs("\nlegend:\n", out);
-    fputs("  cells:  the lens's top-1 token at each row and position; columns are headed by the\n"
-          "          input token at that position, whose next token every cell predicts\n",
+    fputs("  cells:  the lens's top-1 guess for the next token at each row and position;\n"
+          "          each column is headed by the token at its position\n",
           out);
     fprintf(out, "  rows:   input = the embeddings, hN = after block N%s; %s\n",
             view->subblocks ? ", hN.attn = after block N's attention" : "",

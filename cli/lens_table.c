@@ -116,6 +116,7 @@ void lens_table_print(FILE *out, const lens_view *view, const lens_table_style *
         int length = (int)strlen(loupe_lens_row_name(view->result, row));
         if (length > name_width) name_width = length;
     }
+    name_width += 1; /* an uncoloured gutter between the names and the coloured cells */
     /* a token never takes more than what is left beside the names */
     int token_width = style->width - name_width - 1;
     if (token_width > TOKEN_MAX_WIDTH) token_width = TOKEN_MAX_WIDTH;
