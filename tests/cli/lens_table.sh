@@ -9,7 +9,7 @@ export PYTHONPATH="$(cd "$(dirname "$0")/../data" && pwd)"
 python3 - "$LOUPE" <<'PY'
 import re
 import sys
-from lens_reference import Vocabulary, check, fit, parse_plain_table, render_bytes, run, run_json
+from lens_reference import Vocabulary, check, check_plain_table, fit, run, run_json
 
 loupe = sys.argv[1]
 PLAIN = {"NO_COLOR": "1", "COLORTERM": None}
@@ -17,53 +17,15 @@ short = "And God said, Let there be light"
 long_text = ("In the beginning God created the heaven and the earth. And the earth was without form, "
              "and void; and darkness was upon the face of the deep.")
 
-def lens_json(text, *args):
-    return run_json(loupe, "lens", "--format", "json", *args, text)
-
 def table(text, *args, env=PLAIN):
     out, _, _ = run(loupe, "lens", *args, text, env=env)
     return out
 
-def check_table(out, lens, vocab, top_down=False, width=None):
-    """Every block: the row names in order, the header holding the window's
-    input tokens, each cell the top-1 of its (row, position) in the column of
-    its position, '*' over the columns whose final top-1 is the next token."""
-    names = lens["layers"] if top_down else lens["layers"][::-1]
-    row_index = {name: i for i, name in enumerate(lens["layers"])}
-    blocks = parse_plain_table(out, len(names))
-    first_position = lens["positions"][0]
-    seen = []
-    for block in blocks:
-        check([name for name, _ in block["rows"]] == names, "row names %r, expected %r" % ([n for n, _ in block["rows"]], names))
-        header = block["header"]
-        positions = list(range(first_position + len(seen), first_position + len(seen) + len(header)))
-        for (column, token), t in zip(header, positions):
-            expected = fit(render_bytes(vocab.bytes[lens["tokens"][t - first_position]["id"]]))
-            check(" " not in expected, "test text has a token with a space: %r" % expected)
-            check(token == expected, "header at position %d: %r, expected %r" % (t, token, expected))
-        columns = [column for column, _ in header]
-        for name, cells in block["rows"]:
-            check([c for c, _ in cells] == columns, "row %s: cells not under their header tokens" % name)
-            for (column, token), t in zip(cells, positions):
-                cell = lens["cells"][row_index[name]][t - first_position]
-                expected = fit(vocab.render(cell["top"][0][0]))
-                check(token == expected, "row %s position %d: %r, expected top-1 %r" % (name, t, token, expected))
-        full = run_json(loupe, "lens", "--format", "json", "--layers", "-1:", TEXT_OF[id(lens)])
-        marked = [columns[k] for k, t in enumerate(positions)
-                  if "target" in full["cells"][0][t] and full["cells"][0][t]["final_top"]["id"] == full["cells"][0][t]["target"]["id"]]
-        check(block["markers"] == marked, "markers at columns %r, expected %r" % (block["markers"], marked))
-        if width is not None:
-            for line in block["lines"]:
-                check(len(line) <= width, "line wider than %d: %r" % (width, line))
-        seen += positions
-    check(seen == list(range(*lens["positions"])), "the blocks show positions %r" % seen)
-    return blocks
-
-TEXT_OF = {}
 def lens_for(text, *args):
-    lens = lens_json(text, *args)
-    TEXT_OF[id(lens)] = text
-    return lens
+    return run_json(loupe, "lens", "--format", "json", *args, text)
+
+def check_table(out, lens, vocab, top_down=False, width=None):
+    return check_plain_table(out, lens, vocab, top_down=top_down, width=width)
 
 lens = lens_for(short)
 vocab = Vocabulary(lens["model"]["directory"])

@@ -171,3 +171,42 @@ def words_with_columns(line):
             words.append((column, part))
         column += len(part) + 1
     return words
+
+
+def check_plain_table(out, lens, vocab, top_down=False, width=None):
+    """Checks a plain table against the JSON of the same run. Every block:
+    the row names in order, the header holding the window's input tokens,
+    each cell the top-1 of its (row, position) in the column of its
+    position, '*' over the columns whose final top-1 is the next token.
+    Returns the blocks."""
+    names = lens["layers"] if top_down else lens["layers"][::-1]
+    row_index = {name: i for i, name in enumerate(lens["layers"])}
+    blocks = parse_plain_table(out, len(names))
+    first_position = lens["positions"][0]
+    seen = []
+    for block in blocks:
+        check([name for name, _ in block["rows"]] == names, "row names %r, expected %r" % ([n for n, _ in block["rows"]], names))
+        header = block["header"]
+        positions = list(range(first_position + len(seen), first_position + len(seen) + len(header)))
+        for (column, token), t in zip(header, positions):
+            expected = fit(render_bytes(vocab.bytes[lens["tokens"][t - first_position]["id"]]))
+            check(" " not in expected, "test text has a token with a space: %r" % expected)
+            check(token == expected, "header at position %d: %r, expected %r" % (t, token, expected))
+        columns = [column for column, _ in header]
+        for name, cells in block["rows"]:
+            check([c for c, _ in cells] == columns, "row %s: cells not under their header tokens" % name)
+            for (column, token), t in zip(cells, positions):
+                cell = lens["cells"][row_index[name]][t - first_position]
+                expected = fit(vocab.render(cell["top"][0][0]))
+                check(token == expected, "row %s position %d: %r, expected top-1 %r" % (name, t, token, expected))
+        # final_top is the same in every row: the model's own top-1
+        marked = [columns[k] for k, t in enumerate(positions)
+                  if "target" in lens["cells"][0][t - first_position]
+                  and lens["cells"][0][t - first_position]["final_top"]["id"] == lens["cells"][0][t - first_position]["target"]["id"]]
+        check(block["markers"] == marked, "markers at columns %r, expected %r" % (block["markers"], marked))
+        if width is not None:
+            for line in block["lines"]:
+                check(len(line) <= width, "line wider than %d: %r" % (width, line))
+        seen += positions
+    check(seen == list(range(*lens["positions"])), "the blocks show positions %r" % seen)
+    return blocks
