@@ -186,7 +186,7 @@ enum { LOUPE_LENS_MAX_TOPK = 100 };
 typedef struct loupe_lens_params {
     int topk;             /* top tokens kept per cell, 1 .. LOUPE_LENS_MAX_TOPK (default 5) */
     bool subblocks;       /* add a row after each attention sub-block */
-    int position_block;   /* positions projected at once (default 32): bounds memory */
+    int position_block;   /* positions projected at once (default 24): bounds memory */
 } loupe_lens_params;
 
 loupe_lens_params loupe_lens_default_params(void);

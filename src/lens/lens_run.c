@@ -28,7 +28,7 @@ struct loupe_lens_result {
 };
 
 loupe_lens_params loupe_lens_default_params(void) {
-    loupe_lens_params params = {.topk = 5, .subblocks = false, .position_block = 32};
+    loupe_lens_params params = {.topk = 5, .subblocks = false, .position_block = 24};
     return params;
 }
 

@@ -18,25 +18,24 @@
 /* Working memory for one forward pass, carved from one allocation. */
 typedef struct gpt2_run_state {
     float *residual; /* (T, C) */
-    float *normed;   /* (T, C) */
-    float *qkv;      /* (T, 3C) */
-    float *heads;    /* (T, C) attention output before c_proj */
-    float *hidden;   /* (T, I) */
+    float *normed;   /* (T, C) a norm's output; also the heads' output before c_proj */
+    float *wide;     /* (T, max(3C, I)) qkv (T, 3C), later the MLP hidden layer (T, I) */
     float *scores;   /* (T, T) */
     float *arena;
 } gpt2_run_state;
 
+/* The buffers are shared where lifetimes allow (qkv is dead once attention
+ * has run; the norm's output once c_attn has read it), which keeps the
+ * forward pass's peak memory low at long contexts. */
 static int run_state_build(gpt2_run_state *state, int T, int C, int I) {
-    size_t t = (size_t)T, c = (size_t)C;
-    size_t total = t * c * 3 + t * 3 * c + t * (size_t)I + t * t;
+    size_t t = (size_t)T, c = (size_t)C, wide = 3 * c > (size_t)I ? 3 * c : (size_t)I;
+    size_t total = t * c * 2 + t * wide + t * t;
     state->arena = malloc(total * sizeof(float));
     if (state->arena == NULL) return -1;
     float *next = state->arena;
     state->residual = next, next += t * c;
     state->normed = next, next += t * c;
-    state->qkv = next, next += t * 3 * c;
-    state->heads = next, next += t * c;
-    state->hidden = next, next += t * (size_t)I;
+    state->wide = next, next += t * wide;
     state->scores = next;
     return 0;
 }
@@ -87,19 +86,19 @@ loupe_status gpt2_forward(const loupe_model *model, const int32_t *ids, int T,
         if (config->scale_attn_by_inverse_layer_idx) scale /= (float)(layer + 1);
 
         layer_norm(state.normed, state.residual, b->ln_1_weight, b->ln_1_bias, T, C, eps);
-        matmul(state.qkv, state.normed, b->attn_qkv_weight, b->attn_qkv_bias, T, C, 3 * C,
+        matmul(state.wide, state.normed, b->attn_qkv_weight, b->attn_qkv_bias, T, C, 3 * C,
                MATMUL_WEIGHT_IN_OUT, false);
-        attention_causal(state.heads, state.qkv, state.scores, T, C, H, scale);
-        matmul(state.residual, state.heads, b->attn_proj_weight, b->attn_proj_bias, T, C, C,
+        attention_causal(state.normed, state.wide, state.scores, T, C, H, scale);
+        matmul(state.residual, state.normed, b->attn_proj_weight, b->attn_proj_bias, T, C, C,
                MATMUL_WEIGHT_IN_OUT, true);
         status = report_tap(params, LOUPE_TAP_AFTER_ATTENTION, layer + 1, state.residual, T, C);
         if (status != LOUPE_OK) break;
 
         layer_norm(state.normed, state.residual, b->ln_2_weight, b->ln_2_bias, T, C, eps);
-        matmul(state.hidden, state.normed, b->mlp_fc_weight, b->mlp_fc_bias, T, C, I,
+        matmul(state.wide, state.normed, b->mlp_fc_weight, b->mlp_fc_bias, T, C, I,
                MATMUL_WEIGHT_IN_OUT, false);
-        activation_apply(model->activation, state.hidden, (size_t)T * I);
-        matmul(state.residual, state.hidden, b->mlp_proj_weight, b->mlp_proj_bias, T, I, C,
+        activation_apply(model->activation, state.wide, (size_t)T * I);
+        matmul(state.residual, state.wide, b->mlp_proj_weight, b->mlp_proj_bias, T, I, C,
                MATMUL_WEIGHT_IN_OUT, true);
         status = report_tap(params, LOUPE_TAP_AFTER_BLOCK, layer + 1, state.residual, T, C);
     }
