@@ -49,7 +49,7 @@ void lens_legend_print(FILE *out, const lens_view *view, const lens_table_style 
     fputs("  *:      the model's final top-1 at this position is the true next token\n", out);
     bool show_metric = style->colour != LENS_COLOUR_NONE || style->values;
     if (!show_metric) return;
-    fprintf(out, "  %s  %s (--metric %s)\n", style->colour != LENS_COLOUR_NONE ? "colour:" : "values:",
+    fprintf(out, "  %-8s%s (--metric %s)\n", style->colour != LENS_COLOUR_NONE ? "colour:" : "values:",
             lens_metric_describe(metric), metric_names[metric->kind]);
     lens_scale scale = lens_scale_over_view(metric, view);
     char low[32], high[32];
