@@ -108,13 +108,8 @@ static loupe_status open_sharded(const cJSON *weight_map, const char *index_path
 
 /* Reads and parses model.safetensors.index.json, then opens its shards. */
 static loupe_status open_index(const char *index_path, checkpoint *ckpt, loupe_error *error) {
-    char *text = NULL;
-    size_t length = 0;
-    loupe_status status = file_read_all(index_path, CHECKPOINT_MAX_INDEX_BYTES, &text, &length, error);
-    if (status != LOUPE_OK) return status;
     cJSON *root = NULL;
-    status = json_parse(text, length, index_path, &root, error);
-    free(text);
+    loupe_status status = json_parse_file(index_path, CHECKPOINT_MAX_INDEX_BYTES, &root, error);
     if (status != LOUPE_OK) return status;
     const cJSON *weight_map = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
     if (!cJSON_IsObject(root))

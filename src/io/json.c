@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "util/error.h"
+#include "util/file_map.h"
 
 /* The four whitespace characters JSON allows between tokens. */
 static int is_json_whitespace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
@@ -65,4 +66,15 @@ const char *json_type_name(const cJSON *item) {
     if (cJSON_IsArray(item)) return "an array";
     if (cJSON_IsObject(item)) return "an object";
     return "an invalid value";
+}
+
+loupe_status json_parse_file(const char *path, size_t max_bytes, cJSON **root_out, loupe_error *error) {
+    *root_out = NULL;
+    char *text = NULL;
+    size_t length = 0;
+    loupe_status status = file_read_all(path, max_bytes, &text, &length, error);
+    if (status != LOUPE_OK) return status;
+    status = json_parse(text, length, path, root_out, error);
+    free(text);
+    return status;
 }

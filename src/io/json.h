@@ -23,6 +23,10 @@
 loupe_status json_parse(const char *text, size_t length, const char *display_name,
                         cJSON **root_out, loupe_error *error);
 
+/* Reads the file at path (refused above max_bytes) and parses it as
+ * json_parse does, naming the path in every message. */
+loupe_status json_parse_file(const char *path, size_t max_bytes, cJSON **root_out, loupe_error *error);
+
 /* 1 and *value_out when item is a number holding a whole value in
  * [0, JSON_MAX_EXACT_INTEGER]; 0 otherwise (not a number, negative, fractional,
  * too large, NaN). */

@@ -132,13 +132,8 @@ done:
 
 loupe_status bpe_vocab_load(const char *path, bpe_vocab *vocab, loupe_error *error) {
     memset(vocab, 0, sizeof *vocab);
-    char *text = NULL;
-    size_t size = 0;
-    loupe_status status = file_read_all(path, VOCAB_FILE_MAX_BYTES, &text, &size, error);
-    if (status != LOUPE_OK) return status;
     cJSON *root = NULL;
-    status = json_parse(text, size, path, &root, error);
-    free(text);
+    loupe_status status = json_parse_file(path, VOCAB_FILE_MAX_BYTES, &root, error);
     if (status != LOUPE_OK) return status;
     if (!cJSON_IsObject(root)) {
         status = error_set(error, LOUPE_ERROR_FORMAT, "%s: expected an object mapping tokens to ids, found %s",
