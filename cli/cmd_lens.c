@@ -112,8 +112,6 @@ static int parse_options(int argc, char **argv, lens_command_options *chosen) {
     memset(chosen, 0, sizeof *chosen);
     chosen->topk = loupe_lens_default_params().topk;
     chosen->colour = "auto";
-    chosen->rows = (lens_slice){0};
-    chosen->positions = (lens_slice){0};
     int option, choice = 0;
     bool ok = true;
     optind = 1;

@@ -97,8 +97,8 @@ bool lens_metric_value(const lens_metric *metric, const loupe_lens_cell *cell, d
  * the final row's top-1 token"; a static string. */
 const char *lens_metric_describe(const lens_metric *metric);
 
-/* The colour scale of a metric over the cells shown: low .. high values and
- * whether it is logarithmic (ranks). */
+/* The colour scale of a metric over the cells shown: the values at its two
+ * ends; ranks (kind LENS_METRIC_RANK) lie on a log scale. */
 typedef struct lens_scale {
     lens_metric_kind kind;
     double low, high; /* the values at the two ends of the ramp, as printed */
