@@ -14,9 +14,6 @@
 #define INDEX_FILE_NAME "model.safetensors.index.json"
 #define TRANSFORMER_PREFIX "transformer."
 
-/* An index lists one line per tensor; 64 MB holds millions of them. */
-enum { CHECKPOINT_MAX_INDEX_BYTES = 64 * 1024 * 1024 };
-
 /* ------------------------------------------------------------------------
  * Opening
  * ---------------------------------------------------------------------- */
@@ -88,39 +85,56 @@ static loupe_status open_shards(const cJSON *weight_map, const char *index_path,
     return LOUPE_OK;
 }
 
-/* Opens every shard the index's weight_map names, in two passes. */
-static loupe_status open_sharded(const cJSON *weight_map, const char *index_path, checkpoint *ckpt,
-                                 loupe_error *error) {
-    string_map shard_of_name; /* shard file name -> index into ckpt->files */
-    if (string_map_init(&shard_of_name, 16) != 0)
+/* Checks a parsed index and numbers its shards; on failure the caller frees
+ * *index (root included). */
+static loupe_status index_from_root(cJSON *root, const char *index_path, checkpoint_index *index,
+                                    loupe_error *error) {
+    index->root = root;
+    if (!cJSON_IsObject(root))
+        return error_set(error, LOUPE_ERROR_FORMAT, "%s: top level is %s, expected an object",
+                         index_path, json_type_name(root));
+    const cJSON *weight_map = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
+    if (!cJSON_IsObject(weight_map))
+        return error_set(error, LOUPE_ERROR_FORMAT, "%s: weight_map is %s, expected an object",
+                         index_path, weight_map ? json_type_name(weight_map) : "missing");
+    index->weight_map = weight_map;
+    if (string_map_init(&index->shard_of_name, 16) != 0)
         return error_set(error, LOUPE_ERROR_MEMORY, "%s: out of memory", index_path);
-    size_t n_shards = 0;
-    loupe_status status = number_shards(weight_map, index_path, &shard_of_name, &n_shards, error);
-    if (status == LOUPE_OK) {
-        ckpt->files = calloc(n_shards, sizeof *ckpt->files);
-        if (ckpt->files == NULL)
-            status = error_set(error, LOUPE_ERROR_MEMORY, "%s: out of memory", index_path);
-    }
-    if (status == LOUPE_OK) status = open_shards(weight_map, index_path, &shard_of_name, ckpt, error);
-    string_map_free(&shard_of_name);
+    return number_shards(weight_map, index_path, &index->shard_of_name, &index->n_shards, error);
+}
+
+loupe_status checkpoint_index_parse(const char *text, size_t length, const char *display_name,
+                                    checkpoint_index *out, loupe_error *error) {
+    memset(out, 0, sizeof *out);
+    cJSON *root = NULL;
+    loupe_status status = json_parse(text, length, display_name, &root, error);
+    if (status == LOUPE_OK) status = index_from_root(root, display_name, out, error);
+    if (status != LOUPE_OK) checkpoint_index_free(out);
     return status;
 }
 
-/* Reads and parses model.safetensors.index.json, then opens its shards. */
+void checkpoint_index_free(checkpoint_index *index) {
+    if (index == NULL) return;
+    cJSON_Delete(index->root);
+    string_map_free(&index->shard_of_name);
+    memset(index, 0, sizeof *index);
+}
+
+/* Reads and checks model.safetensors.index.json, then opens its shards. */
 static loupe_status open_index(const char *index_path, checkpoint *ckpt, loupe_error *error) {
+    checkpoint_index index;
+    memset(&index, 0, sizeof index);
     cJSON *root = NULL;
     loupe_status status = json_parse_file(index_path, CHECKPOINT_MAX_INDEX_BYTES, &root, error);
-    if (status != LOUPE_OK) return status;
-    const cJSON *weight_map = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
-    if (!cJSON_IsObject(root))
-        status = error_set(error, LOUPE_ERROR_FORMAT, "%s: top level is %s, expected an object",
-                           index_path, json_type_name(root));
-    else if (!cJSON_IsObject(weight_map))
-        status = error_set(error, LOUPE_ERROR_FORMAT, "%s: weight_map is %s, expected an object",
-                           index_path, weight_map ? json_type_name(weight_map) : "missing");
-    else
-        status = open_sharded(weight_map, index_path, ckpt, error);
-    cJSON_Delete(root);
+    if (status == LOUPE_OK) status = index_from_root(root, index_path, &index, error);
+    if (status == LOUPE_OK) {
+        ckpt->files = calloc(index.n_shards, sizeof *ckpt->files);
+        if (ckpt->files == NULL)
+            status = error_set(error, LOUPE_ERROR_MEMORY, "%s: out of memory", index_path);
+    }
+    if (status == LOUPE_OK)
+        status = open_shards(index.weight_map, index_path, &index.shard_of_name, ckpt, error);
+    checkpoint_index_free(&index);
     return status;
 }
 

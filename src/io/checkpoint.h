@@ -8,8 +8,30 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "io/json.h"
 #include "io/safetensors.h"
 #include "loupe.h"
+#include "util/string_map.h"
+
+/* An index lists one line per tensor; 64 MB holds millions of them. */
+enum { CHECKPOINT_MAX_INDEX_BYTES = 64 * 1024 * 1024 };
+
+/* A checked model.safetensors.index.json. */
+typedef struct checkpoint_index {
+    cJSON *root;              /* the parsed file (owned) */
+    const cJSON *weight_map;  /* inside root: tensor name -> shard file name */
+    string_map shard_of_name; /* shard file name -> 0, 1, ... in order of first mention */
+    size_t n_shards;          /* at least 1 */
+} checkpoint_index;
+
+/* Parses `length` bytes of index text (need not be NUL-terminated):
+ * a JSON object whose weight_map is a non-empty object mapping tensor names
+ * to plain file names (no '/', not "." or ".."). display_name names the file
+ * in messages. On success release *out with checkpoint_index_free; on failure
+ * it holds nothing. */
+loupe_status checkpoint_index_parse(const char *text, size_t length, const char *display_name,
+                                    checkpoint_index *out, loupe_error *error);
+void checkpoint_index_free(checkpoint_index *index);
 
 typedef struct checkpoint {
     char *directory;          /* owned */

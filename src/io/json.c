@@ -13,9 +13,34 @@
 /* The four whitespace characters JSON allows between tokens. */
 static int is_json_whitespace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
+/* An upper bound on the values cJSON builds from text (length bytes): every
+ * value but the first follows a ':', '[' or ',' outside a string. */
+static size_t json_value_bound(const char *text, size_t length) {
+    size_t bound = 1;
+    int in_string = 0;
+    for (size_t i = 0; i < length; i++) {
+        char c = text[i];
+        if (in_string) {
+            if (c == '\\') i++;
+            else if (c == '"') in_string = 0;
+        } else if (c == '"') {
+            in_string = 1;
+        } else if (c == ':' || c == '[' || c == ',') {
+            bound++;
+        }
+    }
+    return bound;
+}
+
 loupe_status json_parse(const char *text, size_t length, const char *display_name,
                         cJSON **root_out, loupe_error *error) {
     *root_out = NULL;
+    /* cJSON spends about 80 bytes on each value, some 40 times the text of
+     * "[0,0,0,...]": bound the count before it allocates anything. */
+    size_t n_values = length > 0 ? json_value_bound(text, length) : 0;
+    if (n_values > JSON_MAX_VALUES)
+        return error_set(error, LOUPE_ERROR_LIMIT, "%s: JSON with %zu values, more than the limit of %d",
+                         display_name, n_values, JSON_MAX_VALUES);
     /* A NUL-terminated private copy: cJSON then cannot read past the text
      * whatever its length handling does, and the caller's bytes (often an
      * mmap) need no terminator. */

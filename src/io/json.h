@@ -16,8 +16,14 @@
 /* The largest integer a JSON number (a double) holds exactly: 2^53. */
 #define JSON_MAX_EXACT_INTEGER 9007199254740992.0
 
+/* The most values (objects, arrays, strings, numbers, ...) one JSON text may
+ * hold: a 4M-token vocab.json or a header of a million tensors fits, and
+ * cJSON's nodes stay under about 1.3 GB whatever the file. */
+enum { JSON_MAX_VALUES = 1 << 24 };
+
 /* Parses `length` bytes of JSON text (need not be NUL-terminated). Only
- * whitespace may follow the value. On failure the message names display_name
+ * whitespace may follow the value. More than JSON_MAX_VALUES values is
+ * LOUPE_ERROR_LIMIT, refused before parsing. On failure the message names display_name
  * and the byte offset where parsing stopped. On success *root_out is owned by
  * the caller (cJSON_Delete). */
 loupe_status json_parse(const char *text, size_t length, const char *display_name,

@@ -72,28 +72,27 @@ static loupe_status add_rule(const char *path, size_t line_number, const char *l
     return LOUPE_OK;
 }
 
-loupe_status bpe_merges_load(const char *path, const bpe_vocab *vocab, bpe_merges *merges,
-                             loupe_error *error) {
+loupe_status bpe_merges_parse(const char *text, size_t size, const char *display_name,
+                              const bpe_vocab *vocab, bpe_merges *merges, loupe_error *error) {
     memset(merges, 0, sizeof *merges);
-    file_map map;
-    loupe_status status = file_map_open(path, &map, error);
-    if (status != LOUPE_OK) return status;
-    const char *text = (const char *)map.data;
-    size_t size = map.size;
-
+    const char *path = display_name;
     /* Each rule takes one line, which bounds the table. */
     size_t n_lines = 1;
-    for (const char *p = text; p != NULL && p < text + size; p++) {
-        p = memchr(p, '\n', size - (size_t)(p - text));
-        if (p == NULL) break;
+    for (size_t scan = 0; scan < size; scan++) {
+        const char *newline = memchr(text + scan, '\n', size - scan);
+        if (newline == NULL) break;
+        scan = (size_t)(newline - text);
         n_lines++;
     }
+    if (n_lines > BPE_MERGES_MAX_LINES + 2) /* a #version line and a final newline */
+        return error_set(error, LOUPE_ERROR_LIMIT, "%s: %zu lines, more than the limit of %d merges",
+                         path, n_lines, BPE_MERGES_MAX_LINES);
     char *joined = malloc(size + 1);
     if (joined == NULL || merges_init(merges, n_lines) != 0) {
         free(joined);
-        file_map_close(&map);
         return error_set(error, LOUPE_ERROR_MEMORY, "%s: out of memory", path);
     }
+    loupe_status status = LOUPE_OK;
     size_t at = 0, line_number = 0, blank_line = 0;
     while (at < size && status == LOUPE_OK) {
         const char *line = text + at;
@@ -115,8 +114,18 @@ loupe_status bpe_merges_load(const char *path, const bpe_vocab *vocab, bpe_merge
             status = add_rule(path, line_number, line, length, vocab, merges, joined, error);
     }
     free(joined);
-    file_map_close(&map);
     if (status != LOUPE_OK) bpe_merges_free(merges);
+    return status;
+}
+
+loupe_status bpe_merges_load(const char *path, const bpe_vocab *vocab, bpe_merges *merges,
+                             loupe_error *error) {
+    memset(merges, 0, sizeof *merges);
+    file_map map;
+    loupe_status status = file_map_open(path, &map, error);
+    if (status != LOUPE_OK) return status;
+    status = bpe_merges_parse((const char *)map.data, map.size, path, vocab, merges, error);
+    file_map_close(&map);
     return status;
 }
 

@@ -28,6 +28,10 @@ typedef struct bpe_merges {
     size_t count;
 } bpe_merges;
 
+/* Merge rules of real models number at most a few hundred thousand; more
+ * lines than this is refused (LOUPE_ERROR_LIMIT) before the table is sized. */
+enum { BPE_MERGES_MAX_LINES = 4194304 };
+
 /* Reads merges.txt at `path` against vocab. Fails with LOUPE_ERROR_FORMAT
  * and a message naming the file and the line when a line is not two tokens
  * separated by one space, a part or the merged token is missing from the
@@ -36,6 +40,10 @@ typedef struct bpe_merges {
  * bpe_merges_free. */
 loupe_status bpe_merges_load(const char *path, const bpe_vocab *vocab, bpe_merges *merges,
                              loupe_error *error);
+/* The same from `size` bytes of merges.txt text (text may be NULL when size
+ * is 0); display_name names the file in messages. */
+loupe_status bpe_merges_parse(const char *text, size_t size, const char *display_name,
+                              const bpe_vocab *vocab, bpe_merges *merges, loupe_error *error);
 void bpe_merges_free(bpe_merges *merges);
 
 static inline uint64_t bpe_merges_hash(uint64_t pair) {

@@ -13,9 +13,6 @@
 #include "util/error.h"
 #include "util/file_map.h"
 
-/* vocab.json of real models is a few MB; this only stops absurd inputs. */
-#define VOCAB_FILE_MAX_BYTES ((size_t)1 << 30)
-
 /* Decodes a byte-level string into raw bytes: out receives at most length
  * bytes. Returns the number of bytes, or -1 with *bad_codepoint set (-1 for
  * invalid UTF-8) when a character stands for no byte. */
@@ -130,21 +127,37 @@ done:
     return status;
 }
 
+/* Builds vocab from a parsed vocab.json; root stays the caller's. */
+static loupe_status vocab_from_root(const cJSON *root, const char *path, bpe_vocab *vocab,
+                                    loupe_error *error) {
+    if (!cJSON_IsObject(root))
+        return error_set(error, LOUPE_ERROR_FORMAT,
+                         "%s: expected an object mapping tokens to ids, found %s", path,
+                         json_type_name(root));
+    int n_entries = cJSON_GetArraySize(root);
+    if (n_entries <= 0) return error_set(error, LOUPE_ERROR_FORMAT, "%s: the vocabulary is empty", path);
+    if (n_entries > BPE_VOCAB_MAX_TOKENS)
+        return error_set(error, LOUPE_ERROR_LIMIT, "%s: %d tokens, more than the limit of %d", path,
+                         n_entries, BPE_VOCAB_MAX_TOKENS);
+    return fill_vocab(path, root, (int32_t)n_entries, vocab, error);
+}
+
+loupe_status bpe_vocab_parse(const char *text, size_t length, const char *display_name,
+                             bpe_vocab *vocab, loupe_error *error) {
+    memset(vocab, 0, sizeof *vocab);
+    cJSON *root = NULL;
+    loupe_status status = json_parse(text, length, display_name, &root, error);
+    if (status == LOUPE_OK) status = vocab_from_root(root, display_name, vocab, error);
+    cJSON_Delete(root);
+    if (status != LOUPE_OK) bpe_vocab_free(vocab);
+    return status;
+}
+
 loupe_status bpe_vocab_load(const char *path, bpe_vocab *vocab, loupe_error *error) {
     memset(vocab, 0, sizeof *vocab);
     cJSON *root = NULL;
-    loupe_status status = json_parse_file(path, VOCAB_FILE_MAX_BYTES, &root, error);
-    if (status != LOUPE_OK) return status;
-    if (!cJSON_IsObject(root)) {
-        status = error_set(error, LOUPE_ERROR_FORMAT, "%s: expected an object mapping tokens to ids, found %s",
-                           path, json_type_name(root));
-    } else {
-        int n_entries = cJSON_GetArraySize(root);
-        if (n_entries <= 0)
-            status = error_set(error, LOUPE_ERROR_FORMAT, "%s: the vocabulary is empty", path);
-        else
-            status = fill_vocab(path, root, (int32_t)n_entries, vocab, error);
-    }
+    loupe_status status = json_parse_file(path, BPE_VOCAB_MAX_FILE_BYTES, &root, error);
+    if (status == LOUPE_OK) status = vocab_from_root(root, path, vocab, error);
     cJSON_Delete(root);
     if (status != LOUPE_OK) bpe_vocab_free(vocab);
     return status;

@@ -22,13 +22,24 @@ typedef struct bpe_vocab {
     int32_t byte_ids[256];  /* the id of the one-byte token of each byte */
 } bpe_vocab;
 
-/* Reads vocab.json at `path` into *vocab. Fails with LOUPE_ERROR_FORMAT and a
+/* Limits checked before the vocabulary is allocated. vocab.json of real
+ * models is a few MB with at most a few hundred thousand tokens; the token
+ * limit matches config.json's vocab_size limit (HF_CONFIG_MAX_VOCAB). */
+#define BPE_VOCAB_MAX_FILE_BYTES ((size_t)64 << 20)
+enum { BPE_VOCAB_MAX_TOKENS = 4194304 };
+
+/* Reads vocab.json at `path` (at most BPE_VOCAB_MAX_FILE_BYTES) into *vocab. Fails with LOUPE_ERROR_FORMAT and a
  * message naming the file and the key when the file is not a JSON object of
  * whole-number ids, an id is negative or repeated, the ids are not dense
  * 0 .. V-1, a token is empty or holds a character that stands for no byte,
- * or some byte has no one-byte token. On failure *vocab holds nothing to
+ * or some byte has no one-byte token; more than BPE_VOCAB_MAX_TOKENS tokens
+ * is LOUPE_ERROR_LIMIT. On failure *vocab holds nothing to
  * free; on success release it with bpe_vocab_free. */
 loupe_status bpe_vocab_load(const char *path, bpe_vocab *vocab, loupe_error *error);
+/* The same from `length` bytes of vocab.json text (need not be
+ * NUL-terminated); display_name names the file in messages. */
+loupe_status bpe_vocab_parse(const char *text, size_t length, const char *display_name,
+                             bpe_vocab *vocab, loupe_error *error);
 void bpe_vocab_free(bpe_vocab *vocab);
 
 /* The raw bytes of token id (0 <= id < V); *length receives their count. */

@@ -19,6 +19,10 @@
 #include "util/error.h"
 #include "util/file_map.h"
 
+/* The longest text encode takes: its ids may need 4 bytes per byte, so this
+ * bounds them at 1 GB (the CLI reads at most as much). */
+#define TOKENIZER_MAX_TEXT_BYTES ((size_t)256 << 20)
+
 struct loupe_tokenizer {
     bpe_vocab vocab;
     bpe_merges merges;
@@ -142,10 +146,12 @@ loupe_status loupe_tokenizer_encode(loupe_tokenizer *tokenizer, const char *text
     if (count_out) *count_out = 0;
     if (tokenizer == NULL || ids_out == NULL || count_out == NULL || (text == NULL && length > 0))
         return error_set(error, LOUPE_ERROR_ARGUMENT, "tokenizer_encode: missing argument");
+    if (length > TOKENIZER_MAX_TEXT_BYTES)
+        return error_set(error, LOUPE_ERROR_LIMIT,
+                         "tokenizer: the text is %zu bytes, longer than the limit of %zu bytes", length,
+                         TOKENIZER_MAX_TEXT_BYTES);
     /* English averages over four bytes a token; the buffer grows if not. */
     size_t capacity = length / 3 + 16, count = 0;
-    if (capacity > SIZE_MAX / sizeof(int32_t))
-        return error_set(error, LOUPE_ERROR_LIMIT, "tokenizer_encode: text of %zu bytes is too long", length);
     int32_t *ids = malloc(capacity * sizeof *ids);
     if (ids == NULL) return error_set(error, LOUPE_ERROR_MEMORY, "tokenizer: out of memory");
     pretokenizer splitter;
