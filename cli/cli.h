@@ -24,6 +24,7 @@ int cmd_info(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_next(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
+int cmd_lens(int argc, char **argv);
 
 /* Prints "loupe: <message>" on stderr. */
 void cli_error(const char *format, ...) __attribute__((format(printf, 1, 2)));
@@ -51,6 +52,11 @@ bool cli_parse_float(const char *option, const char *text, double min, double ma
  * error and returns CLI_EXIT_FAILURE. */
 int cli_encode(const char *model_dir, const char *text, size_t length, loupe_tokenizer **tokenizer,
                int32_t **ids, size_t *count);
+
+/* Writes length bytes of s as valid UTF-8: a byte that starts no valid
+ * character is written as <0xNN>. With json_escape, quotes, backslashes and
+ * control characters are escaped for a JSON string's contents. */
+void cli_write_text(FILE *out, const char *s, size_t length, bool json_escape);
 
 /* Writes s as a JSON string literal (quotes and escapes included), invalid
  * UTF-8 bytes written as <0xNN>. */

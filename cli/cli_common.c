@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <utf8proc.h>
+
 #include "cli.h"
 
 enum { TEXT_MAX_BYTES = 256 << 20 };
@@ -178,51 +180,35 @@ int cli_encode(const char *model_dir, const char *text, size_t length, loupe_tok
     return 0;
 }
 
-/* Length of the valid UTF-8 sequence starting at s (n bytes left), or 0. */
-static size_t utf8_sequence_length(const unsigned char *s, size_t n) {
-    unsigned char c = s[0];
-    size_t need;
-    unsigned int code;
-    if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) need = 2, code = c & 0x1F;
-    else if (c >= 0xE0 && c <= 0xEF) need = 3, code = c & 0x0F;
-    else if (c >= 0xF0 && c <= 0xF4) need = 4, code = c & 0x07;
-    else return 0;
-    if (n < need) return 0;
-    for (size_t i = 1; i < need; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        code = (code << 6) | (s[i] & 0x3F);
-    }
-    if ((need == 3 && (code < 0x800 || (code >= 0xD800 && code <= 0xDFFF))) ||
-        (need == 4 && (code < 0x10000 || code > 0x10FFFF)))
-        return 0;
-    return need;
-}
-
-void cli_json_string(FILE *out, const char *s, size_t length) {
-    const unsigned char *bytes = (const unsigned char *)s;
-    fputc('"', out);
-    for (size_t i = 0; i < length;) {
-        unsigned char c = bytes[i];
-        size_t n = utf8_sequence_length(bytes + i, length - i);
-        if (n == 0) {
-            fprintf(out, "<0x%02X>", c);
-            i++;
+void cli_write_text(FILE *out, const char *s, size_t length, bool json_escape) {
+    for (size_t at = 0; at < length;) {
+        utf8proc_int32_t codepoint = -1;
+        utf8proc_ssize_t used =
+            utf8proc_iterate((const utf8proc_uint8_t *)s + at, (utf8proc_ssize_t)(length - at), &codepoint);
+        if (used <= 0) {
+            fprintf(out, "<0x%02X>", (unsigned)(unsigned char)s[at]);
+            at++;
             continue;
         }
-        if (n == 1) {
+        if (json_escape && codepoint < 0x80) {
+            char c = (char)codepoint;
             if (c == '"') fputs("\\\"", out);
             else if (c == '\\') fputs("\\\\", out);
             else if (c == '\n') fputs("\\n", out);
             else if (c == '\t') fputs("\\t", out);
             else if (c == '\r') fputs("\\r", out);
-            else if (c < 0x20 || c == 0x7F) fprintf(out, "\\u%04x", c);
+            else if (codepoint < 0x20 || codepoint == 0x7F) fprintf(out, "\\u%04x", (unsigned)codepoint);
             else fputc(c, out);
         } else {
-            fwrite(bytes + i, 1, n, out);
+            fwrite(s + at, 1, (size_t)used, out);
         }
-        i += n;
+        at += (size_t)used;
     }
+}
+
+void cli_json_string(FILE *out, const char *s, size_t length) {
+    fputc('"', out);
+    cli_write_text(out, s, length, true);
     fputc('"', out);
 }
 

@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "lens_command.h"
 #include "lens_output.h"
 
 static const char usage[] =

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "cli.h"
 #include "lens_output.h"
 
 static const char header[] =
@@ -22,7 +23,7 @@ static void write_text(FILE *out, const char *s, size_t length) {
     for (size_t i = 0; i < length && !quoted; i++)
         quoted = s[i] == ',' || s[i] == '"' || s[i] == '\r' || s[i] == '\n';
     if (!quoted) {
-        lens_text_write_utf8(out, s, length);
+        cli_write_text(out, s, length, false);
         return;
     }
     fputc('"', out);
@@ -30,11 +31,11 @@ static void write_text(FILE *out, const char *s, size_t length) {
     for (size_t i = 0; i < length; i++) {
         if (s[i] != '"') continue;
         /* a quote never sits inside a UTF-8 sequence, so splitting here is safe */
-        lens_text_write_utf8(out, s + start, i - start);
+        cli_write_text(out, s + start, i - start, false);
         fputs("\"\"", out);
         start = i + 1;
     }
-    lens_text_write_utf8(out, s + start, length - start);
+    cli_write_text(out, s + start, length - start, false);
     fputc('"', out);
 }
 

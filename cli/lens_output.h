@@ -163,10 +163,6 @@ int lens_text_width(const char *s);
  * counts in the width. Returns the width of what was written. */
 int lens_text_fit(const char *s, int max_width, char *buffer, size_t capacity);
 
-/* Writes length bytes of s, valid UTF-8 as is and every byte that is not
- * part of a valid UTF-8 character as <0xNN> (as cli_json_string does). */
-void lens_text_write_utf8(FILE *out, const char *s, size_t length);
-
 /* The terminal width: the tty's (ioctl TIOCGWINSZ on stdout), else
  * $COLUMNS, else 120. */
 int lens_text_terminal_width(void);

@@ -70,21 +70,6 @@ int lens_text_fit(const char *s, int max_width, char *buffer, size_t capacity) {
     return width;
 }
 
-void lens_text_write_utf8(FILE *out, const char *s, size_t length) {
-    for (size_t at = 0; at < length;) {
-        utf8proc_int32_t codepoint = -1;
-        utf8proc_ssize_t used =
-            utf8proc_iterate((const utf8proc_uint8_t *)s + at, (utf8proc_ssize_t)(length - at), &codepoint);
-        if (used <= 0) {
-            fprintf(out, "<0x%02X>", (unsigned)(unsigned char)s[at]);
-            at++;
-        } else {
-            fwrite(s + at, 1, (size_t)used, out);
-            at += (size_t)used;
-        }
-    }
-}
-
 int lens_text_terminal_width(void) {
     struct winsize size;
     if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0) return size.ws_col;

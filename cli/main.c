@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "lens_command.h"
 
 static void print_usage(FILE *out) {
     fprintf(out,
