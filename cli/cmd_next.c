@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "cli.h"
+#include "lens_output.h"
 
 static const char usage[] =
     "usage: loupe next [--model DIR] [--topk K] [--json] [--file PATH] [TEXT...]\n"
@@ -93,7 +94,10 @@ int cmd_next(int argc, char **argv) {
             printf("next token after %zu tokens:\n", input.n_ids);
             for (int i = 0; i < k; i++) {
                 loupe_tokenizer_render(input.tokenizer, best[i], rendered, sizeof rendered);
-                printf("%4d  %-20s %8.4f  (id %d)\n", i + 1, rendered, probs[best[i]], best[i]);
+                /* pad by terminal columns, not bytes: "␣" is three bytes wide in UTF-8 */
+                int pad = 20 - lens_text_width(rendered);
+                printf("%4d  %s%*s %8.4f  (id %d)\n", i + 1, rendered, pad > 0 ? pad : 0, "", probs[best[i]],
+                       best[i]);
             }
         }
     }
