@@ -233,6 +233,204 @@ const int32_t *loupe_lens_ids(const loupe_lens_result *result);
 const loupe_lens_cell *loupe_lens_cell_at(const loupe_lens_result *result, int row, int position);
 
 /* ------------------------------------------------------------------------
+ * Corpora: documents, windows and streaming statistics of the lens
+ *
+ * A corpus is read one document at a time (plain text or JSONL), each
+ * document is cut into windows of at most n_ctx tokens, the lens runs on each
+ * window, and its scored positions are added to an aggregate whose memory
+ * does not grow with the corpus. docs/CORPUS.md describes the rules and the
+ * statistics; `loupe corpus` is a thin loop over these calls.
+ * ---------------------------------------------------------------------- */
+
+typedef enum loupe_corpus_format {
+    LOUPE_CORPUS_FORMAT_AUTO,  /* JSONL when the first non-blank byte is '{', else plain text */
+    LOUPE_CORPUS_FORMAT_PLAIN, /* documents separated by blank lines or by a separator string */
+    LOUPE_CORPUS_FORMAT_JSONL, /* one JSON object per line; its "text" string is the document */
+} loupe_corpus_format;
+
+/* Receives one warning line (no newline), e.g. a skipped JSONL line. */
+typedef void (*loupe_warning_fn)(void *user, const char *message);
+
+typedef struct loupe_corpus_reader_params {
+    loupe_corpus_format format; /* default AUTO */
+    const char *separator;      /* plain text: documents end at this string (e.g. "<|endoftext|>");
+                                   NULL (default): at blank lines. Implies PLAIN under AUTO. */
+    bool strict;                /* JSONL: a malformed line is an error (default: a warning, skipped) */
+    size_t max_document_bytes;  /* a longer document is LOUPE_ERROR_LIMIT (default 64 MB) */
+    loupe_warning_fn warn;      /* may be NULL: warnings are dropped */
+    void *warn_user;
+} loupe_corpus_reader_params;
+
+loupe_corpus_reader_params loupe_corpus_reader_default_params(void);
+
+/* One document; text is valid until the next call on the reader. */
+typedef struct loupe_corpus_document {
+    const char *text;   /* (length) bytes, not NUL-terminated */
+    size_t length;
+    int64_t line;       /* 1-based line of the file where the document starts */
+    int64_t index;      /* 0-based count of documents returned before this one */
+} loupe_corpus_document;
+
+typedef struct loupe_corpus_reader loupe_corpus_reader;
+
+/* Opens a corpus file and reads it in chunks (never the whole file at once);
+ * `path` names it in messages. Free with loupe_corpus_reader_close. */
+loupe_status loupe_corpus_reader_open(const char *path, const loupe_corpus_reader_params *params,
+                                      loupe_corpus_reader **reader_out, loupe_error *error);
+/* Reads a corpus held in memory, data (length) bytes, which must outlive the
+ * reader; `name` names it in messages. */
+loupe_status loupe_corpus_reader_open_memory(const char *name, const char *data, size_t length,
+                                             const loupe_corpus_reader_params *params,
+                                             loupe_corpus_reader **reader_out, loupe_error *error);
+void loupe_corpus_reader_close(loupe_corpus_reader *reader);
+
+/* The next document: *has_document false at the end of the corpus. Plain
+ * text: a document is the bytes between separators (or between runs of
+ * blank lines, its last newline dropped); documents of only whitespace are
+ * skipped. JSONL: blank lines are skipped; a line that is not an object with
+ * a string "text" is a warning naming the line (skipped) or, when strict,
+ * LOUPE_ERROR_FORMAT. */
+loupe_status loupe_corpus_reader_next(loupe_corpus_reader *reader, loupe_corpus_document *document,
+                                      bool *has_document, loupe_error *error);
+
+/* Bytes of the corpus consumed so far (for progress reports). */
+int64_t loupe_corpus_reader_bytes_read(const loupe_corpus_reader *reader);
+/* JSONL lines skipped as malformed so far. */
+int64_t loupe_corpus_reader_skipped_lines(const loupe_corpus_reader *reader);
+/* The format in use (AUTO resolved once the first bytes are read). */
+loupe_corpus_format loupe_corpus_reader_format(const loupe_corpus_reader *reader);
+
+/* Windows over a document of N tokens: window k starts at k * stride and
+ * holds up to `context` tokens; the last window is moved back to end at N
+ * (start max(0, N - context)). Position t (predicting token t + 1) is scored
+ * once, in the first window that holds both t and t + 1 - the one where it
+ * has the most left context - and only when it has at least min_context
+ * tokens before it in that window. The last token of a document predicts
+ * nothing and is never scored. */
+typedef struct loupe_corpus_window_params {
+    int context;     /* tokens per window, >= 2 (the model's n_ctx) */
+    int stride;      /* 1 .. context - 1 (default context / 2) */
+    int min_context; /* 0 .. context - stride - 1 (default 0) */
+} loupe_corpus_window_params;
+
+typedef struct loupe_corpus_window {
+    int start, end;               /* the tokens [start, end) of the document run through the model */
+    int score_begin, score_end;   /* the positions scored, [begin, end) in document numbering;
+                                     may be empty (begin == end) */
+} loupe_corpus_window;
+
+/* Checks the window parameters; LOUPE_ERROR_ARGUMENT naming the bad one. */
+loupe_status loupe_corpus_window_check(const loupe_corpus_window_params *params, loupe_error *error);
+
+/* Steps to the next window of a document of n_tokens tokens: pass a window
+ * with end == 0 to get the first. Returns true and updates *window, or false
+ * when the document has no more windows. params must pass the check. */
+bool loupe_corpus_window_next(int n_tokens, const loupe_corpus_window_params *params,
+                              loupe_corpus_window *window);
+
+/* Token frequencies, as `loupe count` writes them: optional '#' comment
+ * lines, an optional header line starting with "id", then lines
+ * "ID<TAB>TOKEN<TAB>COUNT" (the token's rendering is ignored). Parses data
+ * (length) bytes into counts (n_vocab), zeroed first; ids absent from the
+ * file count 0. Errors name `name` and the line. */
+loupe_status loupe_corpus_counts_parse(const char *name, const char *data, size_t length, int n_vocab,
+                                       int64_t *counts, loupe_error *error);
+/* Reads and parses a counts file. */
+loupe_status loupe_corpus_counts_load(const char *path, int n_vocab, int64_t *counts, loupe_error *error);
+
+/* The per-position quantities the aggregate summarises per row. */
+typedef enum loupe_corpus_metric {
+    LOUPE_CORPUS_TARGET_RANK,  /* rank of the true next token */
+    LOUPE_CORPUS_TARGET_PROB,
+    LOUPE_CORPUS_INPUT_RANK,   /* rank of the input token x(t) */
+    LOUPE_CORPUS_INPUT_PROB,
+    LOUPE_CORPUS_KL_FINAL,     /* KL(final || row) */
+    LOUPE_CORPUS_KL_FINAL_REV, /* KL(row || final) */
+    LOUPE_CORPUS_KL_FIRST,     /* KL(input row || row) */
+    LOUPE_CORPUS_KL_FIRST_REV, /* KL(row || input row) */
+    LOUPE_CORPUS_ENTROPY,
+    LOUPE_CORPUS_METRIC_COUNT,
+} loupe_corpus_metric;
+
+/* "target_rank", "target_prob", "input_rank", ..., "entropy"; NULL out of range. */
+const char *loupe_corpus_metric_name(loupe_corpus_metric metric);
+
+typedef struct loupe_corpus_stats_params {
+    int exact_limit;       /* values per series kept exactly before the sketch (default 10000) */
+    double sketch_error;   /* relative error bound of sketched quantiles (default 0.01) */
+    const int64_t *token_counts; /* (V) corpus frequency of every token id, or NULL: no rarity
+                                    statistics. Copied at create. */
+    double frequency_base; /* frequency buckets: [0, 1), [1, b), [b, b^2), ... (default 10) */
+    int reservoir_size;    /* positions sampled for Spearman's rho (default 20000) */
+    uint64_t seed;         /* of the reservoir sampler (default 1) */
+} loupe_corpus_stats_params;
+
+loupe_corpus_stats_params loupe_corpus_stats_default_params(void);
+
+typedef struct loupe_corpus_stats loupe_corpus_stats;
+
+/* An empty aggregate for lens results of n_rows rows over a vocabulary of
+ * n_vocab. Its memory is fixed by the parameters, never by the corpus. */
+loupe_status loupe_corpus_stats_create(int n_rows, int n_vocab, const loupe_corpus_stats_params *params,
+                                       loupe_corpus_stats **stats_out, loupe_error *error);
+void loupe_corpus_stats_free(loupe_corpus_stats *stats);
+
+/* Adds positions [begin, end) of a lens result (positions numbered within
+ * it); each must have a target (so end <= T - 1) and its cells a top-1. */
+loupe_status loupe_corpus_stats_add(loupe_corpus_stats *stats, const loupe_lens_result *lens, int begin,
+                                    int end, loupe_error *error);
+
+/* A summary of one series. Quantiles follow numpy's method="lower" (the
+ * order statistic at floor(q (n - 1))); exact while `exact`, else within
+ * relative error `sketch_error` of it (values below 1e-9 reported as 0).
+ * All NaN when count is 0. */
+typedef struct loupe_corpus_summary {
+    int64_t count;
+    double mean, p10, median, p90;
+    bool exact;
+} loupe_corpus_summary;
+
+int64_t loupe_corpus_stats_positions(const loupe_corpus_stats *stats);
+int loupe_corpus_stats_n_rows(const loupe_corpus_stats *stats);
+/* The summary of a metric at a row. (Sorts kept values in place, so the
+ * aggregate is not const.) */
+loupe_corpus_summary loupe_corpus_stats_summary(loupe_corpus_stats *stats, int row, loupe_corpus_metric metric);
+/* Any q-quantile, q in [0, 1], with the same definition and bound. */
+double loupe_corpus_stats_quantile(loupe_corpus_stats *stats, int row, loupe_corpus_metric metric, double q);
+/* The fraction of positions where the row's top-1 is the final row's top-1,
+ * and where it is the true next token; NaN with no positions. */
+double loupe_corpus_stats_top1_final(const loupe_corpus_stats *stats, int row);
+double loupe_corpus_stats_top1_target(const loupe_corpus_stats *stats, int row);
+/* Positions whose decision row is `row`: the first row from which every row
+ * up to the last has the final top-1 as its top-1. */
+int64_t loupe_corpus_stats_decision_count(const loupe_corpus_stats *stats, int row);
+
+/* Rarity (only with token_counts): the input token's corpus frequency in
+ * buckets; 0 buckets without counts. Bucket 0 holds frequency 0, bucket
+ * j >= 1 the frequencies in [base^(j-1), base^j). */
+int loupe_corpus_stats_n_buckets(const loupe_corpus_stats *stats);
+/* The bucket's frequency range [low, high). */
+void loupe_corpus_stats_bucket_edges(const loupe_corpus_stats *stats, int bucket, double *low, double *high);
+/* Input-token statistics of the positions whose input falls in a bucket:
+ * metric is one of INPUT_RANK, INPUT_PROB, KL_FIRST (others: count 0). */
+loupe_corpus_summary loupe_corpus_stats_bucket_summary(loupe_corpus_stats *stats, int bucket, int row,
+                                                       loupe_corpus_metric metric);
+
+/* Spearman's rho between the input token's corpus frequency and its rank at
+ * a row, over a uniform reservoir sample of reservoir_size positions (all of
+ * them in a smaller corpus), ties given mid-ranks; with the 95 % interval of
+ * the Fisher transform, SE sqrt(1.06 / (n - 3)), which treats the sampled
+ * positions as independent. defined is false with fewer than 4 samples or a
+ * constant variable (the input row, where every rank is 1). */
+typedef struct loupe_corpus_correlation {
+    int64_t n;
+    double rho, low, high;
+    bool defined;
+} loupe_corpus_correlation;
+
+loupe_corpus_correlation loupe_corpus_stats_spearman(const loupe_corpus_stats *stats, int row);
+
+/* ------------------------------------------------------------------------
  * Memory
  * ---------------------------------------------------------------------- */
 

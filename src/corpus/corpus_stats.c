@@ -1,0 +1,391 @@
+/*
+ * corpus_stats.c - the streaming aggregate of lens results over a corpus.
+ *
+ * Per row: one quantile summary per metric (quantile_summary.h: exact up to
+ * exact_limit values, then a relative-error sketch), counts of top-1
+ * agreement, and the decision-row histogram. With token counts: per
+ * frequency bucket and row, summaries of the input token's rank, prob and
+ * KL(input row || row), and a reservoir sample of positions (frequency and
+ * the input rank at every row) for Spearman's rho. Nothing grows with the
+ * corpus: every buffer is sized at create.
+ *
+ * Shapes: R rows, M metrics, B frequency buckets, S reservoir size, V vocab.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "corpus/quantile_summary.h"
+#include "corpus/rank_correlation.h"
+#include "loupe.h"
+#include "util/error.h"
+
+enum { METRICS = LOUPE_CORPUS_METRIC_COUNT, BUCKET_METRICS = 3, MAX_BUCKETS = 64 };
+
+/* Values below this are reported as 0 by the sketch; ranks up to this max
+ * keep the relative bound (a vocabulary of 10^7 tokens). */
+#define SKETCH_MIN_VALUE 1e-9
+#define SKETCH_MAX_VALUE 1e7
+
+static const loupe_corpus_metric bucket_metrics[BUCKET_METRICS] = {
+    LOUPE_CORPUS_INPUT_RANK, LOUPE_CORPUS_INPUT_PROB, LOUPE_CORPUS_KL_FIRST};
+
+struct loupe_corpus_stats {
+    int n_rows;                  /* R */
+    int n_vocab;                 /* V */
+    loupe_corpus_stats_params params;
+    quantile_shape shape;
+    int64_t positions;
+    quantile_summary *summaries; /* (R, M) */
+    int64_t *top1_final;         /* (R) positions whose top-1 is the final top-1 */
+    int64_t *top1_target;        /* (R) positions whose top-1 is the true next token */
+    int64_t *decisions;          /* (R) decision-row histogram */
+    /* rarity, only with token counts */
+    int64_t *counts;             /* (V) or NULL */
+    int n_buckets;               /* B */
+    double edges[MAX_BUCKETS + 1]; /* (B + 1) bucket j is [edges[j], edges[j + 1]) */
+    quantile_summary *bucket_summaries; /* (B, R, BUCKET_METRICS) */
+    int64_t reservoir_seen;      /* positions offered to the reservoir */
+    int reservoir_count;         /* min(seen, S) */
+    double *reservoir_frequency; /* (S) */
+    float *reservoir_ranks;      /* (S, R) input rank at every row */
+    uint64_t random_state;
+};
+
+loupe_corpus_stats_params loupe_corpus_stats_default_params(void) {
+    loupe_corpus_stats_params params = {
+        .exact_limit = 10000,
+        .sketch_error = 0.01,
+        .token_counts = NULL,
+        .frequency_base = 10.0,
+        .reservoir_size = 20000,
+        .seed = 1,
+    };
+    return params;
+}
+
+const char *loupe_corpus_metric_name(loupe_corpus_metric metric) {
+    static const char *const names[METRICS] = {
+        "target_rank", "target_prob", "input_rank",   "input_prob", "kl_final",
+        "kl_final_rev", "kl_first",   "kl_first_rev", "entropy",
+    };
+    if ((int)metric < 0 || metric >= LOUPE_CORPUS_METRIC_COUNT) return NULL;
+    return names[metric];
+}
+
+/* splitmix64: a fixed, seedable generator, so a run is reproducible. */
+static uint64_t next_random(uint64_t *state) {
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* ------------------------------------------------------------------------
+ * Create and free
+ * ---------------------------------------------------------------------- */
+
+/* Bucket edges 0, 1, b, b^2, ... up to the first power above max_count. */
+static loupe_status make_buckets(loupe_corpus_stats *stats, loupe_error *error) {
+    int64_t max_count = 0;
+    for (int v = 0; v < stats->n_vocab; v++) {
+        if (stats->counts[v] < 0)
+            return error_set(error, LOUPE_ERROR_ARGUMENT, "token_counts[%d] is negative", v);
+        if (stats->counts[v] > max_count) max_count = stats->counts[v];
+    }
+    stats->edges[0] = 0.0;
+    stats->edges[1] = 1.0;
+    int n = 1;
+    while (stats->edges[n] <= (double)max_count) {
+        if (n == MAX_BUCKETS)
+            return error_set(error, LOUPE_ERROR_LIMIT, "more than %d frequency buckets: raise frequency_base",
+                             MAX_BUCKETS);
+        stats->edges[n + 1] = stats->edges[n] * stats->params.frequency_base;
+        n++;
+    }
+    stats->n_buckets = n;
+    return LOUPE_OK;
+}
+
+static loupe_status validate(int n_rows, int n_vocab, const loupe_corpus_stats_params *params,
+                             loupe_error *error) {
+    if (n_rows < 1 || n_rows > 1 << 16 || n_vocab < 1)
+        return error_set(error, LOUPE_ERROR_ARGUMENT, "corpus statistics of %d rows over %d tokens", n_rows,
+                         n_vocab);
+    if (params->exact_limit < 0 || params->exact_limit > 1 << 26)
+        return error_set(error, LOUPE_ERROR_ARGUMENT, "exact_limit must be 0 .. 2^26, not %d", params->exact_limit);
+    if (!(params->sketch_error >= 1e-4 && params->sketch_error <= 0.5))
+        return error_set(error, LOUPE_ERROR_ARGUMENT, "sketch_error must be 1e-4 .. 0.5, not %g",
+                         params->sketch_error);
+    if (!(params->frequency_base >= 1.5 && params->frequency_base <= 1e6))
+        return error_set(error, LOUPE_ERROR_ARGUMENT, "frequency_base must be 1.5 .. 1e6, not %g",
+                         params->frequency_base);
+    if (params->reservoir_size < 4 || params->reservoir_size > 1 << 24)
+        return error_set(error, LOUPE_ERROR_ARGUMENT, "reservoir_size must be 4 .. 2^24, not %d",
+                         params->reservoir_size);
+    return LOUPE_OK;
+}
+
+static void init_summaries(quantile_summary *summaries, size_t n) {
+    for (size_t i = 0; i < n; i++) quantile_summary_init(&summaries[i]);
+}
+
+loupe_status loupe_corpus_stats_create(int n_rows, int n_vocab, const loupe_corpus_stats_params *params,
+                                       loupe_corpus_stats **stats_out, loupe_error *error) {
+    *stats_out = NULL;
+    error_clear(error);
+    loupe_corpus_stats_params defaults = loupe_corpus_stats_default_params();
+    if (params == NULL) params = &defaults;
+    loupe_status status = validate(n_rows, n_vocab, params, error);
+    if (status != LOUPE_OK) return status;
+    loupe_corpus_stats *stats = calloc(1, sizeof *stats);
+    if (stats == NULL) return error_set(error, LOUPE_ERROR_MEMORY, "out of memory for corpus statistics");
+    stats->n_rows = n_rows;
+    stats->n_vocab = n_vocab;
+    stats->params = *params;
+    stats->params.token_counts = NULL;
+    stats->random_state = params->seed;
+    quantile_shape_init(&stats->shape, params->sketch_error, SKETCH_MIN_VALUE, SKETCH_MAX_VALUE,
+                        params->exact_limit);
+    size_t R = (size_t)n_rows;
+    stats->summaries = malloc(R * METRICS * sizeof *stats->summaries);
+    stats->top1_final = calloc(R, sizeof *stats->top1_final);
+    stats->top1_target = calloc(R, sizeof *stats->top1_target);
+    stats->decisions = calloc(R, sizeof *stats->decisions);
+    bool ok = stats->summaries && stats->top1_final && stats->top1_target && stats->decisions;
+    if (ok) init_summaries(stats->summaries, R * METRICS);
+    if (ok && params->token_counts != NULL) {
+        stats->counts = malloc((size_t)n_vocab * sizeof *stats->counts);
+        ok = stats->counts != NULL;
+        if (ok) {
+            memcpy(stats->counts, params->token_counts, (size_t)n_vocab * sizeof *stats->counts);
+            status = make_buckets(stats, error);
+            if (status != LOUPE_OK) {
+                loupe_corpus_stats_free(stats);
+                return status;
+            }
+            size_t S = (size_t)params->reservoir_size;
+            size_t n_bucket_summaries = (size_t)stats->n_buckets * R * BUCKET_METRICS;
+            stats->bucket_summaries = malloc(n_bucket_summaries * sizeof *stats->bucket_summaries);
+            stats->reservoir_frequency = malloc(S * sizeof *stats->reservoir_frequency);
+            stats->reservoir_ranks = malloc(S * R * sizeof *stats->reservoir_ranks);
+            ok = stats->bucket_summaries && stats->reservoir_frequency && stats->reservoir_ranks;
+            if (ok) init_summaries(stats->bucket_summaries, n_bucket_summaries);
+        }
+    }
+    if (!ok) {
+        loupe_corpus_stats_free(stats);
+        return error_set(error, LOUPE_ERROR_MEMORY, "out of memory for corpus statistics");
+    }
+    *stats_out = stats;
+    return LOUPE_OK;
+}
+
+void loupe_corpus_stats_free(loupe_corpus_stats *stats) {
+    if (stats == NULL) return;
+    if (stats->summaries != NULL)
+        for (size_t i = 0; i < (size_t)stats->n_rows * METRICS; i++) quantile_summary_free(&stats->summaries[i]);
+    if (stats->bucket_summaries != NULL)
+        for (size_t i = 0; i < (size_t)stats->n_buckets * stats->n_rows * BUCKET_METRICS; i++)
+            quantile_summary_free(&stats->bucket_summaries[i]);
+    free(stats->summaries);
+    free(stats->top1_final);
+    free(stats->top1_target);
+    free(stats->decisions);
+    free(stats->counts);
+    free(stats->bucket_summaries);
+    free(stats->reservoir_frequency);
+    free(stats->reservoir_ranks);
+    free(stats);
+}
+
+/* ------------------------------------------------------------------------
+ * Adding positions
+ * ---------------------------------------------------------------------- */
+
+static int bucket_of_count(const loupe_corpus_stats *stats, int64_t count) {
+    int bucket = 0;
+    while (bucket + 1 < stats->n_buckets && (double)count >= stats->edges[bucket + 1]) bucket++;
+    return bucket;
+}
+
+static double metric_value(const loupe_lens_cell *cell, loupe_corpus_metric metric) {
+    switch (metric) {
+    case LOUPE_CORPUS_TARGET_RANK: return cell->target.rank;
+    case LOUPE_CORPUS_TARGET_PROB: return cell->target.prob;
+    case LOUPE_CORPUS_INPUT_RANK: return cell->input.rank;
+    case LOUPE_CORPUS_INPUT_PROB: return cell->input.prob;
+    case LOUPE_CORPUS_KL_FINAL: return cell->kl_final;
+    case LOUPE_CORPUS_KL_FINAL_REV: return cell->kl_final_rev;
+    case LOUPE_CORPUS_KL_FIRST: return cell->kl_first;
+    case LOUPE_CORPUS_KL_FIRST_REV: return cell->kl_first_rev;
+    case LOUPE_CORPUS_ENTROPY: return cell->entropy;
+    case LOUPE_CORPUS_METRIC_COUNT: break;
+    }
+    return NAN;
+}
+
+/* The reservoir slot for the next position (Algorithm R), or -1 to skip it. */
+static int reservoir_slot(loupe_corpus_stats *stats) {
+    int64_t seen = stats->reservoir_seen++;
+    if (stats->reservoir_count < stats->params.reservoir_size) return stats->reservoir_count++;
+    uint64_t pick = next_random(&stats->random_state) % (uint64_t)(seen + 1);
+    return pick < (uint64_t)stats->params.reservoir_size ? (int)pick : -1;
+}
+
+/* The rarity statistics of one position with input token `input`. */
+static bool add_rarity(loupe_corpus_stats *stats, const loupe_lens_result *lens, int t, int32_t input) {
+    int R = stats->n_rows;
+    int bucket = bucket_of_count(stats, stats->counts[input]);
+    int slot = reservoir_slot(stats);
+    if (slot >= 0) stats->reservoir_frequency[slot] = (double)stats->counts[input];
+    for (int row = 0; row < R; row++) {
+        const loupe_lens_cell *cell = loupe_lens_cell_at(lens, row, t);
+        quantile_summary *summaries = stats->bucket_summaries + ((size_t)bucket * R + row) * BUCKET_METRICS;
+        for (int m = 0; m < BUCKET_METRICS; m++)
+            if (!quantile_summary_add(&summaries[m], &stats->shape, metric_value(cell, bucket_metrics[m])))
+                return false;
+        if (slot >= 0) stats->reservoir_ranks[(size_t)slot * R + row] = (float)cell->input.rank;
+    }
+    return true;
+}
+
+loupe_status loupe_corpus_stats_add(loupe_corpus_stats *stats, const loupe_lens_result *lens, int begin,
+                                    int end, loupe_error *error) {
+    error_clear(error);
+    int R = stats->n_rows, T = loupe_lens_n_positions(lens);
+    if (loupe_lens_n_rows(lens) != R)
+        return error_set(error, LOUPE_ERROR_ARGUMENT, "a lens of %d rows added to corpus statistics of %d rows",
+                         loupe_lens_n_rows(lens), R);
+    if (begin < 0 || begin > end || end > T - 1)
+        return error_set(error, LOUPE_ERROR_ARGUMENT,
+                         "positions %d .. %d of a %d-token lens: only 0 .. %d have a next token", begin, end, T,
+                         T - 2);
+    const int32_t *ids = loupe_lens_ids(lens);
+    for (int t = begin; t < end; t++) {
+        const loupe_lens_cell *final = loupe_lens_cell_at(lens, R - 1, t);
+        if (final->n_top < 1 || final->target.id < 0 || ids[t] < 0 || ids[t] >= stats->n_vocab)
+            return error_set(error, LOUPE_ERROR_ARGUMENT, "position %d: no top-1, target or valid input id", t);
+        int32_t final_top = final->top_ids[0], target = final->target.id;
+        int decision = R - 1;
+        bool agreeing = true; /* rows decision .. R-1 all have the final top-1 */
+        for (int row = R - 1; row >= 0; row--) {
+            const loupe_lens_cell *cell = loupe_lens_cell_at(lens, row, t);
+            int32_t top = cell->n_top > 0 ? cell->top_ids[0] : -1;
+            if (top == final_top) stats->top1_final[row]++;
+            if (top == target) stats->top1_target[row]++;
+            agreeing = agreeing && top == final_top;
+            if (agreeing) decision = row;
+            quantile_summary *summaries = stats->summaries + (size_t)row * METRICS;
+            for (int m = 0; m < METRICS; m++)
+                if (!quantile_summary_add(&summaries[m], &stats->shape,
+                                          metric_value(cell, (loupe_corpus_metric)m)))
+                    return error_set(error, LOUPE_ERROR_MEMORY, "out of memory for corpus statistics");
+        }
+        stats->decisions[decision]++;
+        if (stats->counts != NULL && !add_rarity(stats, lens, t, ids[t]))
+            return error_set(error, LOUPE_ERROR_MEMORY, "out of memory for corpus statistics");
+        stats->positions++;
+    }
+    return LOUPE_OK;
+}
+
+/* ------------------------------------------------------------------------
+ * Reading the statistics
+ * ---------------------------------------------------------------------- */
+
+int64_t loupe_corpus_stats_positions(const loupe_corpus_stats *stats) { return stats->positions; }
+
+int loupe_corpus_stats_n_rows(const loupe_corpus_stats *stats) { return stats->n_rows; }
+
+static loupe_corpus_summary summarise(quantile_summary *summary, const quantile_shape *shape) {
+    loupe_corpus_summary result = {
+        .count = summary->count,
+        .mean = quantile_summary_mean(summary),
+        .p10 = quantile_summary_quantile(summary, shape, 0.1),
+        .median = quantile_summary_quantile(summary, shape, 0.5),
+        .p90 = quantile_summary_quantile(summary, shape, 0.9),
+        .exact = quantile_summary_is_exact(summary),
+    };
+    return result;
+}
+
+static const loupe_corpus_summary empty_summary = {0, NAN, NAN, NAN, NAN, true};
+
+static quantile_summary *metric_summary(loupe_corpus_stats *stats, int row, loupe_corpus_metric metric) {
+    if (row < 0 || row >= stats->n_rows || (int)metric < 0 || metric >= LOUPE_CORPUS_METRIC_COUNT) return NULL;
+    return &stats->summaries[(size_t)row * METRICS + metric];
+}
+
+loupe_corpus_summary loupe_corpus_stats_summary(loupe_corpus_stats *stats, int row, loupe_corpus_metric metric) {
+    quantile_summary *summary = metric_summary(stats, row, metric);
+    return summary ? summarise(summary, &stats->shape) : empty_summary;
+}
+
+double loupe_corpus_stats_quantile(loupe_corpus_stats *stats, int row, loupe_corpus_metric metric, double q) {
+    quantile_summary *summary = metric_summary(stats, row, metric);
+    return summary ? quantile_summary_quantile(summary, &stats->shape, q) : NAN;
+}
+
+static double fraction(const loupe_corpus_stats *stats, const int64_t *counts, int row) {
+    if (row < 0 || row >= stats->n_rows || stats->positions == 0) return NAN;
+    return (double)counts[row] / (double)stats->positions;
+}
+
+double loupe_corpus_stats_top1_final(const loupe_corpus_stats *stats, int row) {
+    return fraction(stats, stats->top1_final, row);
+}
+
+double loupe_corpus_stats_top1_target(const loupe_corpus_stats *stats, int row) {
+    return fraction(stats, stats->top1_target, row);
+}
+
+int64_t loupe_corpus_stats_decision_count(const loupe_corpus_stats *stats, int row) {
+    if (row < 0 || row >= stats->n_rows) return 0;
+    return stats->decisions[row];
+}
+
+int loupe_corpus_stats_n_buckets(const loupe_corpus_stats *stats) { return stats->n_buckets; }
+
+void loupe_corpus_stats_bucket_edges(const loupe_corpus_stats *stats, int bucket, double *low, double *high) {
+    if (bucket < 0 || bucket >= stats->n_buckets) {
+        *low = *high = NAN;
+        return;
+    }
+    *low = stats->edges[bucket];
+    *high = stats->edges[bucket + 1];
+}
+
+loupe_corpus_summary loupe_corpus_stats_bucket_summary(loupe_corpus_stats *stats, int bucket, int row,
+                                                       loupe_corpus_metric metric) {
+    if (bucket < 0 || bucket >= stats->n_buckets || row < 0 || row >= stats->n_rows) return empty_summary;
+    for (int m = 0; m < BUCKET_METRICS; m++)
+        if (bucket_metrics[m] == metric)
+            return summarise(&stats->bucket_summaries[((size_t)bucket * stats->n_rows + row) * BUCKET_METRICS + m],
+                             &stats->shape);
+    return empty_summary;
+}
+
+loupe_corpus_correlation loupe_corpus_stats_spearman(const loupe_corpus_stats *stats, int row) {
+    loupe_corpus_correlation result = {.n = stats->reservoir_count, .rho = NAN, .low = NAN, .high = NAN};
+    if (stats->counts == NULL || row < 0 || row >= stats->n_rows || stats->reservoir_count < 4) return result;
+    size_t n = (size_t)stats->reservoir_count;
+    double *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
+    rank_entry *scratch = malloc(n * sizeof *scratch);
+    if (x != NULL && y != NULL && scratch != NULL) {
+        for (size_t i = 0; i < n; i++) {
+            x[i] = stats->reservoir_frequency[i];
+            y[i] = stats->reservoir_ranks[i * (size_t)stats->n_rows + (size_t)row];
+        }
+        double rho;
+        if (spearman_rho(x, y, n, scratch, &rho) && spearman_interval(rho, n, 1.959963984540054, &result.low,
+                                                                      &result.high)) {
+            result.rho = rho;
+            result.defined = true;
+        }
+    }
+    free(x);
+    free(y);
+    free(scratch);
+    return result;
+}

@@ -1,0 +1,391 @@
+/*
+ * test_corpus_stats.c - the streaming corpus aggregate: the quantile sketch
+ * against sorted values (its stated error bound), Spearman's rho against a
+ * brute-force mid-rank computation, and every statistic of the aggregate
+ * against a direct computation over the cells of real lens results on the
+ * tiny GPT-2 fixture.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "corpus/quantile_summary.h"
+#include "corpus/rank_correlation.h"
+#include "loupe.h"
+#include "test_support.h"
+
+static uint64_t random_state = 0x243F6A8885A308D3ull;
+
+static double random_unit(void) {
+    random_state ^= random_state >> 12;
+    random_state ^= random_state << 25;
+    random_state ^= random_state >> 27;
+    return (double)((random_state * 0x2545F4914F6CDD1Dull) >> 11) / 9007199254740992.0;
+}
+
+static int compare_doubles(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The q-quantile by numpy's method="lower" of sorted (n). */
+static double lower_quantile(const double *sorted, size_t n, double q) {
+    return sorted[(size_t)floor(q * (double)(n - 1))];
+}
+
+/* ------------------------------------------------------------------------
+ * The quantile summary
+ * ---------------------------------------------------------------------- */
+
+/* Draws n values of one of several shapes, each already rounded to float
+ * (what the summary keeps in exact mode). */
+static void draw(int shape, double *values, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        double u = random_unit(), v;
+        if (shape == 0) v = pow(10.0, -6.0 + 12.0 * u);             /* log-uniform over 12 decades */
+        else if (shape == 1) v = floor(1.0 / (1e-5 + u * u));         /* integer ranks, heavy tail */
+        else if (shape == 2) v = u < 0.3 ? 0.0 : -log(random_unit()); /* a third zeros, exponential */
+        else v = 1.0 + floor(u * 5.0);                                /* five values, many ties */
+        values[i] = (float)v;
+    }
+}
+
+static void test_quantile_summary(void) {
+    enum { N = 200000 };
+    double *values = malloc(N * sizeof *values), *sorted = malloc(N * sizeof *sorted);
+    const double alphas[] = {0.01, 0.05};
+    for (int shape = 0; shape < 4; shape++)
+        for (int a = 0; a < 2; a++)
+            for (int exact_limit = 1000; exact_limit <= 2 * N; exact_limit *= 1000) {
+                quantile_shape layout;
+                CHECK(quantile_shape_init(&layout, alphas[a], 1e-9, 1e7, exact_limit));
+                quantile_summary summary;
+                quantile_summary_init(&summary);
+                draw(shape, values, N);
+                double sum = 0.0;
+                for (size_t i = 0; i < N; i++) {
+                    CHECK(quantile_summary_add(&summary, &layout, values[i]));
+                    sum += values[i];
+                }
+                CHECK(quantile_summary_add(&summary, &layout, NAN)); /* ignored */
+                memcpy(sorted, values, N * sizeof *sorted);
+                qsort(sorted, N, sizeof *sorted, compare_doubles);
+                bool exact = exact_limit >= N;
+                CHECK(summary.count == N);
+                CHECK(quantile_summary_is_exact(&summary) == exact);
+                double mean = quantile_summary_mean(&summary);
+                CHECK_MSG(fabs(mean - sum / N) <= 1e-12 * fabs(sum / N) + 1e-300, "mean %.17g vs %.17g", mean,
+                          sum / N);
+                double worst = 0.0;
+                for (int step = 0; step <= 1000; step++) {
+                    double q = step / 1000.0;
+                    double truth = lower_quantile(sorted, N, q);
+                    double estimate = quantile_summary_quantile(&summary, &layout, q);
+                    if (exact) {
+                        CHECK_MSG(estimate == truth, "exact q=%g: %.9g vs %.9g", q, estimate, truth);
+                    } else if (truth < 1e-9) {
+                        CHECK_MSG(estimate == 0.0, "q=%g below the sketch's minimum: %g", q, estimate);
+                    } else {
+                        double relative = fabs(estimate - truth) / truth;
+                        if (relative > worst) worst = relative;
+                        /* the stated bound, with room for the rounding of log and exp */
+                        CHECK_MSG(relative <= alphas[a] * (1.0 + 1e-9),
+                                  "shape %d alpha %g q=%g: %.9g vs %.9g (relative %.3g)", shape, alphas[a], q,
+                                  estimate, truth, relative);
+                    }
+                }
+                quantile_summary_free(&summary);
+            }
+    quantile_shape layout;
+    CHECK(!quantile_shape_init(&layout, 0.0, 1e-9, 1e7, 10));
+    CHECK(!quantile_shape_init(&layout, 0.01, 1.0, 1.0, 10));
+    quantile_summary empty;
+    quantile_summary_init(&empty);
+    CHECK(quantile_shape_init(&layout, 0.01, 1e-9, 1e7, 10));
+    CHECK(isnan(quantile_summary_mean(&empty)) && isnan(quantile_summary_quantile(&empty, &layout, 0.5)));
+    free(values);
+    free(sorted);
+}
+
+/* ------------------------------------------------------------------------
+ * Spearman
+ * ---------------------------------------------------------------------- */
+
+/* Mid-ranks by counting: rank = #smaller + (#equal + 1) / 2. */
+static void brute_ranks(const double *values, size_t n, double *ranks) {
+    for (size_t i = 0; i < n; i++) {
+        size_t smaller = 0, equal = 0;
+        for (size_t j = 0; j < n; j++) {
+            smaller += values[j] < values[i];
+            equal += values[j] == values[i];
+        }
+        ranks[i] = (double)smaller + 0.5 * (double)(equal + 1);
+    }
+}
+
+static double brute_pearson(const double *x, const double *y, size_t n) {
+    double mx = 0, my = 0;
+    for (size_t i = 0; i < n; i++) mx += x[i] / n, my += y[i] / n;
+    double sxy = 0, sxx = 0, syy = 0;
+    for (size_t i = 0; i < n; i++) {
+        sxy += (x[i] - mx) * (y[i] - my);
+        sxx += (x[i] - mx) * (x[i] - mx);
+        syy += (y[i] - my) * (y[i] - my);
+    }
+    return sxy / sqrt(sxx * syy);
+}
+
+static double brute_spearman(const double *x, const double *y, size_t n) {
+    double *rx = malloc(n * sizeof *rx), *ry = malloc(n * sizeof *ry);
+    brute_ranks(x, n, rx);
+    brute_ranks(y, n, ry);
+    double rho = brute_pearson(rx, ry, n);
+    free(rx);
+    free(ry);
+    return rho;
+}
+
+static void test_spearman(void) {
+    enum { N = 700 };
+    double x[N], y[N], x2[N], y2[N];
+    rank_entry scratch[N];
+    for (int trial = 0; trial < 20; trial++) {
+        for (int i = 0; i < N; i++) {
+            x[i] = floor(random_unit() * (trial % 2 ? 20 : 1e6)); /* odd trials: many ties */
+            y[i] = x[i] * (trial % 4 - 1.5) + floor(random_unit() * 30);
+        }
+        double expected = brute_spearman(x, y, N), rho = 0;
+        memcpy(x2, x, sizeof x);
+        memcpy(y2, y, sizeof y);
+        CHECK(spearman_rho(x2, y2, N, scratch, &rho));
+        CHECK_MSG(fabs(rho - expected) < 1e-12, "trial %d: %.15f vs %.15f", trial, rho, expected);
+    }
+    /* monotone relations: +1 and -1; a constant variable: undefined */
+    for (int i = 0; i < N; i++) x[i] = i, y[i] = exp(i / 100.0), x2[i] = 7;
+    double rho = 0;
+    CHECK(spearman_rho(x, y, N, scratch, &rho) && rho == 1.0);
+    for (int i = 0; i < N; i++) x[i] = i, y[i] = -i * i;
+    CHECK(spearman_rho(x, y, N, scratch, &rho) && rho == -1.0);
+    for (int i = 0; i < N; i++) y[i] = i;
+    CHECK(!spearman_rho(x2, y, N, scratch, &rho));
+    /* rho 0.5 from 103 pairs: atanh(0.5) -+ 1.96 sqrt(1.06 / 100), by hand 0.334170 .. 0.635803 */
+    double low, high;
+    CHECK(spearman_interval(0.5, 103, 1.959963984540054, &low, &high));
+    CHECK_MSG(fabs(low - 0.33417032479) < 1e-9 && fabs(high - 0.63580282423) < 1e-9, "%.11f %.11f", low, high);
+    CHECK(!spearman_interval(0.5, 3, 1.96, &low, &high));
+}
+
+/* ------------------------------------------------------------------------
+ * The aggregate against the cells
+ * ---------------------------------------------------------------------- */
+
+static double cell_metric(const loupe_lens_cell *cell, int metric) {
+    const double values[LOUPE_CORPUS_METRIC_COUNT] = {
+        cell->target.rank, cell->target.prob, cell->input.rank,     cell->input.prob, cell->kl_final,
+        cell->kl_final_rev, cell->kl_first,   cell->kl_first_rev, cell->entropy,
+    };
+    return values[metric];
+}
+
+typedef struct scored {
+    const loupe_lens_result *lens;
+    int t;
+} scored;
+
+/* Checks a summary against the values (n) directly. */
+static void check_summary(loupe_corpus_summary got, double *values, size_t n, bool exact, const char *what) {
+    CHECK_MSG(got.count == (int64_t)n, "%s: count %lld vs %zu", what, (long long)got.count, n);
+    if (n == 0) {
+        CHECK(isnan(got.mean) && isnan(got.median));
+        return;
+    }
+    double sum = 0;
+    for (size_t i = 0; i < n; i++) sum += values[i];
+    qsort(values, n, sizeof *values, compare_doubles);
+    CHECK_MSG(fabs(got.mean - sum / n) <= 1e-9 * fabs(sum / n) + 1e-12, "%s: mean %.12g vs %.12g", what, got.mean,
+              sum / n);
+    CHECK(got.exact == exact);
+    const double qs[3] = {0.1, 0.5, 0.9}, gots[3] = {got.p10, got.median, got.p90};
+    for (int k = 0; k < 3; k++) {
+        double truth = lower_quantile(values, n, qs[k]);
+        bool ok = exact ? gots[k] == truth
+                        : (truth < 1e-9 ? gots[k] == 0.0 : fabs(gots[k] - truth) <= 0.01 * truth * (1 + 1e-9));
+        CHECK_MSG(ok, "%s: q%.1f %.9g vs %.9g", what, qs[k], gots[k], truth);
+    }
+}
+
+static void check_aggregate(loupe_corpus_stats *stats, const scored *positions, int n, int R,
+                            const int64_t *counts, int exact_limit) {
+    double *values = malloc((size_t)n * sizeof *values);
+    char what[128];
+    CHECK(loupe_corpus_stats_positions(stats) == n);
+    CHECK(loupe_corpus_stats_n_rows(stats) == R);
+    for (int row = 0; row < R; row++) {
+        for (int m = 0; m < LOUPE_CORPUS_METRIC_COUNT; m++) {
+            for (int i = 0; i < n; i++)
+                values[i] = cell_metric(loupe_lens_cell_at(positions[i].lens, row, positions[i].t), m);
+            snprintf(what, sizeof what, "row %d %s", row, loupe_corpus_metric_name((loupe_corpus_metric)m));
+            check_summary(loupe_corpus_stats_summary(stats, row, (loupe_corpus_metric)m), values, (size_t)n,
+                          n <= exact_limit, what);
+        }
+        int same_final = 0, same_target = 0, decided_here = 0;
+        for (int i = 0; i < n; i++) {
+            const loupe_lens_result *lens = positions[i].lens;
+            int t = positions[i].t;
+            int32_t top = loupe_lens_cell_at(lens, row, t)->top_ids[0];
+            int32_t final_top = loupe_lens_cell_at(lens, R - 1, t)->top_ids[0];
+            same_final += top == final_top;
+            same_target += top == loupe_lens_ids(lens)[t + 1];
+            /* decision row: the smallest l with every row >= l agreeing with the final top-1 */
+            int decision = R - 1;
+            for (int l = 0; l < R; l++) {
+                bool all = true;
+                for (int k = l; k < R; k++) all = all && loupe_lens_cell_at(lens, k, t)->top_ids[0] == final_top;
+                if (all) {
+                    decision = l;
+                    break;
+                }
+            }
+            decided_here += decision == row;
+        }
+        CHECK(fabs(loupe_corpus_stats_top1_final(stats, row) - (double)same_final / n) < 1e-15);
+        CHECK(fabs(loupe_corpus_stats_top1_target(stats, row) - (double)same_target / n) < 1e-15);
+        CHECK_MSG(loupe_corpus_stats_decision_count(stats, row) == decided_here, "row %d decisions %lld vs %d",
+                  row, (long long)loupe_corpus_stats_decision_count(stats, row), decided_here);
+    }
+    CHECK(loupe_corpus_stats_top1_final(stats, R - 1) == 1.0);
+    if (counts == NULL) {
+        CHECK(loupe_corpus_stats_n_buckets(stats) == 0);
+        free(values);
+        return;
+    }
+    /* buckets by hand for counts up to 5000 and base 10: 0, [1,10), [10,100), [100,1000), [1000,10000) */
+    const double edges[6] = {0, 1, 10, 100, 1000, 10000};
+    CHECK(loupe_corpus_stats_n_buckets(stats) == 5);
+    for (int b = 0; b < 5; b++) {
+        double low, high;
+        loupe_corpus_stats_bucket_edges(stats, b, &low, &high);
+        CHECK(low == edges[b] && high == edges[b + 1]);
+        const loupe_corpus_metric bucket_metrics[3] = {LOUPE_CORPUS_INPUT_RANK, LOUPE_CORPUS_INPUT_PROB,
+                                                       LOUPE_CORPUS_KL_FIRST};
+        for (int row = 0; row < R; row++)
+            for (int m = 0; m < 3; m++) {
+                size_t k = 0;
+                for (int i = 0; i < n; i++) {
+                    double count = (double)counts[loupe_lens_ids(positions[i].lens)[positions[i].t]];
+                    if (count >= edges[b] && count < edges[b + 1])
+                        values[k++] = cell_metric(loupe_lens_cell_at(positions[i].lens, row, positions[i].t),
+                                                  bucket_metrics[m]);
+                }
+                snprintf(what, sizeof what, "bucket %d row %d %s", b, row, loupe_corpus_metric_name(bucket_metrics[m]));
+                check_summary(loupe_corpus_stats_bucket_summary(stats, b, row, bucket_metrics[m]), values, k,
+                              (int)k <= exact_limit, what);
+            }
+    }
+    /* Spearman over every position (fewer than the reservoir holds) */
+    double *x = malloc((size_t)n * sizeof *x);
+    for (int row = 0; row < R; row++) {
+        for (int i = 0; i < n; i++) {
+            x[i] = (double)counts[loupe_lens_ids(positions[i].lens)[positions[i].t]];
+            values[i] = loupe_lens_cell_at(positions[i].lens, row, positions[i].t)->input.rank;
+        }
+        loupe_corpus_correlation got = loupe_corpus_stats_spearman(stats, row);
+        CHECK(got.n == n);
+        bool constant = true;
+        for (int i = 1; i < n; i++) constant = constant && values[i] == values[0];
+        if (constant) {
+            CHECK_MSG(!got.defined, "row %d: every rank equal, yet rho is defined", row);
+            continue;
+        }
+        double expected = brute_spearman(x, values, (size_t)n);
+        CHECK_MSG(got.defined && fabs(got.rho - expected) < 1e-12, "row %d rho %.15f vs %.15f", row, got.rho,
+                  expected);
+        CHECK(got.low < got.rho && got.rho < got.high);
+    }
+    free(x);
+    free(values);
+}
+
+static void test_aggregate(void) {
+    loupe_model *model = NULL;
+    loupe_error error;
+    if (loupe_model_open(test_data_path("gpt2-tiny-gelu"), &model, &error) != LOUPE_OK) {
+        CHECK_MSG(false, "%s", error.message);
+        return;
+    }
+    loupe_model_info info;
+    loupe_model_get_info(model, &info);
+    int R = info.n_layer + 1, V = info.n_vocab;
+    enum { WINDOWS = 3, T = 40 };
+    loupe_lens_result *lenses[WINDOWS];
+    int32_t ids[T];
+    /* counts: a few frequent tokens, many rare and some never seen; ids drawn from a skewed law */
+    int64_t *counts = calloc((size_t)V, sizeof *counts);
+    for (int v = 0; v < V; v++) counts[v] = v < 5 ? 5000 - v : v % 7 == 0 ? 0 : (v * 37) % 800;
+    loupe_lens_params params = loupe_lens_default_params();
+    params.topk = 1;
+    for (int w = 0; w < WINDOWS; w++) {
+        for (int t = 0; t < T; t++) {
+            double u = random_unit();
+            ids[t] = u < 0.2 ? (int32_t)(u * 25) : (int32_t)(random_unit() * V) % V;
+        }
+        if (loupe_lens_run(model, ids, T, &params, &lenses[w], &error) != LOUPE_OK) {
+            CHECK_MSG(false, "%s", error.message);
+            return;
+        }
+    }
+    /* windows add different ranges, as a corpus run does */
+    const int ranges[WINDOWS][2] = {{0, 39}, {5, 30}, {20, 39}};
+    scored positions[WINDOWS * T];
+    int n = 0;
+    for (int w = 0; w < WINDOWS; w++)
+        for (int t = ranges[w][0]; t < ranges[w][1]; t++) positions[n++] = (scored){lenses[w], t};
+
+    const int limits[] = {100000, 7}; /* all exact; then the sketch almost everywhere */
+    for (int l = 0; l < 2; l++)
+        for (int with_counts = 0; with_counts < 2; with_counts++) {
+            loupe_corpus_stats_params stats_params = loupe_corpus_stats_default_params();
+            stats_params.exact_limit = limits[l];
+            stats_params.token_counts = with_counts ? counts : NULL;
+            loupe_corpus_stats *stats = NULL;
+            CHECK(loupe_corpus_stats_create(R, V, &stats_params, &stats, &error) == LOUPE_OK);
+            if (stats == NULL) continue;
+            for (int w = 0; w < WINDOWS; w++)
+                CHECK(loupe_corpus_stats_add(stats, lenses[w], ranges[w][0], ranges[w][1], &error) == LOUPE_OK);
+            check_aggregate(stats, positions, n, R, with_counts ? counts : NULL, limits[l]);
+            /* the last position has no target; a lens of another depth does not fit */
+            CHECK(loupe_corpus_stats_add(stats, lenses[0], 0, T, &error) == LOUPE_ERROR_ARGUMENT);
+            loupe_corpus_stats_free(stats);
+        }
+
+    /* the reservoir: a sample of exactly reservoir_size positions when there are more */
+    loupe_corpus_stats_params small = loupe_corpus_stats_default_params();
+    small.token_counts = counts;
+    small.reservoir_size = 10;
+    loupe_corpus_stats *stats = NULL;
+    CHECK(loupe_corpus_stats_create(R, V, &small, &stats, &error) == LOUPE_OK);
+    for (int w = 0; w < WINDOWS && stats; w++) loupe_corpus_stats_add(stats, lenses[w], 0, T - 1, &error);
+    if (stats) CHECK(loupe_corpus_stats_spearman(stats, 1).n == 10);
+    loupe_corpus_stats_free(stats);
+
+    loupe_corpus_stats_params bad = loupe_corpus_stats_default_params();
+    bad.sketch_error = 0.0;
+    CHECK(loupe_corpus_stats_create(R, V, &bad, &stats, &error) == LOUPE_ERROR_ARGUMENT);
+    bad = loupe_corpus_stats_default_params();
+    CHECK(loupe_corpus_stats_create(R + 1, V, &bad, &stats, &error) == LOUPE_OK);
+    CHECK(loupe_corpus_stats_add(stats, lenses[0], 0, 3, &error) == LOUPE_ERROR_ARGUMENT);
+    loupe_corpus_stats_free(stats);
+
+    for (int w = 0; w < WINDOWS; w++) loupe_lens_free(lenses[w]);
+    free(counts);
+    loupe_model_close(model);
+}
+
+int main(void) {
+    test_quantile_summary();
+    test_spearman();
+    test_aggregate();
+    return test_finish("test_corpus_stats");
+}
