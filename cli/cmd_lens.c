@@ -1,7 +1,8 @@
 /*
  * cmd_lens.c - `loupe lens`: the logit lens of a text as a terminal table,
- * JSON or CSV. Parses the options, runs loupe_lens_run and hands the result
- * to one renderer (lens_table.c, lens_json.c, lens_csv.c).
+ * JSON or CSV, and as pictures. Parses the options, runs loupe_lens_run and
+ * hands the result to one renderer (lens_table.c, lens_json.c, lens_csv.c)
+ * and to the plots (plot.h) asked for with --plot and --summary.
  */
 #define _GNU_SOURCE
 #include <getopt.h>
@@ -11,6 +12,7 @@
 
 #include "cli.h"
 #include "lens_output.h"
+#include "plot.h"
 
 static const char usage[] =
     "usage: loupe lens [--model DIR] [options] [--file PATH] [TEXT...]\n"
@@ -58,6 +60,14 @@ static const char usage[] =
     "                     COLORTERM is truecolor or 24bit, else 256 colours)\n"
     "  --width N          columns to fit the table in; wider tables wrap into blocks\n"
     "                     (default: the terminal's width, else $COLUMNS, else 120)\n"
+    "  --plot FILE        also draw the heatmap to FILE: .png, .svg or .html (an\n"
+    "                     interactive page); coloured by --metric, --vs, --kl, --token\n"
+    "  --summary FILE     also draw per-layer line plots to FILE (.png, .svg, .html):\n"
+    "                     the mean over positions of the four KLs and of the target\n"
+    "                     and input ranks\n"
+    "  --dpi N            resolution of PNG pictures, 36 to 1200 (default 144)\n"
+    "                     With --plot or --summary nothing is printed unless\n"
+    "                     --format is given.\n"
     "  --help             show this help\n";
 
 typedef enum lens_format { LENS_FORMAT_TABLE, LENS_FORMAT_JSON, LENS_FORMAT_CSV } lens_format;
@@ -79,11 +89,34 @@ static bool parse_choice(const char *option, const char *text, const char *const
     return false;
 }
 
+bool lens_metric_option(const char *option, const char *text, lens_metric *metric) {
+    static const char *const metrics[] = {"prob", "logit", "rank", "kl", "entropy"};
+    static const char *const comparisons[] = {"final", "first"};
+    static const char *const directions[] = {"forward", "reverse"};
+    static const char *const tokens[] = {"final-top", "target"};
+    int choice = 0;
+    if (strcmp(option, "--metric") == 0) {
+        if (!parse_choice(option, text, metrics, 5, &choice)) return false;
+        metric->kind = (lens_metric_kind)choice;
+    } else if (strcmp(option, "--vs") == 0) {
+        if (!parse_choice(option, text, comparisons, 2, &choice)) return false;
+        metric->vs = (lens_comparison)choice;
+    } else if (strcmp(option, "--kl") == 0) {
+        if (!parse_choice(option, text, directions, 2, &choice)) return false;
+        metric->kl = (lens_kl_direction)choice;
+    } else {
+        if (!parse_choice(option, text, tokens, 2, &choice)) return false;
+        metric->token = (lens_token_choice)choice;
+    }
+    return true;
+}
+
 /* Everything the command line chose. */
 typedef struct lens_command_options {
-    const char *model, *file, *colour;
+    const char *model, *file, *colour, *plot, *summary;
     long topk, width;
-    bool subblocks, top_down, values, has_width;
+    double dpi;
+    bool subblocks, top_down, values, has_width, has_format;
     int format;
     lens_metric metric;
     lens_slice rows, positions;
@@ -100,17 +133,16 @@ static int parse_options(int argc, char **argv, lens_command_options *chosen) {
         {"positions", required_argument, NULL, 'P'}, {"top-down", no_argument, NULL, 'd'},
         {"color", required_argument, NULL, 'c'},  {"colour", required_argument, NULL, 'c'},
         {"width", required_argument, NULL, 'w'},  {"values", no_argument, NULL, 'v'},
+        {"plot", required_argument, NULL, 'p'},   {"summary", required_argument, NULL, 'S'},
+        {"dpi", required_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     static const char *const formats[] = {"table", "json", "csv"};
-    static const char *const metrics[] = {"prob", "logit", "rank", "kl", "entropy"};
-    static const char *const comparisons[] = {"final", "first"};
-    static const char *const directions[] = {"forward", "reverse"};
-    static const char *const tokens[] = {"final-top", "target"};
     static const char *const colours[] = {"auto", "always", "never"};
     memset(chosen, 0, sizeof *chosen);
     chosen->topk = loupe_lens_default_params().topk;
     chosen->colour = "auto";
+    chosen->dpi = PLOT_DEFAULT_DPI;
     int option, choice = 0;
     bool ok = true;
     optind = 1;
@@ -123,23 +155,15 @@ static int parse_options(int argc, char **argv, lens_command_options *chosen) {
         case 'F':
             ok = parse_choice("--format", optarg, formats, 3, &choice);
             chosen->format = choice;
+            chosen->has_format = true;
             break;
-        case 'M':
-            ok = parse_choice("--metric", optarg, metrics, 5, &choice);
-            chosen->metric.kind = (lens_metric_kind)choice;
-            break;
-        case 'V':
-            ok = parse_choice("--vs", optarg, comparisons, 2, &choice);
-            chosen->metric.vs = (lens_comparison)choice;
-            break;
-        case 'K':
-            ok = parse_choice("--kl", optarg, directions, 2, &choice);
-            chosen->metric.kl = (lens_kl_direction)choice;
-            break;
-        case 'T':
-            ok = parse_choice("--token", optarg, tokens, 2, &choice);
-            chosen->metric.token = (lens_token_choice)choice;
-            break;
+        case 'M': ok = lens_metric_option("--metric", optarg, &chosen->metric); break;
+        case 'V': ok = lens_metric_option("--vs", optarg, &chosen->metric); break;
+        case 'K': ok = lens_metric_option("--kl", optarg, &chosen->metric); break;
+        case 'T': ok = lens_metric_option("--token", optarg, &chosen->metric); break;
+        case 'p': ok = plot_check_path("--plot", optarg); chosen->plot = optarg; break;
+        case 'S': ok = plot_check_path("--summary", optarg); chosen->summary = optarg; break;
+        case 'D': ok = cli_parse_float("--dpi", optarg, 36.0, 1200.0, &chosen->dpi); break;
         case 'L': ok = lens_slice_parse("--layers", optarg, &chosen->rows); break;
         case 'P': ok = lens_slice_parse("--positions", optarg, &chosen->positions); break;
         case 'd': chosen->top_down = true; break;
@@ -189,7 +213,10 @@ int cmd_lens(int argc, char **argv) {
         return status;
     }
     view.result = result;
-    if (chosen.format == LENS_FORMAT_JSON) {
+    bool print = chosen.has_format || (chosen.plot == NULL && chosen.summary == NULL);
+    if (!print) {
+        /* pictures only */
+    } else if (chosen.format == LENS_FORMAT_JSON) {
         lens_json_print(stdout, &view);
     } else if (chosen.format == LENS_FORMAT_CSV) {
         lens_csv_print(stdout, &view);
@@ -205,6 +232,12 @@ int cmd_lens(int argc, char **argv) {
         lens_legend_print(stdout, &view, &style);
     }
     status = CLI_EXIT_OK;
+    if (chosen.plot != NULL || chosen.summary != NULL) {
+        char model_name[256];
+        plot_style plot = {.metric = chosen.metric, .top_down = chosen.top_down, .dpi = chosen.dpi,
+                           .model_name = plot_model_name(info.directory, model_name, sizeof model_name)};
+        status = plot_outputs_write(&view, &plot, chosen.plot, chosen.summary);
+    }
     if (fflush(stdout) != 0 || ferror(stdout)) {
         cli_error("writing the output failed");
         status = CLI_EXIT_FAILURE;

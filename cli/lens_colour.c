@@ -64,20 +64,19 @@ static double relative_luminance(lens_rgb c) {
     return 0.2126 * channel[0] + 0.7152 * channel[1] + 0.0722 * channel[2];
 }
 
-/* True when black text contrasts more with background c than white does. */
-static bool black_text_on(lens_rgb c) {
+bool lens_colour_black_text_on(lens_rgb c) {
     double luminance = relative_luminance(c);
     return (luminance + 0.05) / 0.05 >= 1.05 / (luminance + 0.05);
 }
 
 void lens_colour_begin(FILE *out, lens_colour_mode mode, lens_rgb c) {
     if (mode == LENS_COLOUR_TRUE) {
-        bool black = black_text_on(c);
+        bool black = lens_colour_black_text_on(c);
         fprintf(out, "\x1b[48;2;%d;%d;%dm\x1b[38;2;%d;%d;%dm", c.r, c.g, c.b, black ? 0 : 255, black ? 0 : 255,
                 black ? 0 : 255);
     } else if (mode == LENS_COLOUR_256) {
         int index = lens_colour_xterm_index(c);
-        bool black = black_text_on(xterm_cube_colour(index));
+        bool black = lens_colour_black_text_on(xterm_cube_colour(index));
         fprintf(out, "\x1b[48;5;%dm\x1b[38;5;%dm", index, black ? 16 : 231);
     }
 }

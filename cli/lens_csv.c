@@ -53,16 +53,15 @@ static void write_float(FILE *out, double value) {
 
 void lens_csv_print(FILE *out, const lens_view *view) {
     fputs(header, out);
-    const int32_t *ids = loupe_lens_ids(view->result);
     for (int row = view->rows.first; row < view->rows.end; row++) {
-        const char *name = loupe_lens_row_name(view->result, row);
+        const char *name = lens_view_row_name(view, row);
         for (int t = view->positions.first; t < view->positions.end; t++) {
-            const loupe_lens_cell *cell = loupe_lens_cell_at(view->result, row, t);
+            const loupe_lens_cell *cell = lens_view_cell(view, row, t);
             bool has_target = cell->target.id >= 0;
             fprintf(out, "%d", row);
             write_text(out, name, strlen(name));
-            fprintf(out, ",%d,%d", t, ids[t]);
-            write_token_text(out, view, ids[t]);
+            fprintf(out, ",%d,%d", t, lens_view_input_id(view, t));
+            write_token_text(out, view, lens_view_input_id(view, t));
             if (has_target) fprintf(out, ",%d", cell->target.id);
             else fputc(',', out);
             write_token_text(out, view, cell->target.id);

@@ -79,25 +79,24 @@ void lens_json_print(FILE *out, const lens_view *view) {
     fprintf(out, " \"options\": {\"topk\": %d, \"subblocks\": %s},\n", view->topk, view->subblocks ? "true" : "false");
     fprintf(out, " \"positions\": [%d, %d], \"rows\": [%d, %d],\n \"tokens\": [", view->positions.first,
             view->positions.end, view->rows.first, view->rows.end);
-    const int32_t *ids = loupe_lens_ids(view->result);
     for (int t = view->positions.first; t < view->positions.end; t++) {
         size_t length = 0;
-        const char *bytes = loupe_tokenizer_token_bytes(view->tokenizer, ids[t], &length);
-        fprintf(out, "%s{\"id\": %d, \"text\": ", t > view->positions.first ? ", " : "", ids[t]);
+        const char *bytes = loupe_tokenizer_token_bytes(view->tokenizer, lens_view_input_id(view, t), &length);
+        fprintf(out, "%s{\"id\": %d, \"text\": ", t > view->positions.first ? ", " : "", lens_view_input_id(view, t));
         cli_json_string(out, bytes ? bytes : "", length);
         fputc('}', out);
     }
     fputs("],\n \"layers\": [", out);
     for (int row = view->rows.first; row < view->rows.end; row++) {
         if (row > view->rows.first) fputs(", ", out);
-        write_string(out, loupe_lens_row_name(view->result, row));
+        write_string(out, lens_view_row_name(view, row));
     }
     fputs("],\n \"cells\": [", out);
     for (int row = view->rows.first; row < view->rows.end; row++) {
         fputs(row > view->rows.first ? ",\n  [" : "\n  [", out);
         for (int t = view->positions.first; t < view->positions.end; t++) {
             if (t > view->positions.first) fputs(",\n   ", out);
-            write_cell(out, loupe_lens_cell_at(view->result, row, t));
+            write_cell(out, lens_view_cell(view, row, t));
         }
         fputc(']', out);
     }

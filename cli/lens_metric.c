@@ -72,7 +72,7 @@ lens_scale lens_scale_over_view(const lens_metric *metric, const lens_view *view
     for (int row = view->rows.first; row < view->rows.end; row++)
         for (int t = view->positions.first; t < view->positions.end; t++) {
             double value;
-            if (!lens_metric_value(metric, loupe_lens_cell_at(view->result, row, t), &value)) continue;
+            if (!lens_metric_value(metric, lens_view_cell(view, row, t), &value)) continue;
             if (!any || value < low) low = value;
             if (!any || value > high) high = value;
             any = true;

@@ -45,15 +45,41 @@ bool lens_slice_resolve(const char *option, const lens_slice *slice, int n, lens
  * The view every renderer prints
  * ---------------------------------------------------------------------- */
 
+struct lens_saved; /* a lens read back from its JSON (lens_json_read.h) */
+
+/* A lens comes from one of two sources: a run (`result`) or a saved JSON
+ * document (`saved`, which holds only the cells of its window). Renderers
+ * read it through the lens_view_* accessors below, never from either source
+ * directly, so both feed the same table and plot code. */
 typedef struct lens_view {
-    const loupe_lens_result *result;
-    const loupe_tokenizer *tokenizer;
+    const loupe_lens_result *result;  /* the lens of a run, or NULL */
+    const struct lens_saved *saved;   /* a lens read from JSON, or NULL */
+    const loupe_tokenizer *tokenizer; /* renders the token ids */
     const loupe_model_info *info;
     lens_window rows;      /* the rows shown, [first, end) within 0 .. R */
     lens_window positions; /* the positions shown, [first, end) within 0 .. T */
     int topk;
     bool subblocks;
 } lens_view;
+
+/* The accessors (lens_view.c). Row and position are absolute indices inside
+ * view->rows and view->positions. */
+
+/* The cell at (row, position). */
+const loupe_lens_cell *lens_view_cell(const lens_view *view, int row, int position);
+
+/* The row's name: "input", "hN", "hN.attn". */
+const char *lens_view_row_name(const lens_view *view, int row);
+
+/* The id of the input token at position. */
+int32_t lens_view_input_id(const lens_view *view, int position);
+
+/* The id of the true next token x(position + 1), or -1 at the text's last
+ * position. */
+int32_t lens_view_next_id(const lens_view *view, int position);
+
+/* True when the model's final top-1 at position is the true next token. */
+bool lens_view_final_is_next(const lens_view *view, int position);
 
 /* ------------------------------------------------------------------------
  * The colouring metric (lens_metric.c)
@@ -88,6 +114,11 @@ typedef struct lens_metric {
     lens_kl_direction kl;
     lens_token_choice token; /* used by prob, logit and rank with LENS_VS_FINAL */
 } lens_metric;
+
+/* Applies one of the options --metric, --vs, --kl, --token (named by
+ * `option`) with its text to *metric (cmd_lens.c); false with a message
+ * naming the option when the text is not one of its choices. */
+bool lens_metric_option(const char *option, const char *text, lens_metric *metric);
 
 /* The metric's value at one cell; false when it is undefined there (the
  * true next token at the last position). */
@@ -134,6 +165,10 @@ typedef struct lens_rgb {
 
 /* The perceptually ordered ramp (viridis) at t in [0, 1]; t is clamped. */
 lens_rgb lens_colour_ramp(double t);
+
+/* True when black text contrasts more with background c than white does
+ * (WCAG relative luminance). */
+bool lens_colour_black_text_on(lens_rgb c);
 
 /* The xterm-256 colour index of the 6x6x6 cube entry nearest to c. */
 int lens_colour_xterm_index(lens_rgb c);

@@ -30,7 +30,7 @@ static int fitted_token(const lens_view *view, int32_t id, int max_width, char *
  * metric is defined there, *value holds it. */
 static int cell_text(const lens_view *view, const lens_table_style *style, int token_width, int row, int t,
                      char *buffer, double *value, bool *has_value) {
-    const loupe_lens_cell *cell = loupe_lens_cell_at(view->result, row, t);
+    const loupe_lens_cell *cell = lens_view_cell(view, row, t);
     int width = fitted_token(view, cell->top_ids[0], token_width, buffer);
     *has_value = lens_metric_value(&style->metric, cell, value);
     if (style->values) {
@@ -41,13 +41,6 @@ static int cell_text(const lens_view *view, const lens_table_style *style, int t
         width += 1 + (int)strlen(number);
     }
     return width;
-}
-
-/* True when the model's final top-1 at position t is the true next token. */
-static bool final_top_is_next(const lens_view *view, int t) {
-    int last_row = loupe_lens_n_rows(view->result) - 1;
-    const loupe_lens_cell *cell = loupe_lens_cell_at(view->result, last_row, t);
-    return cell->target.id >= 0 && cell->final_top.id == cell->target.id;
 }
 
 static void write_spaces(FILE *out, int n) {
@@ -69,7 +62,7 @@ static void print_block(FILE *out, const lens_view *view, const lens_table_style
     int pending = name_width; /* spaces owed; trailing ones are never written */
     for (int t = first; t < end; t++) {
         int width = column_widths[t - view->positions.first];
-        if (final_top_is_next(view, t)) {
+        if (lens_view_final_is_next(view, t)) {
             write_spaces(out, pending + 1);
             fputc('*', out);
             pending = width - 1;
@@ -81,7 +74,7 @@ static void print_block(FILE *out, const lens_view *view, const lens_table_style
     /* header: the input tokens */
     write_spaces(out, name_width);
     for (int t = first; t < end; t++) {
-        int width = fitted_token(view, loupe_lens_ids(view->result)[t], token_width, text);
+        int width = fitted_token(view, lens_view_input_id(view, t), token_width, text);
         if (t + 1 < end) write_padded(out, text, width, column_widths[t - view->positions.first]);
         else fprintf(out, " %s", text);
     }
@@ -91,7 +84,7 @@ static void print_block(FILE *out, const lens_view *view, const lens_table_style
     int n_shown = view->rows.end - view->rows.first;
     for (int i = 0; i < n_shown; i++) {
         int row = style->top_down ? view->rows.first + i : view->rows.end - 1 - i;
-        const char *name = loupe_lens_row_name(view->result, row);
+        const char *name = lens_view_row_name(view, row);
         fputs(name, out);
         write_spaces(out, name_width - (int)strlen(name));
         for (int t = first; t < end; t++) {
@@ -113,7 +106,7 @@ static void print_block(FILE *out, const lens_view *view, const lens_table_style
 void lens_table_print(FILE *out, const lens_view *view, const lens_table_style *style) {
     int name_width = 0;
     for (int row = view->rows.first; row < view->rows.end; row++) {
-        int length = (int)strlen(loupe_lens_row_name(view->result, row));
+        int length = (int)strlen(lens_view_row_name(view, row));
         if (length > name_width) name_width = length;
     }
     name_width += 1; /* an uncoloured gutter between the names and the coloured cells */
@@ -131,7 +124,7 @@ void lens_table_print(FILE *out, const lens_view *view, const lens_table_style *
     char text[TEXT_CAPACITY];
     for (int t = view->positions.first; t < view->positions.end; t++) {
         int *width = &column_widths[t - view->positions.first];
-        *width = fitted_token(view, loupe_lens_ids(view->result)[t], token_width, text);
+        *width = fitted_token(view, lens_view_input_id(view, t), token_width, text);
         for (int row = view->rows.first; row < view->rows.end; row++) {
             double value;
             bool has_value;

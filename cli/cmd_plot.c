@@ -1,0 +1,165 @@
+/*
+ * cmd_plot.c - `loupe plot LENS.json`: draws a lens saved with `loupe lens
+ * --format json` (its window included) without running the model. Only the
+ * model's tokenizer is opened, to write the top tokens' text.
+ */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli.h"
+#include "lens_json_read.h"
+#include "lens_output.h"
+#include "plot.h"
+#include "util/file_map.h"
+
+/* The largest lens document read: 100 tokens x 49 rows with top-100 cells
+ * is about 30 MB. */
+#define PLOT_MAX_JSON_BYTES ((size_t)1 << 30)
+
+static const char usage[] =
+    "usage: loupe plot [options] --plot FILE [--summary FILE] LENS.json\n"
+    "\n"
+    "Draws a lens saved with `loupe lens --format json` without running the model:\n"
+    "the heatmap (rows = layers, columns = positions, each cell the top-1 token\n"
+    "coloured by the metric) and per-layer summary line plots. The extension of\n"
+    "FILE picks the format: .png, .svg or .html (an interactive page). A document\n"
+    "saved with --layers or --positions draws that window.\n"
+    "\n"
+    "  --plot FILE        the heatmap\n"
+    "  --summary FILE     per layer, the mean over positions of the four KLs and of\n"
+    "                     the target and input ranks (log scale)\n"
+    "  --metric M         prob, logit, rank, kl or entropy (default prob)\n"
+    "  --vs final|first   compare with the final row (default) or the input row\n"
+    "  --kl forward|reverse  the direction of KL (default forward)\n"
+    "  --token final-top|target  which token prob/logit/rank follow with --vs final\n"
+    "  --top-down         the input row at the top (default: at the bottom)\n"
+    "  --dpi N            resolution of PNG pictures, 36 to 1200 (default 144)\n"
+    "  --model DIR        the model folder whose tokenizer writes the tokens (default:\n"
+    "                     the document's model.directory, else the embedded model)\n"
+    "  --help             show this help\n"
+    "\n"
+    "See docs/PLOTS.md.\n";
+
+typedef struct plot_command_options {
+    const char *model, *plot, *summary, *input;
+    double dpi;
+    bool top_down;
+    lens_metric metric;
+} plot_command_options;
+
+/* Parses argv; returns -1 to go on, else the exit status. */
+static int parse_options(int argc, char **argv, plot_command_options *chosen) {
+    static const struct option options[] = {
+        {"model", required_argument, NULL, 'm'}, {"plot", required_argument, NULL, 'p'},
+        {"summary", required_argument, NULL, 'S'}, {"metric", required_argument, NULL, 'M'},
+        {"vs", required_argument, NULL, 'V'},    {"kl", required_argument, NULL, 'K'},
+        {"token", required_argument, NULL, 'T'}, {"top-down", no_argument, NULL, 'd'},
+        {"dpi", required_argument, NULL, 'D'},   {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    *chosen = (plot_command_options){.dpi = PLOT_DEFAULT_DPI};
+    int option;
+    bool ok = true;
+    optind = 1;
+    while (ok && (option = getopt_long(argc, argv, "m:h", options, NULL)) != -1) {
+        switch (option) {
+        case 'm': chosen->model = optarg; break;
+        case 'p': ok = plot_check_path("--plot", optarg); chosen->plot = optarg; break;
+        case 'S': ok = plot_check_path("--summary", optarg); chosen->summary = optarg; break;
+        case 'M': ok = lens_metric_option("--metric", optarg, &chosen->metric); break;
+        case 'V': ok = lens_metric_option("--vs", optarg, &chosen->metric); break;
+        case 'K': ok = lens_metric_option("--kl", optarg, &chosen->metric); break;
+        case 'T': ok = lens_metric_option("--token", optarg, &chosen->metric); break;
+        case 'd': chosen->top_down = true; break;
+        case 'D': ok = cli_parse_float("--dpi", optarg, 36.0, 1200.0, &chosen->dpi); break;
+        case 'h': fputs(usage, stdout); return CLI_EXIT_OK;
+        default: fputs(usage, stderr); return CLI_EXIT_USAGE;
+        }
+    }
+    if (!ok) return CLI_EXIT_USAGE;
+    if (argc - optind != 1) {
+        cli_error("plot: expected one lens JSON file (loupe lens --format json), got %d arguments", argc - optind);
+        return CLI_EXIT_USAGE;
+    }
+    if (chosen->plot == NULL && chosen->summary == NULL) {
+        cli_error("plot: nothing to draw: give --plot FILE and/or --summary FILE");
+        return CLI_EXIT_USAGE;
+    }
+    chosen->input = argv[optind];
+    return -1;
+}
+
+/* Reads and validates the document. Returns 0 or prints the error. */
+static int read_lens(const char *path, lens_saved **saved) {
+    char *text = NULL;
+    size_t length = 0;
+    loupe_error error;
+    if (file_read_all(path, PLOT_MAX_JSON_BYTES, &text, &length, &error) != LOUPE_OK ||
+        lens_json_read(text, length, path, saved, &error) != LOUPE_OK) {
+        free(text);
+        return cli_fail(&error);
+    }
+    free(text);
+    return 0;
+}
+
+/* Opens the tokenizer that writes the document's ids: --model, else the
+ * folder the document names when it still has a vocab.json, else the
+ * embedded model. Returns 0 or prints the error. */
+static int open_tokenizer(const char *requested, const lens_saved *saved, const char *path,
+                          loupe_tokenizer **tokenizer) {
+    char *directory = NULL;
+    if (requested == NULL) {
+        char *vocab = path_join(saved->model_directory, "vocab.json");
+        FILE *probe = vocab ? fopen(vocab, "rb") : NULL;
+        if (probe != NULL) {
+            fclose(probe);
+            directory = path_join(saved->model_directory, "");
+        }
+        free(vocab);
+    }
+    if (directory == NULL) directory = cli_model_directory(requested);
+    if (directory == NULL) return CLI_EXIT_FAILURE;
+    loupe_error error;
+    loupe_status status = loupe_tokenizer_open(directory, tokenizer, &error);
+    free(directory);
+    if (status != LOUPE_OK) return cli_fail(&error);
+    if (saved->max_id >= loupe_tokenizer_vocab_size(*tokenizer)) {
+        cli_error("%s: token id %d is beyond the tokenizer's %d tokens; give the lens's model with --model", path,
+                  saved->max_id, loupe_tokenizer_vocab_size(*tokenizer));
+        loupe_tokenizer_close(*tokenizer);
+        *tokenizer = NULL;
+        return CLI_EXIT_FAILURE;
+    }
+    return 0;
+}
+
+int cmd_plot(int argc, char **argv) {
+    plot_command_options chosen;
+    int status = parse_options(argc, argv, &chosen);
+    if (status >= 0) return status;
+    lens_saved *saved = NULL;
+    status = read_lens(chosen.input, &saved);
+    if (status != 0) return status;
+    loupe_tokenizer *tokenizer = NULL;
+    status = open_tokenizer(chosen.model, saved, chosen.input, &tokenizer);
+    if (status == 0) {
+        lens_view view = {
+            .saved = saved,
+            .tokenizer = tokenizer,
+            .info = &saved->info,
+            .rows = {saved->row_first, saved->row_end},
+            .positions = {saved->position_first, saved->position_end},
+            .topk = saved->topk,
+            .subblocks = saved->subblocks,
+        };
+        plot_style style = {.metric = chosen.metric, .top_down = chosen.top_down, .dpi = chosen.dpi,
+                            .model_name = saved->model_name};
+        status = plot_outputs_write(&view, &style, chosen.plot, chosen.summary);
+    }
+    loupe_tokenizer_close(tokenizer);
+    lens_saved_free(saved);
+    return status;
+}

@@ -1,0 +1,39 @@
+/*
+ * plot_outputs.c - what `loupe lens --plot/--summary` and `loupe plot` share:
+ * the model's name for titles and writing the asked-for pictures.
+ */
+#include <string.h>
+
+#include "cli.h"
+#include "plot.h"
+
+char *plot_model_name(const char *directory, char *buffer, size_t capacity) {
+    size_t end = strlen(directory);
+    while (end > 1 && directory[end - 1] == '/') end--;
+    size_t start = end;
+    while (start > 0 && directory[start - 1] != '/') start--;
+    size_t length = end - start < capacity ? end - start : capacity - 1;
+    memcpy(buffer, directory + start, length);
+    buffer[length] = '\0';
+    return buffer;
+}
+
+int plot_outputs_write(const lens_view *view, const plot_style *style, const char *heatmap_path,
+                       const char *summary_path) {
+    loupe_error error;
+    int status = CLI_EXIT_OK;
+    if (heatmap_path != NULL && plot_heatmap_write(view, style, heatmap_path, &error) != LOUPE_OK)
+        status = cli_fail(&error);
+    if (status == CLI_EXIT_OK && summary_path != NULL &&
+        plot_summary_write(view, style, summary_path, &error) != LOUPE_OK)
+        status = cli_fail(&error);
+    plot_text_shutdown();
+    return status;
+}
+
+bool plot_check_path(const char *option, const char *path) {
+    plot_format format;
+    if (plot_format_for_path(path, &format)) return true;
+    cli_error("%s: '%s' must end in .png, .svg or .html (the extension picks the format)", option, path);
+    return false;
+}
