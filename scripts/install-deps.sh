@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages loupe builds and tests with, if any is missing.
 set -euo pipefail
-packages=(build-essential cmake pkg-config libopenblas-dev libcjson-dev libutf8proc-dev python3 time)
+# Plots: libcairo2-dev and libpango1.0-dev draw the PNGs (cairo, pangocairo);
+# fonts-dejavu-core is their default font, fonts-noto-cjk (about 90 MB) and
+# fonts-noto-color-emoji let fontconfig fall back to CJK and emoji glyphs;
+# chromium (with nodejs to drive it) runs the HTML report's test headless.
+packages=(build-essential chromium cmake fonts-dejavu-core fonts-noto-cjk fonts-noto-color-emoji libcairo2-dev
+          libcjson-dev libopenblas-dev libpango1.0-dev libutf8proc-dev nodejs pkg-config python3 time)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
