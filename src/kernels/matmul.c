@@ -31,6 +31,12 @@ void matmul(float *out, const float *in, const float *weight, const float *bias,
                     out, N);
 }
 
+int matmul_set_threads(int n_threads) {
+    int previous = openblas_get_num_threads();
+    openblas_set_num_threads(n_threads > 0 ? n_threads : 1);
+    return previous;
+}
+
 void matmul_reference(float *out, const float *in, const float *weight, const float *bias, int M,
                       int K, int N, matmul_layout layout, bool accumulate) {
     for (int m = 0; m < M; m++) {

@@ -20,6 +20,11 @@ typedef enum matmul_layout {
 void matmul(float *out, const float *in, const float *weight, const float *bias, int M, int K,
             int N, matmul_layout layout, bool accumulate);
 
+/* Sets the threads BLAS may use inside one matmul call (at least 1) and
+ * returns the previous setting. Callers that run matmuls on several threads
+ * of their own set 1 for that time, then restore. */
+int matmul_set_threads(int n_threads);
+
 /* The same, as three plain loops in double precision accumulation. */
 void matmul_reference(float *out, const float *in, const float *weight, const float *bias, int M,
                       int K, int N, matmul_layout layout, bool accumulate);

@@ -2,18 +2,37 @@
  * lens_run.c - the logit lens over a whole text.
  *
  * The forward pass keeps every tap of the residual stream, (R, T, C) floats
- * for R rows - small next to the projections. The projections are made one
- * row and one block of B positions at a time, (B, V) floats, and reduced at
- * once to the statistics of each cell, so (R, T, V) never exists: for a
- * block, the final row and the input row are projected first and kept as
- * references, then every row is projected and compared with them.
+ * for R rows - small next to the projections. (R, T, V) never exists: the
+ * vocabulary is the inner loop. For a block of B positions, the R x B
+ * normed taps are multiplied with one chunk of the unembedding at a time
+ * (N = 512 entries, a tile of (R B, N) floats that stays in cache) and the
+ * tile is folded at once into every cell's running statistics
+ * (lens_fused.h). The vocabulary is cut into a fixed number of stripes that
+ * the threads share out, each with its own states, merged in stripe order
+ * afterwards: the results do not depend on the number of threads, and the
+ * unembedding is streamed T / B times in all, not (R + 2) T / B times.
+ *
+ * Two things must be known before a block's pass: the final row's top-1 at
+ * each position (one pass over the final row alone, for all positions, at
+ * the start) and the logits of the tokens whose ranks are counted (a small
+ * product with just those unembedding rows). The pass checks each of these
+ * logits against the one its tile holds; a cell where they differ has its
+ * rank recounted from its whole row.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "kernels/matmul.h"
+#include "lens/lens_fused.h"
 #include "lens/lens_stats.h"
 #include "loupe.h"
+#include "model/model.h"
 #include "util/error.h"
 
 struct loupe_lens_result {
@@ -48,40 +67,6 @@ static loupe_status store_tap(void *user, loupe_tap_kind kind, int layer, const 
     memcpy(store->taps + (size_t)store->next_row * T * C, residual, (size_t)T * C * sizeof(float));
     store->next_row++;
     return LOUPE_OK;
-}
-
-/* Buffers for one block of B positions: logits of the row at hand, and the
- * log-probs and probs of the final and input rows. */
-typedef struct lens_block_buffers {
-    float *normed;          /* (B, C) */
-    float *logits;          /* (B, V) */
-    float *final_log_probs; /* (B, V) */
-    float *final_probs;     /* (B, V) */
-    float *first_log_probs; /* (B, V) */
-    float *first_probs;     /* (B, V) */
-    int32_t *final_top;     /* (B) */
-    float *arena;
-} lens_block_buffers;
-
-static int block_buffers_build(lens_block_buffers *buffers, int B, int C, int V) {
-    size_t bv = (size_t)B * V;
-    buffers->arena = malloc(((size_t)B * C + 5 * bv) * sizeof(float) + (size_t)B * sizeof(int32_t));
-    if (buffers->arena == NULL) return -1;
-    float *next = buffers->arena;
-    buffers->normed = next, next += (size_t)B * C;
-    buffers->logits = next, next += bv;
-    buffers->final_log_probs = next, next += bv;
-    buffers->final_probs = next, next += bv;
-    buffers->first_log_probs = next, next += bv;
-    buffers->first_probs = next, next += bv;
-    buffers->final_top = (int32_t *)next;
-    return 0;
-}
-
-/* logits (n, V) = the lens of rows (n, C) of residual: final norm, unembed. */
-static void project(const loupe_model *model, const float *residual, int n, lens_block_buffers *buffers) {
-    loupe_model_final_norm(model, residual, n, buffers->normed);
-    loupe_model_unembed(model, buffers->normed, n, buffers->logits);
 }
 
 static void make_row_names(loupe_lens_result *result, int n_layer, bool subblocks) {
@@ -123,55 +108,239 @@ static loupe_lens_result *result_create(int R, int T, int K) {
     return result;
 }
 
-/* The statistics of row `row` for positions begin .. begin+n-1, whose lens
- * logits are in buffers->logits. */
-static void fill_cells(loupe_lens_result *result, int row, int begin, int n, int V,
-                       const lens_block_buffers *buffers) {
-    const int32_t *ids = result->ids;
-    int T = result->n_positions, K = result->topk;
+/* ------------------------------------------------------------------------
+ * The sweep over the vocabulary
+ * ---------------------------------------------------------------------- */
+
+/* Vocabulary entries per tile (a tile of 13 x 24 rows is 640 KB); stripes
+ * the vocabulary is cut into, fixed so results do not depend on threads;
+ * positions per tile in the pass that finds the final row's top-1. */
+enum { LENS_VOCAB_CHUNK = 512, LENS_VOCAB_STRIPES = 32, LENS_TOP_POSITIONS = 256 };
+
+static int max_threads(void) {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+static int thread_index(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+/* Working memory of the sweep, sized once for blocks of B positions. */
+typedef struct lens_sweep {
+    const loupe_model *model;
+    const float *unembedding;  /* (V, C) */
+    int R, T, C, V, K, B;
+    int tile_rows;             /* max(R B, LENS_TOP_POSITIONS) */
+    int n_threads;
+    float *normed;             /* (tile_rows, C) the block's normed taps, position-major: i R + r */
+    float *tiles;              /* (threads, tile_rows, CHUNK) */
+    double *scratch;           /* (threads, 2 CHUNK) */
+    lens_row_state *states;    /* (STRIPES, R B) */
+    float *token_rows;         /* (3 B, C) unembedding rows of the tokens ranked */
+    float *token_logits;       /* (R B, 3 B) their logits */
+    int32_t *final_top;        /* (T) the final row's top-1 */
+    float *best_logits;        /* (STRIPES, TOP_POSITIONS) */
+    int32_t *best_ids;         /* (STRIPES, TOP_POSITIONS) */
+    float *recount;            /* (V) one row's logits, for a recount */
+} lens_sweep;
+
+static void sweep_free(lens_sweep *sweep) {
+    free(sweep->normed);
+    free(sweep->tiles);
+    free(sweep->scratch);
+    free(sweep->states);
+    free(sweep->token_rows);
+    free(sweep->token_logits);
+    free(sweep->final_top);
+    free(sweep->best_logits);
+    free(sweep->best_ids);
+    free(sweep->recount);
+}
+
+static int sweep_build(lens_sweep *sweep, const loupe_model *model, int R, int T, int K, int B) {
+    memset(sweep, 0, sizeof *sweep);
+    sweep->model = model;
+    sweep->unembedding = model->weights.unembedding;
+    sweep->R = R, sweep->T = T, sweep->K = K, sweep->B = B;
+    sweep->C = model->config.n_embd, sweep->V = model->config.n_vocab;
+    size_t block_rows = (size_t)R * B, C = (size_t)sweep->C;
+    sweep->tile_rows = block_rows > LENS_TOP_POSITIONS ? (int)block_rows : LENS_TOP_POSITIONS;
+    sweep->n_threads = max_threads();
+    size_t threads = (size_t)sweep->n_threads, rows = (size_t)sweep->tile_rows;
+    sweep->normed = malloc(rows * C * sizeof(float));
+    sweep->tiles = malloc(threads * rows * LENS_VOCAB_CHUNK * sizeof(float));
+    sweep->scratch = malloc(threads * 2 * LENS_VOCAB_CHUNK * sizeof(double));
+    sweep->states = malloc(LENS_VOCAB_STRIPES * block_rows * sizeof(lens_row_state));
+    sweep->token_rows = malloc(3 * (size_t)B * C * sizeof(float));
+    sweep->token_logits = malloc(block_rows * 3 * B * sizeof(float));
+    sweep->final_top = malloc((size_t)T * sizeof(int32_t));
+    sweep->best_logits = malloc(LENS_VOCAB_STRIPES * LENS_TOP_POSITIONS * sizeof(float));
+    sweep->best_ids = malloc(LENS_VOCAB_STRIPES * LENS_TOP_POSITIONS * sizeof(int32_t));
+    sweep->recount = malloc((size_t)sweep->V * sizeof(float));
+    if (!sweep->normed || !sweep->tiles || !sweep->scratch || !sweep->states || !sweep->token_rows ||
+        !sweep->token_logits || !sweep->final_top || !sweep->best_logits || !sweep->best_ids || !sweep->recount) {
+        sweep_free(sweep);
+        return -1;
+    }
+    return 0;
+}
+
+static int stripe_begin(int stripe, int V) { return (int)((int64_t)stripe * V / LENS_VOCAB_STRIPES); }
+
+/* tile (rows, n) = normed (rows, C) x the unembedding rows from vocab_begin, (n, C), transposed. */
+static void project_chunk(const lens_sweep *sweep, float *tile, int rows, int vocab_begin, int n) {
+    matmul(tile, sweep->normed, sweep->unembedding + (size_t)vocab_begin * sweep->C, NULL, rows, sweep->C, n,
+           MATMUL_WEIGHT_OUT_IN, false);
+}
+
+/* sweep->final_top (T) = the final row's top-1 (the smaller id on ties),
+ * from final_taps (T, C). */
+static void find_final_top(lens_sweep *sweep, const float *final_taps) {
+    const int C = sweep->C, V = sweep->V;
+    for (int begin = 0; begin < sweep->T; begin += LENS_TOP_POSITIONS) {
+        const int n_positions = sweep->T - begin < LENS_TOP_POSITIONS ? sweep->T - begin : LENS_TOP_POSITIONS;
+        loupe_model_final_norm(sweep->model, final_taps + (size_t)begin * C, n_positions, sweep->normed);
 #pragma omp parallel for schedule(dynamic, 1)
-    for (int i = 0; i < n; i++) {
-        int t = begin + i;
-        size_t offset = (size_t)i * V;
-        lens_row_request request = {
-            .logits = buffers->logits + offset,
-            .final = {buffers->final_log_probs + offset, buffers->final_probs + offset},
-            .first = {buffers->first_log_probs + offset, buffers->first_probs + offset},
-            .target_id = t + 1 < T ? ids[t + 1] : -1,
-            .input_id = ids[t],
-            .final_top_id = buffers->final_top[i],
-            .topk = K,
-        };
-        lens_row_stats stats;
-        lens_row_compute(&request, V, &stats);
-        size_t index = (size_t)row * T + t;
-        loupe_lens_cell *cell = &result->cells[index];
-        int32_t *top_ids = result->top_ids + index * K;
-        float *top_probs = result->top_probs + index * K;
-        memcpy(top_ids, stats.top_ids, (size_t)stats.n_top * sizeof *top_ids);
-        memcpy(top_probs, stats.top_probs, (size_t)stats.n_top * sizeof *top_probs);
-        cell->top_ids = top_ids;
-        cell->top_probs = top_probs;
-        cell->n_top = stats.n_top;
-        cell->target = stats.target;
-        cell->input = stats.input;
-        cell->final_top = stats.final_top;
-        cell->entropy = stats.entropy;
-        cell->kl_final = stats.kl_final;
-        cell->kl_final_rev = stats.kl_final_rev;
-        cell->kl_first = stats.kl_first;
-        cell->kl_first_rev = stats.kl_first_rev;
+        for (int stripe = 0; stripe < LENS_VOCAB_STRIPES; stripe++) {
+            float *tile = sweep->tiles + (size_t)thread_index() * sweep->tile_rows * LENS_VOCAB_CHUNK;
+            float *best = sweep->best_logits + (size_t)stripe * LENS_TOP_POSITIONS;
+            int32_t *best_id = sweep->best_ids + (size_t)stripe * LENS_TOP_POSITIONS;
+            for (int i = 0; i < n_positions; i++) best[i] = -INFINITY, best_id[i] = -1;
+            const int end = stripe_begin(stripe + 1, V);
+            for (int v0 = stripe_begin(stripe, V); v0 < end; v0 += LENS_VOCAB_CHUNK) {
+                const int n = end - v0 < LENS_VOCAB_CHUNK ? end - v0 : LENS_VOCAB_CHUNK;
+                project_chunk(sweep, tile, n_positions, v0, n);
+                for (int i = 0; i < n_positions; i++) {
+                    const float *row = tile + (size_t)i * n;
+                    for (int v = 0; v < n; v++)
+                        if (row[v] > best[i] || best_id[i] < 0) best[i] = row[v], best_id[i] = v0 + v;
+                }
+            }
+        }
+        for (int i = 0; i < n_positions; i++) {
+            float value = 0.0f;
+            int32_t id = -1;
+            for (int stripe = 0; stripe < LENS_VOCAB_STRIPES; stripe++) {
+                size_t at = (size_t)stripe * LENS_TOP_POSITIONS + i;
+                if (sweep->best_ids[at] >= 0 && (id < 0 || sweep->best_logits[at] > value))
+                    value = sweep->best_logits[at], id = sweep->best_ids[at];
+            }
+            if (id < 0) id = 0; /* only when every logit is NaN */
+            sweep->final_top[begin + i] = id;
+        }
     }
 }
 
-/* Projects row `row` for a block and stores its references: log-probs and
- * probs into the given (n, V) buffers. */
-static void project_reference(const loupe_model *model, const float *row_taps, int begin, int n, int C,
-                              int V, lens_block_buffers *buffers, float *log_probs, float *probs) {
-    project(model, row_taps + (size_t)begin * C, n, buffers);
-#pragma omp parallel for schedule(static)
+/* The ids whose ranks cell (position t) counts: target, input, final top. */
+static void cell_tokens(const lens_sweep *sweep, const int32_t *ids, int t, int32_t tokens[LENS_TOKEN_COUNT]) {
+    tokens[LENS_TOKEN_TARGET] = t + 1 < sweep->T ? ids[t + 1] : -1;
+    tokens[LENS_TOKEN_INPUT] = ids[t];
+    tokens[LENS_TOKEN_FINAL_TOP] = sweep->final_top[t];
+}
+
+/* Normed taps of the block's rows, the logits of its ranked tokens, and
+ * every stripe's states set to start. */
+static void block_prepare(lens_sweep *sweep, const float *taps, const int32_t *ids, int begin, int n) {
+    const int R = sweep->R, C = sweep->C, M = R * n;
     for (int i = 0; i < n; i++)
-        lens_log_softmax(buffers->logits + (size_t)i * V, V, log_probs + (size_t)i * V, probs + (size_t)i * V);
+        for (int r = 0; r < R; r++)
+            loupe_model_final_norm(sweep->model, taps + ((size_t)r * sweep->T + begin + i) * C, 1,
+                                   sweep->normed + ((size_t)i * R + r) * C);
+    for (int i = 0; i < n; i++) {
+        int32_t tokens[LENS_TOKEN_COUNT];
+        cell_tokens(sweep, ids, begin + i, tokens);
+        for (int k = 0; k < LENS_TOKEN_COUNT; k++) {
+            int32_t id = tokens[k] >= 0 ? tokens[k] : 0;
+            memcpy(sweep->token_rows + ((size_t)i * LENS_TOKEN_COUNT + k) * C, sweep->unembedding + (size_t)id * C,
+                   (size_t)C * sizeof(float));
+        }
+    }
+    const int n_tokens = LENS_TOKEN_COUNT * n;
+    matmul(sweep->token_logits, sweep->normed, sweep->token_rows, NULL, M, C, n_tokens, MATMUL_WEIGHT_OUT_IN, false);
+    for (int i = 0; i < n; i++) {
+        int32_t tokens[LENS_TOKEN_COUNT];
+        cell_tokens(sweep, ids, begin + i, tokens);
+        for (int r = 0; r < R; r++) {
+            const float *row_logits = sweep->token_logits + ((size_t)i * R + r) * n_tokens + LENS_TOKEN_COUNT * i;
+            for (int stripe = 0; stripe < LENS_VOCAB_STRIPES; stripe++)
+                lens_row_state_begin(&sweep->states[(size_t)stripe * M + (size_t)i * R + r], tokens, row_logits,
+                                     sweep->K);
+        }
+    }
+}
+
+/* Every stripe's pass over the vocabulary for the block's n positions. */
+static void block_sweep(lens_sweep *sweep, int n) {
+    const int R = sweep->R, M = R * n, V = sweep->V;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int stripe = 0; stripe < LENS_VOCAB_STRIPES; stripe++) {
+        float *tile = sweep->tiles + (size_t)thread_index() * sweep->tile_rows * LENS_VOCAB_CHUNK;
+        double *scratch = sweep->scratch + (size_t)thread_index() * 2 * LENS_VOCAB_CHUNK;
+        lens_row_state *states = sweep->states + (size_t)stripe * M;
+        const int end = stripe_begin(stripe + 1, V);
+        for (int v0 = stripe_begin(stripe, V); v0 < end; v0 += LENS_VOCAB_CHUNK) {
+            const int chunk = end - v0 < LENS_VOCAB_CHUNK ? end - v0 : LENS_VOCAB_CHUNK;
+            project_chunk(sweep, tile, M, v0, chunk);
+            for (int i = 0; i < n; i++)
+                lens_fused_chunk(states + (size_t)i * R, R, tile + (size_t)i * R * chunk, chunk, v0, chunk, scratch);
+        }
+    }
+    for (int stripe = 1; stripe < LENS_VOCAB_STRIPES; stripe++)
+        for (int i = 0; i < n; i++)
+            lens_fused_merge(sweep->states + (size_t)i * R, sweep->states + (size_t)stripe * M + (size_t)i * R, R);
+}
+
+static void store_cell(loupe_lens_result *result, int row, int t, const lens_row_stats *stats) {
+    size_t index = (size_t)row * result->n_positions + t;
+    loupe_lens_cell *cell = &result->cells[index];
+    int32_t *top_ids = result->top_ids + index * result->topk;
+    float *top_probs = result->top_probs + index * result->topk;
+    memcpy(top_ids, stats->top_ids, (size_t)stats->n_top * sizeof *top_ids);
+    memcpy(top_probs, stats->top_probs, (size_t)stats->n_top * sizeof *top_probs);
+    cell->top_ids = top_ids;
+    cell->top_probs = top_probs;
+    cell->n_top = stats->n_top;
+    cell->target = stats->target;
+    cell->input = stats->input;
+    cell->final_top = stats->final_top;
+    cell->entropy = stats->entropy;
+    cell->kl_final = stats->kl_final;
+    cell->kl_final_rev = stats->kl_final_rev;
+    cell->kl_first = stats->kl_first;
+    cell->kl_first_rev = stats->kl_first_rev;
+}
+
+/* The rank of a token whose logit in the tile was not the one counted
+ * against: recounted on the whole row, projected again. */
+static int32_t recount_rank(lens_sweep *sweep, const float *normed_row, int32_t id) {
+    matmul(sweep->recount, normed_row, sweep->unembedding, NULL, 1, sweep->C, sweep->V, MATMUL_WEIGHT_OUT_IN, false);
+    int32_t above = 0;
+    for (int v = 0; v < sweep->V; v++) above += sweep->recount[v] > sweep->recount[id];
+    return above + 1;
+}
+
+/* The block's cells from its merged states (stripe 0). */
+static void block_finish(lens_sweep *sweep, loupe_lens_result *result, int begin, int n) {
+    const int R = sweep->R;
+    for (int i = 0; i < n; i++)
+        for (int r = 0; r < R; r++) {
+            lens_row_stats stats;
+            unsigned recount_mask = 0;
+            lens_fused_finish(sweep->states + (size_t)i * R, R, r, &stats, &recount_mask);
+            loupe_lens_token *tokens[LENS_TOKEN_COUNT] = {&stats.target, &stats.input, &stats.final_top};
+            for (int k = 0; k < LENS_TOKEN_COUNT; k++)
+                if (recount_mask & (1u << k))
+                    tokens[k]->rank = recount_rank(sweep, sweep->normed + ((size_t)i * R + r) * sweep->C, tokens[k]->id);
+            store_cell(result, r, begin + i, &stats);
+        }
 }
 
 loupe_status loupe_lens_run(const loupe_model *model, const int32_t *ids, int n_tokens,
@@ -193,10 +362,12 @@ loupe_status loupe_lens_run(const loupe_model *model, const int32_t *ids, int n_
 
     loupe_lens_result *result = result_create(R, T, K);
     tap_store store = {.taps = malloc((size_t)R * T * C * sizeof(float)), .next_row = 0, .n_rows = R};
-    lens_block_buffers buffers = {0};
-    if (result == NULL || store.taps == NULL || block_buffers_build(&buffers, B, C, V) != 0) {
+    lens_sweep sweep;
+    if (result == NULL || store.taps == NULL || sweep_build(&sweep, model, R, T, K, B) != 0) {
         status = error_set(error, LOUPE_ERROR_MEMORY, "out of memory for the lens of %d tokens", T);
-        goto done;
+        free(store.taps);
+        loupe_lens_free(result);
+        return status;
     }
     memcpy(result->ids, ids, (size_t)T * sizeof *ids);
     make_row_names(result, L, params->subblocks);
@@ -206,32 +377,19 @@ loupe_status loupe_lens_run(const loupe_model *model, const int32_t *ids, int n_
     forward.tap_user = &store;
     forward.tap_after_attention = params->subblocks;
     status = loupe_model_forward(model, ids, T, &forward, NULL, error);
-    if (status != LOUPE_OK) goto done;
-
-    const float *final_taps = store.taps + (size_t)(R - 1) * T * C;
-    const float *first_taps = store.taps;
-    for (int begin = 0; begin < T; begin += B) {
-        int n = T - begin < B ? T - begin : B;
-        project_reference(model, final_taps, begin, n, C, V, &buffers, buffers.final_log_probs,
-                          buffers.final_probs);
-        for (int i = 0; i < n; i++) {
-            /* top-1 of the final row: the largest log-prob, smaller id on ties */
-            const float *row = buffers.final_log_probs + (size_t)i * V;
-            int32_t best = 0;
-            for (int v = 1; v < V; v++)
-                if (row[v] > row[best]) best = v;
-            buffers.final_top[i] = best;
+    if (status == LOUPE_OK) {
+        /* The sweep runs its matmuls on threads of its own. */
+        int blas_threads = matmul_set_threads(1);
+        find_final_top(&sweep, store.taps + (size_t)(R - 1) * T * C);
+        for (int begin = 0; begin < T; begin += B) {
+            int n = T - begin < B ? T - begin : B;
+            block_prepare(&sweep, store.taps, ids, begin, n);
+            block_sweep(&sweep, n);
+            block_finish(&sweep, result, begin, n);
         }
-        project_reference(model, first_taps, begin, n, C, V, &buffers, buffers.first_log_probs,
-                          buffers.first_probs);
-        for (int row = 0; row < R; row++) {
-            project(model, store.taps + ((size_t)row * T + begin) * C, n, &buffers);
-            fill_cells(result, row, begin, n, V, &buffers);
-        }
+        matmul_set_threads(blas_threads);
     }
-
-done:
-    free(buffers.arena);
+    sweep_free(&sweep);
     free(store.taps);
     if (status != LOUPE_OK) {
         loupe_lens_free(result);

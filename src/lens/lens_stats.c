@@ -39,9 +39,7 @@ static float float_saturated(double value) {
     return (float)value;
 }
 
-/* A non-negative quantity (entropy, KL) whose rounding may fall just below
- * zero, as a float >= 0. */
-static float float_non_negative(double value) {
+float lens_float_non_negative(double value) {
     return value > 0.0 ? float_saturated(value) : 0.0f;
 }
 
@@ -229,11 +227,11 @@ void lens_row_compute(const lens_row_request *request, int n_vocab, lens_row_sta
     out->input = token_stats(logits, request->input_id, above_input, max_logit, log_partition);
     out->final_top = token_stats(logits, request->final_top_id, above_final_top, max_logit,
                                  log_partition);
-    out->entropy = float_non_negative(log_partition - weighted_shift / partition);
-    out->kl_final = float_non_negative(final_forward / final_mass - log_final_mass + log_partition);
+    out->entropy = lens_float_non_negative(log_partition - weighted_shift / partition);
+    out->kl_final = lens_float_non_negative(final_forward / final_mass - log_final_mass + log_partition);
     out->kl_final_rev =
-        float_non_negative(final_reverse / partition - log_partition + log_final_mass);
-    out->kl_first = float_non_negative(first_forward / first_mass - log_first_mass + log_partition);
+        lens_float_non_negative(final_reverse / partition - log_partition + log_final_mass);
+    out->kl_first = lens_float_non_negative(first_forward / first_mass - log_first_mass + log_partition);
     out->kl_first_rev =
-        float_non_negative(first_reverse / partition - log_partition + log_first_mass);
+        lens_float_non_negative(first_reverse / partition - log_partition + log_first_mass);
 }

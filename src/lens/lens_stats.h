@@ -94,6 +94,10 @@ typedef struct lens_row_stats {
  */
 void lens_row_compute(const lens_row_request *request, int n_vocab, lens_row_stats *out);
 
+/* A non-negative quantity (entropy, KL) whose rounding may fall just below
+ * zero, as a float in [0, FLT_MAX]. */
+float lens_float_non_negative(double value);
+
 /* The same contract as lens_row_compute, written as one plain pass per
  * quantity; slower, for tests and benchmarks. */
 void lens_row_compute_reference(const lens_row_request *request, int n_vocab,

@@ -1,0 +1,175 @@
+/*
+ * test_lens_fused.c - the one-pass lens statistics (src/lens/lens_fused.h)
+ * against their reference twin, lens_row_compute_reference, run on the same
+ * rows whole: every row of a position, fed in chunks of several sizes and in
+ * two stripes merged afterwards, in both the vectorised and the portable
+ * body. Ids and ranks must match exactly; values to 1e-6 (relative to 1 +
+ * |value|). Also: a row compared with itself has KL 0, and a threshold that
+ * differs from the logit seen asks for a recount.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lens/lens_fused.h"
+#include "lens/lens_stats.h"
+#include "test_support.h"
+
+enum { TEST_ROWS = 5, TEST_MAX_VOCAB = 3000 };
+
+static uint64_t random_state = 0x2545F4914F6CDD1Dull;
+
+static double random_unit(void) {
+    random_state ^= random_state >> 12;
+    random_state ^= random_state << 25;
+    random_state ^= random_state >> 27;
+    return (double)((random_state * 0x2545F4914F6CDD1Dull) >> 11) / 9007199254740992.0;
+}
+
+static int close_to(double ours, double expected, double tolerance) {
+    return fabs(ours - expected) <= tolerance * (1.0 + fabs(expected));
+}
+
+/* Runs the fused kernel on logits (R, V) in chunks of `chunk`, the vocabulary
+ * split into two stripes at `split` and merged; fills out (R). */
+static void run_fused(const float *logits, int n_vocab, int chunk, int split, const int32_t ids[][3],
+                      int topk, lens_row_stats *out, unsigned *masks) {
+    static lens_row_state states[TEST_ROWS], later[TEST_ROWS];
+    static float tile[TEST_ROWS * TEST_MAX_VOCAB];
+    static double scratch[2 * TEST_MAX_VOCAB];
+    for (int r = 0; r < TEST_ROWS; r++) {
+        float thresholds[3];
+        for (int k = 0; k < 3; k++)
+            thresholds[k] = ids[r][k] >= 0 ? logits[(size_t)r * n_vocab + ids[r][k]] : 0.0f;
+        lens_row_state_begin(&states[r], ids[r], thresholds, topk);
+        lens_row_state_begin(&later[r], ids[r], thresholds, topk);
+    }
+    for (int stripe = 0; stripe < 2; stripe++) {
+        int begin = stripe == 0 ? 0 : split, end = stripe == 0 ? split : n_vocab;
+        for (int v = begin; v < end; v += chunk) {
+            int n = end - v < chunk ? end - v : chunk;
+            /* a packed tile (R, n) with a stride wider than n, as the driver has */
+            int stride = n + 3;
+            for (int r = 0; r < TEST_ROWS; r++)
+                memcpy(tile + (size_t)r * stride, logits + (size_t)r * n_vocab + v, (size_t)n * sizeof(float));
+            lens_fused_chunk(stripe == 0 ? states : later, TEST_ROWS, tile, stride, v, n, scratch);
+        }
+    }
+    lens_fused_merge(states, later, TEST_ROWS);
+    for (int r = 0; r < TEST_ROWS; r++) lens_fused_finish(states, TEST_ROWS, r, &out[r], &masks[r]);
+}
+
+static void check_against_reference(const float *logits, int n_vocab, const int32_t ids[][3], int topk,
+                                    const lens_row_stats *fused, const unsigned *masks, const char *what) {
+    static float final_log_probs[TEST_MAX_VOCAB], final_probs[TEST_MAX_VOCAB];
+    static float first_log_probs[TEST_MAX_VOCAB], first_probs[TEST_MAX_VOCAB];
+    lens_reference first = lens_reference_compute(logits, n_vocab, first_log_probs, first_probs);
+    lens_reference final = lens_reference_compute(logits + (size_t)(TEST_ROWS - 1) * n_vocab, n_vocab,
+                                                  final_log_probs, final_probs);
+    for (int r = 0; r < TEST_ROWS; r++) {
+        lens_row_request request = {logits + (size_t)r * n_vocab, final, first, ids[r][0], ids[r][1],
+                                    ids[r][2], topk};
+        lens_row_stats expected;
+        lens_row_compute_reference(&request, n_vocab, &expected);
+        const lens_row_stats *ours = &fused[r];
+        CHECK_MSG(masks[r] == 0, "%s row %d: recount asked (%u)", what, r, masks[r]);
+        CHECK(ours->n_top == expected.n_top);
+        for (int i = 0; i < expected.n_top && i < ours->n_top; i++) {
+            CHECK_MSG(ours->top_ids[i] == expected.top_ids[i], "%s row %d top %d: %d vs %d", what, r, i,
+                      ours->top_ids[i], expected.top_ids[i]);
+            CHECK(close_to(ours->top_probs[i], expected.top_probs[i], 1e-6));
+        }
+        const loupe_lens_token *a[3] = {&ours->target, &ours->input, &ours->final_top};
+        const loupe_lens_token *b[3] = {&expected.target, &expected.input, &expected.final_top};
+        for (int k = 0; k < 3; k++) {
+            CHECK_MSG(a[k]->id == b[k]->id && a[k]->rank == b[k]->rank, "%s row %d token %d: id %d rank %d vs %d %d",
+                      what, r, k, a[k]->id, a[k]->rank, b[k]->id, b[k]->rank);
+            CHECK(a[k]->logit == b[k]->logit);
+            CHECK(close_to(a[k]->prob, b[k]->prob, 1e-6));
+        }
+        CHECK_MSG(close_to(ours->entropy, expected.entropy, 1e-6), "%s row %d entropy %.9g vs %.9g", what, r,
+                  ours->entropy, expected.entropy);
+        CHECK_MSG(close_to(ours->kl_final, expected.kl_final, 1e-6), "%s row %d kl_final %.9g vs %.9g", what, r,
+                  ours->kl_final, expected.kl_final);
+        CHECK_MSG(close_to(ours->kl_final_rev, expected.kl_final_rev, 1e-6), "%s row %d kl_final_rev %.9g vs %.9g",
+                  what, r, ours->kl_final_rev, expected.kl_final_rev);
+        CHECK_MSG(close_to(ours->kl_first, expected.kl_first, 1e-6), "%s row %d kl_first %.9g vs %.9g", what, r,
+                  ours->kl_first, expected.kl_first);
+        CHECK_MSG(close_to(ours->kl_first_rev, expected.kl_first_rev, 1e-6), "%s row %d kl_first_rev %.9g vs %.9g",
+                  what, r, ours->kl_first_rev, expected.kl_first_rev);
+    }
+    /* properties: a reference row against itself */
+    CHECK(fused[0].kl_first == 0.0f && fused[0].kl_first_rev == 0.0f);
+    CHECK(fused[TEST_ROWS - 1].kl_final == 0.0f && fused[TEST_ROWS - 1].kl_final_rev == 0.0f);
+}
+
+/* Rows of V logits: spread `scale` around a per-row offset, with some rows
+ * quantised so that ties occur. */
+static void make_rows(float *logits, int n_vocab, double scale, int quantise) {
+    for (int r = 0; r < TEST_ROWS; r++) {
+        double offset = (random_unit() - 0.5) * 20.0;
+        for (int v = 0; v < n_vocab; v++) {
+            double value = offset + scale * (random_unit() - 0.5);
+            if (quantise) value = floor(value * 4.0) / 4.0;
+            logits[(size_t)r * n_vocab + v] = (float)value;
+        }
+    }
+}
+
+static void run_case(int n_vocab, double scale, int quantise, int topk, const char *what) {
+    static float logits[TEST_ROWS * TEST_MAX_VOCAB];
+    make_rows(logits, n_vocab, scale, quantise);
+    int32_t ids[TEST_ROWS][3];
+    for (int r = 0; r < TEST_ROWS; r++) {
+        ids[r][0] = r == 2 ? -1 : (int32_t)(random_unit() * n_vocab);
+        ids[r][1] = (int32_t)(random_unit() * n_vocab);
+        ids[r][2] = (int32_t)(random_unit() * n_vocab);
+    }
+    const int chunks[] = {1, 7, 16, 64, 512};
+    static lens_row_stats fused[TEST_ROWS];
+    unsigned masks[TEST_ROWS];
+    for (int body = 0; body < 2; body++) {
+        bool available = lens_fused_use_portable(body == 1);
+        if (body == 0 && !available) continue;
+        for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
+            int split = n_vocab / 3 + (int)c < n_vocab ? n_vocab / 3 + (int)c : n_vocab;
+            char label[128];
+            snprintf(label, sizeof label, "%s, %s body, chunk %d", what, body == 0 ? "vector" : "portable",
+                     chunks[c]);
+            run_fused(logits, n_vocab, chunks[c], split, (const int32_t(*)[3])ids, topk, fused, masks);
+            check_against_reference(logits, n_vocab, (const int32_t(*)[3])ids, topk, fused, masks, label);
+        }
+    }
+    lens_fused_use_portable(false);
+}
+
+/* A threshold that is not the logit the pass sees is reported. */
+static void test_recount_is_asked(void) {
+    static float logits[TEST_ROWS * 100];
+    make_rows(logits, 100, 4.0, 0);
+    lens_row_state states[TEST_ROWS];
+    const int32_t ids[3] = {3, 5, 7};
+    for (int r = 0; r < TEST_ROWS; r++) {
+        float thresholds[3] = {logits[(size_t)r * 100 + 3], logits[(size_t)r * 100 + 5] + 1e-3f,
+                               logits[(size_t)r * 100 + 7]};
+        lens_row_state_begin(&states[r], ids, thresholds, 3);
+    }
+    double scratch[200];
+    lens_fused_chunk(states, TEST_ROWS, logits, 100, 0, 100, scratch);
+    lens_row_stats out;
+    unsigned mask = 0;
+    lens_fused_finish(states, TEST_ROWS, 1, &out, &mask);
+    CHECK(mask == 2u);
+}
+
+int main(void) {
+    run_case(1000, 8.0, 0, 5, "spread 8");
+    run_case(TEST_MAX_VOCAB, 40.0, 0, 100, "spread 40, top 100");
+    run_case(777, 3.0, 1, 10, "ties");
+    run_case(600, 3000.0, 0, 3, "spread 3000 (underflow)");
+    run_case(1, 1.0, 0, 5, "one entry");
+    test_recount_is_asked();
+    return test_finish("lens_fused");
+}
