@@ -3,7 +3,6 @@
  * PNG backend draws it: the system fonts through fontconfig (so CJK and
  * emoji fall back to fonts that have them), 96 dpi, unhinted advances.
  */
-#include <fontconfig/fontconfig.h>
 #include <pango/pangocairo.h>
 
 #include "plot_canvas_internal.h"
@@ -55,7 +54,7 @@ void plot_text_shutdown(void) {
     if (measure_context != NULL) g_object_unref(measure_context);
     measure_layout = NULL;
     measure_context = NULL;
+    /* cairo_debug_reset_static_data and FcFini would assert while pango
+     * still caches fonts; dropping the default font map is what is safe */
     pango_cairo_font_map_set_default(NULL);
-    cairo_debug_reset_static_data();
-    FcFini();
 }
