@@ -1,0 +1,423 @@
+#!/usr/bin/env bash
+# One check per entry of docs/ERRORS.md: each error a user can hit from the
+# loupe command, produced from a crafted input and checked for its exact
+# message and exit status. The entries' ids (E101, ...) tie the two together:
+# every id in docs/ERRORS.md must be checked here, and no other.
+set -uo pipefail
+export LC_ALL=C # messages may hold raw bytes from a file; match them byte for byte
+loupe=$1
+here=$(cd "$(dirname "$0")" && pwd)
+data=${LOUPE_TEST_DATA:-$here/../data}
+models=${LOUPE_MODELS:-$here/../../models}
+catalogue=$here/../../docs/ERRORS.md
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0
+checked=()
+tiny=$data/gpt2-tiny-gelu
+demo=$models/gpt2-demo
+
+# check ID STATUS MESSAGE CMD...: runs CMD; its exit status must be STATUS
+# and its stderr exactly the line "loupe: MESSAGE" (MESSAGE a regular
+# expression matched against the whole line).
+check() {
+  local id=$1 status=$2 message=$3
+  shift 3
+  checked+=("$id")
+  "$@" >"$work/out" 2>"$work/err" </dev/null
+  local got=$?
+  if [ "$got" -ne "$status" ] || [ "$(wc -l <"$work/err")" -ne 1 ] ||
+     ! grep -qxE -- "loupe: $message" "$work/err"; then
+    echo "FAILED $id: $* -> status $got (expected $status), stderr:"
+    head -5 "$work/err"
+    failures=$((failures + 1))
+  fi
+}
+
+# check_first ID STATUS LINE CMD...: as check, for errors followed by the
+# usage text: only the first line of stderr is matched (whole line).
+check_first() {
+  local id=$1 status=$2 message=$3
+  shift 3
+  checked+=("$id")
+  "$@" >"$work/out" 2>"$work/err" </dev/null
+  local got=$?
+  if [ "$got" -ne "$status" ] || ! head -1 "$work/err" | grep -qxE -- "$message"; then
+    echo "FAILED $id: $* -> status $got (expected $status), stderr:"
+    head -5 "$work/err"
+    failures=$((failures + 1))
+  fi
+}
+
+# model NAME: a copy of the tiny GPT-2 model folder to break.
+model() {
+  mkdir -p "$work/$1"
+  cp "$tiny/config.json" "$tiny/model.safetensors" "$work/$1/"
+  echo "$work/$1"
+}
+
+# config NAME PYTHON: a tiny model whose config.json is changed by PYTHON
+# (acting on the dict c).
+config() {
+  local dir
+  dir=$(model "$1")
+  python3 - "$dir/config.json" "$2" <<'PY'
+import json, sys
+path, code = sys.argv[1], sys.argv[2]
+c = json.load(open(path))
+exec(code)
+open(path, "w").write(json.dumps(c))
+PY
+  echo "$dir"
+}
+
+# safetensors NAME HEADER DATA_BYTES: a model folder whose model.safetensors
+# has the given header text and DATA_BYTES zero bytes of data.
+safetensors() {
+  mkdir -p "$work/$1"
+  cp "$tiny/config.json" "$work/$1/"
+  python3 - "$work/$1/model.safetensors" "$2" "$3" <<'PY'
+import struct, sys
+header = sys.argv[2].encode()
+open(sys.argv[1], "wb").write(struct.pack("<Q", len(header)) + header + bytes(int(sys.argv[3])))
+PY
+  echo "$work/$1"
+}
+
+# weights NAME PYTHON: the tiny model with its header dict h changed by
+# PYTHON; data is the tensor bytes (may be changed too).
+weights() {
+  local dir
+  dir=$(model "$1")
+  python3 - "$dir/model.safetensors" "$2" <<'PY'
+import json, struct, sys
+path, code = sys.argv[1], sys.argv[2]
+raw = open(path, "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+h, data = json.loads(raw[8:8 + n]), raw[8 + n:]
+exec(code)
+header = json.dumps(h).encode()
+open(path, "wb").write(struct.pack("<Q", len(header)) + header + data)
+PY
+  echo "$dir"
+}
+
+# tokenizer NAME VOCAB_PYTHON MERGES: a folder with vocab.json (the dict v,
+# GPT-2's 256 byte tokens with ids 0..255, changed by VOCAB_PYTHON; or raw
+# text when VOCAB_PYTHON starts with "raw:") and merges.txt holding MERGES.
+tokenizer() {
+  mkdir -p "$work/$1"
+  python3 - "$work/$1/vocab.json" "$2" <<'PY'
+import json, sys
+path, code = sys.argv[1], sys.argv[2]
+keep = list(range(33, 127)) + list(range(161, 173)) + list(range(174, 256))
+chars, extra = {}, 0
+for b in range(256):
+    if b in keep:
+        chars[b] = chr(b)
+    else:
+        chars[b] = chr(256 + extra)
+        extra += 1
+v = {chars[b]: b for b in range(256)}
+if code.startswith("raw:"):
+    open(path, "wb").write(code[4:].encode("utf-8", "surrogateescape"))
+else:
+    exec(code)
+    open(path, "w", encoding="utf-8").write(json.dumps(v, ensure_ascii=False))
+PY
+  printf '%b' "$3" >"$work/$1/merges.txt"
+  echo "$work/$1"
+}
+
+# ---------------------------------------------------------------- command line
+check E101 2 "unknown command 'frobnicate' \(try loupe --help\)" "$loupe" frobnicate
+check_first E102 2 "loupe - the logit lens for transformer language models" "$loupe"
+check_first E103 2 "next: unrecognized option '--bogus'" "$loupe" next --bogus x
+check E104 2 "--topk: expected a whole number from 1 to 1000, got '0'" "$loupe" next --topk 0 x
+check E105 2 "--temperature: expected a number from 0 to 100, got 'hot'" "$loupe" generate --temperature hot x
+check E106 2 "--temperature: use 0 for greedy or at least 0.01" "$loupe" generate --temperature 0.001 x
+check E107 2 "--format: expected one of table, json, csv, got 'xml'" "$loupe" lens --format xml x
+check E108 2 "--layers: expected a slice A:B of whole numbers \(either may be left out\), got 'one'" \
+  "$loupe" lens --layers one x
+check E109 2 "--positions: the slice selects nothing out of 2 \(valid indices are 0 .. 1\)" \
+  "$loupe" lens --positions 5: "hello world"
+check E110 2 "info takes no text \(got 'some text'\)" "$loupe" info "some text"
+
+# ---------------------------------------------------------------- the text
+printf 'x' >"$work/one.txt"
+check E201 1 "give the text either as arguments or with --file, not both" "$loupe" next --file "$work/one.txt" x
+check E202 1 "$work/missing.txt: cannot open: No such file or directory" "$loupe" next --file "$work/missing.txt"
+checked+=(E203)
+python3 - "$loupe" <<'PY' >"$work/tty.err" 2>&1
+import os, pty, subprocess, sys
+leader, follower = pty.openpty()
+done = subprocess.run([sys.argv[1], "tokenize"], stdin=follower, stderr=subprocess.PIPE)
+print(done.returncode, done.stderr.decode().strip())
+PY
+grep -qx "1 loupe: no text given: pass it as an argument, with --file PATH, or on standard input" "$work/tty.err" ||
+  { echo "FAILED E203: $(cat "$work/tty.err")"; failures=$((failures + 1)); }
+checked+=(E204)
+head -c $((256 * 1024 * 1024 + 1)) /dev/zero | "$loupe" tokenize >/dev/null 2>"$work/err"
+status=$?
+{ [ "$status" -eq 1 ] && grep -qx "loupe: standard input: longer than the limit of 256 MB" "$work/err"; } ||
+  { echo "FAILED E204: status $status: $(cat "$work/err")"; failures=$((failures + 1)); }
+check E205 1 "the text is empty: nothing to run the model on" "$loupe" next ""
+python3 -c 'print("word " * 600)' >"$work/long.txt"
+check E206 1 "the text is 60[0-9] tokens, longer than the model's context of 512 tokens" \
+  "$loupe" next --file "$work/long.txt"
+
+# ---------------------------------------------------------------- the model folder
+checked+=(E301)
+mkdir -p "$work/bin"
+cp "$loupe" "$work/bin/loupe"
+if [ -e /usr/local/share/loupe/models/gpt2-demo ] || [ -e /usr/share/loupe/models/gpt2-demo ]; then
+  echo "E301 not checked: a demo model is installed on this machine"
+else
+  env -u LOUPE_MODEL "$work/bin/loupe" info >/dev/null 2>"$work/err"
+  status=$?
+  { [ "$status" -eq 1 ] && grep -qE "^loupe: no model given and the embedded model gpt2-demo was not found next to the executable or in .*; pass --model DIR$" "$work/err"; } ||
+    { echo "FAILED E301: status $status: $(cat "$work/err")"; failures=$((failures + 1)); }
+fi
+check E302 1 "$work/nowhere/config.json: cannot open: No such file or directory" "$loupe" info --model "$work/nowhere"
+dir=$(model config_dir) && rm "$dir/config.json" && mkdir "$dir/config.json"
+check E303 1 "$dir/config.json: read failed" "$loupe" info --model "$dir"
+dir=$(model config_big) && head -c $((1024 * 1024 + 1)) /dev/zero | tr '\0' ' ' >"$dir/config.json"
+check E304 1 "$dir/config.json: larger than the limit of 1048576 bytes" "$loupe" info --model "$dir"
+dir=$(model config_bad) && printf '{"model_type": "gpt2",\n  "n_layer" 3}' >"$dir/config.json"
+check E305 1 "$dir/config.json: invalid JSON at byte offset 35" "$loupe" info --model "$dir"
+dir=$(model config_trailing) && printf '{} {}' >"$dir/config.json"
+check E306 1 "$dir/config.json: invalid JSON at byte offset 3: unexpected text after the value" "$loupe" info --model "$dir"
+dir=$(model config_array) && printf '[1, 2]' >"$dir/config.json"
+check E307 1 "$dir/config.json: top level is an array, expected an object" "$loupe" info --model "$dir"
+dir=$(config no_type 'del c["model_type"]')
+check E308 1 "$dir/config.json: model_type missing" "$loupe" info --model "$dir"
+dir=$(config llama 'c["model_type"] = "llama"')
+check E309 1 "$dir/config.json: model_type \"llama\" is not supported \(supported: gpt2\)" "$loupe" info --model "$dir"
+dir=$(config no_layers 'del c["n_layer"]')
+check E310 1 "$dir/config.json: n_layer missing \(nor is there num_hidden_layers\)" "$loupe" info --model "$dir"
+dir=$(config string_width 'c["n_embd"] = "32"')
+check E311 1 "$dir/config.json: n_embd is a string, expected a positive integer" "$loupe" info --model "$dir"
+dir=$(config half_head 'c["n_head"] = 1.5')
+check E312 1 "$dir/config.json: n_head is 1.5, expected a positive integer" "$loupe" info --model "$dir"
+dir=$(config many_layers 'c["n_layer"] = 5000')
+check E313 1 "$dir/config.json: n_layer is 5000, above the limit of 1024" "$loupe" info --model "$dir"
+dir=$(config wide 'c["n_embd"] = 100000')
+check E314 1 "$dir/config.json: n_embd is 100000, above the limit of 65536" "$loupe" info --model "$dir"
+dir=$(config big_vocab 'c["vocab_size"] = 10**9')
+check E315 1 "$dir/config.json: vocab_size is 1000000000, above the limit of 4194304" "$loupe" info --model "$dir"
+dir=$(config long_context 'c["n_positions"] = 2**21')
+check E316 1 "$dir/config.json: n_positions is 2097152, above the limit of 1048576" "$loupe" info --model "$dir"
+dir=$(config odd_heads 'c["n_head"] = 5')
+check E317 1 "$dir/config.json: n_embd 32 is not divisible by n_head 5" "$loupe" info --model "$dir"
+dir=$(config epsilon 'c["layer_norm_epsilon"] = -1')
+check E318 1 "$dir/config.json: layer_norm_epsilon is -1, expected a positive number" "$loupe" info --model "$dir"
+dir=$(config tie 'c["tie_word_embeddings"] = "yes"')
+check E319 1 "$dir/config.json: tie_word_embeddings is a string, expected true or false" "$loupe" info --model "$dir"
+dir=$(config activation_type 'c["activation_function"] = 3')
+check E320 1 "$dir/config.json: activation_function is a number, expected a string" "$loupe" info --model "$dir"
+dir=$(config activation_long 'c["activation_function"] = "g" * 40')
+check E321 1 "$dir/config.json: activation_function is 40 bytes long, the limit is 31" "$loupe" info --model "$dir"
+dir=$(config architectures 'c["architectures"] = "GPT2LMHeadModel"')
+check E322 1 "$dir/config.json: architectures is a string, expected an array" "$loupe" info --model "$dir"
+dir=$(config swish 'c["activation_function"] = "swish"')
+check E323 1 "$dir/config.json: activation_function 'swish' is not supported \(gelu_new, gelu_pytorch_tanh, gelu, relu are\)" \
+  "$loupe" info --model "$dir"
+
+# ---------------------------------------------------------------- safetensors
+dir=$(model no_weights) && rm "$dir/model.safetensors"
+check E401 1 "$dir: neither model.safetensors nor model.safetensors.index.json found" "$loupe" info --model "$dir"
+dir=$(model short) && printf 'abc' >"$dir/model.safetensors"
+check E402 1 "$dir/model.safetensors: file is 3 bytes, too short for the 8-byte header length" "$loupe" info --model "$dir"
+dir=$(model huge_header) && printf '\x00\x00\x00\x10\x00\x00\x00\x00{}' >"$dir/model.safetensors"
+check E403 1 "$dir/model.safetensors: header length 268435456 exceeds the limit of 100000000 bytes" "$loupe" info --model "$dir"
+dir=$(model past_end) && printf '\x64\x00\x00\x00\x00\x00\x00\x00{}' >"$dir/model.safetensors"
+check E404 1 "$dir/model.safetensors: header length 100 runs past the end of the file \(10 bytes\)" "$loupe" info --model "$dir"
+dir=$(safetensors bad_json '{"a": ' 0)
+check E405 1 "$dir/model.safetensors: invalid JSON at byte offset 5" "$loupe" info --model "$dir"
+mkdir -p "$work/values_limit" && cp "$tiny/config.json" "$work/values_limit/" && dir=$work/values_limit
+python3 - "$dir/model.safetensors" <<'PY'
+import struct, sys
+header = b"[" + b"0," * (1 << 24) + b"0]"
+open(sys.argv[1], "wb").write(struct.pack("<Q", len(header)) + header)
+PY
+check E406 1 "$dir/model.safetensors: JSON with 16777218 values, more than the limit of 16777216" "$loupe" info --model "$dir"
+dir=$(safetensors header_array '[]' 0)
+check E407 1 "$dir/model.safetensors: header is an array, expected a JSON object" "$loupe" info --model "$dir"
+dir=$(safetensors metadata '{"__metadata__": {"format": 1}}' 0)
+check E408 1 "$dir/model.safetensors: __metadata__ 'format' is a number, expected a string" "$loupe" info --model "$dir"
+dir=$(safetensors entry '{"x": 5}' 0)
+check E409 1 "$dir/model.safetensors: tensor 'x': entry is a number, expected an object" "$loupe" info --model "$dir"
+dir=$(safetensors no_dtype '{"x": {"shape": [], "data_offsets": [0, 4]}}' 4)
+check E410 1 "$dir/model.safetensors: tensor 'x': dtype missing" "$loupe" info --model "$dir"
+dir=$(safetensors f8 '{"x": {"dtype": "F8", "shape": [], "data_offsets": [0, 1]}}' 1)
+check E411 1 "$dir/model.safetensors: tensor 'x': unknown dtype \"F8\"" "$loupe" info --model "$dir"
+dir=$(safetensors no_shape '{"x": {"dtype": "F32", "data_offsets": [0, 4]}}' 4)
+check E412 1 "$dir/model.safetensors: tensor 'x': shape missing" "$loupe" info --model "$dir"
+dir=$(safetensors dims '{"x": {"dtype": "F32", "shape": [1,1,1,1,1,1,1,1,1], "data_offsets": [0, 4]}}' 4)
+check E413 1 "$dir/model.safetensors: tensor 'x': shape has 9 dims, more than the limit of 8" "$loupe" info --model "$dir"
+dir=$(safetensors negative_dim '{"x": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}}' 4)
+check E414 1 "$dir/model.safetensors: tensor 'x': shape dim 0 is not a non-negative integer, expected a non-negative integer" \
+  "$loupe" info --model "$dir"
+dir=$(safetensors overflow '{"x": {"dtype": "F32", "shape": [4294967296, 4294967296], "data_offsets": [0, 4]}}' 4)
+check E415 1 "$dir/model.safetensors: tensor 'x': element count of shape \[4294967296, 4294967296\] overflows 64 bits" \
+  "$loupe" info --model "$dir"
+dir=$(safetensors byte_overflow '{"x": {"dtype": "F64", "shape": [4294967296, 536870912], "data_offsets": [0, 4]}}' 4)
+check E416 1 "$dir/model.safetensors: tensor 'x': byte size of shape \[4294967296, 536870912\] of F64 overflows 64 bits" \
+  "$loupe" info --model "$dir"
+dir=$(safetensors no_offsets '{"x": {"dtype": "F32", "shape": []}}' 4)
+check E417 1 "$dir/model.safetensors: tensor 'x': data_offsets missing" "$loupe" info --model "$dir"
+dir=$(safetensors offsets_three '{"x": {"dtype": "F32", "shape": [], "data_offsets": [0, 4, 8]}}' 4)
+check E418 1 "$dir/model.safetensors: tensor 'x': data_offsets must be an array \[begin, end\]" "$loupe" info --model "$dir"
+dir=$(safetensors offsets_negative '{"x": {"dtype": "F32", "shape": [], "data_offsets": [-4, 0]}}' 4)
+check E419 1 "$dir/model.safetensors: tensor 'x': data_offsets must be non-negative integers" "$loupe" info --model "$dir"
+dir=$(safetensors offsets_reversed '{"x": {"dtype": "F32", "shape": [], "data_offsets": [4, 0]}}' 4)
+check E420 1 "$dir/model.safetensors: tensor 'x': data_offsets \[4, 0\] end before they begin" "$loupe" info --model "$dir"
+dir=$(safetensors size '{"x": {"dtype": "F32", "shape": [2], "data_offsets": [0, 4]}}' 4)
+check E421 1 "$dir/model.safetensors: tensor 'x': data_offsets \[0, 4\] give 4 bytes, shape \[2\] of F32 needs 8" \
+  "$loupe" info --model "$dir"
+dir=$(safetensors twice '{"x": {"dtype": "F32", "shape": [], "data_offsets": [0, 4]}, "x": {"dtype": "F32", "shape": [], "data_offsets": [4, 8]}}' 8)
+check E422 1 "$dir/model.safetensors: tensor 'x' appears twice in the header" "$loupe" info --model "$dir"
+dir=$(safetensors overlap '{"x": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, "y": {"dtype": "F32", "shape": [], "data_offsets": [4, 8]}}' 8)
+check E423 1 "$dir/model.safetensors: tensor 'y': data_offsets \[4, 8\] overlap tensor 'x', which ends at 8" \
+  "$loupe" info --model "$dir"
+dir=$(safetensors gap_first '{"x": {"dtype": "F32", "shape": [], "data_offsets": [4, 8]}}' 8)
+check E424 1 "$dir/model.safetensors: tensor 'x': data_offsets begin at 4, leaving a gap: the first tensor must begin at 0" \
+  "$loupe" info --model "$dir"
+dir=$(safetensors gap '{"x": {"dtype": "F32", "shape": [], "data_offsets": [0, 4]}, "y": {"dtype": "F32", "shape": [], "data_offsets": [8, 12]}}' 12)
+check E425 1 "$dir/model.safetensors: tensor 'y': data_offsets begin at 8, leaving a gap after tensor 'x', which ends at 4" \
+  "$loupe" info --model "$dir"
+dir=$(safetensors extra '{"x": {"dtype": "F32", "shape": [], "data_offsets": [0, 4]}}' 6)
+check E426 1 "$dir/model.safetensors: data section has 6 bytes but the tensors cover only 4" "$loupe" info --model "$dir"
+dir=$(model truncated) && head -c 100000 "$tiny/model.safetensors" >"$dir/model.safetensors"
+check E427 1 "$dir/model.safetensors: tensors need [0-9]+ bytes but the data section has only [0-9]+ \(file truncated\?\)" \
+  "$loupe" info --model "$dir"
+mkdir -p "$work/many_tensors" && cp "$tiny/config.json" "$work/many_tensors/"
+python3 - "$work/many_tensors/model.safetensors" <<'PY'
+import struct, sys
+entries = ",".join('"%x":{"dtype":"U8","shape":[0],"data_offsets":[0,0]}' % i for i in range(1048577))
+header = ("{" + entries + "}").encode()
+open(sys.argv[1], "wb").write(struct.pack("<Q", len(header)) + header)
+PY
+check E428 1 "$work/many_tensors/model.safetensors: more than 1048576 tensors" "$loupe" info --model "$work/many_tensors"
+
+# ---------------------------------------------------------------- sharded checkpoints
+shard() { # shard NAME INDEX_TEXT: a tiny model whose weights are one shard named by an index
+  local dir
+  dir=$(model "$1")
+  mv "$dir/model.safetensors" "$dir/part-1.safetensors"
+  printf '%s' "$2" >"$dir/model.safetensors.index.json"
+  echo "$dir"
+}
+dir=$(shard index_array '[]')
+check E501 1 "$dir/model.safetensors.index.json: top level is an array, expected an object" "$loupe" info --model "$dir"
+dir=$(shard no_map '{"metadata": {}}')
+check E502 1 "$dir/model.safetensors.index.json: weight_map is missing, expected an object" "$loupe" info --model "$dir"
+dir=$(shard map_number '{"weight_map": {"lm_head.weight": 3}}')
+check E503 1 "$dir/model.safetensors.index.json: weight_map: tensor 'lm_head.weight' maps to a number, expected a file name" \
+  "$loupe" info --model "$dir"
+dir=$(shard escape '{"weight_map": {"x": "../part-1.safetensors"}}')
+check E504 1 "$dir/model.safetensors.index.json: weight_map: tensor 'x' names shard \"../part-1.safetensors\", which is not a plain file name in the folder" \
+  "$loupe" info --model "$dir"
+dir=$(shard empty_map '{"weight_map": {}}')
+check E505 1 "$dir/model.safetensors.index.json: weight_map lists no tensors" "$loupe" info --model "$dir"
+dir=$(shard missing_shard '{"weight_map": {"transformer.wte.weight": "part-2.safetensors"}}')
+check E506 1 "$dir/part-2.safetensors: cannot open: No such file or directory" "$loupe" info --model "$dir"
+dir=$(shard wrong_shard '{"weight_map": {"lm_head.weight": "part-1.safetensors"}}')
+check E507 1 "$dir/model.safetensors.index.json: weight_map puts tensor 'lm_head.weight' in part-1.safetensors, but that shard has no such tensor" \
+  "$loupe" info --model "$dir"
+dir=$(shard both '{"weight_map": {"transformer.wte.weight": "part-1.safetensors", "transformer.wpe.weight": "part-2.safetensors"}}')
+cp "$dir/part-1.safetensors" "$dir/part-2.safetensors"
+check E508 1 "$dir/part-2.safetensors: tensor '[^']+' is also in $dir/part-1.safetensors" "$loupe" info --model "$dir"
+dir=$(shard big_index '') && truncate -s $((64 * 1024 * 1024 + 1)) "$dir/model.safetensors.index.json"
+check E509 1 "$dir/model.safetensors.index.json: larger than the limit of 67108864 bytes" "$loupe" info --model "$dir"
+
+# ---------------------------------------------------------------- tensors against config.json
+dir=$(weights renamed 'h["transformer.h.1.ln_1.weightx"] = h.pop("transformer.h.1.ln_1.weight")')
+check E601 1 "$dir: tensor 'transformer.h.1.ln_1.weight' not found \(also tried with \"transformer.\" added or removed\)" \
+  "$loupe" info --model "$dir"
+dir=$(weights reshaped 'h["transformer.wpe.weight"]["shape"] = [32, 64]')
+check E602 1 "$dir/model.safetensors: tensor 'transformer.wpe.weight': expected shape \[64, 32\], found \[32, 64\]" \
+  "$loupe" info --model "$dir"
+dir=$(weights integer 'h["transformer.ln_f.bias"]["dtype"] = "I32"')
+check E603 1 "$dir/model.safetensors: tensor 'transformer.ln_f.bias': dtype I32 is not a floating-point type" \
+  "$loupe" info --model "$dir"
+dir=$(config untied 'c["tie_word_embeddings"] = False')
+check E604 1 "$dir: missing tensor 'lm_head.weight' \(config.json: tie_word_embeddings is false\)" "$loupe" info --model "$dir"
+
+# ---------------------------------------------------------------- vocab.json
+dir=$(tokenizer no_vocab '' '') && rm "$dir/vocab.json"
+check E701 1 "$dir/vocab.json: cannot open: No such file or directory" "$loupe" tokenize --model "$dir" x
+dir=$(tokenizer vocab_json 'raw:{"a": 1,}' '')
+check E702 1 "$dir/vocab.json: invalid JSON at byte offset 8" "$loupe" tokenize --model "$dir" x
+dir=$(tokenizer vocab_array 'raw:["a"]' '')
+check E703 1 "$dir/vocab.json: expected an object mapping tokens to ids, found an array" "$loupe" tokenize --model "$dir" x
+dir=$(tokenizer vocab_empty 'raw:{}' '')
+check E704 1 "$dir/vocab.json: the vocabulary is empty" "$loupe" tokenize --model "$dir" x
+dir=$(tokenizer negative 'v["ab"] = -1' '')
+check E705 1 "$dir/vocab.json: key \"ab\": negative id -1" "$loupe" tokenize --model "$dir" x
+dir=$(tokenizer fraction 'v["ab"] = 256.5' '')
+check E706 1 "$dir/vocab.json: key \"ab\": id 256.5 is not a whole number" "$loupe" tokenize --model "$dir" x
+dir=$(tokenizer id_string 'v["ab"] = "256"' '')
+check E707 1 "$dir/vocab.json: key \"ab\": id is a string, not an integer" "$loupe" tokenize --model "$dir" x
+dir=$(tokenizer sparse 'v["ab"] = 300' '')
+check E708 1 "$dir/vocab.json: key \"ab\": id 300 is out of range: ids must be dense 0..256" "$loupe" tokenize --model "$dir" x
+dir=$(tokenizer duplicate_id 'v["ab"] = 7' '')
+check E709 1 "$dir/vocab.json: key \"ab\": duplicate id 7 \(also \"ć\"\)" "$loupe" tokenize --model "$dir" x
+dir=$(tokenizer empty_token 'v[""] = 256' '')
+check E710 1 "$dir/vocab.json: key \"\": empty token" "$loupe" tokenize --model "$dir" x
+dir=$(tokenizer bad_utf8 '' '') && printf '{"\xff": 0}' >"$dir/vocab.json"
+check E711 1 "$dir/vocab.json: key \".\": invalid UTF-8" "$loupe" tokenize --model "$dir" x
+dir=$(tokenizer no_byte 'v["a\u0400"] = 256' '')
+check E712 1 "$dir/vocab.json: key \"aЀ\": character U\+0400 stands for no byte in a byte-level vocabulary" \
+  "$loupe" tokenize --model "$dir" x
+dir=$(tokenizer duplicate_key 'raw:{"a": 0, "a": 1}' '')
+check E713 1 "$dir/vocab.json: key \"a\": duplicate key" "$loupe" tokenize --model "$dir" x
+dir=$(tokenizer missing_byte 'v["ab"] = v.pop("a")' '')
+check E714 1 "$dir/vocab.json: no token for byte 0x61 \(key \"a\"\): every byte needs one" "$loupe" tokenize --model "$dir" x
+dir=$(tokenizer vocab_big '' '') && truncate -s $((64 * 1024 * 1024 + 1)) "$dir/vocab.json"
+check E715 1 "$dir/vocab.json: larger than the limit of 67108864 bytes" "$loupe" tokenize --model "$dir" x
+dir=$(tokenizer vocab_many '' '')
+python3 -c '
+import sys
+sys.stdout.write("{" + ",".join("\"%x\":0" % i for i in range(4194305)) + "}")' >"$dir/vocab.json"
+check E716 1 "$dir/vocab.json: 4194305 tokens, more than the limit of 4194304" "$loupe" tokenize --model "$dir" x
+
+# ---------------------------------------------------------------- merges.txt
+dir=$(tokenizer no_merges '' '') && rm "$dir/merges.txt"
+check E801 1 "$dir/merges.txt: cannot open: No such file or directory" "$loupe" tokenize --model "$dir" x
+dir=$(tokenizer merge_line 'v["ab"] = 256' '#version: 0.2\na b c\n')
+check E802 1 "$dir/merges.txt:2: expected two tokens separated by one space, found \"a b c\"" "$loupe" tokenize --model "$dir" x
+dir=$(tokenizer disagree '' '#version: 0.2\na b\n')
+check E803 1 "$dir/merges.txt:2: vocab/merges disagree: the merged token of \"a b\" is not in vocab.json" \
+  "$loupe" tokenize --model "$dir" x
+dir=$(tokenizer repeat 'v["ab"] = 256' '#version: 0.2\na b\na b\n')
+check E804 1 "$dir/merges.txt:3: repeats the merge \"a b\" of rank 0" "$loupe" tokenize --model "$dir" x
+dir=$(tokenizer blank 'v["ab"] = 256; v["abc"] = 257' '#version: 0.2\na b\n\nab c\n')
+check E805 1 "$dir/merges.txt:3: blank line inside the merges \(only trailing blank lines are allowed\)" \
+  "$loupe" tokenize --model "$dir" x
+dir=$(tokenizer merges_many '' '')
+head -c 4194310 /dev/zero | tr '\0' '\n' >"$dir/merges.txt"
+check E806 1 "$dir/merges.txt: 4194311 lines, more than the limit of 4194304 merges" "$loupe" tokenize --model "$dir" x
+
+# ---------------------------------------------------------------- running
+dir=$(model mismatch) && cp "$demo/vocab.json" "$demo/merges.txt" "$dir/"
+check E901 1 "token id [0-9]+ at position [0-9]+ is outside the vocabulary \(0 .. 999\)" \
+  "$loupe" next --model "$dir" "The quick brown fox"
+checked+=(E902)
+"$loupe" lens --format csv "x" >/dev/full 2>"$work/err"
+status=$?
+if [ -e /dev/full ]; then
+  { [ "$status" -eq 1 ] && grep -qx "loupe: writing the output failed" "$work/err"; } ||
+    { echo "FAILED E902: status $status: $(cat "$work/err")"; failures=$((failures + 1)); }
+fi
+
+# ---------------------------------------------------------------- the catalogue itself
+documented=$(grep -oE '^\| E[0-9]{3} ' "$catalogue" | tr -d '| ' | sort)
+tested=$(printf '%s\n' "${checked[@]}" | sort)
+if [ "$documented" != "$tested" ]; then
+  echo "FAILED: docs/ERRORS.md and this script disagree on the entries:"
+  diff <(echo "$documented") <(echo "$tested")
+  failures=$((failures + 1))
+fi
+[ "$failures" -eq 0 ] && echo "error catalogue: ${#checked[@]} entries ok"
+exit "$failures"
