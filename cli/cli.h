@@ -25,6 +25,8 @@ int cmd_tokenize(int argc, char **argv);
 int cmd_next(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_lens(int argc, char **argv);
+int cmd_corpus(int argc, char **argv);
+int cmd_count(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 
 /* Prints "loupe: <message>" on stderr. */

@@ -18,6 +18,8 @@ static void print_usage(FILE *out) {
             "  next       the most likely next tokens after a text\n"
             "  generate   continue a text, greedily or by sampling\n"
             "  lens       the logit lens of a text: a table, JSON or CSV\n"
+            "  corpus     the lens's statistics per layer over whole corpora\n"
+            "  count      token frequencies of a corpus (for corpus --counts)\n"
             "  plot       draw a lens saved as JSON: PNG, SVG or HTML\n"
             "\n"
             "Every command takes --model DIR (a Hugging Face model folder; default: the\n"
@@ -48,6 +50,8 @@ int main(int argc, char **argv) {
         {"next", cmd_next},
         {"generate", cmd_generate},
         {"lens", cmd_lens},
+        {"corpus", cmd_corpus},
+        {"count", cmd_count},
         {"plot", cmd_plot},
     };
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)

@@ -421,7 +421,7 @@ loupe_corpus_summary loupe_corpus_stats_bucket_summary(loupe_corpus_stats *stats
  * them in a smaller corpus), ties given mid-ranks; with the 95 % interval of
  * the Fisher transform, SE sqrt(1.06 / (n - 3)), which treats the sampled
  * positions as independent. defined is false with fewer than 4 samples or a
- * constant variable (the input row, where every rank is 1). */
+ * constant variable (e.g. every input ranked 1). */
 typedef struct loupe_corpus_correlation {
     int64_t n;
     double rho, low, high;

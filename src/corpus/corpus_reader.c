@@ -218,7 +218,7 @@ typedef enum scan_result {
 static scan_result find(loupe_corpus_reader *reader, const char *needle, size_t n, size_t *found) {
     const char *from = reader->data + reader->start + reader->scanned;
     size_t left = reader->filled - reader->start - reader->scanned;
-    const char *hit = n == 1 ? memchr(from, needle[0], left) : memmem(from, left, needle, n);
+    const char *hit = left == 0 ? NULL : n == 1 ? memchr(from, needle[0], left) : memmem(from, left, needle, n);
     if (hit != NULL) {
         *found = (size_t)(hit - reader->data);
         return SCAN_FOUND;

@@ -1,0 +1,118 @@
+/*
+ * corpus_output.h - what `loupe corpus` and `loupe count` share: reading
+ * every document of the corpus files, the report of a corpus run, and its
+ * renderers (terminal table, JSON "loupe.corpus/1", plots) and progress bar.
+ *
+ * Shapes: R lens rows (input, h1 .. hL, with sub-blocks also hN.attn),
+ * B frequency buckets.
+ */
+#ifndef LOUPE_CORPUS_OUTPUT_H
+#define LOUPE_CORPUS_OUTPUT_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "loupe.h"
+
+/* ------------------------------------------------------------------------
+ * Reading the corpus files (corpus_input.c)
+ * ---------------------------------------------------------------------- */
+
+typedef struct corpus_source {
+    char **paths; /* (n_paths) the files, "-" for standard input */
+    int n_paths;
+    loupe_corpus_reader_params reader; /* format, separator, strict */
+} corpus_source;
+
+/* Called once per document; return false to stop reading (not an error). */
+typedef bool (*corpus_document_fn)(void *user, const loupe_corpus_document *document, const char *path);
+
+/* Reads every document of every file in order, warnings printed on stderr
+ * as "loupe: warning: ...". *stopped tells whether the callback stopped it.
+ * Returns 0, or prints the error and returns CLI_EXIT_FAILURE. *bytes_done
+ * (if not NULL) is kept current for progress reports: bytes consumed in
+ * earlier files plus the current file's. */
+int corpus_source_read(const corpus_source *source, corpus_document_fn on_document, void *user,
+                       int64_t *skipped_lines, bool *stopped, int64_t *bytes_done);
+
+/* Total bytes of the source files (0 where a size is unknown). */
+int64_t corpus_source_total_bytes(const corpus_source *source);
+
+/* Handles a reading option shared by corpus and count (--separator,
+ * --jsonl, --plain, --strict); returns 1 when it did, 0 when the option is
+ * not one of them. */
+int corpus_source_option(corpus_source *source, int option, const char *argument);
+
+/* getopt_long entries of those options, and their help lines. */
+#define CORPUS_SOURCE_LONG_OPTIONS                                                                  \
+    {"separator", required_argument, NULL, 1001}, {"jsonl", no_argument, NULL, 1002},              \
+        {"plain", no_argument, NULL, 1003}, {"strict", no_argument, NULL, 1004}
+#define CORPUS_SOURCE_HELP                                                                          \
+    "  --separator S      plain text whose documents end at the string S (e.g.\n"                  \
+    "                     '<|endoftext|>'); default: documents end at blank lines\n"                \
+    "  --jsonl            JSON lines, one object per line, its \"text\" is the document\n"         \
+    "                     (default: detected, JSONL when the first byte is '{')\n"                  \
+    "  --plain            plain text even when the file starts with '{'\n"                          \
+    "  --strict           a malformed JSONL line is an error (default: a warning\n"                 \
+    "                     naming the line, and the line is skipped)\n"
+
+/* ------------------------------------------------------------------------
+ * The report of a run
+ * ---------------------------------------------------------------------- */
+
+typedef struct corpus_report {
+    loupe_corpus_stats *stats;
+    const loupe_model_info *info;
+    const corpus_source *source;
+    char (*row_names)[32];        /* (R) */
+    int n_rows;                   /* R */
+    loupe_corpus_window_params windows;
+    int64_t documents, n_windows, positions, skipped_lines;
+    int64_t max_tokens;           /* 0: no limit */
+    const char *counts_path;      /* NULL without --counts */
+    loupe_corpus_stats_params stats_params;
+    bool subblocks;
+    bool partial;                 /* stopped by Ctrl-C or an error: the aggregate so far */
+    double seconds;
+} corpus_report;
+
+/* The table for the terminal (corpus_table.c). */
+void corpus_table_print(FILE *out, corpus_report *report);
+
+/* JSON, schema "loupe.corpus/1" (corpus_json.c; docs/CORPUS.md). */
+void corpus_json_print(FILE *out, corpus_report *report);
+
+/* The plots (corpus_plot.c): per-layer curves with quantile bands to path,
+ * and, with counts, the rarity chart to the same name with "-rarity" before
+ * the extension. Returns 0 or prints an error and returns CLI_EXIT_FAILURE. */
+int corpus_plot_write(corpus_report *report, const char *path);
+
+/* ------------------------------------------------------------------------
+ * Progress on stderr (corpus_progress.c)
+ * ---------------------------------------------------------------------- */
+
+typedef struct corpus_progress {
+    bool enabled;
+    double started, last_drawn; /* seconds, monotonic */
+    int64_t total_bytes;        /* 0 when unknown */
+    int64_t max_tokens;         /* 0: no limit */
+} corpus_progress;
+
+/* Seconds on a monotonic clock. */
+double corpus_progress_now(void);
+
+/* Starts the clock; enabled when `mode` is "always", or "auto" with stderr
+ * a terminal. */
+void corpus_progress_start(corpus_progress *progress, const char *mode, int64_t total_bytes, int64_t max_tokens);
+
+/* Redraws the line (at most five times a second unless force): documents,
+ * tokens scored, tokens/s, percent and ETA from bytes or --max-tokens. */
+void corpus_progress_update(corpus_progress *progress, int64_t documents, int64_t tokens, int64_t bytes,
+                            bool force);
+
+/* Clears the line. */
+void corpus_progress_finish(corpus_progress *progress);
+
+#endif
