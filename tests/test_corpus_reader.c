@@ -197,6 +197,12 @@ static void test_limits(void) {
 
 static uint64_t random_state = 12345;
 
+static bool is_all_blank(const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!strchr(" \t\r\n\v\f", s[i]) || s[i] == '\0') return false;
+    return true;
+}
+
 static uint32_t random_below(uint32_t n) {
     random_state = random_state * 6364136223846793005ull + 1442695040888963407ull;
     return (uint32_t)((random_state >> 33) % n);
@@ -394,6 +400,46 @@ static void test_counts(void) {
     }
 }
 
+/* Random bytes from a small alphabet of the characters the formats care
+ * about: every document of the plain formats lies inside the input, in
+ * order; JSONL never fails without --strict; nothing crashes (run under
+ * the sanitizers). */
+static void test_random_bytes(void) {
+    static const char alphabet[] = "ab \n\n\r\t{}\"\\:,<|>text0\xC3\xA9";
+    char data[300];
+    for (int trial = 0; trial < 3000; trial++) {
+        size_t n = random_below(sizeof data);
+        for (size_t i = 0; i < n; i++) data[i] = alphabet[random_below(sizeof alphabet - 1)];
+        for (int mode = 0; mode < 3; mode++) {
+            loupe_corpus_reader_params params = loupe_corpus_reader_default_params();
+            if (mode == 0) params.separator = "<|>";
+            if (mode == 1) params.format = LOUPE_CORPUS_FORMAT_PLAIN;
+            if (mode == 2) params.format = LOUPE_CORPUS_FORMAT_JSONL;
+            loupe_corpus_reader *reader = NULL;
+            loupe_error error;
+            CHECK(loupe_corpus_reader_open_memory("random", data, n, &params, &reader, &error) == LOUPE_OK);
+            const char *after = data;
+            int64_t line = 1;
+            for (;;) {
+                loupe_corpus_document document;
+                bool has = false;
+                loupe_status status = loupe_corpus_reader_next(reader, &document, &has, &error);
+                CHECK(status == LOUPE_OK);
+                if (status != LOUPE_OK || !has) break;
+                CHECK(document.line >= line);
+                line = document.line;
+                if (mode < 2) {
+                    CHECK(document.text >= after && document.text + document.length <= data + n);
+                    after = document.text + document.length;
+                    CHECK(!is_all_blank(document.text, document.length));
+                }
+            }
+            CHECK(loupe_corpus_reader_bytes_read(reader) == (int64_t)n);
+            loupe_corpus_reader_close(reader);
+        }
+    }
+}
+
 int main(void) {
     test_blank_lines();
     test_separator();
@@ -403,5 +449,6 @@ int main(void) {
     test_windows_by_hand();
     test_windows_brute_force();
     test_counts();
+    test_random_bytes();
     return test_finish("test_corpus_reader");
 }
