@@ -77,6 +77,13 @@ static void print_metrics(FILE *out, corpus_report *report) {
                 report->stats_params.sketch_error);
 }
 
+/* A bucket edge in a few columns: 100, 10k, 1M. */
+static void format_edge(double edge, char *buffer, size_t capacity) {
+    if (edge >= 1e6) snprintf(buffer, capacity, "%gM", edge / 1e6);
+    else if (edge >= 1e3) snprintf(buffer, capacity, "%gk", edge / 1e3);
+    else snprintf(buffer, capacity, "%g", edge);
+}
+
 static void print_bucket_table(FILE *out, corpus_report *report, loupe_corpus_metric metric, bool median,
                                const char *title) {
     int n_buckets = loupe_corpus_stats_n_buckets(report->stats);
@@ -84,8 +91,10 @@ static void print_bucket_table(FILE *out, corpus_report *report, loupe_corpus_me
     for (int b = 0; b < n_buckets; b++) {
         double low, high;
         loupe_corpus_stats_bucket_edges(report->stats, b, &low, &high);
-        char label[32];
-        snprintf(label, sizeof label, "[%.0f,%.0f)", low, high);
+        char from[16], to[16], label[40];
+        format_edge(low, from, sizeof from);
+        format_edge(high, to, sizeof to);
+        snprintf(label, sizeof label, "[%s,%s)", from, to);
         fprintf(out, " %12s", label);
     }
     fputc('\n', out);
