@@ -247,14 +247,15 @@ static void cell_tokens(const lens_sweep *sweep, const int32_t *ids, int t, int3
 }
 
 /* Normed taps of the block's rows, the logits of its ranked tokens, and
- * every stripe's states set to start. */
+ * every stripe's states set to start. Called by every thread of the
+ * sweep's parallel region. */
 static void block_prepare(lens_sweep *sweep, const float *taps, const int32_t *ids, int begin, int n) {
-    const int R = sweep->R, C = sweep->C, M = R * n;
-    for (int i = 0; i < n; i++)
+    const int R = sweep->R, C = sweep->C, M = R * n, n_tokens = LENS_TOKEN_COUNT * n;
+#pragma omp for schedule(static)
+    for (int i = 0; i < n; i++) {
         for (int r = 0; r < R; r++)
             loupe_model_final_norm(sweep->model, taps + ((size_t)r * sweep->T + begin + i) * C, 1,
                                    sweep->normed + ((size_t)i * R + r) * C);
-    for (int i = 0; i < n; i++) {
         int32_t tokens[LENS_TOKEN_COUNT];
         cell_tokens(sweep, ids, begin + i, tokens);
         for (int k = 0; k < LENS_TOKEN_COUNT; k++) {
@@ -263,8 +264,9 @@ static void block_prepare(lens_sweep *sweep, const float *taps, const int32_t *i
                    (size_t)C * sizeof(float));
         }
     }
-    const int n_tokens = LENS_TOKEN_COUNT * n;
+#pragma omp single
     matmul(sweep->token_logits, sweep->normed, sweep->token_rows, NULL, M, C, n_tokens, MATMUL_WEIGHT_OUT_IN, false);
+#pragma omp for schedule(static)
     for (int i = 0; i < n; i++) {
         int32_t tokens[LENS_TOKEN_COUNT];
         cell_tokens(sweep, ids, begin + i, tokens);
@@ -277,10 +279,11 @@ static void block_prepare(lens_sweep *sweep, const float *taps, const int32_t *i
     }
 }
 
-/* Every stripe's pass over the vocabulary for the block's n positions. */
+/* Every stripe's pass over the vocabulary for the block's n positions,
+ * shared out among the threads of the sweep's parallel region. */
 static void block_sweep(lens_sweep *sweep, int n) {
     const int R = sweep->R, M = R * n, V = sweep->V;
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp for schedule(dynamic, 1)
     for (int stripe = 0; stripe < LENS_VOCAB_STRIPES; stripe++) {
         float *tile = sweep->tiles + (size_t)thread_index() * sweep->tile_rows * LENS_VOCAB_CHUNK;
         double *scratch = sweep->scratch + (size_t)thread_index() * 2 * LENS_VOCAB_CHUNK;
@@ -293,9 +296,6 @@ static void block_sweep(lens_sweep *sweep, int n) {
                 lens_fused_chunk(states + (size_t)i * R, R, tile + (size_t)i * R * chunk, chunk, v0, chunk, scratch);
         }
     }
-    for (int stripe = 1; stripe < LENS_VOCAB_STRIPES; stripe++)
-        for (int i = 0; i < n; i++)
-            lens_fused_merge(sweep->states + (size_t)i * R, sweep->states + (size_t)stripe * M + (size_t)i * R, R);
 }
 
 static void store_cell(loupe_lens_result *result, int row, int t, const lens_row_stats *stats) {
@@ -327,20 +327,28 @@ static int32_t recount_rank(lens_sweep *sweep, const float *normed_row, int32_t 
     return above + 1;
 }
 
-/* The block's cells from its merged states (stripe 0). */
+/* The block's cells: each position's stripes merged in stripe order into
+ * stripe 0, then finished. Called by every thread of the sweep's region. */
 static void block_finish(lens_sweep *sweep, loupe_lens_result *result, int begin, int n) {
-    const int R = sweep->R;
-    for (int i = 0; i < n; i++)
+    const int R = sweep->R, M = R * n;
+#pragma omp for schedule(static)
+    for (int i = 0; i < n; i++) {
+        lens_row_state *states = sweep->states + (size_t)i * R;
+        for (int stripe = 1; stripe < LENS_VOCAB_STRIPES; stripe++)
+            lens_fused_merge(states, sweep->states + (size_t)stripe * M + (size_t)i * R, R);
         for (int r = 0; r < R; r++) {
             lens_row_stats stats;
             unsigned recount_mask = 0;
-            lens_fused_finish(sweep->states + (size_t)i * R, R, r, &stats, &recount_mask);
+            lens_fused_finish(states, R, r, &stats, &recount_mask);
             loupe_lens_token *tokens[LENS_TOKEN_COUNT] = {&stats.target, &stats.input, &stats.final_top};
             for (int k = 0; k < LENS_TOKEN_COUNT; k++)
-                if (recount_mask & (1u << k))
+                if (recount_mask & (1u << k)) {
+#pragma omp critical(lens_recount)
                     tokens[k]->rank = recount_rank(sweep, sweep->normed + ((size_t)i * R + r) * sweep->C, tokens[k]->id);
+                }
             store_cell(result, r, begin + i, &stats);
         }
+    }
 }
 
 loupe_status loupe_lens_run(const loupe_model *model, const int32_t *ids, int n_tokens,
@@ -381,6 +389,9 @@ loupe_status loupe_lens_run(const loupe_model *model, const int32_t *ids, int n_
         /* The sweep runs its matmuls on threads of its own. */
         int blas_threads = matmul_set_threads(1);
         find_final_top(&sweep, store.taps + (size_t)(R - 1) * T * C);
+        /* One parallel region for every block: its phases are shared out
+         * among the threads, so none waits through serial work. */
+#pragma omp parallel
         for (int begin = 0; begin < T; begin += B) {
             int n = T - begin < B ? T - begin : B;
             block_prepare(&sweep, store.taps, ids, begin, n);
