@@ -6,6 +6,8 @@
 # and the page makes no network request. Skipped (exit 77) without chromium.
 set -euo pipefail
 LOUPE=${1:?usage: plot_html.sh path/to/loupe}
+# under ASan: fontconfig's process-wide caches are not leaks of ours
+export LSAN_OPTIONS="suppressions=$(cd "$(dirname "$0")" && pwd)/plot_lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 if [ ! -x "$CHROMIUM" ]; then
   echo "SKIP: $CHROMIUM is not installed (scripts/install-deps.sh installs it)"

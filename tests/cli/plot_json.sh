@@ -3,6 +3,8 @@
 # one-line message naming the file and the field at fault; never a crash.
 set -euo pipefail
 LOUPE=${1:?usage: plot_json.sh path/to/loupe}
+# under ASan: fontconfig's process-wide caches are not leaks of ours
+export LSAN_OPTIONS="suppressions=$(cd "$(dirname "$0")" && pwd)/plot_lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 export PYTHONPATH="$(cd "$(dirname "$0")/../data" && pwd)"
 python3 - "$LOUPE" <<'PY'
 import copy, json, os, sys, tempfile

@@ -5,6 +5,8 @@
 # distinct colours). Bad --dpi and extensions are refused with status 2.
 set -euo pipefail
 LOUPE=${1:?usage: plot_png.sh path/to/loupe}
+# under ASan: fontconfig's process-wide caches are not leaks of ours
+export LSAN_OPTIONS="suppressions=$(cd "$(dirname "$0")" && pwd)/plot_lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 export PYTHONPATH="$(cd "$(dirname "$0")/../data" && pwd)"
 python3 - "$LOUPE" <<'PY'
 import math, os, struct, sys, tempfile, zlib

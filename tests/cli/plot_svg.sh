@@ -7,6 +7,8 @@
 # its window.
 set -euo pipefail
 LOUPE=${1:?usage: plot_svg.sh path/to/loupe}
+# under ASan: fontconfig's process-wide caches are not leaks of ours
+export LSAN_OPTIONS="suppressions=$(cd "$(dirname "$0")" && pwd)/plot_lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 export PYTHONPATH="$(cd "$(dirname "$0")/../data" && pwd)"
 python3 - "$LOUPE" <<'PY'
 import json, os, subprocess, sys, tempfile
