@@ -238,10 +238,6 @@ int cmd_lens(int argc, char **argv) {
                            .model_name = plot_model_name(info.directory, model_name, sizeof model_name)};
         status = plot_outputs_write(&view, &plot, chosen.plot, chosen.summary);
     }
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-        cli_error("writing the output failed");
-        status = CLI_EXIT_FAILURE;
-    }
     loupe_lens_free(result);
     cli_input_free(&input);
     return status;

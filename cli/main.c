@@ -54,8 +54,17 @@ int main(int argc, char **argv) {
         {"count", cmd_count},
         {"plot", cmd_plot},
     };
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (strcmp(command, commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (strcmp(command, commands[i].name) != 0) continue;
+        int status = commands[i].run(argc - 1, argv + 1);
+        /* Output lost to a full disk or a closed pipe is a failure of every
+         * command, checked once here. */
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+            cli_error("writing the output failed");
+            if (status == CLI_EXIT_OK) status = CLI_EXIT_FAILURE;
+        }
+        return status;
+    }
     cli_error("unknown command '%s' (try loupe --help)", command);
     return CLI_EXIT_USAGE;
 }

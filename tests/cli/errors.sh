@@ -68,6 +68,16 @@ PY
 printf '#version: 0.2\na b\n' > "$work/tokenizer/merges.txt"
 expect 1 "merges.txt:2: vocab/merges disagree" "$loupe" tokenize --model "$work/tokenizer" "ab"
 
+# Output that cannot be written (a full disk) fails every command.
+for command in info "tokenize hi" "next hi" "generate --tokens 2 hi" "lens hi"; do
+  "$loupe" $command >/dev/full 2>"$work/err"
+  got=$?
+  if [ "$got" -ne 1 ] || ! grep -q "loupe: writing the output failed" "$work/err"; then
+    echo "FAILED: loupe $command >/dev/full -> status $got"
+    failures=$((failures + 1))
+  fi
+done
+
 # The files the user had are untouched by any of this.
 cmp -s "$data/gpt2-tiny-gelu/model.safetensors" "$work/swish/model.safetensors" || { echo "FAILED: input modified"; failures=$((failures + 1)); }
 
