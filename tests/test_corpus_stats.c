@@ -98,12 +98,21 @@ static void test_quantile_summary(void) {
                 }
                 quantile_summary_free(&summary);
             }
+    /* clamped to the values seen: a sketched rank 1 reads 1, the extremes are exact */
     quantile_shape layout;
+    CHECK(quantile_shape_init(&layout, 0.01, 1e-9, 1e7, 10));
+    quantile_summary ones;
+    quantile_summary_init(&ones);
+    for (int i = 0; i < 1000; i++) CHECK(quantile_summary_add(&ones, &layout, i < 700 ? 1.0 : 3.0 + i));
+    CHECK(!quantile_summary_is_exact(&ones));
+    CHECK(quantile_summary_quantile(&ones, &layout, 0.5) == 1.0);
+    CHECK(quantile_summary_quantile(&ones, &layout, 0.0) == 1.0);
+    CHECK(quantile_summary_quantile(&ones, &layout, 1.0) == 1002.0);
+    quantile_summary_free(&ones);
     CHECK(!quantile_shape_init(&layout, 0.0, 1e-9, 1e7, 10));
     CHECK(!quantile_shape_init(&layout, 0.01, 1.0, 1.0, 10));
     quantile_summary empty;
     quantile_summary_init(&empty);
-    CHECK(quantile_shape_init(&layout, 0.01, 1e-9, 1e7, 10));
     CHECK(isnan(quantile_summary_mean(&empty)) && isnan(quantile_summary_quantile(&empty, &layout, 0.5)));
     free(values);
     free(sorted);

@@ -79,6 +79,8 @@ bool quantile_summary_add(quantile_summary *summary, const quantile_shape *shape
     } else {
         sketch_count(summary, shape, value);
     }
+    if (summary->count == 0 || value < summary->min) summary->min = value;
+    if (summary->count == 0 || value > summary->max) summary->max = value;
     summary->count++;
     /* Neumaier's compensated sum: the mean stays accurate over billions of values */
     double total = summary->sum + value;
@@ -111,10 +113,18 @@ double quantile_summary_quantile(quantile_summary *summary, const quantile_shape
         return summary->exact[k];
     }
     uint64_t seen = summary->below_min;
-    if (k < seen) return 0.0;
-    for (int bucket = 0; bucket < shape->n_buckets; bucket++) {
-        seen += summary->buckets[bucket];
-        if (k < seen) return bucket_value(shape, bucket);
+    double value = bucket_value(shape, shape->n_buckets - 1); /* kept only if the counts were short */
+    if (k < seen) {
+        value = 0.0;
+    } else {
+        for (int bucket = 0; bucket < shape->n_buckets; bucket++) {
+            seen += summary->buckets[bucket];
+            if (k < seen) {
+                value = bucket_value(shape, bucket);
+                break;
+            }
+        }
     }
-    return bucket_value(shape, shape->n_buckets - 1); /* cannot happen: the counts sum to count */
+    /* the exact quantile lies in [min, max]: clamping never moves away from it */
+    return value < summary->min ? summary->min : value > summary->max ? summary->max : value;
 }

@@ -15,7 +15,9 @@
  * alpha * v of v, so the reported q-quantile is within relative error alpha
  * of the exact x_(k). Values below min_value (zeros included) are counted in
  * one bucket reported as 0 (absolute error below min_value); values above
- * max_value share the last bucket (no bound there). NaN values are ignored.
+ * max_value share the last bucket (no bound there). A sketched quantile is
+ * also clamped to the smallest and largest value seen, which can only bring
+ * it closer (rank 1 reads 1, not 0.99). NaN values are ignored.
  */
 #ifndef LOUPE_CORPUS_QUANTILE_SUMMARY_H
 #define LOUPE_CORPUS_QUANTILE_SUMMARY_H
@@ -38,6 +40,7 @@ typedef struct quantile_summary {
     int64_t count;       /* values added (NaN excluded) */
     double sum;          /* Neumaier-compensated sum and its compensation */
     double compensation;
+    double min, max;     /* of the values added */
     float *exact;        /* (exact_limit) values while count <= exact_limit; NULL after */
     bool exact_sorted;
     uint64_t *buckets;   /* (n_buckets) sketch counts; NULL while exact */
