@@ -62,6 +62,21 @@ static void check_attention(void) {
     for (int c = 0; c < C; c++) CHECK(fabsf(fast[c] - qkv[2 * C + c]) < 1e-6f);
 }
 
+/* Longer than one query block, so blocks and their causal masks meet. */
+static void check_attention_blocks(void) {
+    unsigned state = 13;
+    const int T = ATTENTION_QUERY_BLOCK + 37, C = 8, H = 2;
+    float *qkv = malloc((size_t)T * 3 * C * sizeof(float));
+    float *fast = malloc((size_t)T * C * sizeof(float)), *slow = malloc((size_t)T * C * sizeof(float));
+    float *scores = malloc(attention_scratch_floats(T) * sizeof(float));
+    fill(qkv, (size_t)T * 3 * C, &state);
+    CHECK(attention_scratch_floats(T) == (size_t)ATTENTION_QUERY_BLOCK * T);
+    attention_causal(fast, qkv, scores, T, C, H, 0.7f);
+    attention_causal_reference(slow, qkv, T, C, H, 0.7f);
+    CHECK(test_max_abs_diff(fast, slow, (size_t)T * C) < 1e-5);
+    free(qkv), free(fast), free(slow), free(scores);
+}
+
 static void check_activations(void) {
     activation_kind kind;
     CHECK(activation_from_name("gelu_new", &kind) == 0 && kind == ACTIVATION_GELU_TANH);
@@ -104,6 +119,7 @@ static void check_softmax(void) {
 int main(void) {
     check_matmul();
     check_attention();
+    check_attention_blocks();
     check_activations();
     check_layer_norm();
     check_softmax();

@@ -8,40 +8,51 @@
 #include <stddef.h>
 #include <stdlib.h>
 
-/* scores (T, T): row t keeps columns 0..t, softmaxed in place; columns past
- * t become 0 so the second GEMM ignores them. */
-static void softmax_causal_rows(float *scores, int T) {
+/* scores (n, K): row i is query position first + i and keeps columns
+ * 0 .. first + i, softmaxed in place; later columns become 0 so the second
+ * GEMM ignores them. */
+static void softmax_causal_rows(float *scores, int n, int K, int first) {
 #pragma omp parallel for schedule(static)
-    for (int t = 0; t < T; t++) {
-        float *row = scores + (size_t)t * T;
+    for (int i = 0; i < n; i++) {
+        float *row = scores + (size_t)i * K;
+        int last = first + i;
         float max = row[0];
-        for (int j = 1; j <= t; j++) max = row[j] > max ? row[j] : max;
+        for (int j = 1; j <= last; j++) max = row[j] > max ? row[j] : max;
         double sum = 0.0;
-        for (int j = 0; j <= t; j++) {
+        for (int j = 0; j <= last; j++) {
             row[j] = expf(row[j] - max);
             sum += row[j];
         }
         float inverse = (float)(1.0 / sum);
-        for (int j = 0; j <= t; j++) row[j] *= inverse;
-        for (int j = t + 1; j < T; j++) row[j] = 0.0f;
+        for (int j = 0; j <= last; j++) row[j] *= inverse;
+        for (int j = last + 1; j < K; j++) row[j] = 0.0f;
     }
+}
+
+size_t attention_scratch_floats(int T) {
+    size_t rows = T < ATTENTION_QUERY_BLOCK ? (size_t)T : ATTENTION_QUERY_BLOCK;
+    return rows * (size_t)T;
 }
 
 void attention_causal(float *out, const float *qkv, float *scores, int T, int C, int H,
                       float scale) {
     int D = C / H;
-    int stride = 3 * C;
+    size_t stride = 3 * (size_t)C;
     for (int h = 0; h < H; h++) {
-        const float *q = qkv + (size_t)h * D;
-        const float *k = qkv + C + (size_t)h * D;
-        const float *v = qkv + 2 * (size_t)C + (size_t)h * D;
-        /* scores (T, T) = q (T, D) k^T (D, T) * scale */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, scale, q, stride, k, stride,
-                    0.0f, scores, T);
-        softmax_causal_rows(scores, T);
-        /* out_h (T, D) = scores (T, T) v (T, D) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, 1.0f, scores, T, v, stride,
-                    0.0f, out + (size_t)h * D, C);
+        for (int first = 0; first < T; first += ATTENTION_QUERY_BLOCK) {
+            int n = T - first < ATTENTION_QUERY_BLOCK ? T - first : ATTENTION_QUERY_BLOCK;
+            int K = first + n; /* keys a block's last query can see */
+            const float *q = qkv + (size_t)first * stride + (size_t)h * D;
+            const float *k = qkv + C + (size_t)h * D;
+            const float *v = qkv + 2 * (size_t)C + (size_t)h * D;
+            /* scores (n, K) = q (n, D) k^T (D, K) * scale */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, K, D, scale, q, (int)stride, k,
+                        (int)stride, 0.0f, scores, K);
+            softmax_causal_rows(scores, n, K, first);
+            /* out rows (n, D) of head h = scores (n, K) v (K, D) */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, D, K, 1.0f, scores, K, v,
+                        (int)stride, 0.0f, out + (size_t)first * C + (size_t)h * D, C);
+        }
     }
 }
 

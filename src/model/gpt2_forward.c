@@ -20,7 +20,7 @@ typedef struct gpt2_run_state {
     float *residual; /* (T, C) */
     float *normed;   /* (T, C) a norm's output; also the heads' output before c_proj */
     float *wide;     /* (T, max(3C, I)) qkv (T, 3C), later the MLP hidden layer (T, I) */
-    float *scores;   /* (T, T) */
+    float *scores;   /* attention scratch: (min(T, ATTENTION_QUERY_BLOCK), T) */
     float *arena;
 } gpt2_run_state;
 
@@ -29,7 +29,7 @@ typedef struct gpt2_run_state {
  * forward pass's peak memory low at long contexts. */
 static int run_state_build(gpt2_run_state *state, int T, int C, int I) {
     size_t t = (size_t)T, c = (size_t)C, wide = 3 * c > (size_t)I ? 3 * c : (size_t)I;
-    size_t total = t * c * 2 + t * wide + t * t;
+    size_t total = t * c * 2 + t * wide + attention_scratch_floats(T);
     state->arena = malloc(total * sizeof(float));
     if (state->arena == NULL) return -1;
     float *next = state->arena;
