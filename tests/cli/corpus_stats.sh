@@ -80,6 +80,24 @@ check(out["corpus"]["positions"] == expected, "min-context: %d vs %d" % (out["co
 run(loupe, "corpus", "--separator", SEP, "--min-context", "256", corpus, expect=2)
 run(loupe, "corpus", "--separator", SEP, "--stride", "512", corpus, expect=2)
 
+# a document longer than the context: windows of 512 every 256 tokens, every position but the last scored once
+long_doc = " ".join(["And God said, Let there be light: and there was light."] * 50)
+n_long = len(run_json(loupe, "tokenize", "--json", long_doc)["ids"])
+check(n_long > 512, "the long document has only %d tokens" % n_long)
+with tempfile.TemporaryDirectory() as tmp:
+    path = os.path.join(tmp, "long.txt")
+    with open(path, "w") as f:
+        f.write(long_doc)
+    out = run_json(loupe, "corpus", "--format", "json", "--plain", path)
+    windows = 1 + math.ceil((n_long - 512) / 256)
+    check(out["corpus"]["windows"] == windows and out["corpus"]["positions"] == n_long - 1,
+          "long document: %r, expected %d windows and %d positions" % (out["corpus"], windows, n_long - 1))
+    # progress: on request only (stderr is not a terminal here)
+    _, err, _ = run(loupe, "corpus", "--max-tokens", "5", "--progress", "always", path)
+    check("tokens/s" in err and "ETA" in err, "no progress line with --progress always: %r" % err)
+    _, err, _ = run(loupe, "corpus", "--max-tokens", "5", path)
+    check("tokens/s" not in err, "a progress line on a pipe: %r" % err)
+
 # loupe count against loupe tokenize of each document
 counts_text, _, _ = run(loupe, "count", "--separator", SEP, corpus)
 lines = counts_text.splitlines()
