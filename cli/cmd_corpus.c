@@ -132,6 +132,7 @@ static int parse_options(int argc, char **argv, corpus_options *chosen) {
 
 static volatile sig_atomic_t interrupted = 0;
 
+/* SIGINT: only sets the flag (async-signal-safe). */
 static void on_interrupt(int signal_number) {
     (void)signal_number;
     interrupted = 1;
@@ -218,6 +219,7 @@ static bool run_document(void *user, const loupe_corpus_document *document, cons
     return go_on && !interrupted;
 }
 
+/* Row names as loupe_lens_row_name gives them: input, [hN.attn,] hN. */
 static void make_row_names(corpus_report *report, int n_layer) {
     int row = 0;
     snprintf(report->row_names[row++], sizeof report->row_names[0], "input");

@@ -32,6 +32,7 @@ typedef struct count_state {
     int status;
 } count_state;
 
+/* Encodes one document and adds its ids to the counts; false on error. */
 static bool count_document(void *user, const loupe_corpus_document *document, const char *path) {
     count_state *state = user;
     int32_t *ids = NULL;
@@ -50,7 +51,8 @@ static bool count_document(void *user, const loupe_corpus_document *document, co
     return true;
 }
 
-/* Sorting ids by count, most frequent first, then by id. */
+/* Sorting ids by count, most frequent first, then by id: qsort has no
+ * context argument, so the counts being sorted by are set here for the call. */
 static const int64_t *sort_counts;
 
 static int compare_by_count(const void *a, const void *b) {
@@ -59,6 +61,7 @@ static int compare_by_count(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+/* The TSV: comment, header, one line per token that occurs, most frequent first. */
 static void write_counts(FILE *out, const count_state *state) {
     fprintf(out, "# loupe count: %lld tokens in %lld documents\n", (long long)state->tokens,
             (long long)state->documents);

@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "corpus_output.h"
 
+/* The reader's warnings, on stderr. */
 static void print_warning(void *user, const char *message) {
     (void)user;
     fprintf(stderr, "loupe: warning: %s (skipped)\n", message);

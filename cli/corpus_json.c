@@ -9,13 +9,16 @@
 #include "cli.h"
 #include "corpus_output.h"
 
+/* A number with %.9g, or null when not finite. */
 static void write_number(FILE *out, double value) {
     if (isfinite(value)) fprintf(out, "%.9g", value);
     else fputs("null", out);
 }
 
+/* A C string as a JSON string. */
 static void write_string(FILE *out, const char *s) { cli_json_string(out, s, strlen(s)); }
 
+/* {"count", "mean", "p10", "median", "p90", "exact"} of one series. */
 static void write_summary(FILE *out, const loupe_corpus_summary *summary) {
     fprintf(out, "{\"count\": %lld, \"mean\": ", (long long)summary->count);
     write_number(out, summary->mean);
@@ -28,6 +31,7 @@ static void write_summary(FILE *out, const loupe_corpus_summary *summary) {
     fprintf(out, ", \"exact\": %s}", summary->exact ? "true" : "false");
 }
 
+/* The fields before "layers": schema, partial, model, corpus, options. */
 static void write_header(FILE *out, const corpus_report *report) {
     const loupe_model_info *info = report->info;
     size_t end = strlen(info->directory);
@@ -77,6 +81,7 @@ static void write_row_fractions(FILE *out, const char *name, const corpus_report
     fputs("],\n", out);
 }
 
+/* "rarity": the frequency buckets with their summaries per row, and rho per row. */
 static void write_rarity(FILE *out, corpus_report *report) {
     loupe_corpus_stats *stats = report->stats;
     int n_buckets = loupe_corpus_stats_n_buckets(stats);

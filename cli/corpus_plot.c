@@ -20,6 +20,7 @@ typedef struct metric_curves {
     double *median, *low, *high;
 } metric_curves;
 
+/* Fills curves (R each) with the median, p10 and p90 of a metric per row. */
 static void fill_curves(corpus_report *report, loupe_corpus_metric metric, metric_curves *curves) {
     for (int row = 0; row < report->n_rows; row++) {
         loupe_corpus_summary s = loupe_corpus_stats_summary(report->stats, row, metric);
@@ -36,6 +37,8 @@ static void rarity_path(const char *path, char *buffer, size_t capacity) {
     snprintf(buffer, capacity, "%.*s-rarity%s", (int)(dot - path), path, dot);
 }
 
+/* The rarity chart: one line per non-empty frequency bucket, the median
+ * input-token rank per row; labels (R) name the rows. */
 static int write_rarity(corpus_report *report, const char *path, const char *const *labels, const char *name) {
     int n_buckets = loupe_corpus_stats_n_buckets(report->stats);
     if (n_buckets > MAX_BUCKET_LINES) n_buckets = MAX_BUCKET_LINES;

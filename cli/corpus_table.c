@@ -18,6 +18,7 @@ static const char *format_value(double value, char *buffer, size_t capacity) {
     return buffer;
 }
 
+/* The first lines: model, counts of positions, windows and documents, options. */
 static void print_totals(FILE *out, const corpus_report *report) {
     const char *name = strrchr(report->info->directory, '/');
     name = name && name[1] ? name + 1 : report->info->directory;
@@ -31,6 +32,7 @@ static void print_totals(FILE *out, const corpus_report *report) {
     fprintf(out, "; %.1f s\n", report->seconds);
 }
 
+/* Per row: top-1 agreement with the final top-1 and the next token, decisions. */
 static void print_agreement(FILE *out, const corpus_report *report) {
     fputs("\nper layer: how often its top-1 is the final top-1 / the true next token, and the decision\n"
           "layer (the first layer from which the final top-1 stays top-1) as a histogram\n\n", out);
@@ -84,6 +86,8 @@ static void format_edge(double edge, char *buffer, size_t capacity) {
     else snprintf(buffer, capacity, "%g", edge);
 }
 
+/* One rarity table: rows = layers, columns = frequency buckets; the median
+ * or the mean of `metric`. */
 static void print_bucket_table(FILE *out, corpus_report *report, loupe_corpus_metric metric, bool median,
                                const char *title) {
     int n_buckets = loupe_corpus_stats_n_buckets(report->stats);
@@ -109,6 +113,7 @@ static void print_bucket_table(FILE *out, corpus_report *report, loupe_corpus_me
     }
 }
 
+/* The rarity section: bucket sizes, three bucket tables, rho per row. */
 static void print_rarity(FILE *out, corpus_report *report) {
     int n_buckets = loupe_corpus_stats_n_buckets(report->stats);
     fprintf(out, "\nrarity: the input token's frequency in %s, in buckets [low, high)\n%-8s", report->counts_path,

@@ -332,7 +332,7 @@ bool loupe_corpus_window_next(int n_tokens, const loupe_corpus_window_params *pa
  * lines, an optional header line starting with "id", then lines
  * "ID<TAB>TOKEN<TAB>COUNT" (the token's rendering is ignored). Parses data
  * (length) bytes into counts (n_vocab), zeroed first; ids absent from the
- * file count 0. Errors name `name` and the line. */
+ * file count 0. Errors name `name` and the line (counts then undefined). */
 loupe_status loupe_corpus_counts_parse(const char *name, const char *data, size_t length, int n_vocab,
                                        int64_t *counts, loupe_error *error);
 /* Reads and parses a counts file. */

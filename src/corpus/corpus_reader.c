@@ -60,6 +60,7 @@ loupe_corpus_reader_params loupe_corpus_reader_default_params(void) {
  * Opening and closing
  * ---------------------------------------------------------------------- */
 
+/* Checks the parameters and makes a reader with nothing to read yet. */
 static loupe_status reader_create(const char *name, const loupe_corpus_reader_params *params,
                                   loupe_corpus_reader **reader_out, loupe_error *error) {
     loupe_corpus_reader_params defaults = loupe_corpus_reader_default_params();
@@ -198,8 +199,10 @@ static loupe_status read_more(loupe_corpus_reader *reader, loupe_error *error) {
     return LOUPE_OK;
 }
 
+/* Whitespace that makes a line blank. */
 static bool is_blank_byte(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'; }
 
+/* True when s (n bytes) is all whitespace. */
 static bool is_blank(const char *s, size_t n) {
     for (size_t i = 0; i < n; i++)
         if (!is_blank_byte(s[i])) return false;

@@ -107,6 +107,7 @@ static loupe_status make_buckets(loupe_corpus_stats *stats, loupe_error *error) 
     return LOUPE_OK;
 }
 
+/* Checks the sizes and parameters of an aggregate. */
 static loupe_status validate(int n_rows, int n_vocab, const loupe_corpus_stats_params *params,
                              loupe_error *error) {
     if (n_rows < 1 || n_rows > 1 << 16 || n_vocab < 1)
@@ -126,6 +127,7 @@ static loupe_status validate(int n_rows, int n_vocab, const loupe_corpus_stats_p
     return LOUPE_OK;
 }
 
+/* Empties n summaries. */
 static void init_summaries(quantile_summary *summaries, size_t n) {
     for (size_t i = 0; i < n; i++) quantile_summary_init(&summaries[i]);
 }
@@ -203,12 +205,14 @@ void loupe_corpus_stats_free(loupe_corpus_stats *stats) {
  * Adding positions
  * ---------------------------------------------------------------------- */
 
+/* The frequency bucket of a count: the last edge at or below it. */
 static int bucket_of_count(const loupe_corpus_stats *stats, int64_t count) {
     int bucket = 0;
     while (bucket + 1 < stats->n_buckets && (double)count >= stats->edges[bucket + 1]) bucket++;
     return bucket;
 }
 
+/* The value of a metric in one lens cell. */
 static double metric_value(const loupe_lens_cell *cell, loupe_corpus_metric metric) {
     switch (metric) {
     case LOUPE_CORPUS_TARGET_RANK: return cell->target.rank;
@@ -298,6 +302,7 @@ int64_t loupe_corpus_stats_positions(const loupe_corpus_stats *stats) { return s
 
 int loupe_corpus_stats_n_rows(const loupe_corpus_stats *stats) { return stats->n_rows; }
 
+/* Count, mean and the three quantiles of one series. */
 static loupe_corpus_summary summarise(quantile_summary *summary, const quantile_shape *shape) {
     loupe_corpus_summary result = {
         .count = summary->count,
@@ -312,6 +317,7 @@ static loupe_corpus_summary summarise(quantile_summary *summary, const quantile_
 
 static const loupe_corpus_summary empty_summary = {0, NAN, NAN, NAN, NAN, true};
 
+/* The series of a metric at a row; NULL out of range. */
 static quantile_summary *metric_summary(loupe_corpus_stats *stats, int row, loupe_corpus_metric metric) {
     if (row < 0 || row >= stats->n_rows || (int)metric < 0 || metric >= LOUPE_CORPUS_METRIC_COUNT) return NULL;
     return &stats->summaries[(size_t)row * METRICS + metric];
@@ -327,6 +333,7 @@ double loupe_corpus_stats_quantile(loupe_corpus_stats *stats, int row, loupe_cor
     return summary ? quantile_summary_quantile(summary, &stats->shape, q) : NAN;
 }
 
+/* counts[row] / positions; NaN with no positions or out of range. */
 static double fraction(const loupe_corpus_stats *stats, const int64_t *counts, int row) {
     if (row < 0 || row >= stats->n_rows || stats->positions == 0) return NAN;
     return (double)counts[row] / (double)stats->positions;

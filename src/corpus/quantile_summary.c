@@ -47,6 +47,7 @@ static double bucket_value(const quantile_shape *shape, int bucket) {
     return 2.0 * exp((double)(bucket + shape->offset) * shape->log_gamma) / (gamma + 1.0);
 }
 
+/* Counts one value in the sketch. */
 static void sketch_count(quantile_summary *summary, const quantile_shape *shape, double value) {
     if (value < shape->min_value) summary->below_min++;
     else summary->buckets[bucket_of(shape, value)]++;
@@ -97,6 +98,7 @@ double quantile_summary_mean(const quantile_summary *summary) {
 
 bool quantile_summary_is_exact(const quantile_summary *summary) { return summary->buckets == NULL; }
 
+/* Ascending order of floats (no NaN is ever stored). */
 static int compare_floats(const void *a, const void *b) {
     float x = *(const float *)a, y = *(const float *)b;
     return (x > y) - (x < y);

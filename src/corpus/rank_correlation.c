@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+/* Ascending by value, then by index. */
 static int compare_entries(const void *a, const void *b) {
     const rank_entry *x = a, *y = b;
     if (x->value < y->value) return -1;
