@@ -6,6 +6,8 @@
 # and Spearman's rho; the window options; malformed JSONL lines; Ctrl-C.
 set -euo pipefail
 LOUPE=${1:?usage: corpus_stats.sh path/to/loupe}
+# under ASan: fontconfig's process-wide caches (used by --plot) are not leaks of ours
+export LSAN_OPTIONS="suppressions=$(cd "$(dirname "$0")" && pwd)/plot_lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 export PYTHONPATH="$(cd "$(dirname "$0")/../data" && pwd)"
 python3 - "$LOUPE" "$(cd "$(dirname "$0")/../data" && pwd)" <<'PY'
 import json
@@ -153,6 +155,25 @@ with tempfile.TemporaryDirectory() as tmp:
             check(close(got["rho"], rho, 1e-9), "row %d rho %r vs %r" % (row, got["rho"], rho))
             half = 1.959963984540054 * math.sqrt(1.06 / (len(positions) - 3))
             check(close(got["low"], math.tanh(math.atanh(rho) - half), 1e-9), "row %d interval" % row)
+
+    # --plot: the per-layer figure and the rarity chart, one line per non-empty bucket (counts spread
+    # over five decades here so that there are several)
+    spread_path = os.path.join(tmp, "spread.tsv")
+    with open(spread_path, "w") as f:
+        f.write("id\ttoken\tcount\n" + "".join("%d\tx\t%d\n" % (i, 10 ** (i % 5)) for i in counts))
+    plot = os.path.join(tmp, "corpus.svg")
+    out, _, _ = run(loupe, "corpus", "--format", "json", "--separator", SEP, "--counts", spread_path, "--plot", plot, corpus)
+    buckets = json.loads(out)["rarity"]["buckets"]
+    figure = open(plot, encoding="utf-8").read()
+    rarity_figure = open(os.path.join(tmp, "corpus-rarity.svg"), encoding="utf-8").read()
+    check("<svg" in figure and all(">%s<" % name in figure for name in lenses[0]["layers"]),
+          "the figure lacks the layer labels")
+    for label in ("KL(final || layer)", "entropy", "top-1 = final top-1", "10% .. 90%"):
+        check(label in figure, "the figure lacks %r" % label)
+    check(sum(b["positions"] > 0 for b in buckets) >= 3, "spread counts: buckets %r" % buckets)
+    for b in buckets:
+        label = "frequency [%.0f, %.0f): %d positions<" % (b["low"], b["high"], b["positions"])
+        check((label in rarity_figure) == (b["positions"] > 0), "rarity chart and bucket %r" % label)
 
 # malformed JSONL: warnings with line numbers, or an error with --strict
 malformed = os.path.join(data, "corpus_malformed.jsonl")
