@@ -1,11 +1,12 @@
 # Shared by the bench/ scripts: where things are, and how to make the inputs.
-# Source it; it sets: root, build, loupe, models_dir.
+# Source it; it sets: root, build, loupe, models_dir, corpus, train_corpus.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${LOUPE_BUILD_DIR:-$root/build}
 loupe=$build/loupe
 models_dir=$root/bench/models   # generated checkpoints: ignored by git, never committed
 corpus=${LOUPE_CORPUS:-$root/../shared/corpus/mixed-english-val.txt}
+train_corpus=${LOUPE_TRAIN_CORPUS:-$root/../shared/corpus/mixed-english-train.txt.xz}
 
 bench_build() {
   cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null

@@ -41,7 +41,9 @@ def load_safetensors(path):
         dtype = DTYPES[info["dtype"]]
         count = math.prod(info["shape"]) if info["shape"] else 1
         flat = torch.frombuffer(buffer[base + start:base + end], dtype=dtype, count=count)
-        tensors[name] = flat.reshape(info["shape"]).to(torch.float32)
+        tensor = flat.reshape(info["shape"])
+        # an aligned, writable float32 copy: the file's bytes may sit at any offset
+        tensors[name] = tensor.clone() if dtype == torch.float32 else tensor.to(torch.float32)
     return tensors
 
 
