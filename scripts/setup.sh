@@ -7,4 +7,5 @@ build_dir=${LOUPE_BUILD_DIR:-build}
 cmake -B "$build_dir" -DCMAKE_BUILD_TYPE=Release ${LOUPE_CMAKE_FLAGS:-} >/dev/null
 cmake --build "$build_dir" -j"$(nproc)"
 "$build_dir"/loupe info
-"$build_dir"/loupe next "And God said, Let there be"
+"$build_dir"/loupe next --topk 5 "And God said, Let there be"
+"$build_dir"/loupe lens "And God said, Let there be light: and there was light."
