@@ -5,7 +5,9 @@
 # agreement. Writes a Markdown table to bench/out/results.md and prints it.
 #
 #   bench/install-deps.sh       # once, as root: Debian's python3-torch
-#   bench/run_all.sh            # RUNS=5 THREADS=$(nproc) SIZES="128 512 1024"
+#   bench/run_all.sh            # RUNS=5 THREADS=$(nproc) SIZES="128 512 1024" EXTRAS=1
+#
+# EXTRAS=0 keeps only the loupe / PyTorch / sgemm table.
 #
 # Every timing is a median of RUNS runs; loupe, PyTorch and sgemm runs are
 # interleaved (one of each per round) so that all three see the same load.
@@ -79,6 +81,15 @@ for T in $sizes; do
     "$(echo "$torch_s / $loupe_s" | bc -l)" "$(echo "$torch_c / $loupe_s" | bc -l)" "$gflop" "$(echo "$gflop / $loupe_s" | bc -l)" \
     "$sgemm" "$(echo "100 * $gflop / $loupe_s / $sgemm" | bc -l)" >> "$table.lens"
 done
+
+if [ "${EXTRAS:-1}" = 0 ]; then
+  { echo "# loupe lens benchmarks"; echo
+    echo "$(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $threads threads for both, medians of $runs runs, load average at the end $(cut -d' ' -f1-3 /proc/loadavg)."
+    echo; cat "$table.lens"; } > "$table"
+  rm -f "$table.lens"
+  cat "$table"
+  exit 0
+fi
 
 # F16 and BF16 against F32, at the longest text.
 Tmax=${sizes##* }
