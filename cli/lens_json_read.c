@@ -27,6 +27,7 @@ typedef struct reader {
 } reader;
 
 static loupe_status fail(const reader *r, const char *field, const char *what, const cJSON *item) {
+    if (item == NULL) return error_set(r->error, LOUPE_ERROR_FORMAT, "%s: %s: missing, %s", r->name, field, what);
     return error_set(r->error, LOUPE_ERROR_FORMAT, "%s: %s: %s, got %s", r->name, field, what, json_type_name(item));
 }
 

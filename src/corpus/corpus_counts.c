@@ -53,10 +53,12 @@ loupe_status loupe_corpus_counts_parse(const char *name, const char *data, size_
             return error_set(error, LOUPE_ERROR_FORMAT, "%s:%lld: expected ID<TAB>TOKEN<TAB>COUNT", name, line);
         int64_t id, count;
         if (!parse_natural(begin, id_length, (int64_t)n_vocab - 1, &id))
-            return error_set(error, LOUPE_ERROR_FORMAT, "%s:%lld: the id is not a whole number below %d", name,
-                             line, n_vocab);
-        if (!parse_natural(last_tab + 1, (size_t)(begin + n - last_tab - 1), INT64_MAX / 4, &count))
-            return error_set(error, LOUPE_ERROR_FORMAT, "%s:%lld: the count is not a whole number", name, line);
+            return error_set(error, LOUPE_ERROR_FORMAT, "%s:%lld: the id '%.*s' is not a whole number below %d",
+                             name, line, (int)(id_length < 40 ? id_length : 40), begin, n_vocab);
+        size_t count_length = (size_t)(begin + n - last_tab - 1);
+        if (!parse_natural(last_tab + 1, count_length, INT64_MAX / 4, &count))
+            return error_set(error, LOUPE_ERROR_FORMAT, "%s:%lld: the count '%.*s' is not a whole number", name,
+                             line, (int)(count_length < 40 ? count_length : 40), last_tab + 1);
         if (counts[id] < 0) {
             memset(counts, 0, (size_t)n_vocab * sizeof *counts);
             return error_set(error, LOUPE_ERROR_FORMAT, "%s:%lld: id %lld appears twice", name, line,

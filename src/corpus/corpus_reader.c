@@ -317,10 +317,13 @@ static loupe_status decode_jsonl_line(loupe_corpus_reader *reader, const char *l
     if (status != LOUPE_OK) return status;
     const cJSON *text = cJSON_IsObject(root) ? cJSON_GetObjectItemCaseSensitive(root, "text") : NULL;
     if (!cJSON_IsObject(root)) {
-        status = error_set(problem, LOUPE_ERROR_FORMAT, "%s: a JSON %s, not an object", display,
+        status = error_set(problem, LOUPE_ERROR_FORMAT, "%s: the line is %s, expected an object", display,
                            json_type_name(root));
+    } else if (text == NULL) {
+        status = error_set(problem, LOUPE_ERROR_FORMAT, "%s: no \"text\" field", display);
     } else if (!cJSON_IsString(text) || text->valuestring == NULL) {
-        status = error_set(problem, LOUPE_ERROR_FORMAT, "%s: no \"text\" string field", display);
+        status = error_set(problem, LOUPE_ERROR_FORMAT, "%s: \"text\" is %s, expected a string", display,
+                           json_type_name(text));
     } else {
         size_t n = strlen(text->valuestring);
         if (n + 1 > reader->text_capacity) {

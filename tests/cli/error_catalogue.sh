@@ -411,8 +411,151 @@ if [ -e /dev/full ]; then
     { echo "FAILED E902: status $status: $(cat "$work/err")"; failures=$((failures + 1)); }
 fi
 
+# ---------------------------------------------------------------- corpus and count: the command line
+printf 'In the beginning God created the heaven and the earth.\n\nAnd God said, Let there be light.\n' >"$work/corpus.txt"
+corpus=$work/corpus.txt
+check E1001 2 "corpus: no corpus file given \(use '-' for standard input\)" "$loupe" corpus
+check E1002 2 "--stride: expected a whole number from 1 to 16777216, got '0'" "$loupe" corpus --stride 0 "$corpus"
+check E1003 2 "--min-context: expected a whole number from 0 to 16777216, got 'some'" \
+  "$loupe" corpus --min-context some "$corpus"
+check E1004 2 "--max-tokens: expected a whole number from 1 to 9223372036854775807, got '0'" \
+  "$loupe" corpus --max-tokens 0 "$corpus"
+check E1005 2 "--reservoir: expected a whole number from 4 to 16777216, got '2'" "$loupe" corpus --reservoir 2 "$corpus"
+check E1006 2 "--sketch-error: expected a number from 0.0001 to 0.5, got '1'" "$loupe" corpus --sketch-error 1 "$corpus"
+check E1007 2 "stride must be 1 .. 511 \(the context minus 1\), not 600" "$loupe" corpus --stride 600 "$corpus"
+check E1008 2 "min-context must be 0 .. 255 \(context - stride - 1, the least context a position has after the first window\), not 300" \
+  "$loupe" corpus --min-context 300 "$corpus"
+check E1009 2 "--format: expected one of table, json, got 'csv'" "$loupe" corpus --format csv "$corpus"
+check E1010 2 "--progress: expected one of auto, always, never, got 'sometimes'" \
+  "$loupe" corpus --progress sometimes "$corpus"
+
+# ---------------------------------------------------------------- corpus files
+check E1101 1 "$work/nocorpus.txt: cannot open: No such file or directory" "$loupe" count "$work/nocorpus.txt"
+mkdir -p "$work/corpus_dir"
+check E1102 1 "$work/corpus_dir: read failed: Is a directory" "$loupe" count "$work/corpus_dir"
+{ printf 'a short document\n\n'; head -c $((64 * 1024 * 1024 + 1)) /dev/zero | tr '\0' 'a'; } >"$work/huge_document.txt"
+check E1103 1 "$work/huge_document.txt:3: a document longer than 67108864 bytes" "$loupe" count "$work/huge_document.txt"
+rm -f "$work/huge_document.txt"
+printf '{"text": "one"}\nnot json\n' >"$work/invalid.jsonl"
+check E1104 0 "warning: $work/invalid.jsonl:2: invalid JSON at byte offset 0 \(skipped\)" "$loupe" count "$work/invalid.jsonl"
+printf '{"text": "one"}\n["two"]\n' >"$work/array.jsonl"
+check E1105 0 "warning: $work/array.jsonl:2: the line is an array, expected an object \(skipped\)" \
+  "$loupe" count "$work/array.jsonl"
+printf '{"text": "one"}\n\n{"title": "two"}\n' >"$work/no_text.jsonl"
+check E1106 0 "warning: $work/no_text.jsonl:3: no \"text\" field \(skipped\)" "$loupe" count "$work/no_text.jsonl"
+printf '{"text": 2}\n' >"$work/text_number.jsonl"
+check E1107 0 "warning: $work/text_number.jsonl:1: \"text\" is a number, expected a string \(skipped\)" \
+  "$loupe" count "$work/text_number.jsonl"
+check E1108 1 "$work/invalid.jsonl:2: invalid JSON at byte offset 0" "$loupe" count --strict "$work/invalid.jsonl"
+check E1109 1 "$corpus: the document separator is empty" "$loupe" count --separator= "$corpus"
+check E1110 1 "$corpus: a separator applies to plain text, not JSONL" "$loupe" count --jsonl --separator '<|endoftext|>' "$corpus"
+
+# ---------------------------------------------------------------- counts files
+check E1201 1 "$work/nocounts.tsv: cannot open: No such file or directory" \
+  "$loupe" corpus --counts "$work/nocounts.tsv" "$corpus"
+printf '# loupe count\nid\ttoken\tcount\n5 x 3\n' >"$work/spaces.tsv"
+check E1202 1 "$work/spaces.tsv:3: expected ID<TAB>TOKEN<TAB>COUNT" "$loupe" corpus --counts "$work/spaces.tsv" "$corpus"
+printf 'id\ttoken\tcount\n13\tx\t3\n50257\tx\t1\n' >"$work/big_id.tsv"
+check E1203 1 "$work/big_id.tsv:3: the id '50257' is not a whole number below 50257" \
+  "$loupe" corpus --counts "$work/big_id.tsv" "$corpus"
+printf '13\tx\tmany\n' >"$work/bad_count.tsv"
+check E1204 1 "$work/bad_count.tsv:1: the count 'many' is not a whole number" \
+  "$loupe" corpus --counts "$work/bad_count.tsv" "$corpus"
+printf '13\tx\t3\n7\ty\t2\n13\tz\t1\n' >"$work/twice.tsv"
+check E1205 1 "$work/twice.tsv:3: id 13 appears twice" "$loupe" corpus --counts "$work/twice.tsv" "$corpus"
+truncate -s $((256 * 1024 * 1024 + 1)) "$work/huge.tsv"
+check E1206 1 "$work/huge.tsv: larger than the limit of 268435456 bytes" "$loupe" corpus --counts "$work/huge.tsv" "$corpus"
+rm -f "$work/huge.tsv"
+
+# ---------------------------------------------------------------- Ctrl-C
+checked+=(E1301)
+python3 - "$corpus" "$work/long.corpus" <<'PY'
+import sys
+text = open(sys.argv[1]).read()
+open(sys.argv[2], "w").write("\n\n".join([text.strip()] * 400))
+PY
+"$loupe" corpus --progress always "$work/long.corpus" >"$work/out" 2>"$work/err" </dev/null &
+pid=$!
+for _ in $(seq 1200); do grep -q "tokens/s" "$work/err" && break; sleep 0.1; done
+kill -INT "$pid"
+wait "$pid"
+status=$?
+{ [ "$status" -eq 130 ] && tr '\r' '\n' <"$work/err" | sed 's/^\x1b\[K//' |
+    grep -qxE "loupe: interrupted: the statistics below cover the [1-9][0-9]* positions scored so far \(partial\)" &&
+    grep -q "PARTIAL" "$work/out"; } ||
+  { echo "FAILED E1301: status $status: $(tr '\r' '\n' <"$work/err" | tail -3)"; failures=$((failures + 1)); }
+
+# ---------------------------------------------------------------- pictures: the command line
+check E1401 2 "--plot: 'lens.jpg' must end in .png, .svg or .html \(the extension picks the format\)" \
+  "$loupe" lens --plot lens.jpg "hello world"
+check E1402 2 "--dpi: expected a number from 36 to 1200, got '2000'" "$loupe" lens --dpi 2000 --plot "$work/x.png" "hello world"
+"$loupe" lens --format json --topk 2 "And God said, Let there" >"$work/lens.json"
+check E1403 2 "plot: expected one lens JSON file \(loupe lens --format json\), got 2 arguments" \
+  "$loupe" plot --plot "$work/x.svg" "$work/lens.json" "$work/lens.json"
+check E1404 2 "plot: nothing to draw: give --plot FILE and/or --summary FILE" "$loupe" plot "$work/lens.json"
+
+# ---------------------------------------------------------------- pictures: writing them
+check E1501 1 "$work/no_dir/x.png: cannot create the file" "$loupe" lens --plot "$work/no_dir/x.png" "hello world"
+python3 -c 'print("word " * 60)' >"$work/sixty.txt"
+check E1502 1 "$work/big.png: the picture would be [0-9]+ x [0-9]+ pixels at 1200 dpi, more than 32767 on a side; lower --dpi" \
+  "$loupe" lens --dpi 1200 --plot "$work/big.png" --file "$work/sixty.txt"
+check E1503 1 "$work/x.jpg: the file name must end in .png, .svg or .html" "$loupe" corpus --plot "$work/x.jpg" "$corpus"
+checked+=(E1504)
+if [ -e /dev/full ]; then
+  ln -sf /dev/full "$work/full.svg"
+  "$loupe" plot --summary "$work/full.svg" "$work/lens.json" >/dev/null 2>"$work/err"
+  status=$?
+  { [ "$status" -eq 1 ] && grep -qxE "loupe: $work/full.svg: writing the (SVG|file) failed" "$work/err"; } ||
+    { echo "FAILED E1504: status $status: $(cat "$work/err")"; failures=$((failures + 1)); }
+fi
+
+# ---------------------------------------------------------------- lens documents (loupe plot)
+# lens NAME PYTHON: the saved lens with its dict d changed by PYTHON (or, when
+# PYTHON sets the string `text`, that text instead).
+lens() {
+  python3 - "$work/lens.json" "$work/$1.json" "$2" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+text = None
+exec(sys.argv[3])
+open(sys.argv[2], "w").write(text if text is not None else json.dumps(d))
+PY
+  echo "$work/$1.json"
+}
+plot() { "$loupe" plot --plot "$work/x.svg" "$@"; }
+check E1601 1 "$work/nolens.json: cannot open: No such file or directory" plot "$work/nolens.json"
+file=$(lens syntax 'text = "{\"schema\": \"loupe.lens/1\",\n \"model\" 3}"')
+check E1602 1 "$file: invalid JSON at byte offset 36" plot "$file"
+file=$(lens array 'text = "[1, 2]"')
+check E1603 1 "$file: the document: expected an object, got an array" plot "$file"
+file=$(lens schema 'd["schema"] = "loupe.lens/2"')
+check E1604 1 "$file: schema: expected \"loupe.lens/1\" \(a loupe lens --format json document\)" plot "$file"
+file=$(lens no_layers 'del d["model"]["n_layer"]')
+check E1605 1 "$file: model.n_layer: missing, expected a whole number in 1 .. 4096" plot "$file"
+file=$(lens subblocks 'd["options"]["subblocks"] = "yes"')
+check E1606 1 "$file: options.subblocks: expected true or false, got a string" plot "$file"
+file=$(lens rank 'd["cells"][0][3]["input"]["rank"] = 0')
+check E1607 1 "$file: cells\[0\]\[3\].input.rank: expected a whole number in 1 .. 50257, got 0" plot "$file"
+file=$(lens prob 'd["cells"][1][2]["top"][0][1] = 1.5')
+check E1608 1 "$file: cells\[1\]\[2\].top\[0\]\[1\]: expected a finite number in 0 .. 1, got 1.5" plot "$file"
+file=$(lens short_layers 'del d["layers"][-1]')
+check E1609 1 "$file: layers: expected 7 items, got 6" plot "$file"
+file=$(lens empty_window 'd["positions"] = [3, 3]')
+check E1610 1 "$file: positions: \[3, 3\) is empty" plot "$file"
+file=$(lens long_text 'd["tokens"][1]["text"] = "x" * 5000')
+check E1611 1 "$file: tokens\[1\].text: a string of 5000 bytes, more than 4096" plot "$file"
+file=$(lens top 'd["cells"][0][0]["top"] += [[1, 0.1], [2, 0.1]]')
+check E1612 1 "$file: cells\[0\]\[0\].top: expected 1 .. 2 \[id, prob\] pairs \(options.topk\), got 4" plot "$file"
+file=$(lens target 'd["cells"][2][1]["target"]["id"] = 7')
+check E1613 1 "$file: cells\[2\]\[1\].target.id: 7 is not the next token tokens\[2\].id = 531" plot "$file"
+file=$(lens no_target 'del d["cells"][2][1]["target"]')
+check E1614 1 "$file: cells\[2\]\[1\].target: missing, but only the text's last position has no next token" plot "$file"
+dir=$(tokenizer bytes_only '' '#version: 0.2\n')
+check E1615 1 "$work/lens.json: token id [0-9]+ is beyond the tokenizer's 256 tokens; give the lens's model with --model" \
+  plot --model "$dir" "$work/lens.json"
+
 # ---------------------------------------------------------------- the catalogue itself
-documented=$(grep -oE '^\| E[0-9]{3} ' "$catalogue" | tr -d '| ' | sort)
+documented=$(grep -oE '^\| E[0-9]{3,4} ' "$catalogue" | tr -d '| ' | sort)
 tested=$(printf '%s\n' "${checked[@]}" | sort)
 if [ "$documented" != "$tested" ]; then
   echo "FAILED: docs/ERRORS.md and this script disagree on the entries:"
