@@ -7,6 +7,8 @@ set -uo pipefail
 export LC_ALL=C # messages may hold raw bytes from a file; match them byte for byte
 loupe=$1
 here=$(cd "$(dirname "$0")" && pwd)
+# under ASan: fontconfig's process-wide caches (the pictures) are not leaks of ours
+export LSAN_OPTIONS="suppressions=$here/plot_lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 data=${LOUPE_TEST_DATA:-$here/../data}
 models=${LOUPE_MODELS:-$here/../../models}
 catalogue=$here/../../docs/ERRORS.md
