@@ -17,6 +17,7 @@
 
 #include "cli.h"
 #include "corpus_output.h"
+#include "plot.h"
 
 static const char usage[] =
     "usage: loupe corpus [--model DIR] [options] FILE...\n"
@@ -99,7 +100,7 @@ static int parse_options(int argc, char **argv, corpus_options *chosen) {
                 ok = false;
             }
             break;
-        case 'p': chosen->plot = optarg; break;
+        case 'p': ok = plot_check_path("--plot", optarg); chosen->plot = optarg; break;
         case 'S': chosen->subblocks = true; break;
         case 'x': ok = cli_parse_int("--exact-limit", optarg, 0, 1 << 26, &chosen->exact_limit); break;
         case 'e': ok = cli_parse_float("--sketch-error", optarg, 1e-4, 0.5, &chosen->sketch_error); break;

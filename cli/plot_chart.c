@@ -3,6 +3,7 @@
  * panels stacked over one x axis, series with a legend at the right, bands
  * shaded under them, linear or log10 y axes with round ticks.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -265,7 +266,7 @@ loupe_status plot_figure_write(const plot_figure *figure, const char *path, loup
     if (!plot_format_for_path(path, &format))
         return error_set(error, LOUPE_ERROR_ARGUMENT, "%s: the file name must end in .png, .svg or .html", path);
     FILE *out = fopen(path, "wb");
-    if (out == NULL) return error_set(error, LOUPE_ERROR_IO, "%s: cannot create the file", path);
+    if (out == NULL) return error_set(error, LOUPE_ERROR_IO, "%s: cannot create the file: %s", path, strerror(errno));
     loupe_status status = format == PLOT_FORMAT_HTML ? write_html(figure, out, path, error)
                                                      : plot_figure_draw(figure, format, out, path, true, error);
     if (fclose(out) != 0 && status == LOUPE_OK)

@@ -7,6 +7,7 @@
  * colour bar with its caption and a title sit below and above. Columns are
  * as wide as their longest label, so the picture grows with the text.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -228,7 +229,7 @@ loupe_status plot_heatmap_write(const lens_view *view, const plot_style *style, 
     if (!plot_format_for_path(path, &format))
         return error_set(error, LOUPE_ERROR_ARGUMENT, "%s: the file name must end in .png, .svg or .html", path);
     FILE *out = fopen(path, "wb");
-    if (out == NULL) return error_set(error, LOUPE_ERROR_IO, "%s: cannot create the file", path);
+    if (out == NULL) return error_set(error, LOUPE_ERROR_IO, "%s: cannot create the file: %s", path, strerror(errno));
     loupe_status status = format == PLOT_FORMAT_HTML ? plot_html_write(out, view, style, path, error)
                                                      : draw_heatmap(out, format, view, style, path, error);
     if (fclose(out) != 0 && status == LOUPE_OK)

@@ -497,11 +497,11 @@ check E1403 2 "plot: expected one lens JSON file \(loupe lens --format json\), g
 check E1404 2 "plot: nothing to draw: give --plot FILE and/or --summary FILE" "$loupe" plot "$work/lens.json"
 
 # ---------------------------------------------------------------- pictures: writing them
-check E1501 1 "$work/no_dir/x.png: cannot create the file" "$loupe" lens --plot "$work/no_dir/x.png" "hello world"
+check E1501 1 "$work/no_dir/x.png: cannot create the file: No such file or directory" "$loupe" lens --plot "$work/no_dir/x.png" "hello world"
 python3 -c 'print("word " * 60)' >"$work/sixty.txt"
 check E1502 1 "$work/big.png: the picture would be [0-9]+ x [0-9]+ pixels at 1200 dpi, more than 32767 on a side; lower --dpi" \
   "$loupe" lens --dpi 1200 --plot "$work/big.png" --file "$work/sixty.txt"
-check E1503 1 "$work/x.jpg: the file name must end in .png, .svg or .html" "$loupe" corpus --plot "$work/x.jpg" "$corpus"
+check E1503 2 "--plot: '$work/x.jpg' must end in .png, .svg or .html \(the extension picks the format\)" "$loupe" corpus --plot "$work/x.jpg" "$corpus"
 checked+=(E1504)
 if [ -e /dev/full ]; then
   ln -sf /dev/full "$work/full.svg"
