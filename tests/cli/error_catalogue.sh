@@ -109,17 +109,12 @@ PY
 # text when VOCAB_PYTHON starts with "raw:") and merges.txt holding MERGES.
 tokenizer() {
   mkdir -p "$work/$1"
-  python3 - "$work/$1/vocab.json" "$2" <<'PY'
+  python3 - "$work/$1/vocab.json" "$2" "$data" <<'PY'
 import json, sys
 path, code = sys.argv[1], sys.argv[2]
-keep = list(range(33, 127)) + list(range(161, 173)) + list(range(174, 256))
-chars, extra = {}, 0
-for b in range(256):
-    if b in keep:
-        chars[b] = chr(b)
-    else:
-        chars[b] = chr(256 + extra)
-        extra += 1
+sys.path.insert(0, sys.argv[-1])
+from gpt2_bytes import bytes_to_unicode
+chars = bytes_to_unicode()
 v = {chars[b]: b for b in range(256)}
 if code.startswith("raw:"):
     open(path, "wb").write(code[4:].encode("utf-8", "surrogateescape"))

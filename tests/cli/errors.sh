@@ -52,17 +52,12 @@ expect 1 "activation_function 'swish' is not supported" "$loupe" info --model "$
 
 # vocab.json and merges.txt that disagree: the merge line is named.
 mkdir "$work/tokenizer"
-python3 - "$work/tokenizer/vocab.json" <<'PY'
+python3 - "$work/tokenizer/vocab.json" "$data" <<'PY'
 import json, sys
 # GPT-2's byte-to-character map: printable bytes stand for themselves, the rest from U+0100 on.
-keep = list(range(33, 127)) + list(range(161, 173)) + list(range(174, 256))
-chars, extra = {}, 0
-for b in range(256):
-    if b in keep:
-        chars[b] = chr(b)
-    else:
-        chars[b] = chr(256 + extra)
-        extra += 1
+sys.path.insert(0, sys.argv[-1])
+from gpt2_bytes import bytes_to_unicode
+chars = bytes_to_unicode()
 json.dump({chars[b]: b for b in range(256)}, open(sys.argv[1], "w"))  # no token for "ab"
 PY
 printf '#version: 0.2\na b\n' > "$work/tokenizer/merges.txt"

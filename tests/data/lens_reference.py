@@ -11,6 +11,9 @@ import os
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gpt2_bytes import unicode_to_bytes  # noqa: E402
+
 ELLIPSIS = "\u2026"
 OPEN_BOX = "\u2423"
 TOKEN_MAX_WIDTH = 12
@@ -62,17 +65,8 @@ def bytes_text(raw):
 
 
 def byte_decoder():
-    """GPT-2's byte-level alphabet: the unicode character standing for each byte."""
-    printable = (list(range(ord("!"), ord("~") + 1)) + list(range(ord("\u00a1"), ord("\u00ac") + 1))
-                 + list(range(ord("\u00ae"), ord("\u00ff") + 1)))
-    characters = printable[:]
-    extra = 0
-    for b in range(256):
-        if b not in printable:
-            printable.append(b)
-            characters.append(256 + extra)
-            extra += 1
-    return {chr(c): b for b, c in zip(printable, characters)}
+    """GPT-2's byte-level alphabet: the byte each unicode character stands for."""
+    return unicode_to_bytes()
 
 
 class Vocabulary:

@@ -19,6 +19,9 @@ import sys
 
 import regex
 
+sys.path.insert(0, __import__("os").path.dirname(__file__))
+from gpt2_bytes import bytes_to_unicode  # noqa: E402
+
 VOCAB = "models/gpt2-demo/vocab.json"
 MERGES = "models/gpt2-demo/merges.txt"
 OUT = "tests/data/tokenizer_extra_cases.json"
@@ -30,18 +33,6 @@ PATTERN = regex.compile(
     r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^" + S + r"\p{L}\p{N}]+|[" + S + r"]+(?![^" + S
     + r"])|[" + S + r"]+"
 )
-
-
-def bytes_to_unicode():
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
-    table, extra = {}, 0
-    for b in range(256):
-        if b in printable:
-            table[b] = chr(b)
-        else:
-            table[b] = chr(0x100 + extra)
-            extra += 1
-    return table
 
 
 BYTE_CHAR = bytes_to_unicode()
