@@ -3,7 +3,9 @@
  * activations and layer norm against hand-computed values.
  */
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "kernels/activations.h"
 #include "kernels/attention.h"
@@ -50,12 +52,39 @@ static void check_matmul(void) {
     CHECK(c[0] == 17 && c[1] == 23 && c[2] == 39 && c[3] == 53);
 }
 
+/* Wide enough that the columns are shared among threads: the same bytes
+ * with 1 and 2 threads, and the reference's values. */
+static void check_matmul_threads(void) {
+    unsigned state = 3;
+    const int M = 5, K = 70, N = 333;
+    float *in = malloc((size_t)M * K * sizeof(float)), *weight = malloc((size_t)K * N * sizeof(float));
+    float *one = malloc((size_t)M * N * sizeof(float)), *two = malloc((size_t)M * N * sizeof(float));
+    float *slow = malloc((size_t)M * N * sizeof(float)), bias[333];
+    fill(in, (size_t)M * K, &state);
+    fill(weight, (size_t)K * N, &state);
+    fill(bias, N, &state);
+    for (int layout = 0; layout < 2; layout++) {
+        int saved = omp_get_max_threads();
+        omp_set_num_threads(1);
+        matmul(one, in, weight, bias, M, K, N, (matmul_layout)layout, false);
+        omp_set_num_threads(2);
+        matmul(two, in, weight, bias, M, K, N, (matmul_layout)layout, false);
+        omp_set_num_threads(saved);
+        matmul_reference(slow, in, weight, bias, M, K, N, (matmul_layout)layout, false);
+        CHECK(memcmp(one, two, (size_t)M * N * sizeof(float)) == 0);
+        CHECK(test_max_abs_diff(two, slow, (size_t)M * N) < 1e-5);
+    }
+    free(in), free(weight), free(one), free(two), free(slow);
+}
+
 static void check_attention(void) {
     unsigned state = 11;
     enum { T = 9, C = 12, H = 3 };
-    float qkv[T * 3 * C], fast[T * C], slow[T * C], scores[T * T];
+    float qkv[T * 3 * C], fast[T * C], slow[T * C];
+    float *scores = malloc(attention_scratch_floats(T) * sizeof *scores);
     fill(qkv, sizeof qkv / sizeof qkv[0], &state);
     attention_causal(fast, qkv, scores, T, C, H, 0.5f);
+    free(scores);
     attention_causal_reference(slow, qkv, T, C, H, 0.5f);
     CHECK(test_max_abs_diff(fast, slow, T * C) < 1e-5);
     /* Position 0 can only attend to itself: its output is its own value. */
@@ -70,7 +99,7 @@ static void check_attention_blocks(void) {
     float *fast = malloc((size_t)T * C * sizeof(float)), *slow = malloc((size_t)T * C * sizeof(float));
     float *scores = malloc(attention_scratch_floats(T) * sizeof(float));
     fill(qkv, (size_t)T * 3 * C, &state);
-    CHECK(attention_scratch_floats(T) == (size_t)ATTENTION_QUERY_BLOCK * T);
+    CHECK(attention_scratch_floats(T) == (size_t)omp_get_max_threads() * ATTENTION_QUERY_BLOCK * T);
     attention_causal(fast, qkv, scores, T, C, H, 0.7f);
     attention_causal_reference(slow, qkv, T, C, H, 0.7f);
     CHECK(test_max_abs_diff(fast, slow, (size_t)T * C) < 1e-5);
@@ -118,6 +147,7 @@ static void check_softmax(void) {
 
 int main(void) {
     check_matmul();
+    check_matmul_threads();
     check_attention();
     check_attention_blocks();
     check_activations();

@@ -5,6 +5,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <stddef.h>
 #include <stdlib.h>
 
@@ -31,14 +32,18 @@ static void softmax_causal_rows(float *scores, int n, int K, int first) {
 
 size_t attention_scratch_floats(int T) {
     size_t rows = T < ATTENTION_QUERY_BLOCK ? (size_t)T : ATTENTION_QUERY_BLOCK;
-    return rows * (size_t)T;
+    return (size_t)omp_get_max_threads() * rows * (size_t)T;
 }
 
 void attention_causal(float *out, const float *qkv, float *scores, int T, int C, int H,
                       float scale) {
     int D = C / H;
     size_t stride = 3 * (size_t)C;
+    size_t per_thread = attention_scratch_floats(T) / (size_t)omp_get_max_threads();
+    /* Heads are independent: one per thread, each with its own scores. */
+#pragma omp parallel for schedule(dynamic, 1)
     for (int h = 0; h < H; h++) {
+        float *head_scores = scores + (size_t)omp_get_thread_num() * per_thread;
         for (int first = 0; first < T; first += ATTENTION_QUERY_BLOCK) {
             int n = T - first < ATTENTION_QUERY_BLOCK ? T - first : ATTENTION_QUERY_BLOCK;
             int K = first + n; /* keys a block's last query can see */
@@ -47,10 +52,10 @@ void attention_causal(float *out, const float *qkv, float *scores, int T, int C,
             const float *v = qkv + 2 * (size_t)C + (size_t)h * D;
             /* scores (n, K) = q (n, D) k^T (D, K) * scale */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, K, D, scale, q, (int)stride, k,
-                        (int)stride, 0.0f, scores, K);
-            softmax_causal_rows(scores, n, K, first);
+                        (int)stride, 0.0f, head_scores, K);
+            softmax_causal_rows(head_scores, n, K, first);
             /* out rows (n, D) of head h = scores (n, K) v (K, D) */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, D, K, 1.0f, scores, K, v,
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, D, K, 1.0f, head_scores, K, v,
                         (int)stride, 0.0f, out + (size_t)first * C + (size_t)h * D, C);
         }
     }

@@ -10,7 +10,8 @@
  * T x T floats (a hostile context length must not exhaust memory). */
 enum { ATTENTION_QUERY_BLOCK = 256 };
 
-/* Floats of scratch attention_causal needs for T tokens: (min(T, block), T). */
+/* Floats of scratch attention_causal needs for T tokens: one (min(T, block),
+ * T) matrix per OpenMP thread (heads run in parallel). */
 size_t attention_scratch_floats(int T);
 
 /* qkv (T, 3C): per row the queries, keys and values, each C = H x D wide,

@@ -4,7 +4,30 @@
 #include "kernels/matmul.h"
 
 #include <cblas.h>
+#include <omp.h>
+#include <pthread.h>
 #include <stddef.h>
+
+/* loupe runs its own threads (OpenMP) around and inside its GEMMs; a second
+ * pool in BLAS would spin against them for the same cores. So BLAS computes
+ * single-threaded and matmul shares the output columns among OpenMP threads,
+ * in panels of a fixed width: each panel is the same BLAS call whatever the
+ * thread count, so results do not depend on it. */
+enum { MATMUL_PANEL_COLUMNS = 256 };
+static pthread_once_t blas_single_thread_once = PTHREAD_ONCE_INIT;
+
+static void blas_single_thread(void) { openblas_set_num_threads(1); }
+
+/* One sgemm on output columns [n0, n1) of out (M, N). */
+static void sgemm_columns(float *out, const float *in, const float *weight, int M, int K, int N,
+                          matmul_layout layout, float beta, int n0, int n1) {
+    if (layout == MATMUL_WEIGHT_IN_OUT)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, n1 - n0, K, 1.0f, in, K, weight + n0, N,
+                    beta, out + n0, N);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, n1 - n0, K, 1.0f, in, K,
+                    weight + (size_t)n0 * K, K, beta, out + n0, N);
+}
 
 void matmul(float *out, const float *in, const float *weight, const float *bias, int M, int K,
             int N, matmul_layout layout, bool accumulate) {
@@ -23,12 +46,14 @@ void matmul(float *out, const float *in, const float *weight, const float *bias,
     } else if (accumulate) {
         beta = 1.0f;
     }
-    if (layout == MATMUL_WEIGHT_IN_OUT)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, in, K, weight, N, beta,
-                    out, N);
-    else
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, in, K, weight, K, beta,
-                    out, N);
+    pthread_once(&blas_single_thread_once, blas_single_thread);
+    int panels = (N + MATMUL_PANEL_COLUMNS - 1) / MATMUL_PANEL_COLUMNS;
+#pragma omp parallel for schedule(dynamic, 1) if (panels > 1 && !omp_in_parallel())
+    for (int panel = 0; panel < panels; panel++) {
+        int n0 = panel * MATMUL_PANEL_COLUMNS;
+        int n1 = n0 + MATMUL_PANEL_COLUMNS < N ? n0 + MATMUL_PANEL_COLUMNS : N;
+        sgemm_columns(out, in, weight, M, K, N, layout, beta, n0, n1);
+    }
 }
 
 int matmul_set_threads(int n_threads) {
