@@ -77,12 +77,16 @@ static void f32_to_f32(const uint8_t *bytes, int64_t n_elements, float *out) {
     for (int64_t i = 0; i < n_elements; i++) out[i] = float_from_bits(read_u32_le(bytes + 4 * i));
 }
 
+/* F16 and BF16 embeddings are the largest tensors a model has: converting
+ * them (and touching the fresh pages) is shared among threads. */
 static void f16_to_f32(const uint8_t *bytes, int64_t n_elements, float *out) {
+#pragma omp parallel for schedule(static) if (n_elements > (1 << 20))
     for (int64_t i = 0; i < n_elements; i++)
         out[i] = float_from_bits(half_bits_to_float_bits(read_u16_le(bytes + 2 * i)));
 }
 
 static void bf16_to_f32(const uint8_t *bytes, int64_t n_elements, float *out) {
+#pragma omp parallel for schedule(static) if (n_elements > (1 << 20))
     for (int64_t i = 0; i < n_elements; i++)
         out[i] = float_from_bits((uint32_t)read_u16_le(bytes + 2 * i) << 16);
 }
