@@ -11,21 +11,11 @@
 #include <time.h>
 
 #include "lens/lens_stats.h"
+#include "timing.h"
 
 enum { SPEED_VOCAB = 50257, SPEED_ROWS = 16, SPEED_MAX_RUNS = 101 };
 
 typedef void (*row_kernel)(const lens_row_request *request, int n_vocab, lens_row_stats *out);
-
-static double seconds_now(void) {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)now.tv_sec + 1e-9 * (double)now.tv_nsec;
-}
-
-static int compare_doubles(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* A fixed-seed linear congruential generator: the same rows every run. */
 static float next_logit(uint64_t *state, float low, float high) {

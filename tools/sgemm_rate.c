@@ -14,18 +14,9 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "timing.h"
+
 enum { RATE_MAX_RUNS = 101 };
-
-static double seconds_now(void) {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)now.tv_sec + 1e-9 * (double)now.tv_nsec;
-}
-
-static int compare_doubles(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* Fills values (n) with small deterministic numbers. */
 static void fill(float *values, size_t n, unsigned seed) {
