@@ -2,9 +2,11 @@
  * checkpoint.c - opens a model folder's weights, single file or sharded, and
  * binds named tensors as float32 (see checkpoint.h).
  */
+#define _DEFAULT_SOURCE /* madvise, MADV_HUGEPAGE */
 #include "io/checkpoint.h"
 
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <string.h>
 
 #include "io/json.h"
@@ -245,6 +247,18 @@ static int is_little_endian_host(void) {
     return first == 1;
 }
 
+/* A buffer for converted weights (caller frees with free). Large ones are
+ * aligned to 2 MB and offered transparent huge pages: converting an F16
+ * embedding then takes far fewer page faults. */
+static float *allocate_weights(size_t bytes) {
+    const size_t huge_page = (size_t)2 << 20;
+    if (bytes < huge_page) return malloc(bytes);
+    void *memory = NULL;
+    if (posix_memalign(&memory, huge_page, bytes) != 0) return NULL;
+    madvise(memory, bytes, MADV_HUGEPAGE);
+    return memory;
+}
+
 loupe_status checkpoint_bind_f32(const checkpoint *ckpt, const char *name, int n_dims,
                                  const int64_t *shape, const float **data_out, float **owned_out,
                                  loupe_error *error) {
@@ -277,7 +291,7 @@ loupe_status checkpoint_bind_f32(const checkpoint *ckpt, const char *name, int n
     if (n_elements > SIZE_MAX / sizeof(float))
         return error_set(error, LOUPE_ERROR_LIMIT, "%s: tensor '%s': too large to convert",
                          tensor->file, tensor->name);
-    float *converted = malloc(n_elements ? n_elements * sizeof(float) : 1);
+    float *converted = allocate_weights(n_elements ? n_elements * sizeof(float) : 1);
     if (converted == NULL)
         return error_set(error, LOUPE_ERROR_MEMORY, "%s: tensor '%s': out of memory for %zu floats",
                          tensor->file, tensor->name, n_elements);
