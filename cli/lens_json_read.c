@@ -51,16 +51,22 @@ static loupe_status get_array(const reader *r, const cJSON *item, const char *fi
     return LOUPE_OK;
 }
 
+/* A number field that is not what `what` says: its value when it is a
+ * number (out of range), else its type. */
+static loupe_status fail_number(const reader *r, const cJSON *item, const char *field, const char *what) {
+    if (cJSON_IsNumber(item))
+        return error_set(r->error, LOUPE_ERROR_FORMAT, "%s: %s: %s, got %.17g", r->name, field, what,
+                         item->valuedouble);
+    return fail(r, field, what, item);
+}
+
 /* A whole number in [min, max]. */
 static loupe_status get_int(const reader *r, const cJSON *item, const char *field, long min, long max, long *value) {
     uint64_t natural = 0;
     if (!json_get_natural(item, &natural) || natural < (uint64_t)min || natural > (uint64_t)max) {
         char what[80];
         snprintf(what, sizeof what, "expected a whole number in %ld .. %ld", min, max);
-        if (cJSON_IsNumber(item))
-            return error_set(r->error, LOUPE_ERROR_FORMAT, "%s: %s: %s, got %.17g", r->name, field, what,
-                             item->valuedouble);
-        return fail(r, field, what, item);
+        return fail_number(r, item, field, what);
     }
     *value = (long)natural;
     return LOUPE_OK;
@@ -73,10 +79,7 @@ static loupe_status get_float(const reader *r, const cJSON *item, const char *fi
         item->valuedouble > max) {
         char what[96];
         snprintf(what, sizeof what, "expected a finite number in %g .. %g", min, max);
-        if (cJSON_IsNumber(item))
-            return error_set(r->error, LOUPE_ERROR_FORMAT, "%s: %s: %s, got %.17g", r->name, field, what,
-                             item->valuedouble);
-        return fail(r, field, what, item);
+        return fail_number(r, item, field, what);
     }
     *value = (float)item->valuedouble;
     return LOUPE_OK;
