@@ -315,10 +315,6 @@ int cmd_corpus(int argc, char **argv) {
         /* the aggregate so far is written even after a failure or Ctrl-C, marked partial */
         if (chosen.json) corpus_json_print(stdout, &report);
         else corpus_table_print(stdout, &report);
-        if (fflush(stdout) != 0 || ferror(stdout)) {
-            cli_error("writing the output failed");
-            status = CLI_EXIT_FAILURE;
-        }
         if (chosen.plot != NULL) {
             int plot_status = corpus_plot_write(&report, chosen.plot);
             if (status == 0) status = plot_status;

@@ -121,13 +121,7 @@ int cmd_count(int argc, char **argv) {
     int status = state.counts ? corpus_source_read(&source, count_document, &state, &skipped, &stopped, NULL)
                               : CLI_EXIT_FAILURE;
     if (status == 0 && state.status != 0) status = state.status;
-    if (status == 0) {
-        write_counts(stdout, &state);
-        if (fflush(stdout) != 0 || ferror(stdout)) {
-            cli_error("writing the output failed");
-            status = CLI_EXIT_FAILURE;
-        }
-    }
+    if (status == 0) write_counts(stdout, &state); /* main reports a failed write */
     free(state.counts);
     loupe_tokenizer_close(state.tokenizer);
     free(directory);

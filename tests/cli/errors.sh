@@ -64,10 +64,13 @@ printf '#version: 0.2\na b\n' > "$work/tokenizer/merges.txt"
 expect 1 "merges.txt:2: vocab/merges disagree" "$loupe" tokenize --model "$work/tokenizer" "ab"
 
 # Output that cannot be written (a full disk) fails every command.
-for command in info "tokenize hi" "next hi" "generate --tokens 2 hi" "lens hi"; do
+printf 'A short document.\n\nAnother one.\n' > "$work/corpus.txt"
+for command in info "tokenize hi" "next hi" "generate --tokens 2 hi" "lens hi" "count $work/corpus.txt" \
+  "corpus $work/corpus.txt"; do
   "$loupe" $command >/dev/full 2>"$work/err"
   got=$?
-  if [ "$got" -ne 1 ] || ! grep -q "loupe: writing the output failed" "$work/err"; then
+  if [ "$got" -ne 1 ] || [ "$(grep -c . "$work/err")" -ne 1 ] ||
+     ! grep -q "loupe: writing the output failed" "$work/err"; then
     echo "FAILED: loupe $command >/dev/full -> status $got"
     failures=$((failures + 1))
   fi
