@@ -104,6 +104,16 @@ function getJson(url) {
   });
 }
 
+// Kills chromium and its helper processes (the whole process group), then
+// waits for the main process to be gone.
+async function stopBrowser(browser) {
+  const exited = browser.exitCode !== null || browser.signalCode !== null
+    ? Promise.resolve()
+    : new Promise((resolve) => browser.once('exit', resolve));
+  try { process.kill(-browser.pid, 'SIGKILL'); } catch (e) { browser.kill('SIGKILL'); }
+  await exited;
+}
+
 async function main() {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'loupe-chromium-'));
   const browser = childProcess.spawn(chromium, [
@@ -111,7 +121,7 @@ async function main() {
     '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-default-apps',
     '--disable-extensions', '--user-data-dir=' + profile, '--remote-debugging-port=0',
     '--remote-debugging-address=127.0.0.1', 'about:blank',
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  ], { stdio: ['ignore', 'ignore', 'pipe'], detached: true }); // its own process group: see stopBrowser
   const timer = setTimeout(() => { console.error('FAIL: timed out'); browser.kill('SIGKILL'); process.exit(1); }, 60000);
   try {
     const port = await new Promise((resolve, reject) => {
@@ -236,8 +246,9 @@ async function main() {
     ws.close();
   } finally {
     clearTimeout(timer);
-    browser.kill('SIGKILL');
-    fs.rmSync(profile, { recursive: true, force: true });
+    await stopBrowser(browser);
+    // Chromium's helper processes may still be flushing the profile for a moment.
+    fs.rmSync(profile, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
   }
   if (failures) process.exit(1);
   console.log(`${pagePath}: ok`);
