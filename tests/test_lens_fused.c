@@ -37,7 +37,7 @@ static int close_to(double ours, double expected, double tolerance) {
 static void run_fused(const float *logits, int n_vocab, int chunk, int split, const int32_t ids[][3],
                       int topk, lens_row_stats *out, unsigned *masks) {
     static lens_row_state states[TEST_ROWS], later[TEST_ROWS];
-    static float tile[TEST_ROWS * TEST_MAX_VOCAB];
+    static float tile[TEST_ROWS * TEST_MAX_VOCAB], final_row[TEST_MAX_VOCAB + 7];
     static double scratch[2 * TEST_MAX_VOCAB];
     for (int r = 0; r < TEST_ROWS; r++) {
         float thresholds[3];
@@ -50,11 +50,13 @@ static void run_fused(const float *logits, int n_vocab, int chunk, int split, co
         int begin = stripe == 0 ? 0 : split, end = stripe == 0 ? split : n_vocab;
         for (int v = begin; v < end; v += chunk) {
             int n = end - v < chunk ? end - v : chunk;
-            /* a packed tile (R, n) with a stride wider than n, as the driver has */
+            /* a packed tile (R-1, n) with a stride wider than n, and the
+             * final row apart (at an odd offset), as the driver has them */
             int stride = n + 3;
-            for (int r = 0; r < TEST_ROWS; r++)
+            for (int r = 0; r + 1 < TEST_ROWS; r++)
                 memcpy(tile + (size_t)r * stride, logits + (size_t)r * n_vocab + v, (size_t)n * sizeof(float));
-            lens_fused_chunk(stripe == 0 ? states : later, TEST_ROWS, tile, stride, v, n, scratch);
+            memcpy(final_row + 5, logits + (size_t)(TEST_ROWS - 1) * n_vocab + v, (size_t)n * sizeof(float));
+            lens_fused_chunk(stripe == 0 ? states : later, TEST_ROWS, tile, stride, final_row + 5, v, n, scratch);
         }
     }
     lens_fused_merge(states, later, TEST_ROWS);
@@ -157,7 +159,7 @@ static void test_recount_is_asked(void) {
         lens_row_state_begin(&states[r], ids, thresholds, 3);
     }
     double scratch[200];
-    lens_fused_chunk(states, TEST_ROWS, logits, 100, 0, 100, scratch);
+    lens_fused_chunk(states, TEST_ROWS, logits, 100, logits + (size_t)(TEST_ROWS - 1) * 100, 0, 100, scratch);
     lens_row_stats out;
     unsigned mask = 0;
     lens_fused_finish(states, TEST_ROWS, 1, &out, &mask);

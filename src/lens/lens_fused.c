@@ -306,11 +306,16 @@ static chunk_sums sums(const float *logits, const double *own, int n, double max
  * Chunks, merges, results
  * ---------------------------------------------------------------------- */
 
+/* Row `row` of a chunk: rows before the last in logits, the last apart. */
+static const float *chunk_row(const float *logits, int stride, const float *final_logits, int row, int last) {
+    return row == last ? final_logits : logits + (size_t)row * stride;
+}
+
 void lens_fused_chunk(lens_row_state *states, int n_rows, const float *logits, int stride,
-                      int vocab_begin, int n, double *scratch) {
+                      const float *final_logits, int vocab_begin, int n, double *scratch) {
     assert(n_rows >= 1 && n >= 1);
     const int last = n_rows - 1;
-    const float *first_logits = logits, *final_logits = logits + (size_t)last * stride;
+    const float *first_logits = chunk_row(logits, stride, final_logits, 0, last);
     /* The reference rows first: every row's forward sums are rescaled by
      * their factors. */
     double first_factor = raise_max(&states[0], finite_logit(scan_row(&states[0], first_logits, vocab_begin, n)));
@@ -318,7 +323,7 @@ void lens_fused_chunk(lens_row_state *states, int n_rows, const float *logits, i
                                     : raise_max(&states[last], finite_logit(scan_row(&states[last], final_logits,
                                                                                       vocab_begin, n)));
     for (int row = 1; row < last; row++) {
-        const float *row_logits = logits + (size_t)row * stride;
+        const float *row_logits = chunk_row(logits, stride, final_logits, row, last);
         raise_max(&states[row], finite_logit(scan_row(&states[row], row_logits, vocab_begin, n)));
     }
     double *first_weights = scratch, *final_weights = scratch + n;
@@ -329,7 +334,7 @@ void lens_fused_chunk(lens_row_state *states, int n_rows, const float *logits, i
         state->final_forward *= final_factor;
         state->first_forward *= first_factor;
         const double *own = row == 0 ? first_weights : (row == last ? final_weights : NULL);
-        chunk_sums add = sums(logits + (size_t)row * stride, own, n, state->max_logit, final_logits,
+        chunk_sums add = sums(chunk_row(logits, stride, final_logits, row, last), own, n, state->max_logit, final_logits,
                               final_weights, first_logits, first_weights);
         state->partition += add.partition;
         state->shifted_sum += add.shifted_sum;

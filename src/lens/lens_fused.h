@@ -60,12 +60,14 @@ void lens_row_state_begin(lens_row_state *state, const int32_t token_id[LENS_TOK
                           const float token_threshold[LENS_TOKEN_COUNT], int topk);
 
 /* Folds entries vocab_begin .. vocab_begin + n - 1 of every row at one
- * position into states (R). logits is (R, n) with rows `stride` floats apart;
- * row 0 is the input row and row R-1 the final row. scratch holds 2 n
- * doubles. Requires R >= 1 and n >= 1; entries must come in increasing
- * vocabulary order for each state (chunks of one stripe in order). */
+ * position into states (R). Rows 0 .. R-2 are read from logits, (R-1, n)
+ * with rows `stride` floats apart (row 0 the input row); the final row, R-1,
+ * from final_logits (n), which may lie anywhere (with R = 1 the input row
+ * is the final row and logits is not read). scratch holds 2 n doubles.
+ * Requires R >= 1 and n >= 1; entries must come in increasing vocabulary
+ * order for each state (chunks of one stripe in order). */
 void lens_fused_chunk(lens_row_state *states, int n_rows, const float *logits, int stride,
-                      int vocab_begin, int n, double *scratch);
+                      const float *final_logits, int vocab_begin, int n, double *scratch);
 
 /* Merges `later` (entries after those of `state`, same rows) into states
  * (R) in place, row by row; the reference rows are 0 and R-1 as above. */

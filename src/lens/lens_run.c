@@ -13,11 +13,15 @@
  * unembedding is streamed T / B times in all, not (R + 2) T / B times.
  *
  * Two things must be known before a block's pass: the final row's top-1 at
- * each position (one pass over the final row alone, for all positions, at
- * the start) and the logits of the tokens whose ranks are counted (a small
- * product with just those unembedding rows). The pass checks each of these
- * logits against the one its tile holds; a cell where they differ has its
- * rank recounted from its whole row.
+ * each position, and the logits of the tokens whose ranks are counted. The
+ * final row is therefore projected one block ahead: the tiles of block b
+ * hold rows 0 .. R-2 of block b and the final row of block b + 1, whose
+ * logits (B, V) are kept whole; they give block b + 1 its final top-1 and,
+ * during its own pass, its final row. No row is projected twice. The
+ * tokens' logits in the other rows come from a small product with just
+ * those unembedding rows; the pass checks each against the one its tile
+ * holds, and a cell where they differ has its rank recounted from its
+ * whole row.
  */
 #include <math.h>
 #include <stdio.h>
@@ -112,10 +116,10 @@ static loupe_lens_result *result_create(int R, int T, int K) {
  * The sweep over the vocabulary
  * ---------------------------------------------------------------------- */
 
-/* Vocabulary entries per tile (a tile of 13 x 24 rows is 640 KB); stripes
- * the vocabulary is cut into, fixed so results do not depend on threads;
- * positions per tile in the pass that finds the final row's top-1. */
-enum { LENS_VOCAB_CHUNK = 512, LENS_VOCAB_STRIPES = 32, LENS_TOP_POSITIONS = 256 };
+/* Vocabulary entries per tile (a tile of 13 x 24 rows is 640 KB), and the
+ * stripes the vocabulary is cut into, fixed so results do not depend on
+ * the number of threads. */
+enum { LENS_VOCAB_CHUNK = 512, LENS_VOCAB_STRIPES = 32 };
 
 static int max_threads(void) {
 #ifdef _OPENMP
@@ -133,24 +137,43 @@ static int thread_index(void) {
 #endif
 }
 
-/* Working memory of the sweep, sized once for blocks of B positions. */
+/* Working memory of the sweep, sized once for blocks of B positions. The
+ * final row is projected one block ahead: the sweep of block b computes
+ * rows 0 .. R-2 of block b and the final row of block b + 1, whose whole
+ * logits are kept until block b + 1 is swept. */
 typedef struct lens_sweep {
     const loupe_model *model;
     const float *unembedding;  /* (V, C) */
     int R, T, C, V, K, B;
-    int tile_rows;             /* max(R B, LENS_TOP_POSITIONS) */
     int n_threads;
-    float *normed;             /* (tile_rows, C) the block's normed taps, position-major: i R + r */
-    float *tiles;              /* (threads, tile_rows, CHUNK) */
+    float *normed;             /* (R B, C) normed taps: rows 0 .. R-2 of the block, position-major
+                                  (i (R-1) + r), then the next block's final row */
+    float *tiles;              /* (threads, R B, CHUNK) */
     double *scratch;           /* (threads, 2 CHUNK) */
     lens_row_state *states;    /* (STRIPES, R B) */
     float *token_rows;         /* (3 B, C) unembedding rows of the tokens ranked */
-    float *token_logits;       /* (R B, 3 B) their logits */
+    float *token_logits;       /* ((R-1) B, 3 B) their logits in rows 0 .. R-2 */
+    float *final_logits[2];    /* (B, V) each: the final row of even and of odd blocks */
     int32_t *final_top;        /* (T) the final row's top-1 */
-    float *best_logits;        /* (STRIPES, TOP_POSITIONS) */
-    int32_t *best_ids;         /* (STRIPES, TOP_POSITIONS) */
     float *recount;            /* (V) one row's logits, for a recount */
 } lens_sweep;
+
+/* One step of the sweep: the cells of block `block` (n positions from
+ * begin; none in the step before the first block) and the final row of the
+ * next block (n_next positions from next_begin; none after the last). */
+typedef struct lens_step {
+    int block, begin, n, next_begin, n_next;
+} lens_step;
+
+static lens_step step_of(int block, int B, int T) {
+    lens_step step = {.block = block, .begin = block * B, .n = 0, .next_begin = (block + 1) * B, .n_next = 0};
+    if (block >= 0) step.n = T - step.begin < B ? T - step.begin : B;
+    if (step.next_begin < T) step.n_next = T - step.next_begin < B ? T - step.next_begin : B;
+    return step;
+}
+
+/* The kept final-row logits (B, V) of block `block`. */
+static float *final_logits_of(const lens_sweep *sweep, int block) { return sweep->final_logits[block & 1]; }
 
 static void sweep_free(lens_sweep *sweep) {
     free(sweep->normed);
@@ -159,9 +182,9 @@ static void sweep_free(lens_sweep *sweep) {
     free(sweep->states);
     free(sweep->token_rows);
     free(sweep->token_logits);
+    free(sweep->final_logits[0]);
+    free(sweep->final_logits[1]);
     free(sweep->final_top);
-    free(sweep->best_logits);
-    free(sweep->best_ids);
     free(sweep->recount);
 }
 
@@ -171,22 +194,22 @@ static int sweep_build(lens_sweep *sweep, const loupe_model *model, int R, int T
     sweep->unembedding = model->weights.unembedding;
     sweep->R = R, sweep->T = T, sweep->K = K, sweep->B = B;
     sweep->C = model->config.n_embd, sweep->V = model->config.n_vocab;
-    size_t block_rows = (size_t)R * B, C = (size_t)sweep->C;
-    sweep->tile_rows = block_rows > LENS_TOP_POSITIONS ? (int)block_rows : LENS_TOP_POSITIONS;
+    size_t block_rows = (size_t)R * B, C = (size_t)sweep->C, V = (size_t)sweep->V;
     sweep->n_threads = max_threads();
-    size_t threads = (size_t)sweep->n_threads, rows = (size_t)sweep->tile_rows;
-    sweep->normed = malloc(rows * C * sizeof(float));
-    sweep->tiles = malloc(threads * rows * LENS_VOCAB_CHUNK * sizeof(float));
+    size_t threads = (size_t)sweep->n_threads;
+    sweep->normed = malloc(block_rows * C * sizeof(float));
+    sweep->tiles = malloc(threads * block_rows * LENS_VOCAB_CHUNK * sizeof(float));
     sweep->scratch = malloc(threads * 2 * LENS_VOCAB_CHUNK * sizeof(double));
     sweep->states = malloc(LENS_VOCAB_STRIPES * block_rows * sizeof(lens_row_state));
-    sweep->token_rows = malloc(3 * (size_t)B * C * sizeof(float));
-    sweep->token_logits = malloc(block_rows * 3 * B * sizeof(float));
+    sweep->token_rows = malloc(LENS_TOKEN_COUNT * (size_t)B * C * sizeof(float));
+    sweep->token_logits = malloc((block_rows - (size_t)B + 1) * LENS_TOKEN_COUNT * B * sizeof(float));
+    sweep->final_logits[0] = malloc((size_t)B * V * sizeof(float));
+    sweep->final_logits[1] = malloc((size_t)B * V * sizeof(float));
     sweep->final_top = malloc((size_t)T * sizeof(int32_t));
-    sweep->best_logits = malloc(LENS_VOCAB_STRIPES * LENS_TOP_POSITIONS * sizeof(float));
-    sweep->best_ids = malloc(LENS_VOCAB_STRIPES * LENS_TOP_POSITIONS * sizeof(int32_t));
-    sweep->recount = malloc((size_t)sweep->V * sizeof(float));
+    sweep->recount = malloc(V * sizeof(float));
     if (!sweep->normed || !sweep->tiles || !sweep->scratch || !sweep->states || !sweep->token_rows ||
-        !sweep->token_logits || !sweep->final_top || !sweep->best_logits || !sweep->best_ids || !sweep->recount) {
+        !sweep->token_logits || !sweep->final_logits[0] || !sweep->final_logits[1] || !sweep->final_top ||
+        !sweep->recount) {
         sweep_free(sweep);
         return -1;
     }
@@ -195,50 +218,6 @@ static int sweep_build(lens_sweep *sweep, const loupe_model *model, int R, int T
 
 static int stripe_begin(int stripe, int V) { return (int)((int64_t)stripe * V / LENS_VOCAB_STRIPES); }
 
-/* tile (rows, n) = normed (rows, C) x the unembedding rows from vocab_begin, (n, C), transposed. */
-static void project_chunk(const lens_sweep *sweep, float *tile, int rows, int vocab_begin, int n) {
-    matmul(tile, sweep->normed, sweep->unembedding + (size_t)vocab_begin * sweep->C, NULL, rows, sweep->C, n,
-           MATMUL_WEIGHT_OUT_IN, false);
-}
-
-/* sweep->final_top (T) = the final row's top-1 (the smaller id on ties),
- * from final_taps (T, C). */
-static void find_final_top(lens_sweep *sweep, const float *final_taps) {
-    const int C = sweep->C, V = sweep->V;
-    for (int begin = 0; begin < sweep->T; begin += LENS_TOP_POSITIONS) {
-        const int n_positions = sweep->T - begin < LENS_TOP_POSITIONS ? sweep->T - begin : LENS_TOP_POSITIONS;
-        loupe_model_final_norm(sweep->model, final_taps + (size_t)begin * C, n_positions, sweep->normed);
-#pragma omp parallel for schedule(dynamic, 1)
-        for (int stripe = 0; stripe < LENS_VOCAB_STRIPES; stripe++) {
-            float *tile = sweep->tiles + (size_t)thread_index() * sweep->tile_rows * LENS_VOCAB_CHUNK;
-            float *best = sweep->best_logits + (size_t)stripe * LENS_TOP_POSITIONS;
-            int32_t *best_id = sweep->best_ids + (size_t)stripe * LENS_TOP_POSITIONS;
-            for (int i = 0; i < n_positions; i++) best[i] = -INFINITY, best_id[i] = -1;
-            const int end = stripe_begin(stripe + 1, V);
-            for (int v0 = stripe_begin(stripe, V); v0 < end; v0 += LENS_VOCAB_CHUNK) {
-                const int n = end - v0 < LENS_VOCAB_CHUNK ? end - v0 : LENS_VOCAB_CHUNK;
-                project_chunk(sweep, tile, n_positions, v0, n);
-                for (int i = 0; i < n_positions; i++) {
-                    const float *row = tile + (size_t)i * n;
-                    for (int v = 0; v < n; v++)
-                        if (row[v] > best[i] || best_id[i] < 0) best[i] = row[v], best_id[i] = v0 + v;
-                }
-            }
-        }
-        for (int i = 0; i < n_positions; i++) {
-            float value = 0.0f;
-            int32_t id = -1;
-            for (int stripe = 0; stripe < LENS_VOCAB_STRIPES; stripe++) {
-                size_t at = (size_t)stripe * LENS_TOP_POSITIONS + i;
-                if (sweep->best_ids[at] >= 0 && (id < 0 || sweep->best_logits[at] > value))
-                    value = sweep->best_logits[at], id = sweep->best_ids[at];
-            }
-            if (id < 0) id = 0; /* only when every logit is NaN */
-            sweep->final_top[begin + i] = id;
-        }
-    }
-}
-
 /* The ids whose ranks cell (position t) counts: target, input, final top. */
 static void cell_tokens(const lens_sweep *sweep, const int32_t *ids, int t, int32_t tokens[LENS_TOKEN_COUNT]) {
     tokens[LENS_TOKEN_TARGET] = t + 1 < sweep->T ? ids[t + 1] : -1;
@@ -246,54 +225,79 @@ static void cell_tokens(const lens_sweep *sweep, const int32_t *ids, int t, int3
     tokens[LENS_TOKEN_FINAL_TOP] = sweep->final_top[t];
 }
 
-/* Normed taps of the block's rows, the logits of its ranked tokens, and
- * every stripe's states set to start. Called by every thread of the
+/* Normed taps of the step's rows, the logits of the block's ranked tokens,
+ * and every stripe's states set to start. Called by every thread of the
  * sweep's parallel region. */
-static void block_prepare(lens_sweep *sweep, const float *taps, const int32_t *ids, int begin, int n) {
-    const int R = sweep->R, C = sweep->C, M = R * n, n_tokens = LENS_TOKEN_COUNT * n;
+static void step_prepare(lens_sweep *sweep, const float *taps, const int32_t *ids, const lens_step *step) {
+    const int R = sweep->R, C = sweep->C, V = sweep->V, T = sweep->T, n = step->n;
+    const int rows = R - 1, M = rows * n, n_tokens = LENS_TOKEN_COUNT * n;
 #pragma omp for schedule(static)
     for (int i = 0; i < n; i++) {
-        for (int r = 0; r < R; r++)
-            loupe_model_final_norm(sweep->model, taps + ((size_t)r * sweep->T + begin + i) * C, 1,
-                                   sweep->normed + ((size_t)i * R + r) * C);
+        for (int r = 0; r < rows; r++)
+            loupe_model_final_norm(sweep->model, taps + ((size_t)r * T + step->begin + i) * C, 1,
+                                   sweep->normed + ((size_t)i * rows + r) * C);
         int32_t tokens[LENS_TOKEN_COUNT];
-        cell_tokens(sweep, ids, begin + i, tokens);
+        cell_tokens(sweep, ids, step->begin + i, tokens);
         for (int k = 0; k < LENS_TOKEN_COUNT; k++) {
             int32_t id = tokens[k] >= 0 ? tokens[k] : 0;
             memcpy(sweep->token_rows + ((size_t)i * LENS_TOKEN_COUNT + k) * C, sweep->unembedding + (size_t)id * C,
                    (size_t)C * sizeof(float));
         }
     }
+    const float *final_taps = taps + (size_t)rows * T * C;
+#pragma omp for schedule(static)
+    for (int j = 0; j < step->n_next; j++)
+        loupe_model_final_norm(sweep->model, final_taps + (size_t)(step->next_begin + j) * C, 1,
+                               sweep->normed + ((size_t)M + j) * C);
 #pragma omp single
-    matmul(sweep->token_logits, sweep->normed, sweep->token_rows, NULL, M, C, n_tokens, MATMUL_WEIGHT_OUT_IN, false);
+    if (M > 0)
+        matmul(sweep->token_logits, sweep->normed, sweep->token_rows, NULL, M, C, n_tokens, MATMUL_WEIGHT_OUT_IN,
+               false);
+    const float *final_logits = final_logits_of(sweep, step->block);
 #pragma omp for schedule(static)
     for (int i = 0; i < n; i++) {
         int32_t tokens[LENS_TOKEN_COUNT];
-        cell_tokens(sweep, ids, begin + i, tokens);
+        cell_tokens(sweep, ids, step->begin + i, tokens);
+        float final_thresholds[LENS_TOKEN_COUNT];
+        for (int k = 0; k < LENS_TOKEN_COUNT; k++)
+            final_thresholds[k] = tokens[k] >= 0 ? final_logits[(size_t)i * V + tokens[k]] : 0.0f;
         for (int r = 0; r < R; r++) {
-            const float *row_logits = sweep->token_logits + ((size_t)i * R + r) * n_tokens + LENS_TOKEN_COUNT * i;
+            const float *thresholds = r == rows ? final_thresholds
+                                                : sweep->token_logits + ((size_t)i * rows + r) * n_tokens +
+                                                      LENS_TOKEN_COUNT * i;
             for (int stripe = 0; stripe < LENS_VOCAB_STRIPES; stripe++)
-                lens_row_state_begin(&sweep->states[(size_t)stripe * M + (size_t)i * R + r], tokens, row_logits,
+                lens_row_state_begin(&sweep->states[(size_t)stripe * R * n + (size_t)i * R + r], tokens, thresholds,
                                      sweep->K);
         }
     }
 }
 
-/* Every stripe's pass over the vocabulary for the block's n positions,
- * shared out among the threads of the sweep's parallel region. */
-static void block_sweep(lens_sweep *sweep, int n) {
-    const int R = sweep->R, M = R * n, V = sweep->V;
+/* Every stripe's pass over the vocabulary for the step, shared out among
+ * the threads of the sweep's parallel region: each tile holds rows 0 .. R-2
+ * of the block and the next block's final row, which is kept. */
+static void step_sweep(lens_sweep *sweep, const lens_step *step) {
+    const int R = sweep->R, C = sweep->C, V = sweep->V, n = step->n, rows = R - 1;
+    const int M = rows * n, tile_rows = M + step->n_next;
+    const float *final_logits = final_logits_of(sweep, step->block);
+    float *next_final_logits = final_logits_of(sweep, step->block + 1);
 #pragma omp for schedule(dynamic, 1)
     for (int stripe = 0; stripe < LENS_VOCAB_STRIPES; stripe++) {
-        float *tile = sweep->tiles + (size_t)thread_index() * sweep->tile_rows * LENS_VOCAB_CHUNK;
+        float *tile = sweep->tiles + (size_t)thread_index() * R * sweep->B * LENS_VOCAB_CHUNK;
         double *scratch = sweep->scratch + (size_t)thread_index() * 2 * LENS_VOCAB_CHUNK;
-        lens_row_state *states = sweep->states + (size_t)stripe * M;
+        lens_row_state *states = sweep->states + (size_t)stripe * R * n;
         const int end = stripe_begin(stripe + 1, V);
         for (int v0 = stripe_begin(stripe, V); v0 < end; v0 += LENS_VOCAB_CHUNK) {
             const int chunk = end - v0 < LENS_VOCAB_CHUNK ? end - v0 : LENS_VOCAB_CHUNK;
-            project_chunk(sweep, tile, M, v0, chunk);
+            /* tile (M + n_next, chunk) = normed x the chunk's unembedding rows, transposed */
+            if (tile_rows > 0)
+                matmul(tile, sweep->normed, sweep->unembedding + (size_t)v0 * C, NULL, tile_rows, C, chunk,
+                       MATMUL_WEIGHT_OUT_IN, false);
+            for (int j = 0; j < step->n_next; j++)
+                memcpy(next_final_logits + (size_t)j * V + v0, tile + ((size_t)M + j) * chunk,
+                       (size_t)chunk * sizeof(float));
             for (int i = 0; i < n; i++)
-                lens_fused_chunk(states + (size_t)i * R, R, tile + (size_t)i * R * chunk, chunk, v0, chunk, scratch);
+                lens_fused_chunk(states + (size_t)i * R, R, tile + (size_t)i * rows * chunk, chunk,
+                                 final_logits + (size_t)i * V + v0, v0, chunk, scratch);
         }
     }
 }
@@ -318,19 +322,36 @@ static void store_cell(loupe_lens_result *result, int row, int t, const lens_row
     cell->kl_first_rev = stats->kl_first_rev;
 }
 
+/* 1 + the entries of row_logits (V) strictly above entry id. */
+static int32_t rank_in_row(const float *row_logits, int V, int32_t id) {
+    int32_t above = 0;
+    for (int v = 0; v < V; v++) above += row_logits[v] > row_logits[id];
+    return above + 1;
+}
+
 /* The rank of a token whose logit in the tile was not the one counted
  * against: recounted on the whole row, projected again. */
 static int32_t recount_rank(lens_sweep *sweep, const float *normed_row, int32_t id) {
     matmul(sweep->recount, normed_row, sweep->unembedding, NULL, 1, sweep->C, sweep->V, MATMUL_WEIGHT_OUT_IN, false);
-    int32_t above = 0;
-    for (int v = 0; v < sweep->V; v++) above += sweep->recount[v] > sweep->recount[id];
-    return above + 1;
+    return rank_in_row(sweep->recount, sweep->V, id);
+}
+
+/* The top-1 of row_logits (V), the smaller id on ties; 0 when no entry is
+ * above -inf. */
+static int32_t top_of_row(const float *row_logits, int V) {
+    float best = -INFINITY;
+    int32_t best_id = 0;
+    for (int v = 0; v < V; v++)
+        if (row_logits[v] > best) best = row_logits[v], best_id = v;
+    return best_id;
 }
 
 /* The block's cells: each position's stripes merged in stripe order into
- * stripe 0, then finished. Called by every thread of the sweep's region. */
-static void block_finish(lens_sweep *sweep, loupe_lens_result *result, int begin, int n) {
-    const int R = sweep->R, M = R * n;
+ * stripe 0, then finished; and the next block's final top-1 from its kept
+ * final row. Called by every thread of the sweep's region. */
+static void step_finish(lens_sweep *sweep, loupe_lens_result *result, const lens_step *step) {
+    const int R = sweep->R, V = sweep->V, n = step->n, M = R * n;
+    const float *final_logits = final_logits_of(sweep, step->block);
 #pragma omp for schedule(static)
     for (int i = 0; i < n; i++) {
         lens_row_state *states = sweep->states + (size_t)i * R;
@@ -341,14 +362,23 @@ static void block_finish(lens_sweep *sweep, loupe_lens_result *result, int begin
             unsigned recount_mask = 0;
             lens_fused_finish(states, R, r, &stats, &recount_mask);
             loupe_lens_token *tokens[LENS_TOKEN_COUNT] = {&stats.target, &stats.input, &stats.final_top};
-            for (int k = 0; k < LENS_TOKEN_COUNT; k++)
-                if (recount_mask & (1u << k)) {
+            for (int k = 0; k < LENS_TOKEN_COUNT; k++) {
+                if (!(recount_mask & (1u << k))) continue;
+                if (r == R - 1) {
+                    tokens[k]->rank = rank_in_row(final_logits + (size_t)i * V, V, tokens[k]->id);
+                } else {
 #pragma omp critical(lens_recount)
-                    tokens[k]->rank = recount_rank(sweep, sweep->normed + ((size_t)i * R + r) * sweep->C, tokens[k]->id);
+                    tokens[k]->rank = recount_rank(sweep, sweep->normed + ((size_t)i * (R - 1) + r) * sweep->C,
+                                                   tokens[k]->id);
                 }
-            store_cell(result, r, begin + i, &stats);
+            }
+            store_cell(result, r, step->begin + i, &stats);
         }
     }
+    const float *next_final_logits = final_logits_of(sweep, step->block + 1);
+#pragma omp for schedule(static)
+    for (int j = 0; j < step->n_next; j++)
+        sweep->final_top[step->next_begin + j] = top_of_row(next_final_logits + (size_t)j * V, V);
 }
 
 loupe_status loupe_lens_run(const loupe_model *model, const int32_t *ids, int n_tokens,
@@ -388,15 +418,16 @@ loupe_status loupe_lens_run(const loupe_model *model, const int32_t *ids, int n_
     if (status == LOUPE_OK) {
         /* The sweep runs its matmuls on threads of its own. */
         int blas_threads = matmul_set_threads(1);
-        find_final_top(&sweep, store.taps + (size_t)(R - 1) * T * C);
-        /* One parallel region for every block: its phases are shared out
-         * among the threads, so none waits through serial work. */
+        const int n_blocks = (T + B - 1) / B;
+        /* One parallel region for every step: its phases are shared out
+         * among the threads, so none waits through serial work. Step -1
+         * only projects the first block's final row. */
 #pragma omp parallel
-        for (int begin = 0; begin < T; begin += B) {
-            int n = T - begin < B ? T - begin : B;
-            block_prepare(&sweep, store.taps, ids, begin, n);
-            block_sweep(&sweep, n);
-            block_finish(&sweep, result, begin, n);
+        for (int block = -1; block < n_blocks; block++) {
+            lens_step step = step_of(block, B, T);
+            step_prepare(&sweep, store.taps, ids, &step);
+            step_sweep(&sweep, &step);
+            step_finish(&sweep, result, &step);
         }
         matmul_set_threads(blas_threads);
     }
