@@ -2,8 +2,10 @@
  * test_kernels.c - every fast kernel against its reference twin, and the
  * activations and layer norm against hand-computed values.
  */
+#include <float.h>
 #include <math.h>
 #include <omp.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +14,7 @@
 #include "kernels/matmul.h"
 #include "kernels/norms.h"
 #include "kernels/softmax.h"
+#include "kernels/vector_exp.h"
 #include "test_support.h"
 
 static float random_uniform(unsigned *state) {
@@ -125,6 +128,200 @@ static void check_activations(void) {
     CHECK(z[0] == 2.0f && z[1] == 0.0f && z[2] == 0.0f);
 }
 
+/* ------------------------------------------------------------------------
+ * vector_exp, every body the CPU has
+ * ---------------------------------------------------------------------- */
+
+static const char *const exp_body_names[] = {"portable", "AVX2", "AVX-512"};
+
+static float float_from_bits(uint32_t bits) {
+    float value;
+    memcpy(&value, &bits, sizeof value);
+    return value;
+}
+
+/* Whether y is e^x within the documented bounds: relative where e^x is a
+ * normal float, absolute 1e-44 where it is subnormal or rounds to 0, inf
+ * beyond FLT_MAX (or FLT_MAX within the bound of it), NaN for NaN.
+ * *relative gets the relative error where it applies, else 0. */
+static bool exp_close(float x, float y, double *relative) {
+    const double bound = VECTOR_EXP_MAX_RELATIVE_ERROR;
+    double want = exp((double)x);
+    *relative = 0.0;
+    if (isnan(x)) return isnan(y);
+    if (isnan(y)) return false;
+    if (want > FLT_MAX) return y == INFINITY || (y == FLT_MAX && want <= FLT_MAX * (1.0 + bound));
+    if (y == INFINITY) return want >= FLT_MAX * (1.0 - bound);
+    if (want < FLT_MIN) return fabs(y - want) <= 1e-44 && y >= 0.0f;
+    *relative = fabs(y - want) / want;
+    return *relative <= bound;
+}
+
+/* Checks vector_exp over x (n) in place of a copy; returns the largest
+ * relative error and counts the failures (the first few are reported). */
+static double check_exp_values(const float *x, size_t n, const char *body, int *failures) {
+    float *y = malloc(n * sizeof *y);
+    double worst = 0.0;
+    vector_exp(x, y, n);
+    for (size_t i = 0; i < n; i++) {
+        double relative;
+        bool close = exp_close(x[i], y[i], &relative);
+        if (relative > worst) worst = relative;
+        if (!close && (*failures)++ < 10)
+            fprintf(stderr, "vector_exp %s: e^%.9g = %.9g, want %.9g\n", body, x[i], y[i], exp((double)x[i]));
+    }
+    free(y);
+    return worst;
+}
+
+static void check_vector_exp_body(vector_exp_body body) {
+    const char *name = exp_body_names[body];
+    int failures = 0;
+    double worst = 0.0, error;
+
+    /* Every 1009th bit pattern: the whole float range, both signs, NaNs and
+     * subnormal inputs included. */
+    const size_t stride = 1009, sweep = ((size_t)UINT32_MAX + 1) / stride + 1;
+    float *x = malloc(sweep * sizeof *x);
+    for (size_t i = 0; i < sweep; i++) x[i] = float_from_bits((uint32_t)(i * stride));
+    error = check_exp_values(x, sweep, name, &failures);
+    worst = error > worst ? error : worst;
+
+    /* Densely over the range where e^x is neither 0 nor inf. */
+    const size_t dense = 1u << 21;
+    for (size_t i = 0; i < dense; i++) x[i] = -105.0f + 194.0f * (float)i / (float)dense;
+    error = check_exp_values(x, dense, name, &failures);
+    worst = error > worst ? error : worst;
+    free(x);
+
+    /* The specials and the edges of the range, exactly. */
+    const float special[] = {0.0f, -0.0f, INFINITY, -INFINITY, NAN, -NAN, 88.72f, 88.7228f, 88.73f, 89.0f,
+                             -87.3f, -87.33f, -100.0f, -103.9f, -103.97f, -103.98f, -104.0f, -150.0f,
+                             1e-30f, -1e-30f, FLT_MIN, FLT_TRUE_MIN, -FLT_TRUE_MIN, FLT_MAX, -FLT_MAX,
+                             0.34657359f, -0.34657359f, 0.6931472f, 1.0f, -1.0f};
+    size_t n_special = sizeof special / sizeof special[0];
+    error = check_exp_values(special, n_special, name, &failures);
+    worst = error > worst ? error : worst;
+    float y[sizeof special / sizeof special[0]];
+    vector_exp(special, y, n_special);
+    CHECK_MSG(y[0] == 1.0f && y[1] == 1.0f, "%s: e^0 = %.9g, e^-0 = %.9g", name, y[0], y[1]);
+    CHECK_MSG(y[2] == INFINITY && y[3] == 0.0f && isnan(y[4]) && isnan(y[5]), "%s: e^+-inf, e^NaN", name);
+    CHECK_MSG(isfinite(y[6]) && y[6] > 3.3e38f, "%s: e^88.72 = %.9g", name, y[6]);
+    CHECK_MSG(y[8] == INFINITY && y[9] == INFINITY, "%s: e^88.73 = %.9g", name, y[8]);
+    CHECK_MSG(y[10] > 0.0f && y[10] >= FLT_MIN * 0.5f, "%s: e^-87.3 = %.9g", name, y[10]);
+    CHECK_MSG(y[12] > 0.0f && y[12] < FLT_MIN && y[13] > 0.0f, "%s: subnormal e^-100 = %.9g", name, y[12]);
+    CHECK_MSG(y[15] == 0.0f && y[16] == 0.0f && !signbit(y[16]) && y[17] == 0.0f, "%s: e^-104 = %.9g", name,
+              y[16]);
+    CHECK_MSG(y[18] == 1.0f && y[19] == 1.0f && y[20] == 1.0f && y[21] == 1.0f && y[22] == 1.0f, "%s: e^tiny",
+              name);
+    CHECK_MSG(y[23] == INFINITY && y[24] == 0.0f, "%s: e^+-FLT_MAX", name);
+
+    /* Tails of every length up to two AVX-512 vectors and one more, at every
+     * offset of a guarded buffer: each element as alone, nothing written
+     * past n, and y == x works. */
+    float source[40], out[40], alone[1];
+    for (size_t n = 1; n <= 33; n++) {
+        for (size_t i = 0; i < 40; i++) source[i] = -20.0f + 1.37f * (float)i;
+        for (size_t i = 0; i < 40; i++) out[i] = -7.0f;
+        vector_exp(source + 1, out + 1, n);
+        bool same = out[0] == -7.0f && out[n + 1] == -7.0f;
+        for (size_t i = 0; i < n; i++) {
+            vector_exp(&source[i + 1], alone, 1);
+            same = same && memcmp(&alone[0], &out[i + 1], sizeof(float)) == 0;
+        }
+        vector_exp(source + 1, source + 1, n); /* in place */
+        same = same && memcmp(source + 1, out + 1, n * sizeof(float)) == 0 &&
+               source[n + 1] == -20.0f + 1.37f * (float)(n + 1);
+        CHECK_MSG(same, "%s: tail of %zu", name, n);
+    }
+
+    CHECK_MSG(failures == 0, "vector_exp %s: %d values out of bounds", name, failures);
+    printf("vector_exp %s body: max relative error %.3g (bound %.3g)\n", name, worst,
+           VECTOR_EXP_MAX_RELATIVE_ERROR);
+}
+
+static void check_vector_exp(void) {
+    vector_exp_body best = vector_exp_best_body();
+    CHECK(vector_exp_use_body(VECTOR_EXP_BODY_PORTABLE));
+    for (int body = VECTOR_EXP_BODY_PORTABLE; body <= VECTOR_EXP_BODY_AVX512; body++) {
+        if (!vector_exp_use_body((vector_exp_body)body)) {
+            printf("vector_exp %s body: not on this CPU, skipped\n", exp_body_names[body]);
+            continue;
+        }
+        check_vector_exp_body((vector_exp_body)body);
+    }
+    CHECK(vector_exp_use_body(best));
+}
+
+/* The tanh form against its double oracle, for every exp body: relative
+ * 1e-6 plus the error that the rounding of -2u carries into e^(-2u)
+ * (a few ulp of |2u|, only where the result is e^(-2u)-small), absolute
+ * 1e-30 near 0; the specials exactly. And the oracle against 0.5 x (1 + tanh u)
+ * where that does not cancel. */
+static void check_gelu_tanh(void) {
+    enum { N = 8000 + 12 };
+    static float x[N], fast[N], slow[N];
+    for (int i = 0; i < 8000; i++) x[i] = -20.0f + 40.0f * (float)i / 8000.0f;
+    const float extremes[] = {1e30f, -1e30f, INFINITY, -INFINITY, NAN, 0.0f,
+                              -0.0f, 1e-30f, -1e-30f, 3.5e12f, -3.5e12f, FLT_TRUE_MIN};
+    memcpy(x + 8000, extremes, sizeof extremes);
+    memcpy(slow, x, sizeof x);
+    activation_apply_reference(ACTIVATION_GELU_TANH, slow, N);
+    vector_exp_body best = vector_exp_best_body();
+    for (int body = VECTOR_EXP_BODY_PORTABLE; body <= VECTOR_EXP_BODY_AVX512; body++) {
+        if (!vector_exp_use_body((vector_exp_body)body)) continue;
+        memcpy(fast, x, sizeof x);
+        activation_apply(ACTIVATION_GELU_TANH, fast, N);
+        int failures = 0;
+        double worst = 0.0;
+        for (int i = 0; i < 8000; i++) {
+            double v = x[i], two_u = 2.0 * 0.79788456080286536 * (v + 0.044715 * v * v * v);
+            double small = two_u < 0.0 ? -two_u : 0.0;
+            double tolerance = (1e-6 + 4.0 * FLT_EPSILON * small) * fabs(slow[i]) + 1e-30;
+            double diff = fabs((double)fast[i] - slow[i]);
+            if (fabsf(slow[i]) > 1e-30f && diff / fabs(slow[i]) > worst) worst = diff / fabs(slow[i]);
+            if (!(diff <= tolerance) && failures++ < 10)
+                fprintf(stderr, "gelu_tanh (%s) of %.9g = %.9g, want %.9g\n", exp_body_names[body], x[i],
+                        fast[i], slow[i]);
+        }
+        CHECK_MSG(failures == 0, "gelu_tanh (%s): %d values out of tolerance", exp_body_names[body], failures);
+        const float *e = fast + 8000;
+        CHECK_MSG(e[0] == 1e30f && e[1] == 0.0f && signbit(e[1]) && e[2] == INFINITY && isnan(e[3]) &&
+                      isnan(e[4]),
+                  "gelu_tanh (%s) of 1e30, -1e30, inf, -inf, NaN: %g %g %g %g %g", exp_body_names[body], e[0],
+                  e[1], e[2], e[3], e[4]);
+        CHECK_MSG(e[5] == 0.0f && e[6] == 0.0f && fabsf(e[7] - 0.5e-30f) <= 1e-37f && fabsf(e[8] + 0.5e-30f) <= 1e-37f,
+                  "gelu_tanh (%s) near 0: %g %g %g %g", exp_body_names[body], e[5], e[6], e[7], e[8]);
+        CHECK_MSG(e[9] == 3.5e12f && e[10] == 0.0f && e[11] >= 0.0f && e[11] <= FLT_TRUE_MIN,
+                  "gelu_tanh (%s): %g %g %g", exp_body_names[body], e[9], e[10], e[11]);
+        for (int i = 8000; i < N; i++)
+            CHECK_MSG(memcmp(&fast[i], &slow[i], sizeof(float)) == 0 || (isnan(fast[i]) && isnan(slow[i])) ||
+                          (x[i] == FLT_TRUE_MIN),
+                      "gelu_tanh (%s) of %g = %g, oracle %g", exp_body_names[body], x[i], fast[i], slow[i]);
+        printf("gelu_tanh (%s exp): max relative error %.3g against the double oracle\n", exp_body_names[body],
+               worst);
+    }
+    CHECK(vector_exp_use_body(best));
+    /* The oracle is the tanh form: 1 + tanh u keeps its digits for x >= -3. */
+    for (int i = 0; i < 8000; i++) {
+        double v = x[i];
+        if (v < -3.0) continue;
+        double tanh_form = 0.5 * v * (1.0 + tanh(0.79788456080286536 * (v + 0.044715 * v * v * v)));
+        CHECK_MSG(fabs(slow[i] - tanh_form) <= 1e-7 * fabs(tanh_form) + 1e-30, "oracle at %g: %g vs %g",
+                  v, slow[i], tanh_form);
+    }
+    /* The other two forms against their oracles over the same range. */
+    const activation_kind others[] = {ACTIVATION_GELU_ERF, ACTIVATION_RELU};
+    for (int k = 0; k < 2; k++) {
+        memcpy(fast, x, 8000 * sizeof(float));
+        memcpy(slow, x, 8000 * sizeof(float));
+        activation_apply(others[k], fast, 8000);
+        activation_apply_reference(others[k], slow, 8000);
+        double diff = test_max_abs_diff(fast, slow, 8000);
+        CHECK_MSG(diff < 1e-5, "activation %d against its oracle: %g", (int)others[k], diff);
+    }
+}
+
 static void check_layer_norm(void) {
     /* [1 2 3 4]: mean 2.5, variance 1.25; (x - 2.5) / sqrt(1.25 + eps) */
     float x[4] = {1, 2, 3, 4}, weight[4] = {1, 1, 2, 1}, bias[4] = {0, 0, 0, 1}, y[4];
@@ -151,6 +348,8 @@ int main(void) {
     check_attention();
     check_attention_blocks();
     check_activations();
+    check_vector_exp();
+    check_gelu_tanh();
     check_layer_norm();
     check_softmax();
     return test_finish("test_kernels");

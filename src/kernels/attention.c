@@ -9,9 +9,12 @@
 #include <stddef.h>
 #include <stdlib.h>
 
+#include "kernels/vector_exp.h"
+
 /* scores (n, K): row i is query position first + i and keeps columns
  * 0 .. first + i, softmaxed in place; later columns become 0 so the second
- * GEMM ignores them. */
+ * GEMM ignores them. The exps run through vector_exp over each row's live
+ * columns. */
 static void softmax_causal_rows(float *scores, int n, int K, int first) {
 #pragma omp parallel for schedule(static)
     for (int i = 0; i < n; i++) {
@@ -19,11 +22,10 @@ static void softmax_causal_rows(float *scores, int n, int K, int first) {
         int last = first + i;
         float max = row[0];
         for (int j = 1; j <= last; j++) max = row[j] > max ? row[j] : max;
+        for (int j = 0; j <= last; j++) row[j] -= max;
+        vector_exp(row, row, (size_t)last + 1);
         double sum = 0.0;
-        for (int j = 0; j <= last; j++) {
-            row[j] = expf(row[j] - max);
-            sum += row[j];
-        }
+        for (int j = 0; j <= last; j++) sum += row[j];
         float inverse = (float)(1.0 / sum);
         for (int j = 0; j <= last; j++) row[j] *= inverse;
         for (int j = last + 1; j < K; j++) row[j] = 0.0f;
