@@ -1,15 +1,18 @@
 /*
  * test_safetensors.c - the safetensors reader against the Hugging Face
  * fixtures (values decoded by hand from the raw bytes here), the dtype
- * conversions against hand-computed bit patterns, and every malformed-file
- * rule against a file built in memory.
+ * conversions against hand-computed bit patterns, the F16C conversion
+ * against the portable one on every half, and every malformed-file rule
+ * against a file built in memory.
  */
 #include <inttypes.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/half_convert.h"
 #include "io/safetensors.h"
 #include "test_support.h"
 
@@ -248,6 +251,104 @@ static void test_f16(void) {
     }
     CHECK(ldexpf(1.0f, -24) == out[3]);
     CHECK(ldexpf(1023.0f, -24) == out[4]);
+}
+
+/* The float32 bit pattern of a value. */
+static uint32_t bits_of(float value) {
+    uint32_t bits;
+    memcpy(&bits, &value, sizeof bits);
+    return bits;
+}
+
+/* n F16 elements at bytes (any alignment) -> out through tensor_to_f32, by
+ * the portable body or the one chosen for this CPU. */
+static void convert_f16_with(bool portable, const uint8_t *bytes, int64_t n, float *out) {
+    half_to_f32_use_portable(portable);
+    tensor_view view = {.name = "probe", .dtype = TENSOR_DTYPE_F16, .n_dims = 1, .shape = {n},
+                        .n_elements = n, .data = bytes, .n_bytes = (size_t)n * 2, .file = "memory"};
+    loupe_error error = {0};
+    CHECK_MSG(tensor_to_f32(&view, out, &error) == LOUPE_OK, "%s", error.message);
+}
+
+/* The F16C result for half must be the portable one, bit for bit; a NaN
+ * may come back quieted (F16C sets the quiet bit of a signalling NaN) but
+ * keeps its sign and payload. Returns whether they agree. */
+static bool f16c_agrees(float fast, float reference) {
+    uint32_t fast_bits = bits_of(fast), reference_bits = bits_of(reference);
+    if (fast_bits == reference_bits) return true;
+    const uint32_t quiet_bit = 0x00400000u;
+    return isnan(fast) && isnan(reference) && (fast_bits | quiet_bit) == (reference_bits | quiet_bit);
+}
+
+/* Every one of the 65536 halves, then lengths 1..40 from source addresses
+ * of each alignment mod 16 (the vector loads, the scalar tails and their
+ * joins), in exactly sized buffers so ASan sees any overrun; a sentinel
+ * after out catches a tail that writes a whole vector. */
+static void test_f16_bodies(void) {
+    bool have_f16c = half_to_f32_use_portable(false);
+    if (!have_f16c) {
+        printf("test_safetensors: this CPU lacks F16C: only the portable F16 body is tested\n");
+        return;
+    }
+    enum { N_HALVES = 65536, MAX_LENGTH = 40 };
+    uint8_t *bytes = malloc(1 + 2 * N_HALVES);
+    float *fast = malloc(N_HALVES * sizeof *fast), *reference = malloc(N_HALVES * sizeof *reference);
+    if (bytes == NULL || fast == NULL || reference == NULL) {
+        CHECK(!"out of memory");
+        free(bytes);
+        free(fast);
+        free(reference);
+        return;
+    }
+    for (int half = 0; half < N_HALVES; half++) put_u16(bytes + 1 + 2 * half, (uint16_t)half);
+    convert_f16_with(true, bytes + 1, N_HALVES, reference);
+    convert_f16_with(false, bytes + 1, N_HALVES, fast);
+    int mismatches = 0, nans = 0;
+    for (int half = 0; half < N_HALVES; half++) {
+        nans += isnan(reference[half]) != 0;
+        if (f16c_agrees(fast[half], reference[half])) continue;
+        if (++mismatches <= 5)
+            fprintf(stderr, "f16 0x%04x: F16C gave 0x%08" PRIx32 ", portable 0x%08" PRIx32 "\n", half,
+                    bits_of(fast[half]), bits_of(reference[half]));
+    }
+    CHECK_MSG(mismatches == 0, "%d of %d halves differ between the bodies", mismatches, N_HALVES);
+    /* Both bodies really ran: only F16C quiets the signalling NaN 0x7C01. */
+    CHECK_MSG(bits_of(reference[0x7C01]) == 0x7F802000u, "portable gave 0x%08" PRIx32,
+              bits_of(reference[0x7C01]));
+    CHECK_MSG(bits_of(fast[0x7C01]) == 0x7FC02000u, "F16C gave 0x%08" PRIx32, bits_of(fast[0x7C01]));
+    /* the comparison above really met NaNs: 2 signs x 1023 payloads */
+    CHECK_MSG(nans == 2 * 1023, "%d NaNs, expected 2046", nans);
+
+    const float sentinel = -12345.0f;
+    for (int length = 1; length <= MAX_LENGTH; length++) {
+        for (int offset = 0; offset < 16; offset++) {
+            uint8_t *source = malloc((size_t)offset + 2 * (size_t)length);
+            float *out_fast = malloc((length + 1) * sizeof *out_fast);
+            float *out_reference = malloc(length * sizeof *out_reference);
+            if (source == NULL || out_fast == NULL || out_reference == NULL) {
+                CHECK(!"out of memory");
+            } else {
+                /* halves spread over the whole range, a different set per length */
+                for (int i = 0; i < length; i++)
+                    put_u16(source + offset + 2 * i, (uint16_t)(0x7BF0 + 997 * (length + i)));
+                out_fast[length] = sentinel;
+                convert_f16_with(true, source + offset, length, out_reference);
+                convert_f16_with(false, source + offset, length, out_fast);
+                int agree = 1;
+                for (int i = 0; i < length; i++) agree &= f16c_agrees(out_fast[i], out_reference[i]);
+                CHECK_MSG(agree, "length %d at offset %d: the bodies differ", length, offset);
+                CHECK_MSG(bits_of(out_fast[length]) == bits_of(sentinel),
+                          "length %d at offset %d: F16C wrote past the end", length, offset);
+            }
+            free(source);
+            free(out_fast);
+            free(out_reference);
+        }
+    }
+    free(bytes);
+    free(fast);
+    free(reference);
+    half_to_f32_use_portable(false);
 }
 
 static void test_bf16(void) {
@@ -515,7 +616,12 @@ static void test_valid_corners(void) {
 int main(void) {
     test_model_file();
     test_reference_file();
+    /* the hand-worked halves through each body */
+    half_to_f32_use_portable(true);
     test_f16();
+    half_to_f32_use_portable(false);
+    test_f16();
+    test_f16_bodies();
     test_bf16();
     test_f32_f64();
     test_framing_errors();
