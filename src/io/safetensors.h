@@ -81,9 +81,10 @@ void safetensors_close(safetensors_file *file);
 const tensor_view *safetensors_find(const safetensors_file *file, const char *name);
 
 /* Converts any floating-point tensor (F64, F32, F16, BF16) to float32:
- * out (n_elements). Reads the bytes little-endian one element at a time, so
- * unaligned data is fine; F16 subnormals, infinities and NaNs convert
- * exactly, F64 rounds to nearest. Integer dtypes are LOUPE_ERROR_UNSUPPORTED. */
+ * out (n_elements). Reads the bytes little-endian with unaligned loads (F16
+ * with the CPU's F16C instructions when it has them, src/io/half_convert.h),
+ * so unaligned data is fine; F16 subnormals and infinities convert exactly,
+ * NaNs stay NaNs of the same sign, F64 rounds to nearest. Integer dtypes are LOUPE_ERROR_UNSUPPORTED. */
 loupe_status tensor_to_f32(const tensor_view *tensor, float *out, loupe_error *error);
 
 #endif
