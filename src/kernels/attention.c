@@ -20,11 +20,15 @@ static void softmax_causal_rows(float *scores, int n, int K, int first) {
     for (int i = 0; i < n; i++) {
         float *row = scores + (size_t)i * K;
         int last = first + i;
+        /* The reductions may run in any order (omp simd): the maximum is
+         * the same either way, and the sum in double differs by rounding. */
         float max = row[0];
+#pragma omp simd reduction(max : max)
         for (int j = 1; j <= last; j++) max = row[j] > max ? row[j] : max;
         for (int j = 0; j <= last; j++) row[j] -= max;
         vector_exp(row, row, (size_t)last + 1);
         double sum = 0.0;
+#pragma omp simd reduction(+ : sum)
         for (int j = 0; j <= last; j++) sum += row[j];
         float inverse = (float)(1.0 / sum);
         for (int j = 0; j <= last; j++) row[j] *= inverse;

@@ -4,10 +4,11 @@
  *
  * Per chunk and row: a float pass (maximum, rank counts, top-k candidates,
  * the tokens' logits), then a double pass (one exp per entry and the six
- * sums). The double pass has two bodies: AVX-512 intrinsics, chosen at run
- * time when the CPU has them, and plain C with libm's exp. Both compute the
- * same sums in the same order per lane; they differ only in the rounding of
- * exp (a few ulp), far below what the tests allow.
+ * sums). Both passes have two bodies: AVX-512 intrinsics, chosen at run
+ * time when the CPU has them, and plain C with libm's exp. The float passes
+ * give the same results; the double passes compute the same sums in the
+ * same order per lane and differ only in the rounding of exp (a few ulp),
+ * far below what the tests allow.
  */
 #include "lens/lens_fused.h"
 
@@ -79,9 +80,10 @@ static bool top_accepts(const lens_row_state *state, float logit) {
            logit > state->top_logits[state->top_capacity - 1];
 }
 
-/* Scans entries vocab_begin .. + n - 1 of one row, logits (n); returns their
- * maximum. */
-static float scan_row(lens_row_state *state, const float *logits, int vocab_begin, int n) {
+/* Scans entries vocab_begin .. + n - 1 of one row, logits (n), for the rank
+ * counts and top-k; returns their maximum (logits[0] when it is NaN, else the
+ * largest entry that is not NaN). */
+static float scan_portable(lens_row_state *state, const float *logits, int vocab_begin, int n) {
     const float t0 = state->token_threshold[0], t1 = state->token_threshold[1],
                 t2 = state->token_threshold[2];
     int32_t above0 = 0, above1 = 0, above2 = 0;
@@ -110,6 +112,11 @@ static float scan_row(lens_row_state *state, const float *logits, int vocab_begi
         if (top_accepts(state, logits[i])) top_insert(state, logits[i], vocab_begin + i);
     }
     state->above[0] += above0, state->above[1] += above1, state->above[2] += above2;
+    return chunk_max;
+}
+
+/* Records the logits of the row's tokens that fall in this chunk. */
+static void record_tokens(lens_row_state *state, const float *logits, int vocab_begin, int n) {
     for (int k = 0; k < LENS_TOKEN_COUNT; k++) {
         int32_t offset = state->token_id[k] - vocab_begin;
         if (state->token_id[k] >= 0 && offset >= 0 && offset < n) {
@@ -117,7 +124,6 @@ static float scan_row(lens_row_state *state, const float *logits, int vocab_begi
             state->token_seen[k] = true;
         }
     }
-    return chunk_max;
 }
 
 /* Raises the running maximum to new_max (>= the old one) and rescales the
@@ -255,6 +261,42 @@ LENS_AVX512 static chunk_sums sums_avx512(const float *logits, const double *own
         _mm512_reduce_add_pd(final_forward), _mm512_reduce_add_pd(first_forward)};
     return sums;
 }
+
+/* scan_portable on 16 lanes, with the same results: each lane keeps the
+ * largest of its entries by the same strict comparison, started from
+ * logits[0], and the lanes are reduced in order; top-k candidates are the
+ * entries above the k-th logit when the block starts (every entry while the
+ * list is not full), offered in vocabulary order and checked again as the
+ * list changes. */
+LENS_AVX512 static float scan_avx512(lens_row_state *state, const float *logits, int vocab_begin, int n) {
+    const __m512 t0 = _mm512_set1_ps(state->token_threshold[0]), t1 = _mm512_set1_ps(state->token_threshold[1]),
+                 t2 = _mm512_set1_ps(state->token_threshold[2]);
+    int32_t above0 = 0, above1 = 0, above2 = 0;
+    __m512 lane_max = _mm512_set1_ps(logits[0]);
+    for (int base = 0; base < n; base += 16) {
+        const __mmask16 mask = n - base >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - base)) - 1u);
+        const __m512 values = _mm512_maskz_loadu_ps(mask, logits + base);
+        above0 += __builtin_popcount(_mm512_mask_cmp_ps_mask(mask, values, t0, _CMP_GT_OQ));
+        above1 += __builtin_popcount(_mm512_mask_cmp_ps_mask(mask, values, t1, _CMP_GT_OQ));
+        above2 += __builtin_popcount(_mm512_mask_cmp_ps_mask(mask, values, t2, _CMP_GT_OQ));
+        lane_max = _mm512_mask_mov_ps(lane_max, _mm512_mask_cmp_ps_mask(mask, values, lane_max, _CMP_GT_OQ), values);
+        unsigned candidates = mask;
+        if (state->top_count == state->top_capacity)
+            candidates = _mm512_mask_cmp_ps_mask(mask, values, _mm512_set1_ps(state->top_logits[state->top_capacity - 1]),
+                                                 _CMP_GT_OQ);
+        for (; candidates != 0; candidates &= candidates - 1) {
+            const int i = base + __builtin_ctz(candidates);
+            if (top_accepts(state, logits[i])) top_insert(state, logits[i], vocab_begin + i);
+        }
+    }
+    float lanes[16];
+    _mm512_storeu_ps(lanes, lane_max);
+    float chunk_max = lanes[0];
+    for (int i = 1; i < 16; i++)
+        if (lanes[i] > chunk_max) chunk_max = lanes[i];
+    state->above[0] += above0, state->above[1] += above1, state->above[2] += above2;
+    return chunk_max;
+}
 #endif
 
 /* Which body runs: 1 vectorised, 0 portable, -1 not chosen yet. */
@@ -280,6 +322,16 @@ static bool vector_body(void) {
     /* Racing first calls from two threads write the same value. */
     if (use_vector_body < 0) use_vector_body = vector_body_available();
     return use_vector_body == 1;
+}
+
+/* The float pass over one row's chunk: counts, top-k, the tokens' logits;
+ * returns the chunk's maximum. */
+static float scan_row(lens_row_state *state, const float *logits, int vocab_begin, int n) {
+    record_tokens(state, logits, vocab_begin, n);
+#if LENS_FUSED_HAVE_AVX512
+    if (vector_body()) return scan_avx512(state, logits, vocab_begin, n);
+#endif
+    return scan_portable(state, logits, vocab_begin, n);
 }
 
 static void exps(const float *logits, int n, double max_logit, double *weights) {
