@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "io/safetensors.h"
+#include "kernels/tile_gemm.h"
 #include "lens/lens_stats.h"
 #include "loupe.h"
 #include "test_support.h"
@@ -242,5 +243,12 @@ int main(void) {
     check_fixture("gpt2-tiny-relu");
     check_fixture("gpt2-tiny-bf16");
     check_arguments();
+    /* The same against Hugging Face through matmul (BLAS), the path of CPUs
+     * without AVX-512, when this one took the tile_gemm kernel. */
+    if (tile_gemm_enable(false)) {
+        check_fixture("gpt2-tiny-gelu");
+        check_fixture("gpt2-tiny-bf16");
+    }
+    tile_gemm_enable(true);
     return test_finish("test_lens");
 }

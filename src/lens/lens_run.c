@@ -33,6 +33,7 @@
 #endif
 
 #include "kernels/matmul.h"
+#include "kernels/tile_gemm.h"
 #include "lens/lens_fused.h"
 #include "lens/lens_stats.h"
 #include "loupe.h"
@@ -146,8 +147,10 @@ typedef struct lens_sweep {
     const float *unembedding;  /* (V, C) */
     int R, T, C, V, K, B;
     int n_threads;
+    bool use_tile_gemm;        /* the AVX-512 kernel of tile_gemm.h, else matmul (BLAS) */
     float *normed;             /* (R B, C) normed taps: rows 0 .. R-2 of the block, position-major
                                   (i (R-1) + r), then the next block's final row */
+    float *packed;             /* the same rows packed for tile_gemm (tile_gemm_packed_floats(R B, C)) */
     float *tiles;              /* (threads, R B, CHUNK) */
     double *scratch;           /* (threads, 2 CHUNK) */
     lens_row_state *states;    /* (STRIPES, R B) */
@@ -177,6 +180,7 @@ static float *final_logits_of(const lens_sweep *sweep, int block) { return sweep
 
 static void sweep_free(lens_sweep *sweep) {
     free(sweep->normed);
+    free(sweep->packed);
     free(sweep->tiles);
     free(sweep->scratch);
     free(sweep->states);
@@ -198,6 +202,9 @@ static int sweep_build(lens_sweep *sweep, const loupe_model *model, int R, int T
     sweep->n_threads = max_threads();
     size_t threads = (size_t)sweep->n_threads;
     sweep->normed = malloc(block_rows * C * sizeof(float));
+    sweep->use_tile_gemm = tile_gemm_available();
+    /* aligned_alloc wants a multiple of the alignment: 32 K floats per panel are. */
+    sweep->packed = aligned_alloc(64, tile_gemm_packed_floats((int)block_rows, sweep->C) * sizeof(float));
     sweep->tiles = malloc(threads * block_rows * LENS_VOCAB_CHUNK * sizeof(float));
     sweep->scratch = malloc(threads * 2 * LENS_VOCAB_CHUNK * sizeof(double));
     sweep->states = malloc(LENS_VOCAB_STRIPES * block_rows * sizeof(lens_row_state));
@@ -207,7 +214,7 @@ static int sweep_build(lens_sweep *sweep, const loupe_model *model, int R, int T
     sweep->final_logits[1] = malloc((size_t)B * V * sizeof(float));
     sweep->final_top = malloc((size_t)T * sizeof(int32_t));
     sweep->recount = malloc(V * sizeof(float));
-    if (!sweep->normed || !sweep->tiles || !sweep->scratch || !sweep->states || !sweep->token_rows ||
+    if (!sweep->normed || !sweep->packed || !sweep->tiles || !sweep->scratch || !sweep->states || !sweep->token_rows ||
         !sweep->token_logits || !sweep->final_logits[0] || !sweep->final_logits[1] || !sweep->final_top ||
         !sweep->recount) {
         sweep_free(sweep);
@@ -249,10 +256,24 @@ static void step_prepare(lens_sweep *sweep, const float *taps, const int32_t *id
     for (int j = 0; j < step->n_next; j++)
         loupe_model_final_norm(sweep->model, final_taps + (size_t)(step->next_begin + j) * C, 1,
                                sweep->normed + ((size_t)M + j) * C);
+    if (sweep->use_tile_gemm) {
+#pragma omp for schedule(static)
+        for (int panel = 0; panel < tile_gemm_panels(M + step->n_next); panel++)
+            tile_gemm_pack_panel(sweep->packed, sweep->normed, M + step->n_next, C, panel);
+        /* The tokens' logits with the kernel of the tiles: the same bits. */
+#pragma omp for schedule(static)
+        for (int j0 = 0; j0 < n_tokens; j0 += TILE_GEMM_WEIGHT_ROWS) {
+            int columns = n_tokens - j0 < TILE_GEMM_WEIGHT_ROWS ? n_tokens - j0 : TILE_GEMM_WEIGHT_ROWS;
+            if (M > 0)
+                tile_gemm(sweep->token_logits + j0, n_tokens, sweep->packed, M, sweep->token_rows + (size_t)j0 * C,
+                          columns, C);
+        }
+    } else {
 #pragma omp single
-    if (M > 0)
-        matmul(sweep->token_logits, sweep->normed, sweep->token_rows, NULL, M, C, n_tokens, MATMUL_WEIGHT_OUT_IN,
-               false);
+        if (M > 0)
+            matmul(sweep->token_logits, sweep->normed, sweep->token_rows, NULL, M, C, n_tokens,
+                   MATMUL_WEIGHT_OUT_IN, false);
+    }
     const float *final_logits = final_logits_of(sweep, step->block);
 #pragma omp for schedule(static)
     for (int i = 0; i < n; i++) {
@@ -289,9 +310,11 @@ static void step_sweep(lens_sweep *sweep, const lens_step *step) {
         for (int v0 = stripe_begin(stripe, V); v0 < end; v0 += LENS_VOCAB_CHUNK) {
             const int chunk = end - v0 < LENS_VOCAB_CHUNK ? end - v0 : LENS_VOCAB_CHUNK;
             /* tile (M + n_next, chunk) = normed x the chunk's unembedding rows, transposed */
-            if (tile_rows > 0)
-                matmul(tile, sweep->normed, sweep->unembedding + (size_t)v0 * C, NULL, tile_rows, C, chunk,
-                       MATMUL_WEIGHT_OUT_IN, false);
+            const float *chunk_rows = sweep->unembedding + (size_t)v0 * C;
+            if (tile_rows > 0 && sweep->use_tile_gemm)
+                tile_gemm(tile, chunk, sweep->packed, tile_rows, chunk_rows, chunk, C);
+            else if (tile_rows > 0)
+                matmul(tile, sweep->normed, chunk_rows, NULL, tile_rows, C, chunk, MATMUL_WEIGHT_OUT_IN, false);
             for (int j = 0; j < step->n_next; j++)
                 memcpy(next_final_logits + (size_t)j * V + v0, tile + ((size_t)M + j) * chunk,
                        (size_t)chunk * sizeof(float));
