@@ -110,38 +110,38 @@ static void store_block(float *out, int ldo, float sums[TILE_GEMM_WEIGHT_ROWS][T
         for (int j = 0; j < columns; j++) out[(size_t)i * ldo + j] = sums[j][i];
 }
 
-/* The product of the packed panel a (K, 32) with twelve weight rows K
- * floats apart from w, in blocks of TILE_GEMM_K_BLOCK (a chain per block,
- * the blocks' sums added in order: more accurate than one chain over K). */
+/* out rows 0 .. rows-1, columns 0 .. columns-1 (ldo apart) <- the packed
+ * panel a (K, 32) x the twelve weight rows read as at(j, k), in blocks of
+ * TILE_GEMM_K_BLOCK: a chain per block, the blocks' sums added in order
+ * (more accurate than one chain over K). */
+#define TILE_GEMM_PRODUCT(out, ldo, a, K, rows, columns, at)                                                       \
+    do {                                                                                                           \
+        float sums_[TILE_GEMM_WEIGHT_ROWS][TILE_GEMM_PANEL_ROWS] __attribute__((aligned(64)));                     \
+        for (int k0_ = 0; k0_ < (K); k0_ += TILE_GEMM_K_BLOCK) {                                                   \
+            const int k1_ = (K) - k0_ < TILE_GEMM_K_BLOCK ? (K) : k0_ + TILE_GEMM_K_BLOCK;                         \
+            tile_accumulators acc_;                                                                                \
+            TILE_GEMM_BLOCK(acc_, a, k0_, k1_, at);                                                                \
+            add_block(sums_, &acc_, k0_ == 0);                                                                     \
+        }                                                                                                          \
+        store_block(out, ldo, sums_, rows, columns);                                                               \
+    } while (0)
+
+/* Twelve weight rows K floats apart from w: the addressing of full groups. */
 TILE_GEMM_AVX512 static void kernel_strided(float *out, int ldo, const float *a, const float *w, int K, int rows,
                                             int columns) {
-    float sums[TILE_GEMM_WEIGHT_ROWS][TILE_GEMM_PANEL_ROWS] __attribute__((aligned(64)));
     const ptrdiff_t stride = K;
 #define TILE_GEMM_STRIDED(j, k) w[(j) * stride + (k)]
-    for (int k0 = 0; k0 < K; k0 += TILE_GEMM_K_BLOCK) {
-        const int k1 = K - k0 < TILE_GEMM_K_BLOCK ? K : k0 + TILE_GEMM_K_BLOCK;
-        tile_accumulators acc;
-        TILE_GEMM_BLOCK(acc, a, k0, k1, TILE_GEMM_STRIDED);
-        add_block(sums, &acc, k0 == 0);
-    }
+    TILE_GEMM_PRODUCT(out, ldo, a, K, rows, columns, TILE_GEMM_STRIDED);
 #undef TILE_GEMM_STRIDED
-    store_block(out, ldo, sums, rows, columns);
 }
 
 /* The same arithmetic with the twelve weight rows anywhere (w[j]), for the
  * last columns of a product, where fewer than twelve rows are left. */
 TILE_GEMM_AVX512 static void kernel_rows(float *out, int ldo, const float *a, const float *const w[TILE_GEMM_WEIGHT_ROWS],
                                          int K, int rows, int columns) {
-    float sums[TILE_GEMM_WEIGHT_ROWS][TILE_GEMM_PANEL_ROWS] __attribute__((aligned(64)));
 #define TILE_GEMM_ROWS_AT(j, k) w[j][k]
-    for (int k0 = 0; k0 < K; k0 += TILE_GEMM_K_BLOCK) {
-        const int k1 = K - k0 < TILE_GEMM_K_BLOCK ? K : k0 + TILE_GEMM_K_BLOCK;
-        tile_accumulators acc;
-        TILE_GEMM_BLOCK(acc, a, k0, k1, TILE_GEMM_ROWS_AT);
-        add_block(sums, &acc, k0 == 0);
-    }
+    TILE_GEMM_PRODUCT(out, ldo, a, K, rows, columns, TILE_GEMM_ROWS_AT);
 #undef TILE_GEMM_ROWS_AT
-    store_block(out, ldo, sums, rows, columns);
 }
 
 void tile_gemm(float *out, int ldo, const float *packed, int M, const float *weight, int N, int K) {
