@@ -150,7 +150,8 @@ typedef struct lens_sweep {
     bool use_tile_gemm;        /* the AVX-512 kernel of tile_gemm.h, else matmul (BLAS) */
     float *normed;             /* (R B, C) normed taps: rows 0 .. R-2 of the block, position-major
                                   (i (R-1) + r), then the next block's final row */
-    float *packed;             /* the same rows packed for tile_gemm (tile_gemm_packed_floats(R B, C)) */
+    float *packed;             /* the same rows packed for tile_gemm (tile_gemm_packed_floats(R B, C));
+                                  NULL without it */
     float *tiles;              /* (threads, R B, CHUNK) */
     double *scratch;           /* (threads, 2 CHUNK) */
     lens_row_state *states;    /* (STRIPES, R B) */
@@ -204,7 +205,8 @@ static int sweep_build(lens_sweep *sweep, const loupe_model *model, int R, int T
     sweep->normed = malloc(block_rows * C * sizeof(float));
     sweep->use_tile_gemm = tile_gemm_available();
     /* aligned_alloc wants a multiple of the alignment: 32 K floats per panel are. */
-    sweep->packed = aligned_alloc(64, tile_gemm_packed_floats((int)block_rows, sweep->C) * sizeof(float));
+    if (sweep->use_tile_gemm)
+        sweep->packed = aligned_alloc(64, tile_gemm_packed_floats((int)block_rows, sweep->C) * sizeof(float));
     sweep->tiles = malloc(threads * block_rows * LENS_VOCAB_CHUNK * sizeof(float));
     sweep->scratch = malloc(threads * 2 * LENS_VOCAB_CHUNK * sizeof(double));
     sweep->states = malloc(LENS_VOCAB_STRIPES * block_rows * sizeof(lens_row_state));
@@ -214,7 +216,7 @@ static int sweep_build(lens_sweep *sweep, const loupe_model *model, int R, int T
     sweep->final_logits[1] = malloc((size_t)B * V * sizeof(float));
     sweep->final_top = malloc((size_t)T * sizeof(int32_t));
     sweep->recount = malloc(V * sizeof(float));
-    if (!sweep->normed || !sweep->packed || !sweep->tiles || !sweep->scratch || !sweep->states || !sweep->token_rows ||
+    if (!sweep->normed || (sweep->use_tile_gemm && !sweep->packed) || !sweep->tiles || !sweep->scratch || !sweep->states || !sweep->token_rows ||
         !sweep->token_logits || !sweep->final_logits[0] || !sweep->final_logits[1] || !sweep->final_top ||
         !sweep->recount) {
         sweep_free(sweep);
