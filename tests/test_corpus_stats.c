@@ -18,12 +18,7 @@
 
 static uint64_t random_state = 0x243F6A8885A308D3ull;
 
-static double random_unit(void) {
-    random_state ^= random_state >> 12;
-    random_state ^= random_state << 25;
-    random_state ^= random_state >> 27;
-    return (double)((random_state * 0x2545F4914F6CDD1Dull) >> 11) / 9007199254740992.0;
-}
+static double random_unit(void) { return test_random_unit(&random_state); }
 
 static int compare_doubles(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;

@@ -21,12 +21,7 @@ enum { TEST_ROWS = 5, TEST_MAX_VOCAB = 3000 };
 
 static uint64_t random_state = 0x2545F4914F6CDD1Dull;
 
-static double random_unit(void) {
-    random_state ^= random_state >> 12;
-    random_state ^= random_state << 25;
-    random_state ^= random_state >> 27;
-    return (double)((random_state * 0x2545F4914F6CDD1Dull) >> 11) / 9007199254740992.0;
-}
+static double random_unit(void) { return test_random_unit(&random_state); }
 
 static int close_to(double ours, double expected, double tolerance) {
     return fabs(ours - expected) <= tolerance * (1.0 + fabs(expected));

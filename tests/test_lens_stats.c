@@ -26,12 +26,7 @@ enum { GPT2_VOCAB = 50257 };
 /* A fixed-seed generator (xorshift64*), so failures reproduce. */
 static uint64_t random_state = 0x9E3779B97F4A7C15ull;
 
-static double random_unit(void) {
-    random_state ^= random_state >> 12;
-    random_state ^= random_state << 25;
-    random_state ^= random_state >> 27;
-    return (double)((random_state * 0x2545F4914F6CDD1Dull) >> 11) / 9007199254740992.0;
-}
+static double random_unit(void) { return test_random_unit(&random_state); }
 
 static void random_row(float *logits /* (V) */, int n_vocab, double low, double high) {
     for (int v = 0; v < n_vocab; v++) logits[v] = (float)(low + (high - low) * random_unit());

@@ -28,12 +28,8 @@
 
 static uint64_t random_state = 0x9E3779B97F4A7C15ull;
 
-static float random_value(void) {
-    random_state ^= random_state >> 12;
-    random_state ^= random_state << 25;
-    random_state ^= random_state >> 27;
-    return (float)((double)((random_state * 0x2545F4914F6CDD1Dull) >> 40) / 16777216.0 - 0.5);
-}
+/* Uniform in [-0.5, 0.5). */
+static float random_value(void) { return (float)(test_random_unit(&random_state) - 0.5); }
 
 /* rows (M, K) with a positive bias, so that sums do not cancel and the
  * tolerance is tight; weight (N, K). */

@@ -95,3 +95,10 @@ int test_copy_file(const char *from, const char *to) {
     free(data);
     return status;
 }
+
+double test_random_unit(uint64_t *state) {
+    *state ^= *state >> 12;
+    *state ^= *state << 25;
+    *state ^= *state >> 27;
+    return (double)((*state * 0x2545F4914F6CDD1Dull) >> 11) / 9007199254740992.0;
+}

@@ -8,6 +8,7 @@
 #define LOUPE_TEST_SUPPORT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 extern int test_failures;
@@ -52,6 +53,10 @@ const char *test_data_path(const char *relative);
 
 /* The embedded models folder (LOUPE_MODELS) joined with a relative path. */
 const char *test_model_path(const char *relative);
+
+/* A uniform double in [0, 1) from the xorshift generator *state (any
+ * non-zero seed): the same sequence for the same seed on every machine. */
+double test_random_unit(uint64_t *state);
 
 /* Largest |a[i] - b[i]| over n floats. */
 double test_max_abs_diff(const float *a, const float *b, size_t n);
