@@ -28,12 +28,28 @@
  * the vector exp never sees an input whose reduction loses its meaning. */
 #define LENS_FUSED_EXP_FLOOR (-750.0)
 
-/* Entries of the float pass handled per vectorised block (see lens_stats.c). */
+/* Entries of the float pass handled per vectorised block; a block is
+ * rescanned one entry at a time only when its maximum could enter the
+ * top-k list. */
 enum { LENS_FUSED_SCAN_BLOCK = 16 };
 
-/* A logit as a finite double: +-inf become +-FLT_MAX so every product stays finite. */
+/* The magnitude that +-inf logits stand at in double: far beyond every
+ * float, so a KL that a masked (-inf) entry makes infinite comes out beyond
+ * the float range (and saturates at FLT_MAX), yet small enough that sums of
+ * V such terms stay finite. */
+#define LENS_FUSED_INFINITE_LOGIT 1e300
+
+/* A logit as a finite double: +-inf become +-LENS_FUSED_INFINITE_LOGIT. */
 static double finite_logit(float value) {
-    return value > FLT_MAX ? FLT_MAX : (value < -FLT_MAX ? -FLT_MAX : (double)value);
+    double logit = value;
+    return logit > LENS_FUSED_INFINITE_LOGIT ? LENS_FUSED_INFINITE_LOGIT
+                                              : (logit < -LENS_FUSED_INFINITE_LOGIT ? -LENS_FUSED_INFINITE_LOGIT : logit);
+}
+
+/* A non-negative quantity (entropy, KL) whose rounding may fall just below
+ * zero, as a float in [0, FLT_MAX]. */
+static float float_non_negative(double value) {
+    return value > 0.0 ? (value < FLT_MAX ? (float)value : FLT_MAX) : 0.0f;
 }
 
 /* ------------------------------------------------------------------------
@@ -45,8 +61,8 @@ void lens_row_state_begin(lens_row_state *state, const int32_t token_id[LENS_TOK
     assert(topk >= 1 && topk <= LOUPE_LENS_MAX_TOPK);
     state->max_logit = -INFINITY;
     state->partition = state->shifted_sum = 0.0;
-    state->final_reverse = state->first_reverse = 0.0;
-    state->final_forward = state->first_forward = 0.0;
+    state->final_by_row = state->first_by_row = 0.0;
+    state->row_by_final = state->row_by_first = 0.0;
     for (int k = 0; k < LENS_TOKEN_COUNT; k++) {
         state->token_id[k] = token_id[k];
         state->token_threshold[k] = token_id[k] >= 0 ? token_threshold[k] : INFINITY;
@@ -126,20 +142,35 @@ static void record_tokens(lens_row_state *state, const float *logits, int vocab_
     }
 }
 
-/* Raises the running maximum to new_max (>= the old one) and rescales the
- * row's own sums; returns the factor e^(old - new) that sums weighted by
- * this row's exps must be multiplied by (0 when nothing was seen). */
-static double raise_max(lens_row_state *state, double new_max) {
-    double old_max = state->max_logit;
-    if (!(new_max > old_max)) return 1.0;
-    state->max_logit = new_max;
-    if (old_max == -INFINITY) return 0.0; /* every sum is still 0 */
-    double shift = old_max - new_max, factor = exp(shift);
-    state->shifted_sum = factor * (state->shifted_sum + shift * state->partition);
-    state->partition *= factor;
-    state->final_reverse *= factor;
-    state->first_reverse *= factor;
-    return factor;
+/* A change of a running maximum from old to new (new >= old): every sum
+ * on logits shifted by it moves by `shift` = old - new per entry, and every
+ * weight e^(y - max) is multiplied by `factor` = e^shift. A state that has
+ * seen nothing (old = -inf) has only zero sums: shift 0, factor 0. */
+typedef struct max_change {
+    double shift;
+    double factor;
+} max_change;
+
+static max_change max_change_of(double old_max, double new_max) {
+    max_change change = {0.0, 1.0};
+    if (old_max == -INFINITY) change.factor = 0.0;
+    else if (new_max > old_max) change.shift = old_max - new_max, change.factor = exp(change.shift);
+    return change;
+}
+
+/* Moves a row's sums from its old maxima to new ones: `own` the change of
+ * its own maximum, `first` and `final` those of the reference rows, whose
+ * partitions after the change are first_partition and final_partition.
+ * The same operations in the same order for every sum, so a row and the
+ * reference it equals keep equal sums (and a KL of exactly 0). */
+static void rescale_sums(lens_row_state *state, max_change own, max_change first, double first_partition,
+                         max_change final, double final_partition) {
+    state->partition *= own.factor;
+    state->shifted_sum = own.factor * state->shifted_sum + own.shift * state->partition;
+    state->final_by_row = own.factor * state->final_by_row + final.shift * state->partition;
+    state->first_by_row = own.factor * state->first_by_row + first.shift * state->partition;
+    state->row_by_final = final.factor * state->row_by_final + own.shift * final_partition;
+    state->row_by_first = first.factor * state->row_by_first + own.shift * first_partition;
 }
 
 /* ------------------------------------------------------------------------
@@ -148,7 +179,7 @@ static double raise_max(lens_row_state *state, double new_max) {
 
 /* The six sums of one row over a chunk, before they are added to its state. */
 typedef struct chunk_sums {
-    double partition, shifted_sum, final_reverse, first_reverse, final_forward, first_forward;
+    double partition, shifted_sum, final_by_row, first_by_row, row_by_final, row_by_first;
 } chunk_sums;
 
 /* weights (n) = e^(y - max) of logits (n). */
@@ -159,24 +190,33 @@ static void exps_portable(const float *logits, int n, double max_logit, double *
     }
 }
 
+/* A reference row's chunk: its logits (n), their weights (n) and the
+ * maximum they are shifted by. */
+typedef struct reference_chunk {
+    const float *logits;
+    const double *weights;
+    double max_logit;
+} reference_chunk;
+
 /* The sums of a row over a chunk. own (n) is the row's weights when it is a
- * reference row, else NULL (then they are computed); final/first (n) the
- * reference rows' logits, final_weights/first_weights (n) their weights. */
+ * reference row, else NULL (then they are computed). Every logit is taken
+ * shifted by its own row's maximum before two rows' logits meet, so logits
+ * far from 0 (1e30) cancel exactly and the KLs keep their precision. */
 static chunk_sums sums_portable(const float *logits, const double *own, int n, double max_logit,
-                                const float *final, const double *final_weights, const float *first,
-                                const double *first_weights) {
+                                const reference_chunk *final, const reference_chunk *first) {
     chunk_sums sums = {0};
     for (int i = 0; i < n; i++) {
-        double y = finite_logit(logits[i]), shifted = y - max_logit;
+        double shifted = finite_logit(logits[i]) - max_logit;
         double weight = own != NULL ? own[i]
                                     : (shifted < LENS_FUSED_EXP_FLOOR ? 0.0 : exp(shifted));
-        double y_final = finite_logit(final[i]), y_first = finite_logit(first[i]);
+        double final_shifted = finite_logit(final->logits[i]) - final->max_logit;
+        double first_shifted = finite_logit(first->logits[i]) - first->max_logit;
         sums.partition += weight;
         sums.shifted_sum += weight * shifted;
-        sums.final_reverse += weight * (y - y_final);
-        sums.first_reverse += weight * (y - y_first);
-        sums.final_forward += final_weights[i] * (y_final - y);
-        sums.first_forward += first_weights[i] * (y_first - y);
+        sums.final_by_row += weight * final_shifted;
+        sums.first_by_row += weight * first_shifted;
+        sums.row_by_final += final->weights[i] * shifted;
+        sums.row_by_first += first->weights[i] * shifted;
     }
     return sums;
 }
@@ -203,11 +243,12 @@ LENS_AVX512 static __m512d exp_avx512(__m512d x) {
     return _mm512_scalef_pd(p, n);
 }
 
-/* 8 logits from logits + i (fewer under mask, the rest 0) as finite doubles. */
+/* 8 logits from logits + i (fewer under mask, the rest 0) as finite doubles
+ * (finite_logit). */
 LENS_AVX512 static __m512d load_logits(const float *logits, __mmask8 mask) {
-    __m256 values = _mm256_maskz_loadu_ps(mask, logits);
-    values = _mm256_min_ps(_mm256_max_ps(values, _mm256_set1_ps(-FLT_MAX)), _mm256_set1_ps(FLT_MAX));
-    return _mm512_cvtps_pd(values);
+    __m512d values = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(mask, logits));
+    values = _mm512_max_pd(values, _mm512_set1_pd(-LENS_FUSED_INFINITE_LOGIT));
+    return _mm512_min_pd(values, _mm512_set1_pd(LENS_FUSED_INFINITE_LOGIT));
 }
 
 static __mmask8 tail_mask(int remaining) {
@@ -232,33 +273,32 @@ LENS_AVX512 static void exps_avx512(const float *logits, int n, double max_logit
  * vector exp gives subnormals where libm may give 0: either way far below
  * any sum it joins. */
 LENS_AVX512 static chunk_sums sums_avx512(const float *logits, const double *own, int n,
-                                          double max_logit, const float *final,
-                                          const double *final_weights, const float *first,
-                                          const double *first_weights) {
+                                          double max_logit, const reference_chunk *final,
+                                          const reference_chunk *first) {
     const __m512d max_vector = _mm512_set1_pd(max_logit);
+    const __m512d final_max = _mm512_set1_pd(final->max_logit), first_max = _mm512_set1_pd(first->max_logit);
     __m512d partition = _mm512_setzero_pd(), shifted_sum = _mm512_setzero_pd();
-    __m512d final_reverse = _mm512_setzero_pd(), first_reverse = _mm512_setzero_pd();
-    __m512d final_forward = _mm512_setzero_pd(), first_forward = _mm512_setzero_pd();
+    __m512d final_by_row = _mm512_setzero_pd(), first_by_row = _mm512_setzero_pd();
+    __m512d row_by_final = _mm512_setzero_pd(), row_by_first = _mm512_setzero_pd();
     for (int i = 0; i < n; i += 8) {
         __mmask8 mask = tail_mask(n - i);
         __m512d y = load_logits(logits + i, mask);
         __m512d weight = own != NULL ? _mm512_maskz_loadu_pd(mask, own + i)
                                      : weights_avx512(y, max_vector, mask);
-        __m512d y_final = load_logits(final + i, mask), y_first = load_logits(first + i, mask);
         __m512d shifted = _mm512_maskz_sub_pd(mask, y, max_vector);
+        __m512d final_shifted = _mm512_maskz_sub_pd(mask, load_logits(final->logits + i, mask), final_max);
+        __m512d first_shifted = _mm512_maskz_sub_pd(mask, load_logits(first->logits + i, mask), first_max);
         partition = _mm512_add_pd(partition, weight);
         shifted_sum = _mm512_fmadd_pd(weight, shifted, shifted_sum);
-        final_reverse = _mm512_fmadd_pd(weight, _mm512_sub_pd(y, y_final), final_reverse);
-        first_reverse = _mm512_fmadd_pd(weight, _mm512_sub_pd(y, y_first), first_reverse);
-        final_forward = _mm512_fmadd_pd(_mm512_maskz_loadu_pd(mask, final_weights + i),
-                                        _mm512_sub_pd(y_final, y), final_forward);
-        first_forward = _mm512_fmadd_pd(_mm512_maskz_loadu_pd(mask, first_weights + i),
-                                        _mm512_sub_pd(y_first, y), first_forward);
+        final_by_row = _mm512_fmadd_pd(weight, final_shifted, final_by_row);
+        first_by_row = _mm512_fmadd_pd(weight, first_shifted, first_by_row);
+        row_by_final = _mm512_fmadd_pd(_mm512_maskz_loadu_pd(mask, final->weights + i), shifted, row_by_final);
+        row_by_first = _mm512_fmadd_pd(_mm512_maskz_loadu_pd(mask, first->weights + i), shifted, row_by_first);
     }
     chunk_sums sums = {
-        _mm512_reduce_add_pd(partition),     _mm512_reduce_add_pd(shifted_sum),
-        _mm512_reduce_add_pd(final_reverse), _mm512_reduce_add_pd(first_reverse),
-        _mm512_reduce_add_pd(final_forward), _mm512_reduce_add_pd(first_forward)};
+        _mm512_reduce_add_pd(partition),    _mm512_reduce_add_pd(shifted_sum),
+        _mm512_reduce_add_pd(final_by_row), _mm512_reduce_add_pd(first_by_row),
+        _mm512_reduce_add_pd(row_by_final), _mm512_reduce_add_pd(row_by_first)};
     return sums;
 }
 
@@ -345,13 +385,11 @@ static void exps(const float *logits, int n, double max_logit, double *weights) 
 }
 
 static chunk_sums sums(const float *logits, const double *own, int n, double max_logit,
-                       const float *final, const double *final_weights, const float *first,
-                       const double *first_weights) {
+                       const reference_chunk *final, const reference_chunk *first) {
 #if LENS_FUSED_HAVE_AVX512
-    if (vector_body())
-        return sums_avx512(logits, own, n, max_logit, final, final_weights, first, first_weights);
+    if (vector_body()) return sums_avx512(logits, own, n, max_logit, final, first);
 #endif
-    return sums_portable(logits, own, n, max_logit, final, final_weights, first, first_weights);
+    return sums_portable(logits, own, n, max_logit, final, first);
 }
 
 /* ------------------------------------------------------------------------
@@ -363,77 +401,90 @@ static const float *chunk_row(const float *logits, int stride, const float *fina
     return row == last ? final_logits : logits + (size_t)row * stride;
 }
 
+/* The new maximum of a state that has seen one more chunk whose largest
+ * entry is chunk_max. */
+static double raised_max(const lens_row_state *state, float chunk_max) {
+    return fmax(state->max_logit, finite_logit(chunk_max));
+}
+
 void lens_fused_chunk(lens_row_state *states, int n_rows, const float *logits, int stride,
                       const float *final_logits, int vocab_begin, int n, double *scratch) {
     assert(n_rows >= 1 && n >= 1);
     const int last = n_rows - 1;
     const float *first_logits = chunk_row(logits, stride, final_logits, 0, last);
-    /* The reference rows first: every row's forward sums are rescaled by
-     * their factors. */
-    double first_factor = raise_max(&states[0], finite_logit(scan_row(&states[0], first_logits, vocab_begin, n)));
-    double final_factor = last == 0 ? first_factor
-                                    : raise_max(&states[last], finite_logit(scan_row(&states[last], final_logits,
-                                                                                      vocab_begin, n)));
-    for (int row = 1; row < last; row++) {
-        const float *row_logits = chunk_row(logits, stride, final_logits, row, last);
-        raise_max(&states[row], finite_logit(scan_row(&states[row], row_logits, vocab_begin, n)));
-    }
-    double *first_weights = scratch, *final_weights = scratch + n;
-    exps(first_logits, n, states[0].max_logit, first_weights);
-    exps(final_logits, n, states[last].max_logit, final_weights);
+    /* The reference rows' new maxima first: every row's sums move with them. */
+    double first_max = raised_max(&states[0], scan_row(&states[0], first_logits, vocab_begin, n));
+    double final_max = last == 0 ? first_max
+                                 : raised_max(&states[last], scan_row(&states[last], final_logits, vocab_begin, n));
+    max_change first = max_change_of(states[0].max_logit, first_max);
+    max_change final = max_change_of(states[last].max_logit, final_max);
+    double first_partition = first.factor * states[0].partition, final_partition = final.factor * states[last].partition;
     for (int row = 0; row < n_rows; row++) {
         lens_row_state *state = &states[row];
-        state->final_forward *= final_factor;
-        state->first_forward *= first_factor;
+        double new_max = row == 0 ? first_max
+                                  : (row == last ? final_max
+                                                 : raised_max(state, scan_row(state, chunk_row(logits, stride, final_logits,
+                                                                                                row, last),
+                                                                              vocab_begin, n)));
+        rescale_sums(state, max_change_of(state->max_logit, new_max), first, first_partition, final, final_partition);
+        state->max_logit = new_max;
+    }
+    double *first_weights = scratch, *final_weights = scratch + n;
+    exps(first_logits, n, first_max, first_weights);
+    exps(final_logits, n, final_max, final_weights);
+    const reference_chunk first_chunk = {first_logits, first_weights, first_max};
+    const reference_chunk final_chunk = {final_logits, final_weights, final_max};
+    for (int row = 0; row < n_rows; row++) {
+        lens_row_state *state = &states[row];
         const double *own = row == 0 ? first_weights : (row == last ? final_weights : NULL);
-        chunk_sums add = sums(chunk_row(logits, stride, final_logits, row, last), own, n, state->max_logit, final_logits,
-                              final_weights, first_logits, first_weights);
+        chunk_sums add = sums(chunk_row(logits, stride, final_logits, row, last), own, n, state->max_logit,
+                              &final_chunk, &first_chunk);
         state->partition += add.partition;
         state->shifted_sum += add.shifted_sum;
-        state->final_reverse += add.final_reverse;
-        state->first_reverse += add.first_reverse;
-        state->final_forward += add.final_forward;
-        state->first_forward += add.first_forward;
+        state->final_by_row += add.final_by_row;
+        state->first_by_row += add.first_by_row;
+        state->row_by_final += add.row_by_final;
+        state->row_by_first += add.row_by_first;
     }
-}
-
-/* The factor e^(max - merged) for a row's sums, 0 when it saw nothing. */
-static double merge_factor(double max_logit, double merged) {
-    return max_logit == -INFINITY ? 0.0 : exp(max_logit - merged);
 }
 
 void lens_fused_merge(lens_row_state *states, const lens_row_state *later, int n_rows) {
     const int last = n_rows - 1;
+    /* Both sides are moved to the merged maxima (their own and the
+     * reference rows'), then added. */
     double first_max = fmax(states[0].max_logit, later[0].max_logit);
     double final_max = fmax(states[last].max_logit, later[last].max_logit);
-    double first_a = merge_factor(states[0].max_logit, first_max), first_b = merge_factor(later[0].max_logit, first_max);
-    double final_a = merge_factor(states[last].max_logit, final_max),
-           final_b = merge_factor(later[last].max_logit, final_max);
+    max_change first_a = max_change_of(states[0].max_logit, first_max);
+    max_change first_b = max_change_of(later[0].max_logit, first_max);
+    max_change final_a = max_change_of(states[last].max_logit, final_max);
+    max_change final_b = max_change_of(later[last].max_logit, final_max);
+    double first_partition_a = first_a.factor * states[0].partition;
+    double first_partition_b = first_b.factor * later[0].partition;
+    double final_partition_a = final_a.factor * states[last].partition;
+    double final_partition_b = final_b.factor * later[last].partition;
     for (int row = 0; row < n_rows; row++) {
         lens_row_state *a = &states[row];
-        const lens_row_state *b = &later[row];
-        double merged = fmax(a->max_logit, b->max_logit);
-        double fa = merge_factor(a->max_logit, merged), fb = merge_factor(b->max_logit, merged);
-        double shift_a = a->max_logit == -INFINITY ? 0.0 : a->max_logit - merged;
-        double shift_b = b->max_logit == -INFINITY ? 0.0 : b->max_logit - merged;
-        a->shifted_sum = fa * (a->shifted_sum + shift_a * a->partition) +
-                         fb * (b->shifted_sum + shift_b * b->partition);
-        a->partition = fa * a->partition + fb * b->partition;
-        a->final_reverse = fa * a->final_reverse + fb * b->final_reverse;
-        a->first_reverse = fa * a->first_reverse + fb * b->first_reverse;
-        a->final_forward = final_a * a->final_forward + final_b * b->final_forward;
-        a->first_forward = first_a * a->first_forward + first_b * b->first_forward;
+        lens_row_state b = later[row];
+        double merged = fmax(a->max_logit, b.max_logit);
+        rescale_sums(a, max_change_of(a->max_logit, merged), first_a, first_partition_a, final_a, final_partition_a);
+        rescale_sums(&b, max_change_of(b.max_logit, merged), first_b, first_partition_b, final_b, final_partition_b);
+        a->partition += b.partition;
+        a->shifted_sum += b.shifted_sum;
+        a->final_by_row += b.final_by_row;
+        a->first_by_row += b.first_by_row;
+        a->row_by_final += b.row_by_final;
+        a->row_by_first += b.row_by_first;
         a->max_logit = merged;
         for (int k = 0; k < LENS_TOKEN_COUNT; k++) {
-            a->above[k] += b->above[k];
-            if (b->token_seen[k]) {
-                a->token_logit[k] = b->token_logit[k];
+            a->above[k] += b.above[k];
+            if (b.token_seen[k]) {
+                a->token_logit[k] = b.token_logit[k];
                 a->token_seen[k] = true;
             }
         }
         /* b's ids all come after a's, so inserting them in order keeps ties by id. */
-        for (int i = 0; i < b->top_count; i++)
-            if (top_accepts(a, b->top_logits[i])) top_insert(a, b->top_logits[i], b->top_ids[i]);
+        for (int i = 0; i < b.top_count; i++)
+            if (top_accepts(a, b.top_logits[i])) top_insert(a, b.top_logits[i], b.top_ids[i]);
     }
 }
 
@@ -441,9 +492,7 @@ void lens_fused_finish(const lens_row_state *states, int n_rows, int row, lens_r
                        unsigned *recount_mask) {
     const lens_row_state *state = &states[row], *first = &states[0], *final = &states[n_rows - 1];
     const double log_partition = log(state->partition);
-    const double log_normaliser = state->max_logit + log_partition;
-    const double final_normaliser = final->max_logit + log(final->partition);
-    const double first_normaliser = first->max_logit + log(first->partition);
+    const double log_final_partition = log(final->partition), log_first_partition = log(first->partition);
     out->n_top = state->top_count;
     for (int i = 0; i < state->top_count; i++) {
         out->top_ids[i] = state->top_ids[i];
@@ -464,13 +513,17 @@ void lens_fused_finish(const lens_row_state *states, int n_rows, int row, lens_r
         }
         *tokens[k] = token;
     }
-    out->entropy = lens_float_non_negative(log_partition - state->shifted_sum / state->partition);
-    out->kl_final = lens_float_non_negative(state->final_forward / final->partition - final_normaliser +
-                                            log_normaliser);
-    out->kl_final_rev = lens_float_non_negative(state->final_reverse / state->partition -
-                                                log_normaliser + final_normaliser);
-    out->kl_first = lens_float_non_negative(state->first_forward / first->partition - first_normaliser +
-                                            log_normaliser);
-    out->kl_first_rev = lens_float_non_negative(state->first_reverse / state->partition -
-                                                log_normaliser + first_normaliser);
+    /* With y - m the shifted logits, Z the partitions, S the shifted sums:
+     *   entropy        = log Z - S / Z
+     *   KL(row || ref) = (S - sum e^(y-m) (y_ref - m_ref)) / Z - log Z + log Z_ref
+     *   KL(ref || row) = (S_ref - sum e^(y_ref-m_ref) (y - m)) / Z_ref - log Z_ref + log Z */
+    out->entropy = float_non_negative(log_partition - state->shifted_sum / state->partition);
+    out->kl_final = float_non_negative((final->shifted_sum - state->row_by_final) / final->partition -
+                                       log_final_partition + log_partition);
+    out->kl_final_rev = float_non_negative((state->shifted_sum - state->final_by_row) / state->partition -
+                                           log_partition + log_final_partition);
+    out->kl_first = float_non_negative((first->shifted_sum - state->row_by_first) / first->partition -
+                                       log_first_partition + log_partition);
+    out->kl_first_rev = float_non_negative((state->shifted_sum - state->first_by_row) / state->partition -
+                                           log_partition + log_first_partition);
 }

@@ -5,15 +5,20 @@
  *
  * Shapes: R rows (row 0 the input row, row R-1 the final row), V vocabulary,
  * N entries in a chunk. The statistics are those of lens_stats.h
- * (docs/METRICS.md); lens_row_compute_reference is the oracle the tests hold
- * this kernel to. How:
+ * (docs/METRICS.md); tests/reference/lens_stats_reference.c is the oracle
+ * the tests hold this kernel to. How:
  *   - each row keeps a running maximum m and, on logits shifted by it, the
  *     partition sum Z = sum e^(y-m) and S = sum e^(y-m) (y-m) (entropy); a
  *     new chunk with a larger maximum rescales them by e^(m_old - m_new);
- *   - KL(row || ref) needs G = sum e^(y-m) (y - y_ref), and KL(ref || row)
- *     F = sum e^(y_ref - m_ref) (y_ref - y), rescaled by the reference's own
- *     maximum; the log-partitions are added at the end:
- *       KL(ref || row) = F / Z_ref - (m_ref + log Z_ref) + (m + log Z)
+ *   - KL(row || ref) needs H = sum e^(y-m) (y_ref - m_ref), and KL(ref || row)
+ *     J = sum e^(y_ref - m_ref) (y - m): every logit is shifted by its own
+ *     row's maximum before two rows meet, so rows far from 0 (1e30) against
+ *     rows near it lose nothing to cancellation; both move with either
+ *     maximum, and at the end
+ *       KL(row || ref) = (S - H) / Z - log Z + log Z_ref
+ *       KL(ref || row) = (S_ref - J) / Z_ref - log Z_ref + log Z
+ *   - a -inf logit (a masked entry) has probability 0; a KL it makes
+ *     infinite saturates at FLT_MAX;
  *   - ranks count the entries strictly above each token's logit, which is
  *     known beforehand (the caller computes it with the same kernel as the
  *     projection; the pass checks it against the value it sees, and reports
@@ -39,10 +44,10 @@ typedef struct lens_row_state {
     double max_logit;      /* m: the largest logit seen; -inf before any */
     double partition;      /* Z = sum e^(y-m) */
     double shifted_sum;    /* S = sum e^(y-m) (y-m) */
-    double final_reverse;  /* G vs the final row: sum e^(y-m) (y - y_final) */
-    double first_reverse;  /* G vs the input row */
-    double final_forward;  /* F vs the final row: sum e^(y_final - m_final) (y_final - y) */
-    double first_forward;  /* F vs the input row */
+    double final_by_row;   /* H vs the final row: sum e^(y-m) (y_final - m_final) */
+    double first_by_row;   /* H vs the input row */
+    double row_by_final;   /* J vs the final row: sum e^(y_final - m_final) (y - m) */
+    double row_by_first;   /* J vs the input row */
     float token_threshold[LENS_TOKEN_COUNT]; /* the tokens' expected logits; +inf when absent */
     int32_t token_id[LENS_TOKEN_COUNT];      /* -1 when absent */
     int32_t above[LENS_TOKEN_COUNT];         /* entries strictly above the threshold */
