@@ -13,7 +13,7 @@
 
 #include "io/safetensors.h"
 #include "kernels/tile_gemm.h"
-#include "lens/lens_stats.h"
+#include "lens_stats_reference.h"
 #include "loupe.h"
 #include "test_support.h"
 

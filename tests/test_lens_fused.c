@@ -1,9 +1,9 @@
 /*
  * test_lens_fused.c - the one-pass lens statistics (src/lens/lens_fused.h)
- * against their reference twin, lens_row_compute_reference, run on the same
- * rows whole: every row of a position, fed in chunks of several sizes and in
- * two stripes merged afterwards, in both the vectorised and the portable
- * body. Ids and ranks must match exactly; values to 1e-6 (relative to 1 +
+ * against the oracle, lens_row_compute_reference (tests/reference), run on
+ * the same rows whole: every row of a position, fed in chunks of several
+ * sizes and in two stripes merged afterwards, in both the vectorised and the
+ * portable body. Ids and ranks must match exactly; values to 1e-6 (relative to 1 +
  * |value|). Also: a row compared with itself has KL 0, and a threshold that
  * differs from the logit seen asks for a recount.
  */
@@ -14,7 +14,8 @@
 #include <string.h>
 
 #include "lens/lens_fused.h"
-#include "lens/lens_stats.h"
+#include "lens_fused_position.h"
+#include "lens_stats_reference.h"
 #include "test_support.h"
 
 enum { TEST_ROWS = 5, TEST_MAX_VOCAB = 3000 };
@@ -25,37 +26,6 @@ static double random_unit(void) { return test_random_unit(&random_state); }
 
 static int close_to(double ours, double expected, double tolerance) {
     return fabs(ours - expected) <= tolerance * (1.0 + fabs(expected));
-}
-
-/* Runs the fused kernel on logits (R, V) in chunks of `chunk`, the vocabulary
- * split into two stripes at `split` and merged; fills out (R). */
-static void run_fused(const float *logits, int n_vocab, int chunk, int split, const int32_t ids[][3],
-                      int topk, lens_row_stats *out, unsigned *masks) {
-    static lens_row_state states[TEST_ROWS], later[TEST_ROWS];
-    static float tile[TEST_ROWS * TEST_MAX_VOCAB], final_row[TEST_MAX_VOCAB + 7];
-    static double scratch[2 * TEST_MAX_VOCAB];
-    for (int r = 0; r < TEST_ROWS; r++) {
-        float thresholds[3];
-        for (int k = 0; k < 3; k++)
-            thresholds[k] = ids[r][k] >= 0 ? logits[(size_t)r * n_vocab + ids[r][k]] : 0.0f;
-        lens_row_state_begin(&states[r], ids[r], thresholds, topk);
-        lens_row_state_begin(&later[r], ids[r], thresholds, topk);
-    }
-    for (int stripe = 0; stripe < 2; stripe++) {
-        int begin = stripe == 0 ? 0 : split, end = stripe == 0 ? split : n_vocab;
-        for (int v = begin; v < end; v += chunk) {
-            int n = end - v < chunk ? end - v : chunk;
-            /* a packed tile (R-1, n) with a stride wider than n, and the
-             * final row apart (at an odd offset), as the driver has them */
-            int stride = n + 3;
-            for (int r = 0; r + 1 < TEST_ROWS; r++)
-                memcpy(tile + (size_t)r * stride, logits + (size_t)r * n_vocab + v, (size_t)n * sizeof(float));
-            memcpy(final_row + 5, logits + (size_t)(TEST_ROWS - 1) * n_vocab + v, (size_t)n * sizeof(float));
-            lens_fused_chunk(stripe == 0 ? states : later, TEST_ROWS, tile, stride, final_row + 5, v, n, scratch);
-        }
-    }
-    lens_fused_merge(states, later, TEST_ROWS);
-    for (int r = 0; r < TEST_ROWS; r++) lens_fused_finish(states, TEST_ROWS, r, &out[r], &masks[r]);
 }
 
 static void check_against_reference(const float *logits, int n_vocab, const int32_t ids[][3], int topk,
@@ -135,7 +105,8 @@ static void run_case(int n_vocab, double scale, int quantise, int topk, const ch
             char label[128];
             snprintf(label, sizeof label, "%s, %s body, chunk %d", what, body == 0 ? "vector" : "portable",
                      chunks[c]);
-            run_fused(logits, n_vocab, chunks[c], split, (const int32_t(*)[3])ids, topk, fused, masks);
+            CHECK(test_lens_fused_position(logits, TEST_ROWS, n_vocab, (const int32_t(*)[3])ids, topk,
+                                             chunks[c], split, fused, masks) == 0);
             check_against_reference(logits, n_vocab, (const int32_t(*)[3])ids, topk, fused, masks, label);
         }
     }

@@ -1,11 +1,15 @@
 /*
- * test_lens_stats.c - the logit-lens row statistics (src/lens/lens_stats.h).
+ * test_lens_stats.c - the logit-lens statistics (src/lens/lens_stats.h) where
+ * the lens computes them: the kernel of src/lens/lens_fused.h, fed one
+ * position's rows (input row, the row under test, final row) in chunks and
+ * stripes as the lens driver feeds them.
  *
- * Both the fast kernel and its reference twin are checked against a
- * brute-force computation written here in double precision, against
- * hand-computed values, and against properties (KL >= 0, KL(p, p) = 0,
- * entropy of a uniform row = log V); then the fast kernel is compared with
- * the twin on full GPT-2-sized rows.
+ * The kernel and the oracle (tests/reference/lens_stats_reference.c) are
+ * both checked against a brute-force computation written here in double
+ * precision, against hand-computed values, and against properties (KL >= 0,
+ * KL(p, p) = 0, entropy of a uniform row = log V): ties, logits of +-1e30
+ * and -inf, all-equal rows, underflowing rows; then the kernel is compared
+ * with the oracle on full GPT-2-sized rows.
  */
 #include <float.h>
 #include <math.h>
@@ -14,7 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lens/lens_stats.h"
+#include "lens_fused_position.h"
+#include "lens_stats_reference.h"
 #include "test_support.h"
 
 enum { GPT2_VOCAB = 50257 };
@@ -36,21 +41,28 @@ static int32_t random_id(int n_vocab) {
     return (int32_t)(random_unit() * n_vocab) % n_vocab;
 }
 
-/* One row with its two comparison rows and the buffers of their references;
- * every array has V entries. */
+/* One position: the row under test with its two comparison rows, as the
+ * rows (3, V) the kernel sees (the input row first, the final row last), and
+ * the buffers of the oracle's references; every array has V entries. */
+enum { ROW_FIRST = 0, ROW_TESTED = 1, ROW_FINAL = 2, ROW_COUNT = 3 };
+
 typedef struct row_case {
     int n_vocab;
-    float *logits, *final_logits, *first_logits;
+    float *rows; /* (3, V) */
+    float *first_logits, *logits, *final_logits; /* rows 0, 1, 2 of rows */
     float *final_log_probs, *final_probs, *first_log_probs, *first_probs;
-    lens_row_request request;
+    lens_row_request request; /* the tested row's tokens and topk, shared by all three rows */
 } row_case;
 
 static row_case row_case_new(int n_vocab) {
     row_case c;
     memset(&c, 0, sizeof c);
     c.n_vocab = n_vocab;
-    float **arrays[] = {&c.logits, &c.final_logits, &c.first_logits, &c.final_log_probs,
-                        &c.final_probs, &c.first_log_probs, &c.first_probs};
+    c.rows = calloc((size_t)ROW_COUNT * n_vocab, sizeof(float));
+    c.first_logits = c.rows + (size_t)ROW_FIRST * n_vocab;
+    c.logits = c.rows + (size_t)ROW_TESTED * n_vocab;
+    c.final_logits = c.rows + (size_t)ROW_FINAL * n_vocab;
+    float **arrays[] = {&c.final_log_probs, &c.final_probs, &c.first_log_probs, &c.first_probs};
     for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++)
         *arrays[i] = calloc((size_t)n_vocab, sizeof(float));
     c.request.logits = c.logits;
@@ -59,8 +71,7 @@ static row_case row_case_new(int n_vocab) {
     return c;
 }
 
-/* Builds the references from final_logits and first_logits, as the lens
- * driver does. */
+/* Builds the oracle's references from final_logits and first_logits. */
 static void row_case_prepare(row_case *c) {
     c->request.final =
         lens_reference_compute(c->final_logits, c->n_vocab, c->final_log_probs, c->final_probs);
@@ -69,9 +80,49 @@ static void row_case_prepare(row_case *c) {
 }
 
 static void row_case_free(row_case *c) {
-    float *arrays[] = {c->logits, c->final_logits, c->first_logits, c->final_log_probs,
-                       c->final_probs, c->first_log_probs, c->first_probs};
+    float *arrays[] = {c->rows, c->final_log_probs, c->final_probs, c->first_log_probs, c->first_probs};
     for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) free(arrays[i]);
+}
+
+/* ------------------------------------------------------------------------
+ * The kernel and the oracle on a case
+ * ---------------------------------------------------------------------- */
+
+/* Every way a case is computed: the kernel fed in four ways (the whole row
+ * as one chunk; chunks of 1, 16 and 512 in two stripes merged afterwards),
+ * then the oracle. */
+enum { VARIANT_ORACLE = 4, VARIANT_COUNT = 5 };
+
+static const char *const variant_names[VARIANT_COUNT] = {
+    "kernel, one chunk", "kernel, chunks of 1", "kernel, chunks of 16", "kernel, chunks of 512", "oracle"};
+
+/* The kernel's statistics of all three rows of c (3), fed as `variant`. */
+static void kernel_rows(const row_case *c, int variant, lens_row_stats out[ROW_COUNT]) {
+    const int n = c->n_vocab;
+    const int chunks[VARIANT_ORACLE] = {n, 1, 16, 512};
+    const int splits[VARIANT_ORACLE] = {n, n / 2 + 1, n / 3 + 1, n / 3 + 1};
+    int32_t ids[ROW_COUNT][3];
+    for (int r = 0; r < ROW_COUNT; r++) {
+        ids[r][0] = c->request.target_id;
+        ids[r][1] = c->request.input_id;
+        ids[r][2] = c->request.final_top_id;
+    }
+    unsigned masks[ROW_COUNT];
+    int status = test_lens_fused_position(c->rows, ROW_COUNT, n, (const int32_t(*)[3])ids, c->request.topk,
+                                          chunks[variant], splits[variant] < n ? splits[variant] : n, out, masks);
+    CHECK(status == 0);
+    for (int r = 0; r < ROW_COUNT; r++)
+        CHECK_MSG(masks[r] == 0, "%s: row %d asks for a recount (%u)", variant_names[variant], r, masks[r]);
+}
+
+/* The tested row of c in every variant, into out (VARIANT_COUNT). */
+static void compute_variants(const row_case *c, lens_row_stats out[VARIANT_COUNT]) {
+    for (int variant = 0; variant < VARIANT_ORACLE; variant++) {
+        lens_row_stats rows[ROW_COUNT];
+        kernel_rows(c, variant, rows);
+        out[variant] = rows[ROW_TESTED];
+    }
+    lens_row_compute_reference(&c->request, c->n_vocab, &out[VARIANT_ORACLE]);
 }
 
 /* ------------------------------------------------------------------------
@@ -138,19 +189,20 @@ static void check_token(const char *label, const loupe_lens_token *token, const 
               label, token->prob, exp(log_probs[id]));
 }
 
-/* Checks every field of stats against the brute force on c. */
-static void check_against_brute_force(const char *label, const row_case *c,
+/* Checks every field of stats, those of row `logits` (V) of c, against
+ * the brute force on c. */
+static void check_against_brute_force(const char *label, const row_case *c, const float *logits,
                                       const lens_row_stats *stats) {
     int n = c->n_vocab;
     double *log_p = malloc((size_t)n * sizeof(double));
     double *log_final = malloc((size_t)n * sizeof(double));
     double *log_first = malloc((size_t)n * sizeof(double));
     int32_t *order = malloc((size_t)n * sizeof(int32_t));
-    brute_log_softmax(c->logits, n, log_p);
+    brute_log_softmax(logits, n, log_p);
     brute_log_softmax(c->final_logits, n, log_final);
     brute_log_softmax(c->first_logits, n, log_first);
     for (int v = 0; v < n; v++) order[v] = v;
-    sort_logits = c->logits;
+    sort_logits = logits;
     qsort(order, (size_t)n, sizeof(int32_t), compare_top_order);
 
     int expected_top = c->request.topk < n ? c->request.topk : n;
@@ -159,14 +211,14 @@ static void check_against_brute_force(const char *label, const row_case *c,
     for (int i = 0; i < expected_top && i < stats->n_top; i++) {
         CHECK_MSG(stats->top_ids[i] == order[i], "%s: top %d id %d vs %d", label, i,
                   stats->top_ids[i], order[i]);
-        CHECK_MSG(stats->top_logits[i] == c->logits[order[i]], "%s: top %d logit", label, i);
+        CHECK_MSG(stats->top_logits[i] == logits[order[i]], "%s: top %d logit", label, i);
         CHECK_MSG(close_to(stats->top_probs[i], exp(log_p[order[i]]), 1e-6, 1e-30),
                   "%s: top %d prob %.9g vs %.9g", label, i, stats->top_probs[i],
                   exp(log_p[order[i]]));
     }
-    check_token("target", &stats->target, c->logits, n, c->request.target_id, log_p);
-    check_token("input", &stats->input, c->logits, n, c->request.input_id, log_p);
-    check_token("final_top", &stats->final_top, c->logits, n, c->request.final_top_id, log_p);
+    check_token("target", &stats->target, logits, n, c->request.target_id, log_p);
+    check_token("input", &stats->input, logits, n, c->request.input_id, log_p);
+    check_token("final_top", &stats->final_top, logits, n, c->request.final_top_id, log_p);
 
     double entropy = 0.0;
     for (int v = 0; v < n; v++)
@@ -191,7 +243,7 @@ static void check_against_brute_force(const char *label, const row_case *c,
 }
 
 /* Exact agreement on ids, ranks and counts; 1e-6 relative on the rest. */
-static void check_twins_agree(const char *label, const lens_row_stats *fast,
+static void check_agrees_with_oracle(const char *label, const lens_row_stats *fast,
                               const lens_row_stats *reference) {
     CHECK_MSG(fast->n_top == reference->n_top, "%s: n_top", label);
     for (int i = 0; i < fast->n_top && i < reference->n_top; i++) {
@@ -223,16 +275,22 @@ static void check_twins_agree(const char *label, const lens_row_stats *fast,
                   "%s: value %d %.9g vs %.9g", label, i, fast_values[i], reference_values[i]);
 }
 
-/* Runs both twins on c and checks both against the brute force. */
+/* Computes c in every variant and checks the results against the brute
+ * force: all three rows from the kernel, the tested row from the oracle. */
 static void check_case(const char *label, const row_case *c) {
-    lens_row_stats fast, reference;
-    lens_row_compute(&c->request, c->n_vocab, &fast);
-    lens_row_compute_reference(&c->request, c->n_vocab, &reference);
-    char name[128];
-    snprintf(name, sizeof name, "%s (fast)", label);
-    check_against_brute_force(name, c, &fast);
-    snprintf(name, sizeof name, "%s (reference)", label);
-    check_against_brute_force(name, c, &reference);
+    char name[160];
+    for (int variant = 0; variant < VARIANT_ORACLE; variant++) {
+        lens_row_stats rows[ROW_COUNT];
+        kernel_rows(c, variant, rows);
+        for (int r = 0; r < ROW_COUNT; r++) {
+            snprintf(name, sizeof name, "%s (%s, row %d)", label, variant_names[variant], r);
+            check_against_brute_force(name, c, c->rows + (size_t)r * c->n_vocab, &rows[r]);
+        }
+    }
+    lens_row_stats oracle;
+    lens_row_compute_reference(&c->request, c->n_vocab, &oracle);
+    snprintf(name, sizeof name, "%s (oracle)", label);
+    check_against_brute_force(name, c, c->logits, &oracle);
 }
 
 /* ------------------------------------------------------------------------
@@ -275,10 +333,9 @@ static void test_rank_ties(void) {
     c.request.input_id = 2;  /* tied at the top: rank 1 */
     c.request.final_top_id = 3;
     const int32_t expected_order[6] = {1, 2, 4, 0, 5, 3};
-    lens_row_stats stats[2];
-    lens_row_compute(&c.request, 6, &stats[0]);
-    lens_row_compute_reference(&c.request, 6, &stats[1]);
-    for (int k = 0; k < 2; k++) {
+    lens_row_stats stats[VARIANT_COUNT];
+    compute_variants(&c, stats);
+    for (int k = 0; k < VARIANT_COUNT; k++) {
         CHECK(stats[k].n_top == 6);
         for (int i = 0; i < 6; i++) CHECK(stats[k].top_ids[i] == expected_order[i]);
         CHECK(stats[k].target.rank == 4);
@@ -291,7 +348,7 @@ static void test_rank_ties(void) {
     }
     row_case_free(&c);
 
-    /* Ties across the fast kernel's 16-entry blocks and at the edge of the
+    /* Ties across the kernel's 16-entry scan blocks, its chunks and stripes, and at the edge of the
      * top-k list: 40 entries, ids 10, 17, 33 at 2, the rest at 1. */
     row_case wide = row_case_new(40);
     for (int v = 0; v < 40; v++) wide.logits[v] = wide.final_logits[v] = wide.first_logits[v] = 1;
@@ -300,10 +357,9 @@ static void test_rank_ties(void) {
     wide.request.topk = 5;
     wide.request.target_id = 39;
     wide.request.input_id = 33;
-    lens_row_compute(&wide.request, 40, &stats[0]);
-    lens_row_compute_reference(&wide.request, 40, &stats[1]);
+    compute_variants(&wide, stats);
     const int32_t expected_wide[5] = {10, 17, 33, 0, 1};
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < VARIANT_COUNT; k++) {
         for (int i = 0; i < 5; i++) CHECK(stats[k].top_ids[i] == expected_wide[i]);
         CHECK(stats[k].target.rank == 4);
         CHECK(stats[k].input.rank == 1);
@@ -315,9 +371,8 @@ static void test_rank_ties(void) {
     row_case_prepare(&flat);
     flat.request.topk = 7;
     flat.request.target_id = 49;
-    lens_row_compute(&flat.request, 50, &stats[0]);
-    lens_row_compute_reference(&flat.request, 50, &stats[1]);
-    for (int k = 0; k < 2; k++) {
+    compute_variants(&flat, stats);
+    for (int k = 0; k < VARIANT_COUNT; k++) {
         for (int i = 0; i < 7; i++) CHECK(stats[k].top_ids[i] == i);
         CHECK(stats[k].target.rank == 1);
         CHECK(close_to(stats[k].target.prob, 1.0 / 50.0, 1e-6, 0.0));
@@ -340,10 +395,9 @@ static void test_hand_computed_kl(void) {
     const double kl_final_rev = log(32.0 / 27.0) / 3.0; /* 0.056633301 */
     const double kl_first = log(0.6) + 0.8 * log(2.0);  /* 0.044670359 */
     const double kl_first_rev = log(125.0 / 108.0) / 3.0; /* 0.048705929 */
-    lens_row_stats stats[2];
-    lens_row_compute(&c.request, 3, &stats[0]);
-    lens_row_compute_reference(&c.request, 3, &stats[1]);
-    for (int k = 0; k < 2; k++) {
+    lens_row_stats stats[VARIANT_COUNT];
+    compute_variants(&c, stats);
+    for (int k = 0; k < VARIANT_COUNT; k++) {
         CHECK_MSG(close_to(stats[k].kl_final, kl_final, 1e-6, 0.0), "%.9g", stats[k].kl_final);
         CHECK_MSG(close_to(stats[k].kl_final_rev, kl_final_rev, 1e-6, 0.0), "%.9g",
                   stats[k].kl_final_rev);
@@ -367,10 +421,9 @@ static void test_properties(void) {
             random_row(c.final_logits, n, -scales[k], scales[k]);
             random_row(c.first_logits, n, -2.0 * scales[k], 0.0);
             row_case_prepare(&c);
-            lens_row_stats stats[2];
-            lens_row_compute(&c.request, n, &stats[0]);
-            lens_row_compute_reference(&c.request, n, &stats[1]);
-            for (int t = 0; t < 2; t++) {
+            lens_row_stats stats[VARIANT_COUNT];
+            compute_variants(&c, stats);
+            for (int t = 0; t < VARIANT_COUNT; t++) {
                 CHECK(stats[t].kl_final >= 0.0f && stats[t].kl_final_rev >= 0.0f);
                 CHECK(stats[t].kl_first >= 0.0f && stats[t].kl_first_rev >= 0.0f);
                 CHECK(stats[t].entropy >= 0.0f);
@@ -388,10 +441,9 @@ static void test_properties(void) {
         memcpy(c.final_logits, c.logits, GPT2_VOCAB * sizeof(float));
         memcpy(c.first_logits, c.logits, GPT2_VOCAB * sizeof(float));
         row_case_prepare(&c);
-        lens_row_stats stats[2];
-        lens_row_compute(&c.request, GPT2_VOCAB, &stats[0]);
-        lens_row_compute_reference(&c.request, GPT2_VOCAB, &stats[1]);
-        for (int t = 0; t < 2; t++) {
+        lens_row_stats stats[VARIANT_COUNT];
+        compute_variants(&c, stats);
+        for (int t = 0; t < VARIANT_COUNT; t++) {
             CHECK_MSG(stats[t].kl_final <= 1e-7f && stats[t].kl_final_rev <= 1e-7f,
                       "trial %d: %g %g", trial, stats[t].kl_final, stats[t].kl_final_rev);
             CHECK_MSG(stats[t].kl_first <= 1e-7f && stats[t].kl_first_rev <= 1e-7f,
@@ -408,7 +460,7 @@ static void test_properties(void) {
 
 static void test_extreme_rows(void) {
     const int n = 1000;
-    lens_row_stats stats[2];
+    lens_row_stats stats[VARIANT_COUNT];
 
     /* One entry at +1e30, the rest at -1e30: a one-hot row. */
     row_case hot = row_case_new(n);
@@ -418,9 +470,8 @@ static void test_extreme_rows(void) {
     hot.request.target_id = 123;
     hot.request.input_id = 7;
     hot.request.topk = 3;
-    lens_row_compute(&hot.request, n, &stats[0]);
-    lens_row_compute_reference(&hot.request, n, &stats[1]);
-    for (int t = 0; t < 2; t++) {
+    compute_variants(&hot, stats);
+    for (int t = 0; t < VARIANT_COUNT; t++) {
         CHECK(stats_all_finite(&stats[t]));
         CHECK(stats[t].top_ids[0] == 123 && stats[t].top_probs[0] == 1.0f);
         CHECK(stats[t].top_ids[1] == 0 && stats[t].top_probs[1] == 0.0f);
@@ -445,14 +496,13 @@ static void test_extreme_rows(void) {
     row_case_prepare(&wild);
     wild.request.target_id = 5;
     wild.request.final_top_id = 9;
-    lens_row_compute(&wild.request, n, &stats[0]);
-    lens_row_compute_reference(&wild.request, n, &stats[1]);
-    for (int t = 0; t < 2; t++) {
+    compute_variants(&wild, stats);
+    for (int t = 0; t < VARIANT_COUNT; t++) {
         CHECK(stats_all_finite(&stats[t]));
         CHECK(stats[t].top_probs[0] == 1.0f && stats[t].entropy == 0.0f);
         CHECK(stats[t].kl_final > 0.0f && stats[t].kl_final_rev > 0.0f);
     }
-    check_twins_agree("+-1e30", &stats[0], &stats[1]);
+    for (int t = 0; t < VARIANT_ORACLE; t++) check_agrees_with_oracle(variant_names[t], &stats[t], &stats[VARIANT_ORACLE]);
     row_case_free(&wild);
 
     /* All equal at 1e30: uniform. */
@@ -461,9 +511,8 @@ static void test_extreme_rows(void) {
     random_row(flat.final_logits, n, -3.0, 3.0);
     row_case_prepare(&flat);
     flat.request.target_id = 999;
-    lens_row_compute(&flat.request, n, &stats[0]);
-    lens_row_compute_reference(&flat.request, n, &stats[1]);
-    for (int t = 0; t < 2; t++) {
+    compute_variants(&flat, stats);
+    for (int t = 0; t < VARIANT_COUNT; t++) {
         CHECK(stats_all_finite(&stats[t]));
         CHECK(close_to(stats[t].entropy, log((double)n), 1e-6, 0.0));
         CHECK(close_to(stats[t].target.prob, 1.0 / n, 1e-6, 0.0) && stats[t].target.rank == 1);
@@ -481,8 +530,8 @@ static void test_extreme_rows(void) {
     row_case_prepare(&deep);
     deep.request.input_id = 3;
     check_case("underflowing row", &deep);
-    lens_row_compute(&deep.request, n, &stats[0]);
-    CHECK(stats_all_finite(&stats[0]) && stats[0].kl_final > 1000.0f);
+    compute_variants(&deep, stats);
+    for (int t = 0; t < VARIANT_COUNT; t++) CHECK(stats_all_finite(&stats[t]) && stats[t].kl_final > 1000.0f);
     row_case_free(&deep);
 
     /* A masked entry (-inf) in the row and in its own reference: probability
@@ -493,19 +542,58 @@ static void test_extreme_rows(void) {
     memcpy(masked.final_logits, masked.logits, (size_t)n * sizeof(float));
     memcpy(masked.first_logits, masked.logits, (size_t)n * sizeof(float));
     row_case_prepare(&masked);
-    CHECK(masked.final_log_probs[17] == -FLT_MAX && masked.final_probs[17] == 0.0f);
+    CHECK(masked.final_log_probs[17] == -INFINITY && masked.final_probs[17] == 0.0f);
     masked.request.target_id = 17;
-    lens_row_compute(&masked.request, n, &stats[0]);
-    lens_row_compute_reference(&masked.request, n, &stats[1]);
-    for (int t = 0; t < 2; t++) {
+    compute_variants(&masked, stats);
+    for (int t = 0; t < VARIANT_COUNT; t++) {
         CHECK(stats_all_finite(&stats[t]));
         CHECK(stats[t].target.prob == 0.0f && stats[t].target.rank == n);
         CHECK(stats[t].kl_final <= 1e-7f && stats[t].kl_final_rev <= 1e-7f);
     }
     row_case_free(&masked);
+
+    /* A -inf entry in one distribution where the other has mass: the KL
+     * that weighs it by that mass is infinite (saturated at FLT_MAX), the
+     * other direction is finite and skips it (0 log 0 = 0). The row is
+     * masked at 17, the final row is not; the input row is masked at 29,
+     * the row is not. */
+    row_case one_sided = row_case_new(n);
+    random_row(one_sided.logits, n, -4.0, 4.0);
+    memcpy(one_sided.final_logits, one_sided.logits, (size_t)n * sizeof(float));
+    memcpy(one_sided.first_logits, one_sided.logits, (size_t)n * sizeof(float));
+    one_sided.logits[17] = -INFINITY;
+    one_sided.first_logits[17] = -INFINITY;
+    one_sided.first_logits[29] = -INFINITY;
+    row_case_prepare(&one_sided);
+    one_sided.request.target_id = 17;
+    one_sided.request.input_id = 29;
+    /* By hand: q the row, p the final row (q with entry 17 put back),
+     * r the input row (q with entry 29 taken out):
+     *   KL(q || p) = log(Z_p / Z_q), KL(q || r) = inf, KL(r || q) = log(Z_q / Z_r). */
+    double partition_row = 0.0, partition_final = 0.0, partition_first = 0.0;
+    for (int v = 0; v < n; v++) {
+        partition_row += exp((double)one_sided.logits[v]);
+        partition_final += exp((double)one_sided.final_logits[v]);
+        partition_first += exp((double)one_sided.first_logits[v]);
+    }
+    compute_variants(&one_sided, stats);
+    for (int t = 0; t < VARIANT_COUNT; t++) {
+        CHECK_MSG(stats[t].kl_final == FLT_MAX, "%s: kl_final %.9g", variant_names[t], stats[t].kl_final);
+        CHECK_MSG(close_to(stats[t].kl_final_rev, log(partition_final / partition_row), 1e-5, 1e-7),
+                  "%s: kl_final_rev %.9g vs %.9g", variant_names[t], stats[t].kl_final_rev,
+                  log(partition_final / partition_row));
+        CHECK_MSG(stats[t].kl_first_rev == FLT_MAX, "%s: kl_first_rev %.9g", variant_names[t],
+                  stats[t].kl_first_rev);
+        CHECK_MSG(close_to(stats[t].kl_first, log(partition_row / partition_first), 1e-5, 1e-7),
+                  "%s: kl_first %.9g vs %.9g", variant_names[t], stats[t].kl_first,
+                  log(partition_row / partition_first));
+        CHECK(stats[t].target.prob == 0.0f && stats[t].target.rank == n);
+        CHECK(stats[t].input.prob > 0.0f && isfinite(stats[t].entropy));
+    }
+    row_case_free(&one_sided);
 }
 
-static void test_fast_against_reference_on_gpt2_rows(void) {
+static void test_kernel_against_oracle_on_gpt2_rows(void) {
     /* Spreads like GPT-2 lens rows: narrow near the input, wide and shifted
      * near the output. */
     const double lows[] = {-2.0, -15.0, -120.0, -30.0};
@@ -523,14 +611,15 @@ static void test_fast_against_reference_on_gpt2_rows(void) {
         c.request.target_id = random_id(GPT2_VOCAB);
         c.request.input_id = random_id(GPT2_VOCAB);
         c.request.final_top_id = random_id(GPT2_VOCAB);
-        lens_row_stats fast, reference;
-        lens_row_compute(&c.request, GPT2_VOCAB, &fast);
-        lens_row_compute_reference(&c.request, GPT2_VOCAB, &reference);
-        char label[64];
-        snprintf(label, sizeof label, "V=%d trial %d", GPT2_VOCAB, trial);
-        check_twins_agree(label, &fast, &reference);
-        CHECK(stats_all_finite(&fast));
-        if (trial == 1) check_against_brute_force(label, &c, &fast);
+        lens_row_stats stats[VARIANT_COUNT];
+        compute_variants(&c, stats);
+        for (int t = 0; t < VARIANT_ORACLE; t++) {
+            char label[96];
+            snprintf(label, sizeof label, "V=%d trial %d, %s", GPT2_VOCAB, trial, variant_names[t]);
+            check_agrees_with_oracle(label, &stats[t], &stats[VARIANT_ORACLE]);
+            CHECK(stats_all_finite(&stats[t]));
+        }
+        if (trial == 1) check_case("V=50257 trial 1", &c);
     }
     row_case_free(&c);
 }
@@ -541,6 +630,6 @@ int main(void) {
     test_hand_computed_kl();
     test_properties();
     test_extreme_rows();
-    test_fast_against_reference_on_gpt2_rows();
+    test_kernel_against_oracle_on_gpt2_rows();
     return test_finish("test_lens_stats");
 }

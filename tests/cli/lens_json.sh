@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # loupe lens --format json on the embedded model, checked field by field
 # against `loupe info`, `loupe tokenize`, `loupe next` and the properties of
-# the metrics (docs/LOGIT_LENS.md, docs/LENS_JSON.md).
+# the metrics (docs/METRICS.md, docs/LENS_JSON.md).
 set -euo pipefail
 LOUPE=${1:?usage: lens_json.sh path/to/loupe}
 export PYTHONPATH="$(cd "$(dirname "$0")/../data" && pwd)"

@@ -1,13 +1,57 @@
 /*
- * lens_stats_reference.c - the plain twin of lens_row_compute: one pass per
- * quantity, each written as its definition in lens_stats.h, every
- * log-probability formed explicitly. The fast kernel is tested against it.
+ * lens_stats_reference.c - the oracle of the lens statistics (see
+ * lens_stats_reference.h): one pass per quantity, each written as its
+ * definition, every log-probability formed explicitly.
  */
-#include "lens/lens_stats.h"
+#include "lens_stats_reference.h"
 
 #include <assert.h>
 #include <float.h>
 #include <math.h>
+
+/* ------------------------------------------------------------------------
+ * Reference distributions
+ * ---------------------------------------------------------------------- */
+
+/* value as a float, clamped to +-FLT_MAX so no finite input becomes Inf. */
+static float float_saturated(double value) {
+    if (value > FLT_MAX) return FLT_MAX;
+    if (value < -FLT_MAX) return -FLT_MAX;
+    return (float)value;
+}
+
+/* See lens_reference_compute. */
+static void log_softmax(const float *logits, int n_vocab, float *log_probs, float *probs) {
+    assert(n_vocab >= 1);
+    float max_logit = logits[0];
+    for (int v = 1; v < n_vocab; v++)
+        if (logits[v] > max_logit) max_logit = logits[v];
+    double partition = 0.0;
+    for (int v = 0; v < n_vocab; v++) partition += exp((double)logits[v] - max_logit);
+    double log_partition = log(partition);
+    for (int v = 0; v < n_vocab; v++) {
+        double log_prob = ((double)logits[v] - max_logit) - log_partition;
+        /* A -inf logit keeps its -inf: the KL that gives it mass is then
+         * infinite, as defined, not a large finite number. */
+        log_probs[v] = logits[v] == -INFINITY ? -INFINITY : float_saturated(log_prob);
+        /* The exp of the stored float, not of log_prob: probs and
+         * log_probs then describe one distribution up to the rounding of
+         * exp, which is what lets the renormalisation below cancel the
+         * rounding of the log-probs. */
+        probs[v] = (float)exp((double)log_probs[v]);
+    }
+}
+
+lens_reference lens_reference_compute(const float *logits, int n_vocab, float *log_probs_out,
+                                      float *probs_out) {
+    log_softmax(logits, n_vocab, log_probs_out, probs_out);
+    lens_reference reference = {log_probs_out, probs_out};
+    return reference;
+}
+
+/* ------------------------------------------------------------------------
+ * One row
+ * ---------------------------------------------------------------------- */
 
 /* The row's softmax, kept as its maximum and the log of the shifted
  * partition sum: adding the two would lose the small part next to logits
@@ -52,7 +96,7 @@ static float clamp_non_negative(double value) {
 }
 
 /* A reference renormalised by the sum of its float probs (see
- * lens_stats.h): weights probs[v] / mass, log-probs log_probs[v] - log mass. */
+ * lens_stats_reference.h): weights probs[v] / mass, log-probs log_probs[v] - log mass. */
 typedef struct renormalised_reference {
     const lens_reference *reference;
     double mass;
