@@ -20,11 +20,11 @@ static void print_usage(FILE *out) {
             "  lens       the logit lens of a text: a table, JSON or CSV\n"
             "  corpus     the lens's statistics per layer over whole corpora\n"
             "  count      token frequencies of a corpus (for corpus --counts)\n"
-            "  plot       draw a lens saved as JSON: PNG, SVG or HTML\n"
+            "  plot       draw a saved lens or corpus JSON: PNG, SVG or HTML\n"
             "\n"
             "Every command takes --model DIR (a Hugging Face model folder; default: the\n"
-            "embedded gpt2-demo model) and --help. Text comes from the arguments,\n"
-            "--file PATH, or standard input.\n");
+            "embedded gpt2-demo model) and --help (or: loupe help COMMAND). Text comes\n"
+            "from the arguments, --file PATH, or standard input.\n");
 }
 
 int main(int argc, char **argv) {
@@ -33,7 +33,18 @@ int main(int argc, char **argv) {
         return CLI_EXIT_USAGE;
     }
     const char *command = argv[1];
-    if (strcmp(command, "--help") == 0 || strcmp(command, "-h") == 0 || strcmp(command, "help") == 0) {
+    /* `loupe help CMD` is `loupe CMD --help` */
+    char help_option[] = "--help";
+    char *help_argv[] = {argv[0], argc > 2 ? argv[2] : NULL, help_option, NULL};
+    if (strcmp(command, "help") == 0 && argc > 2) {
+        if (argc > 3) {
+            cli_error("help: expected one command, got %d arguments", argc - 2);
+            return CLI_EXIT_USAGE;
+        }
+        command = argv[2];
+        argc = 3;
+        argv = help_argv;
+    } else if (strcmp(command, "--help") == 0 || strcmp(command, "-h") == 0 || strcmp(command, "help") == 0) {
         print_usage(stdout);
         return CLI_EXIT_OK;
     }

@@ -139,6 +139,7 @@ check E108 2 "--layers: expected a slice A:B of whole numbers \(either may be le
 check E109 2 "--positions: the slice selects nothing out of 2 \(valid indices are 0 .. 1\)" \
   "$loupe" lens --positions 5: "hello world"
 check E110 2 "info takes no text \(got 'some text'\)" "$loupe" info "some text"
+check E111 2 "help: expected one command, got 2 arguments" "$loupe" help lens next
 
 # ---------------------------------------------------------------- the text
 printf 'x' >"$work/one.txt"
