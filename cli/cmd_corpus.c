@@ -160,7 +160,8 @@ typedef struct corpus_run {
     corpus_report *report;
     loupe_lens_params lens;
     corpus_progress progress;
-    int64_t bytes_done;
+    int64_t bytes_done;     /* bytes read, the document being scored included */
+    int64_t bytes_finished; /* bytes of the documents scored to the end */
     int status;
 } corpus_run;
 
@@ -213,8 +214,13 @@ static bool run_document(void *user, const loupe_corpus_document *document, cons
             report->positions += end - begin;
         }
         loupe_lens_free(lens);
-        corpus_progress_update(&run->progress, report->documents, report->positions, run->bytes_done, false);
+        double document_share = (double)end / (double)n; /* of the document's tokens, scored or passed */
+        corpus_progress_update(&run->progress, report->documents, report->positions,
+                               (double)run->bytes_finished +
+                                   document_share * (double)(run->bytes_done - run->bytes_finished),
+                               false);
     }
+    run->bytes_finished = run->bytes_done;
     loupe_free(ids);
     if (interrupted) report->partial = true;
     return go_on && !interrupted;
@@ -304,7 +310,7 @@ int cmd_corpus(int argc, char **argv) {
         status = corpus_source_read(&chosen.source, run_document, &run, &report.skipped_lines, &stopped,
                                     &run.bytes_done);
         if (run.status != 0) status = run.status;
-        corpus_progress_update(&run.progress, report.documents, report.positions, run.bytes_done, true);
+        corpus_progress_update(&run.progress, report.documents, report.positions, (double)run.bytes_done, true);
         corpus_progress_finish(&run.progress);
         signal(SIGINT, SIG_DFL);
         report.seconds = corpus_progress_now() - run.progress.started;

@@ -108,9 +108,19 @@ double corpus_progress_now(void);
 void corpus_progress_start(corpus_progress *progress, const char *mode, int64_t total_bytes, int64_t max_tokens);
 
 /* Redraws the line (at most five times a second unless force): documents,
- * tokens scored, tokens/s, percent and ETA from bytes or --max-tokens. */
-void corpus_progress_update(corpus_progress *progress, int64_t documents, int64_t tokens, int64_t bytes,
+ * tokens scored, tokens/s, percent and ETA from bytes or --max-tokens.
+ * bytes: the corpus bytes done, the document being scored counted by the
+ * share of its tokens scored (fractional), so that the fraction follows the
+ * work and not the reading, which runs a whole document ahead. */
+void corpus_progress_update(corpus_progress *progress, int64_t documents, int64_t tokens, double bytes,
                             bool force);
+
+/* The line itself into buffer: a bar and the percent of done (a fraction,
+ * clamped to 0 .. 1), "N document(s)", the tokens, tokens per second over
+ * elapsed seconds, and the ETA elapsed * (1 - done) / done ("?" at 0):
+ * the ETA always follows the percent shown. */
+void corpus_progress_format(char *buffer, size_t capacity, double done, double elapsed, int64_t documents,
+                            int64_t tokens);
 
 /* Clears the line. */
 void corpus_progress_finish(corpus_progress *progress);

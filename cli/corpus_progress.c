@@ -30,17 +30,9 @@ static void format_duration(double seconds, char *buffer, size_t capacity) {
     else snprintf(buffer, capacity, "%lds", s);
 }
 
-void corpus_progress_update(corpus_progress *progress, int64_t documents, int64_t tokens, int64_t bytes,
-                            bool force) {
-    if (!progress->enabled) return;
-    double now = corpus_progress_now();
-    if (!force && now - progress->last_drawn < 0.2) return;
-    progress->last_drawn = now;
-    double elapsed = now - progress->started;
-    double done = 0.0; /* the fraction done: of the bytes, or of --max-tokens when that comes first */
-    if (progress->total_bytes > 0) done = (double)bytes / (double)progress->total_bytes;
-    if (progress->max_tokens > 0 && (double)tokens / (double)progress->max_tokens > done)
-        done = (double)tokens / (double)progress->max_tokens;
+void corpus_progress_format(char *buffer, size_t capacity, double done, double elapsed, int64_t documents,
+                            int64_t tokens) {
+    if (done < 0.0) done = 0.0;
     if (done > 1.0) done = 1.0;
     enum { BAR = 24 };
     char bar[BAR + 1];
@@ -48,9 +40,26 @@ void corpus_progress_update(corpus_progress *progress, int64_t documents, int64_
     for (int i = 0; i < BAR; i++) bar[i] = i < filled ? '#' : '.';
     bar[BAR] = '\0';
     char eta[32] = "?";
+    /* the remaining time if the rest goes at the pace so far: the same fraction as the percent shown */
     if (done > 0.0) format_duration(elapsed * (1.0 - done) / done, eta, sizeof eta);
-    fprintf(stderr, "\r\033[K[%s] %3.0f%%  %lld documents  %lld tokens  %.0f tokens/s  ETA %s", bar, 100.0 * done,
-            (long long)documents, (long long)tokens, elapsed > 0 ? (double)tokens / elapsed : 0.0, eta);
+    snprintf(buffer, capacity, "[%s] %3.0f%%  %lld document%s  %lld tokens  %.0f tokens/s  ETA %s", bar,
+             100.0 * done, (long long)documents, documents == 1 ? "" : "s", (long long)tokens,
+             elapsed > 0 ? (double)tokens / elapsed : 0.0, eta);
+}
+
+void corpus_progress_update(corpus_progress *progress, int64_t documents, int64_t tokens, double bytes,
+                            bool force) {
+    if (!progress->enabled) return;
+    double now = corpus_progress_now();
+    if (!force && now - progress->last_drawn < 0.2) return;
+    progress->last_drawn = now;
+    double done = 0.0; /* of the bytes, or of --max-tokens when that is further: the run ends at the first */
+    if (progress->total_bytes > 0) done = bytes / (double)progress->total_bytes;
+    if (progress->max_tokens > 0 && (double)tokens / (double)progress->max_tokens > done)
+        done = (double)tokens / (double)progress->max_tokens;
+    char line[256];
+    corpus_progress_format(line, sizeof line, done, now - progress->started, documents, tokens);
+    fprintf(stderr, "\r\033[K%s", line);
     fflush(stderr);
 }
 
