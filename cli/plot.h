@@ -40,7 +40,8 @@ loupe_status plot_html_write(FILE *out, const lens_view *view, const plot_style 
                              loupe_error *error);
 
 /* The per-layer summary (plot_summary.c): the mean over the shown positions
- * of the four KLs, and of the target and input ranks on a log axis. */
+ * of the four KLs, and the median of the target and input ranks on a log
+ * axis. */
 loupe_status plot_summary_write(const lens_view *view, const plot_style *style, const char *path,
                                 loupe_error *error);
 
