@@ -14,6 +14,7 @@
 
 #define SINGLE_FILE_NAME "model.safetensors"
 #define INDEX_FILE_NAME "model.safetensors.index.json"
+#define PYTORCH_FILE_NAME "pytorch_model.bin" /* what older Hugging Face models ship instead */
 #define TRANSFORMER_PREFIX "transformer."
 
 /* ------------------------------------------------------------------------
@@ -176,6 +177,7 @@ loupe_status checkpoint_open(const char *directory, checkpoint *out, loupe_error
     out->directory = strdup(directory);
     char *single_path = path_join(directory, SINGLE_FILE_NAME);
     char *index_path = path_join(directory, INDEX_FILE_NAME);
+    char *pytorch_path = path_join(directory, PYTORCH_FILE_NAME);
     loupe_status status;
     if (out->directory == NULL || single_path == NULL || index_path == NULL) {
         status = error_set(error, LOUPE_ERROR_MEMORY, "%s: out of memory", directory);
@@ -185,10 +187,17 @@ loupe_status checkpoint_open(const char *directory, checkpoint *out, loupe_error
                             : error_set(error, LOUPE_ERROR_MEMORY, "%s: out of memory", directory);
     } else if (path_is_file(index_path)) {
         status = open_index(index_path, out, error);
+    } else if (pytorch_path != NULL && path_is_file(pytorch_path)) {
+        status = error_set(error, LOUPE_ERROR_UNSUPPORTED,
+                           "%s: only %s found (PyTorch pickle); loupe reads safetensors: convert with python3 -c "
+                           "\"import sys, transformers as t; t.AutoModelForCausalLM.from_pretrained(sys.argv[1])"
+                           ".save_pretrained(sys.argv[1], safe_serialization=True)\" %s",
+                           directory, PYTORCH_FILE_NAME, directory);
     } else {
         status = error_set(error, LOUPE_ERROR_IO, "%s: neither %s nor %s found", directory,
                            SINGLE_FILE_NAME, INDEX_FILE_NAME);
     }
+    free(pytorch_path);
     free(single_path);
     free(index_path);
     if (status == LOUPE_OK) status = check_names_unique(out, error);

@@ -37,7 +37,8 @@ loupe_status loupe_model_open(const char *directory, loupe_model **model_out, lo
         free(model);
         return error_set(error, LOUPE_ERROR_MEMORY, "out of memory");
     }
-    loupe_status status = read_config(model, error);
+    loupe_status status = directory_check(directory, error);
+    if (status == LOUPE_OK) status = read_config(model, error);
     if (status == LOUPE_OK && activation_from_name(model->config.activation, &model->activation) != 0)
         status = error_set(error, LOUPE_ERROR_UNSUPPORTED,
                            "%s/config.json: activation_function '%s' is not supported (gelu_new, "

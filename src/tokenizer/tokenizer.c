@@ -61,6 +61,8 @@ loupe_status loupe_tokenizer_open(const char *directory, loupe_tokenizer **token
     if (tokenizer_out != NULL) *tokenizer_out = NULL;
     if (directory == NULL)
         return error_set(error, LOUPE_ERROR_ARGUMENT, "tokenizer: no directory given");
+    loupe_status folder = directory_check(directory, error);
+    if (folder != LOUPE_OK) return folder;
     char *vocab_path = path_join(directory, "vocab.json");
     char *merges_path = path_join(directory, "merges.txt");
     loupe_status status =

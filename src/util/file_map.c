@@ -116,3 +116,13 @@ int path_is_file(const char *path) {
     struct stat info;
     return stat(path, &info) == 0 && S_ISREG(info.st_mode);
 }
+
+loupe_status directory_check(const char *directory, loupe_error *error) {
+    struct stat info;
+    if (stat(directory, &info) != 0)
+        return errno == ENOENT || errno == ENOTDIR
+                   ? error_set(error, LOUPE_ERROR_IO, "%s: no such folder", directory)
+                   : error_set(error, LOUPE_ERROR_IO, "%s: cannot open: %s", directory, strerror(errno));
+    if (!S_ISDIR(info.st_mode)) return error_set(error, LOUPE_ERROR_IO, "%s: not a folder", directory);
+    return LOUPE_OK;
+}

@@ -31,4 +31,10 @@ char *path_join(const char *directory, const char *name);
 /* 1 when path names an existing regular file. */
 int path_is_file(const char *path);
 
+/* LOUPE_OK when directory names an existing folder; else LOUPE_ERROR_IO
+ * "DIR: no such folder" (or "DIR: not a folder", "DIR: cannot open: REASON"),
+ * so that a mistyped --model is reported as itself and not as the first
+ * file looked for in it. */
+loupe_status directory_check(const char *directory, loupe_error *error);
+
 #endif

@@ -176,7 +176,8 @@ else
   { [ "$status" -eq 1 ] && grep -qE "^loupe: no model given and the embedded model gpt2-demo was not found next to the executable or in .*; pass --model DIR$" "$work/err"; } ||
     { echo "FAILED E301: status $status: $(cat "$work/err")"; failures=$((failures + 1)); }
 fi
-check E302 1 "$work/nowhere/config.json: cannot open: No such file or directory" "$loupe" info --model "$work/nowhere"
+mkdir -p "$work/no_config"
+check E302 1 "$work/no_config/config.json: cannot open: No such file or directory" "$loupe" info --model "$work/no_config"
 dir=$(model config_dir) && rm "$dir/config.json" && mkdir "$dir/config.json"
 check E303 1 "$dir/config.json: read failed" "$loupe" info --model "$dir"
 dir=$(model config_big) && head -c $((1024 * 1024 + 1)) /dev/zero | tr '\0' ' ' >"$dir/config.json"
@@ -220,10 +221,16 @@ check E322 1 "$dir/config.json: architectures is a string, expected an array" "$
 dir=$(config swish 'c["activation_function"] = "swish"')
 check E323 1 "$dir/config.json: activation_function 'swish' is not supported \(gelu_new, gelu_pytorch_tanh, gelu, relu are\)" \
   "$loupe" info --model "$dir"
+check E324 1 "$work/nowhere: no such folder" "$loupe" info --model "$work/nowhere"
+dir=$(model not_a_folder)
+check E325 1 "$dir/config.json: not a folder" "$loupe" info --model "$dir/config.json"
 
 # ---------------------------------------------------------------- safetensors
 dir=$(model no_weights) && rm "$dir/model.safetensors"
 check E401 1 "$dir: neither model.safetensors nor model.safetensors.index.json found" "$loupe" info --model "$dir"
+dir=$(model pickle) && rm "$dir/model.safetensors" && printf 'PK' >"$dir/pytorch_model.bin"
+check E429 1 "$dir: only pytorch_model.bin found \(PyTorch pickle\); loupe reads safetensors: convert with python3 -c \"import sys, transformers as t; t\.AutoModelForCausalLM\.from_pretrained\(sys\.argv\[1\]\)\.save_pretrained\(sys\.argv\[1\], safe_serialization=True\)\" $dir" \
+  "$loupe" info --model "$dir"
 dir=$(model short) && printf 'abc' >"$dir/model.safetensors"
 check E402 1 "$dir/model.safetensors: file is 3 bytes, too short for the 8-byte header length" "$loupe" info --model "$dir"
 dir=$(model huge_header) && printf '\x00\x00\x00\x10\x00\x00\x00\x00{}' >"$dir/model.safetensors"

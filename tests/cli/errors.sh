@@ -27,7 +27,13 @@ expect() {
 }
 
 expect 2 "unknown command 'frobnicate'" "$loupe" frobnicate
-expect 1 "$work/nowhere/config.json: cannot open" "$loupe" info --model "$work/nowhere"
+expect 1 "^loupe: $work/nowhere: no such folder$" "$loupe" info --model "$work/nowhere"
+# every command reports the missing folder itself, not the first file it looks for in it
+for command in tokenize next lens generate; do
+  expect 1 "^loupe: $work/nowhere: no such folder$" "$loupe" "$command" --model "$work/nowhere" x
+done
+expect 1 "^loupe: $work/nowhere: no such folder$" "$loupe" corpus --model "$work/nowhere" "$data/corpus_small.txt"
+expect 1 "^loupe: $work/nowhere: no such folder$" "$loupe" count --model "$work/nowhere" "$data/corpus_small.txt"
 expect 2 "--topk: expected a whole number from 1 to 1000, got '0'" "$loupe" next --topk 0 "x"
 expect 2 "--temperature: expected a number" "$loupe" generate --temperature hot "x"
 expect 1 "the text is empty" "$loupe" next ""
