@@ -296,6 +296,13 @@ int cmd_corpus(int argc, char **argv) {
     int status = parse_options(argc, argv, &chosen);
     if (status >= 0) return status;
 
+    if (chosen.plot != NULL) {
+        char rarity[4096];
+        corpus_plot_rarity_path(chosen.plot, rarity, sizeof rarity);
+        if (!plot_output_check(chosen.plot) || (chosen.counts != NULL && !plot_output_check(rarity)))
+            return CLI_EXIT_FAILURE;
+    }
+
     corpus_report report = {.source = &chosen.source, .max_tokens = chosen.max_tokens};
     corpus_run run = {.report = &report};
     loupe_model_info info;

@@ -187,6 +187,8 @@ int cmd_lens(int argc, char **argv) {
     lens_command_options chosen;
     int status = parse_options(argc, argv, &chosen);
     if (status >= 0) return status;
+    status = plot_outputs_check(chosen.plot, chosen.summary);
+    if (status != 0) return status;
 
     cli_input input;
     status = cli_input_load(chosen.model, chosen.file, argc - optind, argv + optind, true, &input);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "cli.h"
+#include "corpus_output.h"
 #include "lens_json_read.h"
 #include "lens_output.h"
 #include "plot.h"
@@ -139,6 +140,9 @@ static int open_tokenizer(const char *requested, const lens_saved *saved, const 
 int cmd_plot(int argc, char **argv) {
     plot_command_options chosen;
     int status = parse_options(argc, argv, &chosen);
+    if (status >= 0) return status;
+    status = plot_outputs_check(chosen.plot, chosen.summary);
+    if (status == 0) status = corpus_plot_saved(chosen.input, chosen.plot, chosen.summary);
     if (status >= 0) return status;
     lens_saved *saved = NULL;
     status = read_lens(chosen.input, &saved);

@@ -84,10 +84,75 @@ void corpus_table_print(FILE *out, corpus_report *report);
 /* JSON, schema "loupe.corpus/1" (corpus_json.c; docs/CORPUS.md). */
 void corpus_json_print(FILE *out, corpus_report *report);
 
-/* The plots (corpus_plot.c): per-layer curves with quantile bands to path,
- * and, with counts, the rarity chart to the same name with "-rarity" before
- * the extension. Returns 0 or prints an error and returns CLI_EXIT_FAILURE. */
+/* ------------------------------------------------------------------------
+ * The plots (corpus_plot.c)
+ * ---------------------------------------------------------------------- */
+
+/* The metrics the plots draw, in this order (CORPUS_PLOT_METRICS). */
+extern const loupe_corpus_metric corpus_plot_metrics[];
+enum { CORPUS_PLOT_METRICS = 7, CORPUS_PLOT_MAX_BUCKETS = 16, CORPUS_PLOT_MAX_ROWS = 1 + 2 * 1024 };
+
+/* What the plots draw, taken from a run (corpus_plot_data_from_report) or
+ * from a saved loupe.corpus/1 document (corpus_json_read), so that both
+ * draw the same figure. Undefined values are NAN. */
+typedef struct corpus_plot_data {
+    int n_rows;                /* R */
+    char (*row_names)[32];     /* (R) */
+    double *median, *p10, *p90; /* (CORPUS_PLOT_METRICS x R), metric m of row r at [m * R + r] */
+    double *top1_final, *top1_target; /* (R) fractions of positions */
+    int n_buckets;             /* B: the non-empty frequency buckets among the first CORPUS_PLOT_MAX_BUCKETS */
+    double bucket_low[CORPUS_PLOT_MAX_BUCKETS], bucket_high[CORPUS_PLOT_MAX_BUCKETS];
+    int64_t bucket_positions[CORPUS_PLOT_MAX_BUCKETS];
+    double *bucket_input_rank; /* (B x R) median input-token rank of bucket b, row r at [b * R + r] */
+    char model_name[256];      /* the last component of the model's folder */
+    int64_t positions;
+    bool partial;
+} corpus_plot_data;
+
+/* A new, zeroed corpus_plot_data with room for n_rows rows (NULL when out
+ * of memory); corpus_plot_data_free frees it (NULL is a no-op). */
+corpus_plot_data *corpus_plot_data_create(int n_rows);
+void corpus_plot_data_free(corpus_plot_data *data);
+
+/* The plot data of a run; NULL when out of memory. */
+corpus_plot_data *corpus_plot_data_from_report(corpus_report *report);
+
+/* path with "-rarity" before its extension, into buffer (the rarity chart). */
+void corpus_plot_rarity_path(const char *path, char *buffer, size_t capacity);
+
+/* Draws per-layer curves with quantile bands to path, and, when the data
+ * has frequency buckets, the rarity chart to corpus_plot_rarity_path.
+ * Returns 0 or prints an error and returns CLI_EXIT_FAILURE. */
+int corpus_plot_draw(const corpus_plot_data *data, const char *path);
+
+/* The plots of a run: corpus_plot_draw of corpus_plot_data_from_report. */
 int corpus_plot_write(corpus_report *report, const char *path);
+
+/* The largest saved corpus document `loupe plot` reads. */
+#define CORPUS_PLOT_MAX_JSON_BYTES ((size_t)1 << 30)
+
+/* `loupe plot DOC --plot FILE` when DOC is a saved loupe.corpus/1 document:
+ * draws what `loupe corpus --plot FILE` drew. Returns -1 when DOC is not
+ * one (or cannot be read: the lens reader then says why), else the exit
+ * status (an error printed; --summary is refused, it draws a lens). */
+int corpus_plot_saved(const char *path, const char *plot_path, const char *summary_path);
+
+/* ------------------------------------------------------------------------
+ * Reading a saved loupe.corpus/1 document back (corpus_json_read.c)
+ * ---------------------------------------------------------------------- */
+
+/* True when text (length bytes) is a JSON object whose "schema" is
+ * "loupe.corpus/1" (whether the rest is valid is corpus_json_read's job). */
+bool corpus_json_is_corpus(const char *text, size_t length);
+
+/* Reads what the plots draw from a loupe.corpus/1 document (docs/CORPUS.md)
+ * of length bytes; name names it in messages. Every field used is checked
+ * (types, R rows everywhere, fractions in 0 .. 1), and a failure is
+ * LOUPE_ERROR_FORMAT naming the file and the field, e.g.
+ * "c.json: metrics.target_rank[3].median: expected a number or null, got a
+ * string". *data is NULL on failure; free with corpus_plot_data_free. */
+loupe_status corpus_json_read(const char *text, size_t length, const char *name, corpus_plot_data **data,
+                              loupe_error *error);
 
 /* ------------------------------------------------------------------------
  * Progress on stderr (corpus_progress.c)

@@ -3,6 +3,8 @@
  * API of plot_chart.h: per-layer medians with 10 % .. 90 % bands (ranks and
  * KLs on log axes), the agreement fractions, and with counts the rarity
  * chart (median input-token rank per layer, one line per frequency bucket).
+ * They draw a corpus_plot_data, taken from a run or from a saved JSON
+ * document (corpus_json_read.c), so both give the same figure.
  */
 #include <math.h>
 #include <stdio.h>
@@ -11,109 +13,98 @@
 
 #include "cli.h"
 #include "corpus_output.h"
+#include "plot.h"
 #include "plot_chart.h"
 
-enum { MAX_BUCKET_LINES = 16 };
-
-/* Per-row arrays of one metric: median, p10, p90. */
-typedef struct metric_curves {
-    double *median, *low, *high;
-} metric_curves;
-
-/* Fills curves (R each) with the median, p10 and p90 of a metric per row. */
-static void fill_curves(corpus_report *report, loupe_corpus_metric metric, metric_curves *curves) {
-    for (int row = 0; row < report->n_rows; row++) {
-        loupe_corpus_summary s = loupe_corpus_stats_summary(report->stats, row, metric);
-        curves->median[row] = s.median;
-        curves->low[row] = s.p10;
-        curves->high[row] = s.p90;
+corpus_plot_data *corpus_plot_data_from_report(corpus_report *report) {
+    int R = report->n_rows;
+    corpus_plot_data *data = corpus_plot_data_create(R);
+    if (data == NULL) return NULL;
+    memcpy(data->row_names, report->row_names, (size_t)R * sizeof *data->row_names);
+    for (int m = 0; m < CORPUS_PLOT_METRICS; m++)
+        for (int row = 0; row < R; row++) {
+            loupe_corpus_summary s = loupe_corpus_stats_summary(report->stats, row, corpus_plot_metrics[m]);
+            data->median[m * R + row] = s.median;
+            data->p10[m * R + row] = s.p10;
+            data->p90[m * R + row] = s.p90;
+        }
+    for (int row = 0; row < R; row++) {
+        data->top1_final[row] = loupe_corpus_stats_top1_final(report->stats, row);
+        data->top1_target[row] = loupe_corpus_stats_top1_target(report->stats, row);
     }
+    int n_buckets = loupe_corpus_stats_n_buckets(report->stats);
+    if (n_buckets > CORPUS_PLOT_MAX_BUCKETS) n_buckets = CORPUS_PLOT_MAX_BUCKETS;
+    for (int b = 0; b < n_buckets; b++) {
+        int64_t count = loupe_corpus_stats_bucket_summary(report->stats, b, 0, LOUPE_CORPUS_INPUT_RANK).count;
+        if (count == 0) continue;
+        int at = data->n_buckets++;
+        loupe_corpus_stats_bucket_edges(report->stats, b, &data->bucket_low[at], &data->bucket_high[at]);
+        data->bucket_positions[at] = count;
+        for (int row = 0; row < R; row++)
+            data->bucket_input_rank[at * R + row] =
+                loupe_corpus_stats_bucket_summary(report->stats, b, row, LOUPE_CORPUS_INPUT_RANK).median;
+    }
+    plot_model_name(report->info->directory, data->model_name, sizeof data->model_name);
+    data->positions = report->positions;
+    data->partial = report->partial;
+    return data;
 }
 
-/* path with "-rarity" before its extension, into buffer. */
-static void rarity_path(const char *path, char *buffer, size_t capacity) {
+void corpus_plot_rarity_path(const char *path, char *buffer, size_t capacity) {
     const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
     if (dot == NULL || (slash != NULL && dot < slash)) dot = path + strlen(path);
     snprintf(buffer, capacity, "%.*s-rarity%s", (int)(dot - path), path, dot);
 }
 
-/* The rarity chart: one line per non-empty frequency bucket, the median
- * input-token rank per row; labels (R) name the rows. */
-static int write_rarity(corpus_report *report, const char *path, const char *const *labels, const char *name) {
-    int n_buckets = loupe_corpus_stats_n_buckets(report->stats);
-    if (n_buckets > MAX_BUCKET_LINES) n_buckets = MAX_BUCKET_LINES;
-    int R = report->n_rows;
-    double *values = calloc((size_t)n_buckets * R, sizeof *values);
-    plot_series series[MAX_BUCKET_LINES];
-    char names[MAX_BUCKET_LINES][64];
-    int n_series = 0;
-    for (int b = 0; b < n_buckets; b++) {
-        double low, high;
-        loupe_corpus_stats_bucket_edges(report->stats, b, &low, &high);
-        int64_t count = loupe_corpus_stats_bucket_summary(report->stats, b, 0, LOUPE_CORPUS_INPUT_RANK).count;
-        if (count == 0) continue;
-        for (int row = 0; row < R; row++)
-            values[(size_t)n_series * R + row] =
-                loupe_corpus_stats_bucket_summary(report->stats, b, row, LOUPE_CORPUS_INPUT_RANK).median;
-        snprintf(names[n_series], sizeof names[0], "frequency [%.0f, %.0f): %lld positions", low, high,
-                 (long long)count);
-        series[n_series] = (plot_series){names[n_series], values + (size_t)n_series * R};
-        n_series++;
+/* The rarity chart: one line per frequency bucket, the median input-token
+ * rank per row; labels (R) name the rows. */
+static int write_rarity(const corpus_plot_data *data, const char *path, const char *const *labels) {
+    int R = data->n_rows;
+    plot_series series[CORPUS_PLOT_MAX_BUCKETS];
+    char names[CORPUS_PLOT_MAX_BUCKETS][64];
+    for (int b = 0; b < data->n_buckets; b++) {
+        snprintf(names[b], sizeof names[0], "frequency [%.0f, %.0f): %lld positions", data->bucket_low[b],
+                 data->bucket_high[b], (long long)data->bucket_positions[b]);
+        series[b] = (plot_series){names[b], data->bucket_input_rank + (size_t)b * R};
     }
-    char title[256];
-    snprintf(title, sizeof title, "%s: median rank of the input token by its corpus frequency", name);
+    char title[512];
+    snprintf(title, sizeof title, "%s: median rank of the input token by its corpus frequency", data->model_name);
     plot_chart chart = {.title = "median input-token rank (1 = top), one line per frequency bucket",
-                        .y_label = "rank", .log_y = true, .series = series, .n_series = n_series};
+                        .y_label = "rank", .log_y = true, .series = series, .n_series = data->n_buckets};
     plot_figure figure = {.title = title, .x_label = "layer", .x_labels = labels, .n_points = R,
                           .charts = &chart, .n_charts = 1, .dpi = 144};
     char where[4096];
-    rarity_path(path, where, sizeof where);
+    corpus_plot_rarity_path(path, where, sizeof where);
     loupe_error error;
-    int status = 0;
-    if (n_series > 0 && plot_figure_write(&figure, where, &error) != LOUPE_OK) status = cli_fail(&error);
-    free(values);
-    return status;
+    if (plot_figure_write(&figure, where, &error) != LOUPE_OK) return cli_fail(&error);
+    return 0;
 }
 
-int corpus_plot_write(corpus_report *report, const char *path) {
-    int R = report->n_rows;
-    static const loupe_corpus_metric shown[] = {
-        LOUPE_CORPUS_TARGET_RANK, LOUPE_CORPUS_INPUT_RANK,  LOUPE_CORPUS_KL_FINAL,
-        LOUPE_CORPUS_KL_FINAL_REV, LOUPE_CORPUS_KL_FIRST, LOUPE_CORPUS_KL_FIRST_REV, LOUPE_CORPUS_ENTROPY,
-    };
-    enum { SHOWN = sizeof shown / sizeof shown[0] };
-    double *arrays = calloc((size_t)R * (3 * SHOWN + 2), sizeof *arrays);
+int corpus_plot_draw(const corpus_plot_data *data, const char *path) {
+    int R = data->n_rows;
     const char **labels = calloc((size_t)R, sizeof *labels);
-    if (arrays == NULL || labels == NULL) {
-        free(arrays);
-        free(labels);
+    if (labels == NULL) {
         cli_error("out of memory for the plot");
         return CLI_EXIT_FAILURE;
     }
-    for (int row = 0; row < R; row++) labels[row] = report->row_names[row];
-    metric_curves curves[SHOWN];
-    for (int m = 0; m < SHOWN; m++) {
-        curves[m] = (metric_curves){arrays + (size_t)R * 3 * m, arrays + (size_t)R * (3 * m + 1),
-                                    arrays + (size_t)R * (3 * m + 2)};
-        fill_curves(report, shown[m], &curves[m]);
-    }
-    double *top1_final = arrays + (size_t)R * 3 * SHOWN, *top1_target = top1_final + R;
-    for (int row = 0; row < R; row++) {
-        top1_final[row] = loupe_corpus_stats_top1_final(report->stats, row);
-        top1_target[row] = loupe_corpus_stats_top1_target(report->stats, row);
-    }
-    plot_series ranks[] = {{"target (true next token)", curves[0].median}, {"input token", curves[1].median}};
-    plot_band rank_bands[] = {{"10% .. 90%", curves[0].low, curves[0].high, 0},
-                              {NULL, curves[1].low, curves[1].high, 1}};
-    plot_series kls[] = {{"KL(final || layer)", curves[2].median}, {"KL(layer || final)", curves[3].median},
-                         {"KL(input || layer)", curves[4].median}, {"KL(layer || input)", curves[5].median}};
-    plot_band kl_bands[] = {{"10% .. 90%", curves[2].low, curves[2].high, 0},
-                            {NULL, curves[3].low, curves[3].high, 1},
-                            {NULL, curves[4].low, curves[4].high, 2},
-                            {NULL, curves[5].low, curves[5].high, 3}};
-    plot_series entropy[] = {{"entropy", curves[6].median}};
-    plot_band entropy_band[] = {{"10% .. 90%", curves[6].low, curves[6].high, 0}};
-    plot_series agreement[] = {{"top-1 = final top-1", top1_final}, {"top-1 = true next token", top1_target}};
+    for (int row = 0; row < R; row++) labels[row] = data->row_names[row];
+    /* metric m's median, p10 and p90 curves (R each), in corpus_plot_metrics order */
+#define MEDIAN(m) (data->median + (size_t)(m) * R)
+#define LOW(m) (data->p10 + (size_t)(m) * R)
+#define HIGH(m) (data->p90 + (size_t)(m) * R)
+    plot_series ranks[] = {{"target (true next token)", MEDIAN(0)}, {"input token", MEDIAN(1)}};
+    plot_band rank_bands[] = {{"10% .. 90%", LOW(0), HIGH(0), 0}, {NULL, LOW(1), HIGH(1), 1}};
+    plot_series kls[] = {{"KL(final || layer)", MEDIAN(2)}, {"KL(layer || final)", MEDIAN(3)},
+                         {"KL(input || layer)", MEDIAN(4)}, {"KL(layer || input)", MEDIAN(5)}};
+    plot_band kl_bands[] = {{"10% .. 90%", LOW(2), HIGH(2), 0}, {NULL, LOW(3), HIGH(3), 1},
+                            {NULL, LOW(4), HIGH(4), 2}, {NULL, LOW(5), HIGH(5), 3}};
+    plot_series entropy[] = {{"entropy", MEDIAN(6)}};
+    plot_band entropy_band[] = {{"10% .. 90%", LOW(6), HIGH(6), 0}};
+#undef MEDIAN
+#undef LOW
+#undef HIGH
+    plot_series agreement[] = {{"top-1 = final top-1", data->top1_final},
+                               {"top-1 = true next token", data->top1_target}};
     plot_chart charts[] = {
         {.title = "median rank (1 = top)", .y_label = "rank", .log_y = true, .series = ranks, .n_series = 2,
          .bands = rank_bands, .n_bands = 2},
@@ -123,19 +114,79 @@ int corpus_plot_write(corpus_report *report, const char *path) {
          .n_bands = 1},
         {.title = "fraction of positions", .y_label = "fraction", .series = agreement, .n_series = 2},
     };
-    const char *slash = strrchr(report->info->directory, '/');
-    const char *name = slash && slash[1] ? slash + 1 : report->info->directory;
-    char title[256];
-    snprintf(title, sizeof title, "%s over %lld positions%s (medians, bands 10%% .. 90%%)", name,
-             (long long)report->positions, report->partial ? ", partial" : "");
+    char title[512];
+    snprintf(title, sizeof title, "%s over %lld positions%s (medians, bands 10%% .. 90%%)", data->model_name,
+             (long long)data->positions, data->partial ? ", partial" : "");
     plot_figure figure = {.title = title, .x_label = "layer", .x_labels = labels, .n_points = R,
                           .charts = charts, .n_charts = 4, .dpi = 144};
     loupe_error error;
     int status = 0;
     if (plot_figure_write(&figure, path, &error) != LOUPE_OK) status = cli_fail(&error);
-    if (status == 0 && loupe_corpus_stats_n_buckets(report->stats) > 0)
-        status = write_rarity(report, path, labels, name);
-    free(arrays);
+    if (status == 0 && data->n_buckets > 0) status = write_rarity(data, path, labels);
     free(labels);
+    return status;
+}
+
+int corpus_plot_write(corpus_report *report, const char *path) {
+    corpus_plot_data *data = corpus_plot_data_from_report(report);
+    if (data == NULL) {
+        cli_error("out of memory for the plot");
+        return CLI_EXIT_FAILURE;
+    }
+    int status = corpus_plot_draw(data, path);
+    corpus_plot_data_free(data);
+    return status;
+}
+
+/* The whole file at path (at most max_bytes) into a new buffer; NULL when
+ * it cannot be read or is larger (the caller's other reader reports why). */
+static char *read_small_file(const char *path, size_t max_bytes, size_t *length) {
+    FILE *file = fopen(path, "rb");
+    if (file == NULL) return NULL;
+    char *text = NULL;
+    size_t used = 0, capacity = 0;
+    for (;;) {
+        if (used == capacity) {
+            size_t grown = capacity ? 2 * capacity : 65536;
+            char *bigger = grown <= max_bytes + 1 ? realloc(text, grown) : NULL;
+            if (bigger == NULL) break;
+            text = bigger;
+            capacity = grown;
+        }
+        size_t got = fread(text + used, 1, capacity - used, file);
+        used += got;
+        if (got == 0) break;
+    }
+    bool complete = feof(file) && !ferror(file) && used <= max_bytes;
+    fclose(file);
+    if (!complete) {
+        free(text);
+        return NULL;
+    }
+    *length = used;
+    return text;
+}
+
+int corpus_plot_saved(const char *path, const char *plot_path, const char *summary_path) {
+    size_t length = 0;
+    char *text = read_small_file(path, CORPUS_PLOT_MAX_JSON_BYTES, &length);
+    if (text == NULL || !corpus_json_is_corpus(text, length)) {
+        free(text);
+        return -1;
+    }
+    int status = 0;
+    corpus_plot_data *data = NULL;
+    loupe_error error;
+    if (summary_path != NULL) {
+        cli_error("plot: %s is a corpus document: it draws with --plot only (--summary draws a lens)", path);
+        status = CLI_EXIT_USAGE;
+    } else if (corpus_json_read(text, length, path, &data, &error) != LOUPE_OK) {
+        status = cli_fail(&error);
+    } else {
+        status = corpus_plot_draw(data, plot_path);
+        plot_text_shutdown();
+    }
+    corpus_plot_data_free(data);
+    free(text);
     return status;
 }

@@ -94,6 +94,16 @@ int plot_outputs_write(const lens_view *view, const plot_style *style, const cha
  * the option. */
 bool plot_check_path(const char *option, const char *path);
 
+/* True when path can be written, checked before the model runs so that a
+ * run does not fail only at its end: an existing file must be writable (it
+ * is not opened: nothing is truncated), a new file's folder must exist and
+ * take files (nothing is created). Else prints "PATH: cannot create the
+ * file: REASON". */
+bool plot_output_check(const char *path);
+
+/* plot_output_check of each path that is not NULL: 0 or CLI_EXIT_FAILURE. */
+int plot_outputs_check(const char *heatmap_path, const char *summary_path);
+
 /* The colour of the cells where the metric is undefined. */
 extern const lens_rgb plot_undefined_colour;
 

@@ -2,7 +2,11 @@
  * plot_outputs.c - what `loupe lens --plot/--summary` and `loupe plot` share:
  * the model's name for titles and writing the asked-for pictures.
  */
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "plot.h"
@@ -36,4 +40,33 @@ bool plot_check_path(const char *option, const char *path) {
     if (plot_format_for_path(path, &format)) return true;
     cli_error("%s: '%s' must end in .png, .svg or .html (the extension picks the format)", option, path);
     return false;
+}
+
+bool plot_output_check(const char *path) {
+    struct stat info;
+    int reason = 0;
+    if (stat(path, &info) == 0) {
+        /* an existing file is only tested, not opened: nothing is truncated before the real write */
+        if (S_ISDIR(info.st_mode)) reason = EISDIR;
+        else if (access(path, W_OK) != 0) reason = errno;
+    } else if (errno != ENOENT) {
+        reason = errno;
+    } else {
+        /* a new file: its folder must exist and take new files (none is created here) */
+        const char *slash = strrchr(path, '/');
+        size_t length = slash == NULL ? 0 : slash == path ? 1 : (size_t)(slash - path);
+        char *folder = length == 0 ? strdup(".") : strndup(path, length);
+        if (folder == NULL) reason = ENOMEM;
+        else if (access(folder, W_OK | X_OK) != 0) reason = errno;
+        free(folder);
+    }
+    if (reason == 0) return true;
+    cli_error("%s: cannot create the file: %s", path, strerror(reason));
+    return false;
+}
+
+int plot_outputs_check(const char *heatmap_path, const char *summary_path) {
+    if (heatmap_path != NULL && !plot_output_check(heatmap_path)) return CLI_EXIT_FAILURE;
+    if (summary_path != NULL && !plot_output_check(summary_path)) return CLI_EXIT_FAILURE;
+    return CLI_EXIT_OK;
 }
