@@ -21,12 +21,15 @@
 
 static const char usage[] =
     "usage: loupe plot [options] --plot FILE [--summary FILE] LENS.json\n"
+    "       loupe plot --plot FILE CORPUS.json\n"
     "\n"
     "Draws a lens saved with `loupe lens --format json` without running the model:\n"
     "the heatmap (rows = layers, columns = positions, each cell the top-1 token\n"
     "coloured by the metric) and per-layer summary line plots. The extension of\n"
     "FILE picks the format: .png, .svg or .html (an interactive page). A document\n"
-    "saved with --layers or --positions draws that window.\n"
+    "saved with --layers or --positions draws that window. A document saved with\n"
+    "`loupe corpus --format json` is redrawn as `loupe corpus --plot FILE` drew it\n"
+    "(with its rarity chart to FILE-rarity.EXT when it has one).\n"
     "\n"
     "  --plot FILE        the heatmap\n"
     "  --summary FILE     per layer, the mean over positions of the four KLs and the\n"

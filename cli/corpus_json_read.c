@@ -162,7 +162,7 @@ static loupe_status read_fields(const reader *r, const cJSON *root, corpus_plot_
     if ((status = get(r, root, "metrics", "metrics", cJSON_IsObject, "an object", &metrics)) != LOUPE_OK)
         return status;
     for (int m = 0; m < CORPUS_PLOT_METRICS; m++) {
-        const char *metric = loupe_corpus_metric_name(corpus_plot_metrics[m]);
+        const char *metric = corpus_plot_metric_keys[m];
         const cJSON *summaries;
         snprintf(field, sizeof field, "metrics.%s", metric);
         if ((status = get_rows(r, metrics, metric, field, R, &summaries)) != LOUPE_OK ||

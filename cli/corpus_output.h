@@ -90,6 +90,7 @@ void corpus_json_print(FILE *out, corpus_report *report);
 
 /* The metrics the plots draw, in this order (CORPUS_PLOT_METRICS). */
 extern const loupe_corpus_metric corpus_plot_metrics[];
+extern const char *const corpus_plot_metric_keys[]; /* their keys in loupe.corpus/1 */
 enum { CORPUS_PLOT_METRICS = 7, CORPUS_PLOT_MAX_BUCKETS = 16, CORPUS_PLOT_MAX_ROWS = 1 + 2 * 1024 };
 
 /* What the plots draw, taken from a run (corpus_plot_data_from_report) or

@@ -12,6 +12,13 @@ const loupe_corpus_metric corpus_plot_metrics[CORPUS_PLOT_METRICS] = {
     LOUPE_CORPUS_KL_FIRST,     LOUPE_CORPUS_KL_FIRST_REV, LOUPE_CORPUS_ENTROPY,
 };
 
+/* Their keys in a loupe.corpus/1 document (loupe_corpus_metric_name's, here
+ * so that the reader needs no statistics code: the fuzz target links only
+ * the parsers; tests/cli/plot_corpus.sh reads back what corpus writes). */
+const char *const corpus_plot_metric_keys[CORPUS_PLOT_METRICS] = {
+    "target_rank", "input_rank", "kl_final", "kl_final_rev", "kl_first", "kl_first_rev", "entropy",
+};
+
 corpus_plot_data *corpus_plot_data_create(int n_rows) {
     corpus_plot_data *data = calloc(1, sizeof *data);
     if (data == NULL) return NULL;

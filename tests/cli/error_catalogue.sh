@@ -498,6 +498,9 @@ check E1402 2 "--dpi: expected a number from 36 to 1200, got '2000'" "$loupe" le
 check E1403 2 "plot: expected one lens JSON file \(loupe lens --format json\), got 2 arguments" \
   "$loupe" plot --plot "$work/x.svg" "$work/lens.json" "$work/lens.json"
 check E1404 2 "plot: nothing to draw: give --plot FILE and/or --summary FILE" "$loupe" plot "$work/lens.json"
+"$loupe" corpus --format json --max-tokens 20 "$data/corpus_small.txt" >"$work/corpus.json"
+check E1405 2 "plot: $work/corpus.json is a corpus document: it draws with --plot only \(--summary draws a lens\)" \
+  "$loupe" plot --plot "$work/x.svg" --summary "$work/s.svg" "$work/corpus.json"
 
 # ---------------------------------------------------------------- pictures: writing them
 check E1501 1 "$work/no_dir/x.png: cannot create the file: No such file or directory" "$loupe" lens --plot "$work/no_dir/x.png" "hello world"
@@ -558,6 +561,24 @@ check E1614 1 "$file: cells\[2\]\[1\].target: missing, but only the text's last 
 dir=$(tokenizer bytes_only '' '#version: 0.2\n')
 check E1615 1 "$work/lens.json: token id [0-9]+ is beyond the tokenizer's 256 tokens; give the lens's model with --model" \
   plot --model "$dir" "$work/lens.json"
+
+# ---------------------------------------------------------------- corpus documents (loupe plot)
+# saved_corpus NAME PYTHON: the saved corpus document with its dict d changed by PYTHON.
+saved_corpus() {
+  python3 - "$work/corpus.json" "$work/$1.json" "$2" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+exec(sys.argv[3])
+open(sys.argv[2], "w").write(json.dumps(d))
+PY
+  echo "$work/$1.json"
+}
+file=$(saved_corpus corpus_type 'd["metrics"]["target_rank"][3]["median"] = "3"')
+check E1701 1 "$file: metrics.target_rank\[3\].median: expected a number or null, got a string" plot "$file"
+file=$(saved_corpus corpus_rows 'd["metrics"]["input_rank"] = d["metrics"]["input_rank"][:3]')
+check E1702 1 "$file: metrics.input_rank: expected 7 items \(one per layer\), got 3" plot "$file"
+file=$(saved_corpus corpus_fraction 'd["top1_is_target"][0] = 1.5')
+check E1703 1 "$file: top1_is_target\[0\]: expected a fraction in 0 .. 1, got 1.5" plot "$file"
 
 # ---------------------------------------------------------------- the catalogue itself
 documented=$(grep -oE '^\| E[0-9]{3,4} ' "$catalogue" | tr -d '| ' | sort)
