@@ -29,7 +29,8 @@ static const char usage[] =
     "  --file PATH        read the text from a file (default: the arguments, else stdin)\n"
     "  --format F         table, json or csv (default table; docs/LENS_JSON.md and\n"
     "                     docs/LENS_OUTPUT.md describe json and csv)\n"
-    "  --topk K           top tokens kept per cell in json, 1 to 100 (default 5)\n"
+    "  --topk K           top tokens kept per cell in json, 1 to 100 (default 5);\n"
+    "                     in csv, given, it adds the columns top2_* .. topK_*\n"
     "  --subblocks        add a row after each block's attention (hN.attn)\n"
     "  --layers A:B       show rows A .. B-1 only (row 0 = input, row N = hN; with\n"
     "                     --subblocks the hN.attn rows count too)\n"
@@ -116,7 +117,7 @@ typedef struct lens_command_options {
     const char *model, *file, *colour, *plot, *summary;
     long topk, width;
     double dpi;
-    bool subblocks, top_down, values, has_width, has_format;
+    bool subblocks, top_down, values, has_width, has_format, has_topk;
     int format;
     lens_metric metric;
     lens_slice rows, positions;
@@ -150,7 +151,10 @@ static int parse_options(int argc, char **argv, lens_command_options *chosen) {
         switch (option) {
         case 'm': chosen->model = optarg; break;
         case 'f': chosen->file = optarg; break;
-        case 'k': ok = cli_parse_int("--topk", optarg, 1, LOUPE_LENS_MAX_TOPK, &chosen->topk); break;
+        case 'k':
+            ok = cli_parse_int("--topk", optarg, 1, LOUPE_LENS_MAX_TOPK, &chosen->topk);
+            chosen->has_topk = true;
+            break;
         case 's': chosen->subblocks = true; break;
         case 'F':
             ok = parse_choice("--format", optarg, formats, 3, &choice);
@@ -221,7 +225,7 @@ int cmd_lens(int argc, char **argv) {
     } else if (chosen.format == LENS_FORMAT_JSON) {
         lens_json_print(stdout, &view);
     } else if (chosen.format == LENS_FORMAT_CSV) {
-        lens_csv_print(stdout, &view);
+        lens_csv_print(stdout, &view, chosen.has_topk ? (int)chosen.topk : 1);
     } else {
         lens_table_style style = {
             .metric = chosen.metric,

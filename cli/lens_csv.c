@@ -2,7 +2,8 @@
  * lens_csv.c - the lens as CSV: a header line, then one line per (row,
  * position) in row order, positions inner (docs/LENS_OUTPUT.md). Text
  * fields are quoted as RFC 4180 asks (fields holding a comma, a quote, CR or
- * LF are quoted and inner quotes doubled); lines end with LF. Token text is
+ * LF are quoted and inner quotes doubled); lines end with LF. With --topk K
+ * the top2 .. topK tokens follow as three columns each. Token text is
  * the token's bytes, a byte that is not valid UTF-8 written as <0xNN>.
  */
 #include <math.h>
@@ -51,8 +52,14 @@ static void write_float(FILE *out, double value) {
     if (isfinite(value)) fprintf(out, "%.9g", value);
 }
 
-void lens_csv_print(FILE *out, const lens_view *view) {
-    fputs(header, out);
+void lens_csv_print(FILE *out, const lens_view *view, int top_columns) {
+    if (top_columns > 1) {
+        fwrite(header, 1, sizeof header - 2, out); /* without its newline */
+        for (int k = 2; k <= top_columns; k++) fprintf(out, ",top%d_id,top%d_text,top%d_prob", k, k, k);
+        fputc('\n', out);
+    } else {
+        fputs(header, out);
+    }
     for (int row = view->rows.first; row < view->rows.end; row++) {
         const char *name = lens_view_row_name(view, row);
         for (int t = view->positions.first; t < view->positions.end; t++) {
@@ -84,6 +91,15 @@ void lens_csv_print(FILE *out, const lens_view *view) {
             write_float(out, cell->kl_final_rev);
             write_float(out, cell->kl_first);
             write_float(out, cell->kl_first_rev);
+            for (int k = 1; k < top_columns; k++) {
+                if (k < cell->n_top) {
+                    fprintf(out, ",%d", cell->top_ids[k]);
+                    write_token_text(out, view, cell->top_ids[k]);
+                    write_float(out, cell->top_probs[k]);
+                } else {
+                    fputs(",,,", out); /* a vocabulary smaller than K */
+                }
+            }
             fputc('\n', out);
         }
     }

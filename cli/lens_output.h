@@ -223,7 +223,9 @@ void lens_legend_print(FILE *out, const lens_view *view, const lens_table_style 
 /* JSON, schema "loupe.lens/1" (lens_json.c; docs/LENS_JSON.md). */
 void lens_json_print(FILE *out, const lens_view *view);
 
-/* CSV, one line per (row, position) (lens_csv.c; docs/LENS_OUTPUT.md). */
-void lens_csv_print(FILE *out, const lens_view *view);
+/* CSV, one line per (row, position) (lens_csv.c; docs/LENS_OUTPUT.md);
+ * with top_columns K > 1 the columns top2_* .. topK_* follow the others
+ * (1: the top-1 columns only, the default). */
+void lens_csv_print(FILE *out, const lens_view *view, int top_columns);
 
 #endif

@@ -18,12 +18,15 @@ columns = ["layer_index", "layer", "position", "input_id", "input_text", "target
            "final_top_id", "final_top_prob", "final_top_rank", "entropy", "kl_final", "kl_final_rev", "kl_first",
            "kl_first_rev"]
 
-def compare(args):
+def compare(args, top_columns=1):
+    """CSV against JSON of the same args; top_columns K > 1: the run gives --topk K (in args), which adds
+    top2_* .. topK_* after the other columns."""
     lens = run_json(loupe, "lens", "--format", "json", *args, text)
     out, _, _ = run(loupe, "lens", "--format", "csv", *args, text)
     vocab = Vocabulary(lens["model"]["directory"])
     records = list(csv.reader(io.StringIO(out, newline="")))
-    check(records[0] == columns, "header %r" % records[0])
+    extra = ["top%d_%s" % (k, what) for k in range(2, top_columns + 1) for what in ("id", "text", "prob")]
+    check(records[0] == columns + extra, "header %r" % records[0])
     rows, positions = range(*lens["rows"]), range(*lens["positions"])
     check(len(records) - 1 == len(rows) * len(positions), "%d data lines for %d cells" % (len(records) - 1, len(rows) * len(positions)))
     T_all = None
@@ -33,8 +36,8 @@ def compare(args):
     at = 1
     for i, r in enumerate(rows):
         for j, t in enumerate(positions):
-            record = dict(zip(columns, records[at]))
-            check(len(records[at]) == len(columns), "line %d has %d fields" % (at, len(records[at])))
+            record = dict(zip(columns + extra, records[at]))
+            check(len(records[at]) == len(columns + extra), "line %d has %d fields" % (at, len(records[at])))
             at += 1
             cell = lens["cells"][i][j]
             where = "csv (%d, %d)" % (r, t)
@@ -62,6 +65,12 @@ def compare(args):
             check(int(record["final_top_rank"]) == cell["final_top"]["rank"], where + ": final_top_rank")
             for name in ("entropy", "kl_final", "kl_final_rev", "kl_first", "kl_first_rev"):
                 same_float(name, cell[name])
+            check(len(cell["top"]) >= top_columns, where + ": the JSON has %d top tokens" % len(cell["top"]))
+            for k in range(2, top_columns + 1):
+                top_id, top_prob = cell["top"][k - 1]
+                check(int(record["top%d_id" % k]) == top_id, where + ": top%d_id" % k)
+                check(record["top%d_text" % k] == vocab.text(top_id), where + ": top%d_text %r" % (k, record["top%d_text" % k]))
+                same_float("top%d_prob" % k, top_prob)
     return out, texts
 
 out, texts = compare([])
@@ -73,5 +82,9 @@ for field in ('," """,', ',",""",', ',",",'):
 for line in out.split("\n")[1:]:
     check("\r" not in line, "CR in a line")
 compare(["--layers", "-2:", "--positions", "3:7", "--subblocks"])
+# --topk K adds the top2 .. topK columns; --topk 1 and no --topk leave the header as it is
+compare(["--topk", "4"], top_columns=4)
+compare(["--topk", "3", "--layers", "2:4", "--positions", "-3:"], top_columns=3)
+compare(["--topk", "1"])
 print("ok: lens csv matches json")
 PY
