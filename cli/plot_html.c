@@ -346,7 +346,7 @@ static void write_table(FILE *out, const lens_view *view, const plot_style *styl
     fputs("<table class=\"lens\" id=\"lens\" aria-label=\"logit lens: rows are layers, columns are positions\">\n"
           "<caption>Top row: the true next token (&#9660; where the model's final top-1 is right). Bottom row: the input "
           "token; each cell is a layer's top-1 guess for the token after it. Arrow keys move between cells.</caption>\n"
-          "<thead><tr><th scope=\"col\">next</th>",
+          "<thead><tr><th scope=\"col\">next token</th>",
           out);
     for (int t = view->positions.first; t < view->positions.end; t++) {
         fprintf(out, "<th scope=\"col\" class=\"next%s\">", lens_view_final_is_next(view, t) ? " correct" : "");
@@ -367,7 +367,7 @@ static void write_table(FILE *out, const lens_view *view, const plot_style *styl
         }
         fputs("</tr>\n", out);
     }
-    fputs("</tbody>\n<tfoot><tr><th scope=\"col\">input</th>", out);
+    fputs("</tbody>\n<tfoot><tr><th scope=\"col\">input token</th>", out);
     for (int t = view->positions.first; t < view->positions.end; t++) {
         fputs("<th scope=\"col\" class=\"input\">", out);
         plot_markup_text(out, plot_token_label(view, lens_view_input_id(view, t), label));

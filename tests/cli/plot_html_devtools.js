@@ -177,6 +177,11 @@ async function main() {
     const names = await evaluate("Array.from(document.querySelectorAll('th.layer')).map((th) => th.textContent)");
     const expectedNames = order === 'top-down' ? lens.layers.slice() : lens.layers.slice().reverse();
     check(JSON.stringify(names) === JSON.stringify(expectedNames), `row names ${names} != ${expectedNames}`);
+    // every line of the grid has its own label: the input-token axis is not named like the input (embedding) row
+    const labels = await evaluate("Array.from(document.querySelectorAll('table.lens tr')).map((tr) => tr.cells[0].textContent)");
+    check(new Set(labels).size === labels.length, `two lines of the grid share a label: ${labels}`);
+    check(labels[0] === 'next token' && labels[labels.length - 1] === 'input token',
+          `the axes are labelled ${labels[0]} and ${labels[labels.length - 1]}, expected next token and input token`);
 
     // 2. focusing a cell shows its tooltip with the JSON's numbers
     const line = Math.min(1, R - 1), column = Math.min(2, P - 1);
