@@ -99,7 +99,8 @@ static void test_missing_files(const char *vocab_text) {
     char *missing = malloc(strlen(temp_dir) + 32);
     sprintf(missing, "%s/nowhere", temp_dir);
     CHECK(loupe_tokenizer_open(missing, &tokenizer, &error) == LOUPE_ERROR_IO);
-    CHECK(strstr(error.message, "nowhere/vocab.json") != NULL);
+    /* a folder that does not exist is named itself, not as its missing vocab.json */
+    CHECK(strstr(error.message, "nowhere: no such folder") != NULL);
     CHECK(tokenizer == NULL);
     const char *vocab_path = write_temp(0, "vocab.json", vocab_text, strlen(vocab_text));
     sprintf(missing, "%s/no-merges.txt", temp_dir);
