@@ -21,9 +21,9 @@ chars = bytes_to_unicode()
 json.dump({chars[b]: b for b in range(256)}, open(sys.argv[1], "w", encoding="utf-8"), ensure_ascii=False)
 PY
 printf '#version: 0.2\n' >"$work/model/merges.txt"
-# one document of 3600 byte tokens: 3599 scored positions, windows of the
+# one document of 1200 byte tokens: 1199 scored positions, windows of the
 # 64-token context
-python3 -c 'print("abcdefghijkl" * 300)' >"$work/one.txt"
+python3 -c 'print("abcdefghijkl" * 100)' >"$work/one.txt"
 python3 -c 'print("abcdefghijkl" * 50 + "\n\n" + "mnopqrstuvwx" * 50)' >"$work/two.txt"
 "$loupe" corpus --model "$work/model" --progress always "$work/one.txt" >/dev/null 2>"$work/one.err" || exit 1
 "$loupe" corpus --model "$work/model" --progress always "$work/two.txt" >/dev/null 2>"$work/two.err" || exit 1
@@ -58,7 +58,7 @@ def lines(path):
 one = lines(sys.argv[1])
 if len(one) < 2:
     fail("one long document drew %d progress lines" % len(one))
-N = 3600 # tokens of the document
+N = 1200 # tokens of the document
 for percent, documents, word, tokens, rate, eta in one:
     if (documents, word) != (1, "document"):
         fail("one document shown as %d %s" % (documents, word))
