@@ -21,6 +21,12 @@
 extern "C" {
 #endif
 
+/* The library compiles with hidden visibility; what this header declares is
+ * its public API, the only symbols libloupe.so exports. */
+#if defined(LOUPE_BUILDING_LIBRARY) && defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 /* ------------------------------------------------------------------------
  * Status and errors
  * ---------------------------------------------------------------------- */
@@ -436,6 +442,10 @@ loupe_corpus_correlation loupe_corpus_stats_spearman(const loupe_corpus_stats *s
 
 /* Frees memory that loupe returned to the caller. */
 void loupe_free(void *pointer);
+
+#if defined(LOUPE_BUILDING_LIBRARY) && defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }
