@@ -9,7 +9,6 @@
 #include <stdlib.h>
 
 #include "cli.h"
-#include "lens_json_read.h"
 #include "lens_output.h"
 #include "plot.h"
 #include "util/file_map.h"
@@ -92,12 +91,12 @@ static int parse_options(int argc, char **argv, plot_command_options *chosen) {
 }
 
 /* Reads and validates the document. Returns 0 or prints the error. */
-static int read_lens(const char *path, lens_saved **saved) {
+static int read_lens(const char *path, loupe_lens_saved **saved) {
     char *text = NULL;
     size_t length = 0;
     loupe_error error;
     if (file_read_all(path, PLOT_MAX_JSON_BYTES, &text, &length, &error) != LOUPE_OK ||
-        lens_json_read(text, length, path, saved, &error) != LOUPE_OK) {
+        loupe_lens_read_json(text, length, path, saved, &error) != LOUPE_OK) {
         free(text);
         return cli_fail(&error);
     }
@@ -108,7 +107,7 @@ static int read_lens(const char *path, lens_saved **saved) {
 /* Opens the tokenizer that writes the document's ids: --model, else the
  * folder the document names when it still has a vocab.json, else the
  * embedded model. Returns 0 or prints the error. */
-static int open_tokenizer(const char *requested, const lens_saved *saved, const char *path,
+static int open_tokenizer(const char *requested, const loupe_lens_saved *saved, const char *path,
                           loupe_tokenizer **tokenizer) {
     char *directory = NULL;
     if (requested == NULL) {
@@ -140,7 +139,7 @@ int cmd_plot(int argc, char **argv) {
     plot_command_options chosen;
     int status = parse_options(argc, argv, &chosen);
     if (status >= 0) return status;
-    lens_saved *saved = NULL;
+    loupe_lens_saved *saved = NULL;
     status = read_lens(chosen.input, &saved);
     if (status != 0) return status;
     loupe_tokenizer *tokenizer = NULL;
@@ -160,6 +159,6 @@ int cmd_plot(int argc, char **argv) {
         status = plot_outputs_write(&view, &style, chosen.plot, chosen.summary);
     }
     loupe_tokenizer_close(tokenizer);
-    lens_saved_free(saved);
+    loupe_lens_saved_free(saved);
     return status;
 }
