@@ -10,8 +10,8 @@
 
 #include "cli.h"
 #include "lens_output.h"
+#include "loupe_internal.h"
 #include "plot.h"
-#include "util/file_map.h"
 
 /* The largest lens document read: 100 tokens x 49 rows with top-100 cells
  * is about 30 MB. */

@@ -6,8 +6,8 @@
 #include <strings.h>
 #include <string.h>
 
+#include "loupe_internal.h"
 #include "plot_canvas_internal.h"
-#include "util/error.h"
 
 #ifdef LOUPE_PLOTS_PNG
 const bool plot_png_available = true;
