@@ -10,10 +10,9 @@
 
 #include "cli.h"
 #include "corpus_output.h"
-#include "lens_json_read.h"
 #include "lens_output.h"
+#include "loupe_internal.h"
 #include "plot.h"
-#include "util/file_map.h"
 
 /* The largest lens document read: 100 tokens x 49 rows with top-100 cells
  * is about 30 MB. */
@@ -96,12 +95,12 @@ static int parse_options(int argc, char **argv, plot_command_options *chosen) {
 }
 
 /* Reads and validates the document. Returns 0 or prints the error. */
-static int read_lens(const char *path, lens_saved **saved) {
+static int read_lens(const char *path, loupe_lens_saved **saved) {
     char *text = NULL;
     size_t length = 0;
     loupe_error error;
     if (file_read_all(path, PLOT_MAX_JSON_BYTES, &text, &length, &error) != LOUPE_OK ||
-        lens_json_read(text, length, path, saved, &error) != LOUPE_OK) {
+        loupe_lens_read_json(text, length, path, saved, &error) != LOUPE_OK) {
         free(text);
         return cli_fail(&error);
     }
@@ -112,7 +111,7 @@ static int read_lens(const char *path, lens_saved **saved) {
 /* Opens the tokenizer that writes the document's ids: --model, else the
  * folder the document names when it still has a vocab.json, else the
  * embedded model. Returns 0 or prints the error. */
-static int open_tokenizer(const char *requested, const lens_saved *saved, const char *path,
+static int open_tokenizer(const char *requested, const loupe_lens_saved *saved, const char *path,
                           loupe_tokenizer **tokenizer) {
     char *directory = NULL;
     if (requested == NULL) {
@@ -147,7 +146,7 @@ int cmd_plot(int argc, char **argv) {
     status = plot_outputs_check(chosen.plot, chosen.summary);
     if (status == 0) status = corpus_plot_saved(chosen.input, chosen.plot, chosen.summary);
     if (status >= 0) return status;
-    lens_saved *saved = NULL;
+    loupe_lens_saved *saved = NULL;
     status = read_lens(chosen.input, &saved);
     if (status != 0) return status;
     loupe_tokenizer *tokenizer = NULL;
@@ -167,6 +166,6 @@ int cmd_plot(int argc, char **argv) {
         status = plot_outputs_write(&view, &style, chosen.plot, chosen.summary);
     }
     loupe_tokenizer_close(tokenizer);
-    lens_saved_free(saved);
+    loupe_lens_saved_free(saved);
     return status;
 }

@@ -45,15 +45,13 @@ bool lens_slice_resolve(const char *option, const lens_slice *slice, int n, lens
  * The view every renderer prints
  * ---------------------------------------------------------------------- */
 
-struct lens_saved; /* a lens read back from its JSON (lens_json_read.h) */
-
 /* A lens comes from one of two sources: a run (`result`) or a saved JSON
  * document (`saved`, which holds only the cells of its window). Renderers
  * read it through the lens_view_* accessors below, never from either source
  * directly, so both feed the same table and plot code. */
 typedef struct lens_view {
     const loupe_lens_result *result;  /* the lens of a run, or NULL */
-    const struct lens_saved *saved;   /* a lens read from JSON, or NULL */
+    const loupe_lens_saved *saved;    /* a lens read from JSON (loupe_lens_read_json), or NULL */
     const loupe_tokenizer *tokenizer; /* renders the token ids */
     const loupe_model_info *info;
     lens_window rows;      /* the rows shown, [first, end) within 0 .. R */

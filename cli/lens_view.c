@@ -1,13 +1,12 @@
 /*
  * lens_view.c - the accessors through which every renderer reads a lens,
  * whether it comes from a run (loupe_lens_result) or from a saved JSON
- * document (lens_saved, which holds only the cells of its window).
+ * document (loupe_lens_saved, which holds only the cells of its window).
  */
-#include "lens_json_read.h"
 #include "lens_output.h"
 
 const loupe_lens_cell *lens_view_cell(const lens_view *view, int row, int position) {
-    if (view->saved != NULL) return lens_saved_cell(view->saved, row, position);
+    if (view->saved != NULL) return loupe_lens_saved_cell(view->saved, row, position);
     return loupe_lens_cell_at(view->result, row, position);
 }
 

@@ -6,8 +6,18 @@
 #include <strings.h>
 #include <string.h>
 
+#include "loupe_internal.h"
 #include "plot_canvas_internal.h"
-#include "util/error.h"
+
+#ifdef LOUPE_PLOTS_PNG
+const bool plot_png_available = true;
+#else
+const bool plot_png_available = false;
+#endif
+const char plot_font_families[] = "DejaVu Sans, Noto Sans CJK SC, Noto Color Emoji, sans-serif";
+
+const char plot_png_absent_message[] = "this loupe was built without PNG support (-DLOUPE_PLOTS=OFF); "
+                                       "write .svg or .html";
 
 bool plot_format_for_path(const char *path, plot_format *format) {
     const char *dot = strrchr(path, '.');
@@ -26,6 +36,10 @@ plot_canvas *plot_canvas_create(plot_format format, FILE *out, const char *name,
         error_set(error, LOUPE_ERROR_ARGUMENT, "%s: a canvas draws PNG or SVG, not HTML", name);
         return NULL;
     }
+    if (format == PLOT_FORMAT_PNG && !plot_png_available) {
+        error_set(error, LOUPE_ERROR_UNSUPPORTED, "%s: %s", name, plot_png_absent_message);
+        return NULL;
+    }
     plot_canvas *canvas = calloc(1, sizeof *canvas);
     if (canvas == NULL) {
         error_set(error, LOUPE_ERROR_MEMORY, "%s: out of memory", name);
@@ -36,46 +50,75 @@ plot_canvas *plot_canvas_create(plot_format format, FILE *out, const char *name,
     canvas->name = name;
     canvas->width = width;
     canvas->height = height;
+#ifdef LOUPE_PLOTS_PNG
     if (format == PLOT_FORMAT_PNG) {
         if (plot_cairo_create(canvas, dpi, error) != LOUPE_OK) {
             plot_cairo_finish(canvas, NULL);
             free(canvas);
             return NULL;
         }
-    } else {
-        plot_svg_begin(canvas, standalone, title);
+        return canvas;
     }
+#else
+    (void)dpi;
+#endif
+    plot_svg_begin(canvas, standalone, title);
     return canvas;
 }
 
 void plot_canvas_rect(plot_canvas *canvas, double x, double y, double width, double height, lens_rgb fill) {
-    if (canvas->format == PLOT_FORMAT_PNG) plot_cairo_rect(canvas, x, y, width, height, fill);
-    else plot_svg_rect(canvas, x, y, width, height, fill);
+#ifdef LOUPE_PLOTS_PNG
+    if (canvas->format == PLOT_FORMAT_PNG) {
+        plot_cairo_rect(canvas, x, y, width, height, fill);
+        return;
+    }
+#endif
+    plot_svg_rect(canvas, x, y, width, height, fill);
 }
 
 void plot_canvas_frame(plot_canvas *canvas, double x, double y, double width, double height, lens_rgb colour,
                        double line_width) {
-    if (canvas->format == PLOT_FORMAT_PNG) plot_cairo_frame(canvas, x, y, width, height, colour, line_width);
-    else plot_svg_frame(canvas, x, y, width, height, colour, line_width);
+#ifdef LOUPE_PLOTS_PNG
+    if (canvas->format == PLOT_FORMAT_PNG) {
+        plot_cairo_frame(canvas, x, y, width, height, colour, line_width);
+        return;
+    }
+#endif
+    plot_svg_frame(canvas, x, y, width, height, colour, line_width);
 }
 
 void plot_canvas_line(plot_canvas *canvas, const double *xy, int n, lens_rgb colour, double line_width, bool dashed) {
     if (n < 2) return;
-    if (canvas->format == PLOT_FORMAT_PNG) plot_cairo_path(canvas, xy, n, colour, line_width, dashed, false, 1.0);
-    else plot_svg_path(canvas, xy, n, colour, line_width, dashed, false, 1.0);
+#ifdef LOUPE_PLOTS_PNG
+    if (canvas->format == PLOT_FORMAT_PNG) {
+        plot_cairo_path(canvas, xy, n, colour, line_width, dashed, false, 1.0);
+        return;
+    }
+#endif
+    plot_svg_path(canvas, xy, n, colour, line_width, dashed, false, 1.0);
 }
 
 void plot_canvas_polygon(plot_canvas *canvas, const double *xy, int n, lens_rgb fill, double opacity) {
     if (n < 3) return;
-    if (canvas->format == PLOT_FORMAT_PNG) plot_cairo_path(canvas, xy, n, fill, 0.0, false, true, opacity);
-    else plot_svg_path(canvas, xy, n, fill, 0.0, false, true, opacity);
+#ifdef LOUPE_PLOTS_PNG
+    if (canvas->format == PLOT_FORMAT_PNG) {
+        plot_cairo_path(canvas, xy, n, fill, 0.0, false, true, opacity);
+        return;
+    }
+#endif
+    plot_svg_path(canvas, xy, n, fill, 0.0, false, true, opacity);
 }
 
 void plot_canvas_text(plot_canvas *canvas, double x, double y, const char *text, plot_font font, plot_anchor anchor,
                       lens_rgb colour) {
     if (text[0] == '\0') return;
-    if (canvas->format == PLOT_FORMAT_PNG) plot_cairo_text(canvas, x, y, text, font, anchor, colour);
-    else plot_svg_text(canvas, x, y, text, font, anchor, colour);
+#ifdef LOUPE_PLOTS_PNG
+    if (canvas->format == PLOT_FORMAT_PNG) {
+        plot_cairo_text(canvas, x, y, text, font, anchor, colour);
+        return;
+    }
+#endif
+    plot_svg_text(canvas, x, y, text, font, anchor, colour);
 }
 
 void plot_canvas_group_begin(plot_canvas *canvas, const char *class_name, const char *const *names,
@@ -89,8 +132,12 @@ void plot_canvas_group_end(plot_canvas *canvas) {
 
 loupe_status plot_canvas_finish(plot_canvas *canvas, loupe_error *error) {
     if (canvas == NULL) return LOUPE_OK;
+#ifdef LOUPE_PLOTS_PNG
     loupe_status status =
         canvas->format == PLOT_FORMAT_PNG ? plot_cairo_finish(canvas, error) : plot_svg_finish(canvas, error);
+#else
+    loupe_status status = plot_svg_finish(canvas, error);
+#endif
     free(canvas);
     return status;
 }

@@ -28,6 +28,11 @@ typedef enum plot_format {
  * .htm, any case); false when it has none of them. */
 bool plot_format_for_path(const char *path, plot_format *format);
 
+/* Whether this build draws PNG (cairo and pango, -DLOUPE_PLOTS=ON), and
+ * what to tell a user who asks for PNG when it does not. */
+extern const bool plot_png_available;
+extern const char plot_png_absent_message[];
+
 /* The font families SVG and HTML ask for, in order; PNG asks fontconfig for
  * the first and lets it fall back. */
 extern const char plot_font_families[];
@@ -44,7 +49,8 @@ typedef struct plot_font {
 } plot_font;
 
 /* ------------------------------------------------------------------------
- * Measuring text (plot_text.c): pango with fontconfig, at 96 dpi
+ * Measuring text: pango with fontconfig, at 96 dpi (plot_text.c), or in a
+ * build without PNG an estimate from character widths (plot_text_estimate.c)
  * ---------------------------------------------------------------------- */
 
 /* The width in pixels of the UTF-8 text set in font. */

@@ -4,8 +4,8 @@
  */
 #include <math.h>
 
+#include "loupe_internal.h"
 #include "plot_canvas_internal.h"
-#include "util/error.h"
 
 /* cairo's image surfaces are at most 32767 pixels on a side. */
 enum { PNG_MAX_SIDE = 32767 };

@@ -5,8 +5,10 @@
 #ifndef LOUPE_PLOT_CANVAS_INTERNAL_H
 #define LOUPE_PLOT_CANVAS_INTERNAL_H
 
+#ifdef LOUPE_PLOTS_PNG
 #include <cairo.h>
 #include <pango/pangocairo.h>
+#endif
 
 #include "plot_canvas.h"
 
@@ -15,14 +17,17 @@ struct plot_canvas {
     FILE *out;
     const char *name;
     double width, height; /* pixels at 96 dpi */
+#ifdef LOUPE_PLOTS_PNG
     /* PNG */
     cairo_surface_t *surface;
     cairo_t *cairo;
     PangoLayout *layout;
+#endif
     /* SVG */
     int open_groups;
 };
 
+#ifdef LOUPE_PLOTS_PNG
 /* The font description of font (caller frees with pango_font_description_free). */
 PangoFontDescription *plot_text_font_description(plot_font font);
 
@@ -40,6 +45,8 @@ void plot_cairo_path(plot_canvas *canvas, const double *xy, int n, lens_rgb colo
 void plot_cairo_text(plot_canvas *canvas, double x, double y, const char *text, plot_font font, plot_anchor anchor,
                      lens_rgb colour);
 loupe_status plot_cairo_finish(plot_canvas *canvas, loupe_error *error);
+
+#endif
 
 /* SVG backend (plot_canvas_svg.c). */
 void plot_svg_begin(plot_canvas *canvas, bool standalone, const char *title);

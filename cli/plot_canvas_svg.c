@@ -3,8 +3,8 @@
  * text, every label a <text> element (so the picture can be searched and
  * read), numbers with two decimals.
  */
+#include "loupe_internal.h"
 #include "plot_canvas_internal.h"
-#include "util/error.h"
 
 void plot_svg_begin(plot_canvas *canvas, bool standalone, const char *title) {
     FILE *out = canvas->out;

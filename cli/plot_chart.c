@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "loupe_internal.h"
 #include "plot.h"
 #include "plot_chart.h"
-#include "util/error.h"
 
 static const plot_font tick_font = {10.0, false};
 static const plot_font label_font = {11.0, false};

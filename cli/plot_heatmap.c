@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "loupe_internal.h"
 #include "plot.h"
-#include "util/error.h"
 
 static const plot_font cell_font = {11.0, false};
 static const plot_font axis_font = {11.0, false};

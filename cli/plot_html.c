@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "loupe_internal.h"
 #include "plot.h"
-#include "util/error.h"
 
 enum { PALETTE_STEPS = 256, TOOLTIP_TOKEN_WIDTH = 40 };
 

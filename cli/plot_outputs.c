@@ -37,9 +37,15 @@ int plot_outputs_write(const lens_view *view, const plot_style *style, const cha
 
 bool plot_check_path(const char *option, const char *path) {
     plot_format format;
-    if (plot_format_for_path(path, &format)) return true;
-    cli_error("%s: '%s' must end in .png, .svg or .html (the extension picks the format)", option, path);
-    return false;
+    if (!plot_format_for_path(path, &format)) {
+        cli_error("%s: '%s' must end in .png, .svg or .html (the extension picks the format)", option, path);
+        return false;
+    }
+    if (format == PLOT_FORMAT_PNG && !plot_png_available) {
+        cli_error("%s: '%s': %s", option, path, plot_png_absent_message);
+        return false;
+    }
+    return true;
 }
 
 bool plot_output_check(const char *path) {

@@ -7,9 +7,9 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "loupe_internal.h"
 #include "plot.h"
 #include "plot_chart.h"
-#include "util/error.h"
 
 enum { SUMMARY_SERIES = 6, SUMMARY_KLS = 4 };
 

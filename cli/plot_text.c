@@ -7,8 +7,6 @@
 
 #include "plot_canvas_internal.h"
 
-const char plot_font_families[] = "DejaVu Sans, Noto Sans CJK SC, Noto Color Emoji, sans-serif";
-
 /* Pango gets only the first family: fontconfig finds the CJK and emoji fonts
  * for the characters DejaVu lacks, whereas naming the emoji font here would
  * let its keycap digits stand in for plain ones. */

@@ -29,8 +29,8 @@ flags=(-std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -fno-omit-frame-pointer
        -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
        -I"$root/include" -I"$root/src" -I"$root/cli" -I"$here/targets"
        "-DLOUPE_FUZZ_SOURCE_TOKENIZER=\"$root/models/gpt2-demo\"")
-# The parsers need only these: no model, kernels or lens code, so no BLAS/OpenMP.
-library=("$root"/src/util/*.c "$root"/src/io/*.c "$root"/src/tokenizer/*.c "$root"/cli/lens_json_read.c
+# The parsers need only these: no model, kernels or lens computation, so no BLAS/OpenMP.
+library=("$root"/src/util/*.c "$root"/src/io/*.c "$root"/src/tokenizer/*.c "$root"/src/lens/lens_json_read.c
          "$root"/cli/corpus_json_read.c "$root"/cli/corpus_plot_data.c
          "$root"/src/corpus/corpus_reader.c "$root"/src/corpus/corpus_counts.c)
 

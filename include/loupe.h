@@ -21,6 +21,12 @@
 extern "C" {
 #endif
 
+/* The library compiles with hidden visibility; what this header declares is
+ * its public API, the only symbols libloupe.so exports. */
+#if defined(LOUPE_BUILDING_LIBRARY) && defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 /* ------------------------------------------------------------------------
  * Status and errors
  * ---------------------------------------------------------------------- */
@@ -233,6 +239,58 @@ const int32_t *loupe_lens_ids(const loupe_lens_result *result);
 const loupe_lens_cell *loupe_lens_cell_at(const loupe_lens_result *result, int row, int position);
 
 /* ------------------------------------------------------------------------
+ * A lens read back from its JSON document
+ *
+ * `loupe lens --format json` writes a lens as a "loupe.lens/1" document
+ * (docs/LENS_JSON.md); loupe_lens_read_json reads one back, so that it can
+ * be drawn or analysed without running the model. Every field is validated
+ * (types, ranges, array lengths against the window, ids below n_vocab, the
+ * input and next tokens against "tokens"); a document made with a window
+ * (--layers, --positions) keeps that window. Shapes: R rows and P positions
+ * of the window, K = topk.
+ * ---------------------------------------------------------------------- */
+
+/* Bounds that keep a hostile document's allocations and labels small. */
+enum {
+    LOUPE_LENS_SAVED_MAX_TEXT = 4096,   /* bytes of one token text, row name or model name */
+    LOUPE_LENS_SAVED_MAX_LAYERS = 4096, /* model.n_layer */
+};
+
+typedef struct loupe_lens_saved {
+    char *model_name;      /* model.name */
+    char *model_directory; /* model.directory */
+    loupe_model_info info; /* n_layer .. n_ctx, directory = model_directory; the other strings are "" */
+    int topk;              /* options.topk */
+    bool subblocks;        /* options.subblocks */
+    int row_first, row_end;           /* rows: [first, end) within 0 .. rows of the full lens */
+    int position_first, position_end; /* positions: [first, end) within 0 .. T of the text */
+    int32_t *ids;          /* (P) tokens[j].id */
+    char **token_texts;    /* (P) tokens[j].text, NUL-terminated UTF-8 */
+    char **row_names;      /* (R) layers[i]: "input", "h1", ... */
+    loupe_lens_cell *cells; /* (R, P) row-major; top_ids and top_probs point into the arrays below */
+    int32_t *top_ids;      /* (R, P, K) */
+    float *top_probs;      /* (R, P, K) */
+    int32_t max_id;        /* the largest token id anywhere in the document */
+} loupe_lens_saved;
+
+/* Reads `length` bytes of a loupe.lens/1 document (need not be NUL-
+ * terminated). `name` (the file's name) starts every error message, which
+ * then names the field at fault, e.g. "x.json: cells[2][5].target.rank:
+ * expected a whole number in 1 .. 50257, got 0" (LOUPE_ERROR_FORMAT; out of
+ * memory: LOUPE_ERROR_MEMORY). On success *saved_out, every string and array
+ * in it included, is owned by the caller and freed with
+ * loupe_lens_saved_free; on failure it is NULL. */
+loupe_status loupe_lens_read_json(const char *text, size_t length, const char *name, loupe_lens_saved **saved_out,
+                                  loupe_error *error);
+
+/* Frees a loupe_lens_saved and everything it holds; NULL is a no-op. */
+void loupe_lens_saved_free(loupe_lens_saved *saved);
+
+/* The cell at (row, position), both absolute (as in the full lens); NULL
+ * outside the saved window. */
+const loupe_lens_cell *loupe_lens_saved_cell(const loupe_lens_saved *saved, int row, int position);
+
+/* ------------------------------------------------------------------------
  * Corpora: documents, windows and streaming statistics of the lens
  *
  * A corpus is read one document at a time (plain text or JSONL), each
@@ -436,6 +494,10 @@ loupe_corpus_correlation loupe_corpus_stats_spearman(const loupe_corpus_stats *s
 
 /* Frees memory that loupe returned to the caller. */
 void loupe_free(void *pointer);
+
+#if defined(LOUPE_BUILDING_LIBRARY) && defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

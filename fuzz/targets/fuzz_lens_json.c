@@ -1,18 +1,18 @@
 /*
  * fuzz_lens_json.c - the lens JSON that `loupe plot` reads, on any bytes:
- * lens_json_read either refuses the document with a one-line error or
+ * loupe_lens_read_json either refuses the document with a one-line error or
  * returns a lens whose every cell inside its window is readable and whose
  * ranks, probabilities and top lists are within their documented bounds.
  */
 #include <math.h>
 
 #include "fuzz_target.h"
-#include "lens_json_read.h"
+#include "loupe.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    lens_saved *saved = NULL;
+    loupe_lens_saved *saved = NULL;
     loupe_error error;
-    loupe_status status = lens_json_read((const char *)data, size, "lens.json", &saved, &error);
+    loupe_status status = loupe_lens_read_json((const char *)data, size, "lens.json", &saved, &error);
     fuzz_check_error(status, &error);
     if (status != LOUPE_OK) {
         if (saved != NULL) fuzz_fail("a refused document still returned a lens");
@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (int row = saved->row_first; row < saved->row_end; row++) {
         if (saved->row_names[row - saved->row_first] == NULL) fuzz_fail("a row without a name");
         for (int position = saved->position_first; position < saved->position_end; position++) {
-            const loupe_lens_cell *cell = lens_saved_cell(saved, row, position);
+            const loupe_lens_cell *cell = loupe_lens_saved_cell(saved, row, position);
             if (cell == NULL) fuzz_fail("a cell inside the window is missing");
             if (cell->n_top < 0 || cell->n_top > saved->topk) fuzz_fail("more top tokens than topk");
             for (int k = 0; k < cell->n_top; k++)
@@ -31,6 +31,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             if (cell->input.rank < 1) fuzz_fail("an input rank below 1");
         }
     }
-    lens_saved_free(saved);
+    loupe_lens_saved_free(saved);
     return 0;
 }

@@ -1,6 +1,6 @@
 /*
  * lens_json_read.c - reads a loupe.lens/1 document (docs/LENS_JSON.md) back
- * into a lens_saved. The document is hostile until proven otherwise: every
+ * into a loupe_lens_saved (loupe_lens_read_json of loupe.h). The document is hostile until proven otherwise: every
  * field is checked for its type, its range and its agreement with the
  * others (array lengths against the windows, ids below n_vocab, the input
  * and next tokens against `tokens`), and each failure names the file and
@@ -15,7 +15,7 @@
 #include <cjson/cJSON.h>
 
 #include "io/json.h"
-#include "lens_json_read.h"
+#include "loupe.h"
 #include "util/error.h"
 
 enum { WHERE_CAPACITY = 40, FIELD_CAPACITY = 128 };
@@ -85,13 +85,13 @@ static loupe_status get_float(const reader *r, const cJSON *item, const char *fi
     return LOUPE_OK;
 }
 
-/* A string of at most LENS_SAVED_MAX_TEXT bytes, copied (caller frees). */
+/* A string of at most LOUPE_LENS_SAVED_MAX_TEXT bytes, copied (caller frees). */
 static loupe_status get_string(const reader *r, const cJSON *item, const char *field, char **value) {
     if (!cJSON_IsString(item) || item->valuestring == NULL) return fail(r, field, "expected a string", item);
     size_t length = strlen(item->valuestring);
-    if (length > LENS_SAVED_MAX_TEXT)
+    if (length > LOUPE_LENS_SAVED_MAX_TEXT)
         return error_set(r->error, LOUPE_ERROR_LIMIT, "%s: %s: a string of %zu bytes, more than %d", r->name, field,
-                         length, LENS_SAVED_MAX_TEXT);
+                         length, LOUPE_LENS_SAVED_MAX_TEXT);
     *value = malloc(length + 1);
     if (*value == NULL) return error_set(r->error, LOUPE_ERROR_MEMORY, "%s: %s: out of memory", r->name, field);
     memcpy(*value, item->valuestring, length + 1);
@@ -123,7 +123,7 @@ static loupe_status get_window(const reader *r, const cJSON *root, const char *k
  * The parts of the document
  * ---------------------------------------------------------------------- */
 
-static loupe_status read_model(const reader *r, const cJSON *root, lens_saved *saved) {
+static loupe_status read_model(const reader *r, const cJSON *root, loupe_lens_saved *saved) {
     const cJSON *model = NULL;
     loupe_status status = get_object(r, root, "model", "model", &model);
     if (status == LOUPE_OK)
@@ -135,7 +135,7 @@ static loupe_status read_model(const reader *r, const cJSON *root, lens_saved *s
         const char *key;
         long min, max;
     } sizes[] = {
-        {"n_layer", 1, LENS_SAVED_MAX_LAYERS}, {"n_embd", 1, INT32_MAX}, {"n_head", 1, INT32_MAX},
+        {"n_layer", 1, LOUPE_LENS_SAVED_MAX_LAYERS}, {"n_embd", 1, INT32_MAX}, {"n_head", 1, INT32_MAX},
         {"n_vocab", 1, INT32_MAX},             {"n_ctx", 1, INT32_MAX},
     };
     long values[5] = {0};
@@ -156,7 +156,7 @@ static loupe_status read_model(const reader *r, const cJSON *root, lens_saved *s
     return LOUPE_OK;
 }
 
-static loupe_status read_options(const reader *r, const cJSON *root, lens_saved *saved) {
+static loupe_status read_options(const reader *r, const cJSON *root, loupe_lens_saved *saved) {
     const cJSON *options = NULL;
     loupe_status status = get_object(r, root, "options", "options", &options);
     long topk = 0;
@@ -172,7 +172,7 @@ static loupe_status read_options(const reader *r, const cJSON *root, lens_saved 
 }
 
 /* tokens[j] = {"id", "text"} for every position of the window. */
-static loupe_status read_tokens(const reader *r, const cJSON *root, lens_saved *saved, int n_positions) {
+static loupe_status read_tokens(const reader *r, const cJSON *root, loupe_lens_saved *saved, int n_positions) {
     const cJSON *tokens = cJSON_GetObjectItemCaseSensitive(root, "tokens");
     loupe_status status = get_array(r, tokens, "tokens", n_positions);
     for (int j = 0; j < n_positions && status == LOUPE_OK; j++) {
@@ -191,7 +191,7 @@ static loupe_status read_tokens(const reader *r, const cJSON *root, lens_saved *
     return status;
 }
 
-static loupe_status read_layers(const reader *r, const cJSON *root, lens_saved *saved, int n_rows) {
+static loupe_status read_layers(const reader *r, const cJSON *root, loupe_lens_saved *saved, int n_rows) {
     const cJSON *layers = cJSON_GetObjectItemCaseSensitive(root, "layers");
     loupe_status status = get_array(r, layers, "layers", n_rows);
     for (int i = 0; i < n_rows && status == LOUPE_OK; i++) {
@@ -204,7 +204,7 @@ static loupe_status read_layers(const reader *r, const cJSON *root, lens_saved *
 
 /* {"id", "prob", "logit", "rank"} of one token in one cell. */
 static loupe_status read_token(const reader *r, const cJSON *cell, const char *key, const char *where,
-                               const lens_saved *saved, loupe_lens_token *token) {
+                               const loupe_lens_saved *saved, loupe_lens_token *token) {
     char field[FIELD_CAPACITY];
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(cell, key);
     snprintf(field, sizeof field, "%s.%s", where, key);
@@ -231,7 +231,7 @@ static loupe_status read_token(const reader *r, const cJSON *cell, const char *k
 }
 
 /* One cell: row i, position j of the window (absolute position t). */
-static loupe_status read_cell(const reader *r, const cJSON *item, int i, int j, lens_saved *saved) {
+static loupe_status read_cell(const reader *r, const cJSON *item, int i, int j, loupe_lens_saved *saved) {
     char where[WHERE_CAPACITY], field[FIELD_CAPACITY];
     snprintf(where, sizeof where, "cells[%d][%d]", i, j);
     if (!cJSON_IsObject(item)) return fail(r, where, "expected an object", item);
@@ -308,7 +308,7 @@ static loupe_status read_cell(const reader *r, const cJSON *item, int i, int j, 
     return status;
 }
 
-static loupe_status read_cells(const reader *r, const cJSON *root, lens_saved *saved, int n_rows, int n_positions) {
+static loupe_status read_cells(const reader *r, const cJSON *root, loupe_lens_saved *saved, int n_rows, int n_positions) {
     const cJSON *cells = cJSON_GetObjectItemCaseSensitive(root, "cells");
     loupe_status status = get_array(r, cells, "cells", n_rows);
     for (int i = 0; i < n_rows && status == LOUPE_OK; i++) {
@@ -328,7 +328,7 @@ static loupe_status read_cells(const reader *r, const cJSON *root, lens_saved *s
  * ---------------------------------------------------------------------- */
 
 /* Allocates the arrays of a window of n_rows x n_positions cells. */
-static loupe_status allocate(const reader *r, lens_saved *saved, int n_rows, int n_positions) {
+static loupe_status allocate(const reader *r, loupe_lens_saved *saved, int n_rows, int n_positions) {
     size_t n_cells = (size_t)n_rows * (size_t)n_positions; /* both below 2^31: no overflow in size_t */
     if (n_cells > SIZE_MAX / ((size_t)saved->topk * sizeof(float)))
         return error_set(r->error, LOUPE_ERROR_LIMIT, "%s: cells: %zu cells are too many", r->name, n_cells);
@@ -344,7 +344,7 @@ static loupe_status allocate(const reader *r, lens_saved *saved, int n_rows, int
     return LOUPE_OK;
 }
 
-static loupe_status read_document(const reader *r, const cJSON *root, lens_saved *saved) {
+static loupe_status read_document(const reader *r, const cJSON *root, loupe_lens_saved *saved) {
     if (!cJSON_IsObject(root)) return fail(r, "the document", "expected an object", root);
     const cJSON *schema = cJSON_GetObjectItemCaseSensitive(root, "schema");
     if (!cJSON_IsString(schema) || strcmp(schema->valuestring, "loupe.lens/1") != 0)
@@ -373,13 +373,13 @@ static loupe_status read_document(const reader *r, const cJSON *root, lens_saved
     return status;
 }
 
-loupe_status lens_json_read(const char *text, size_t length, const char *name, lens_saved **saved_out,
+loupe_status loupe_lens_read_json(const char *text, size_t length, const char *name, loupe_lens_saved **saved_out,
                             loupe_error *error) {
     *saved_out = NULL;
     cJSON *root = NULL;
     loupe_status status = json_parse(text, length, name, &root, error);
     if (status != LOUPE_OK) return status;
-    lens_saved *saved = calloc(1, sizeof *saved);
+    loupe_lens_saved *saved = calloc(1, sizeof *saved);
     if (saved == NULL) {
         cJSON_Delete(root);
         return error_set(error, LOUPE_ERROR_MEMORY, "%s: out of memory", name);
@@ -388,14 +388,14 @@ loupe_status lens_json_read(const char *text, size_t length, const char *name, l
     status = read_document(&r, root, saved);
     cJSON_Delete(root);
     if (status != LOUPE_OK) {
-        lens_saved_free(saved);
+        loupe_lens_saved_free(saved);
         return status;
     }
     *saved_out = saved;
     return LOUPE_OK;
 }
 
-void lens_saved_free(lens_saved *saved) {
+void loupe_lens_saved_free(loupe_lens_saved *saved) {
     if (saved == NULL) return;
     int n_positions = saved->position_end - saved->position_first;
     int n_rows = saved->row_end - saved->row_first;
@@ -412,7 +412,10 @@ void lens_saved_free(lens_saved *saved) {
     free(saved);
 }
 
-const loupe_lens_cell *lens_saved_cell(const lens_saved *saved, int row, int position) {
+const loupe_lens_cell *loupe_lens_saved_cell(const loupe_lens_saved *saved, int row, int position) {
+    if (row < saved->row_first || row >= saved->row_end || position < saved->position_first ||
+        position >= saved->position_end)
+        return NULL;
     int n_positions = saved->position_end - saved->position_first;
     return &saved->cells[(size_t)(row - saved->row_first) * (size_t)n_positions + (size_t)(position - saved->position_first)];
 }
