@@ -15,6 +15,7 @@
 #include "kernels/norms.h"
 #include "kernels/softmax.h"
 #include "kernels/vector_exp.h"
+#include "util/cpu_features.h"
 #include "test_support.h"
 
 static float random_uniform(unsigned *state) {
@@ -132,7 +133,6 @@ static void check_activations(void) {
  * vector_exp, every body the CPU has
  * ---------------------------------------------------------------------- */
 
-static const char *const exp_body_names[] = {"portable", "AVX2", "AVX-512"};
 
 static float float_from_bits(uint32_t bits) {
     float value;
@@ -174,8 +174,9 @@ static double check_exp_values(const float *x, size_t n, const char *body, int *
     return worst;
 }
 
-static void check_vector_exp_body(vector_exp_body body) {
-    const char *name = exp_body_names[body];
+/* The body of this run's level (LOUPE_CPU: ctest runs this program once per level). */
+static void check_vector_exp(void) {
+    const char *name = cpu_level_name(cpu_features_level());
     int failures = 0;
     double worst = 0.0, error;
 
@@ -240,19 +241,6 @@ static void check_vector_exp_body(vector_exp_body body) {
            VECTOR_EXP_MAX_RELATIVE_ERROR);
 }
 
-static void check_vector_exp(void) {
-    vector_exp_body best = vector_exp_best_body();
-    CHECK(vector_exp_use_body(VECTOR_EXP_BODY_PORTABLE));
-    for (int body = VECTOR_EXP_BODY_PORTABLE; body <= VECTOR_EXP_BODY_AVX512; body++) {
-        if (!vector_exp_use_body((vector_exp_body)body)) {
-            printf("vector_exp %s body: not on this CPU, skipped\n", exp_body_names[body]);
-            continue;
-        }
-        check_vector_exp_body((vector_exp_body)body);
-    }
-    CHECK(vector_exp_use_body(best));
-}
-
 /* The tanh form against its double oracle, for every exp body: relative
  * 1e-6 plus the error that the rounding of -2u carries into e^(-2u)
  * (a few ulp of |2u|, only where the result is e^(-2u)-small), absolute
@@ -267,41 +255,37 @@ static void check_gelu_tanh(void) {
     memcpy(x + 8000, extremes, sizeof extremes);
     memcpy(slow, x, sizeof x);
     activation_apply_reference(ACTIVATION_GELU_TANH, slow, N);
-    vector_exp_body best = vector_exp_best_body();
-    for (int body = VECTOR_EXP_BODY_PORTABLE; body <= VECTOR_EXP_BODY_AVX512; body++) {
-        if (!vector_exp_use_body((vector_exp_body)body)) continue;
-        memcpy(fast, x, sizeof x);
-        activation_apply(ACTIVATION_GELU_TANH, fast, N);
-        int failures = 0;
-        double worst = 0.0;
-        for (int i = 0; i < 8000; i++) {
-            double v = x[i], two_u = 2.0 * 0.79788456080286536 * (v + 0.044715 * v * v * v);
-            double small = two_u < 0.0 ? -two_u : 0.0;
-            double tolerance = (1e-6 + 4.0 * FLT_EPSILON * small) * fabs(slow[i]) + 1e-30;
-            double diff = fabs((double)fast[i] - slow[i]);
-            if (fabsf(slow[i]) > 1e-30f && diff / fabs(slow[i]) > worst) worst = diff / fabs(slow[i]);
-            if (!(diff <= tolerance) && failures++ < 10)
-                fprintf(stderr, "gelu_tanh (%s) of %.9g = %.9g, want %.9g\n", exp_body_names[body], x[i],
-                        fast[i], slow[i]);
-        }
-        CHECK_MSG(failures == 0, "gelu_tanh (%s): %d values out of tolerance", exp_body_names[body], failures);
-        const float *e = fast + 8000;
-        CHECK_MSG(e[0] == 1e30f && e[1] == 0.0f && signbit(e[1]) && e[2] == INFINITY && isnan(e[3]) &&
-                      isnan(e[4]),
-                  "gelu_tanh (%s) of 1e30, -1e30, inf, -inf, NaN: %g %g %g %g %g", exp_body_names[body], e[0],
-                  e[1], e[2], e[3], e[4]);
-        CHECK_MSG(e[5] == 0.0f && e[6] == 0.0f && fabsf(e[7] - 0.5e-30f) <= 1e-37f && fabsf(e[8] + 0.5e-30f) <= 1e-37f,
-                  "gelu_tanh (%s) near 0: %g %g %g %g", exp_body_names[body], e[5], e[6], e[7], e[8]);
-        CHECK_MSG(e[9] == 3.5e12f && e[10] == 0.0f && e[11] >= 0.0f && e[11] <= FLT_TRUE_MIN,
-                  "gelu_tanh (%s): %g %g %g", exp_body_names[body], e[9], e[10], e[11]);
-        for (int i = 8000; i < N; i++)
-            CHECK_MSG(memcmp(&fast[i], &slow[i], sizeof(float)) == 0 || (isnan(fast[i]) && isnan(slow[i])) ||
-                          (x[i] == FLT_TRUE_MIN),
-                      "gelu_tanh (%s) of %g = %g, oracle %g", exp_body_names[body], x[i], fast[i], slow[i]);
-        printf("gelu_tanh (%s exp): max relative error %.3g against the double oracle\n", exp_body_names[body],
-               worst);
+    const char *body = cpu_level_name(cpu_features_level());
+    memcpy(fast, x, sizeof x);
+    activation_apply(ACTIVATION_GELU_TANH, fast, N);
+    int failures = 0;
+    double worst = 0.0;
+    for (int i = 0; i < 8000; i++) {
+        double v = x[i], two_u = 2.0 * 0.79788456080286536 * (v + 0.044715 * v * v * v);
+        double small = two_u < 0.0 ? -two_u : 0.0;
+        double tolerance = (1e-6 + 4.0 * FLT_EPSILON * small) * fabs(slow[i]) + 1e-30;
+        double diff = fabs((double)fast[i] - slow[i]);
+        if (fabsf(slow[i]) > 1e-30f && diff / fabs(slow[i]) > worst) worst = diff / fabs(slow[i]);
+        if (!(diff <= tolerance) && failures++ < 10)
+            fprintf(stderr, "gelu_tanh (%s) of %.9g = %.9g, want %.9g\n", body, x[i],
+                    fast[i], slow[i]);
     }
-    CHECK(vector_exp_use_body(best));
+    CHECK_MSG(failures == 0, "gelu_tanh (%s): %d values out of tolerance", body, failures);
+    const float *e = fast + 8000;
+    CHECK_MSG(e[0] == 1e30f && e[1] == 0.0f && signbit(e[1]) && e[2] == INFINITY && isnan(e[3]) &&
+                  isnan(e[4]),
+              "gelu_tanh (%s) of 1e30, -1e30, inf, -inf, NaN: %g %g %g %g %g", body, e[0],
+              e[1], e[2], e[3], e[4]);
+    CHECK_MSG(e[5] == 0.0f && e[6] == 0.0f && fabsf(e[7] - 0.5e-30f) <= 1e-37f && fabsf(e[8] + 0.5e-30f) <= 1e-37f,
+              "gelu_tanh (%s) near 0: %g %g %g %g", body, e[5], e[6], e[7], e[8]);
+    CHECK_MSG(e[9] == 3.5e12f && e[10] == 0.0f && e[11] >= 0.0f && e[11] <= FLT_TRUE_MIN,
+              "gelu_tanh (%s): %g %g %g", body, e[9], e[10], e[11]);
+    for (int i = 8000; i < N; i++)
+        CHECK_MSG(memcmp(&fast[i], &slow[i], sizeof(float)) == 0 || (isnan(fast[i]) && isnan(slow[i])) ||
+                      (x[i] == FLT_TRUE_MIN),
+                  "gelu_tanh (%s) of %g = %g, oracle %g", body, x[i], fast[i], slow[i]);
+    printf("gelu_tanh (%s exp): max relative error %.3g against the double oracle\n", body,
+           worst);
     /* The oracle is the tanh form: 1 + tanh u keeps its digits for x >= -3. */
     for (int i = 0; i < 8000; i++) {
         double v = x[i];
@@ -343,6 +327,7 @@ static void check_softmax(void) {
 }
 
 int main(void) {
+    test_require_cpu_level("test_kernels");
     check_matmul();
     check_matmul_threads();
     check_attention();
