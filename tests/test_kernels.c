@@ -81,6 +81,78 @@ static void check_matmul_threads(void) {
     free(in), free(weight), free(one), free(two), free(slow);
 }
 
+/* Products on slices of larger matrices (rows further apart than they are
+ * wide), both layouts, against the reference and a product by hand; the
+ * floats around the slice of out stay as they were. */
+static void check_matmul_strided(void) {
+    unsigned state = 5;
+    enum { M = 7, K = 19, N = 11, LDI = K + 5, LDO = N + 3, PAD = 4 };
+    float in[M * LDI], weight_in_out[K * (N + PAD)], weight_out_in[N * (K + PAD)];
+    float fast[M * LDO], slow[M * LDO];
+    fill(in, sizeof in / sizeof in[0], &state);
+    fill(weight_in_out, sizeof weight_in_out / sizeof weight_in_out[0], &state);
+    fill(weight_out_in, sizeof weight_out_in / sizeof weight_out_in[0], &state);
+    for (int layout = 0; layout < 2; layout++) {
+        const float *weight = layout == MATMUL_WEIGHT_IN_OUT ? weight_in_out : weight_out_in;
+        const int ldw = layout == MATMUL_WEIGHT_IN_OUT ? N + PAD : K + PAD;
+        for (int i = 0; i < M * LDO; i++) fast[i] = slow[i] = -3.0f;
+        matmul_strided(fast, LDO, in, LDI, weight, ldw, M, K, N, (matmul_layout)layout, 0.25f);
+        matmul_strided_reference(slow, LDO, in, LDI, weight, ldw, M, K, N, (matmul_layout)layout, 0.25f);
+        CHECK_MSG(test_max_abs_diff(fast, slow, M * LDO) < 1e-6, "layout %d: %g", layout,
+                  test_max_abs_diff(fast, slow, M * LDO));
+        bool kept = true;
+        for (int m = 0; m < M; m++)
+            for (int n = N; n < LDO; n++) kept = kept && fast[m * LDO + n] == -3.0f && slow[m * LDO + n] == -3.0f;
+        CHECK_MSG(kept, "layout %d wrote past the slice", layout);
+    }
+    /* By hand, a 2x2 slice (rows 3 apart) of [1 2 x; 3 4 x] and weight
+     * [5 6 x; 7 8 x] (rows 3 apart), scaled by 0.5: x W = [19 22; 43 50],
+     * x W^T = [17 23; 39 53]. */
+    const float a[6] = {1, 2, 99, 3, 4, 99}, b[6] = {5, 6, 99, 7, 8, 99};
+    float c[4];
+    matmul_strided(c, 2, a, 3, b, 3, 2, 2, 2, MATMUL_WEIGHT_IN_OUT, 0.5f);
+    CHECK(c[0] == 9.5f && c[1] == 11.0f && c[2] == 21.5f && c[3] == 25.0f);
+    matmul_strided(c, 2, a, 3, b, 3, 2, 2, 2, MATMUL_WEIGHT_OUT_IN, 0.5f);
+    CHECK(c[0] == 8.5f && c[1] == 11.5f && c[2] == 19.5f && c[3] == 26.5f);
+    matmul_strided_reference(c, 2, a, 3, b, 3, 2, 2, 2, MATMUL_WEIGHT_OUT_IN, 0.5f);
+    CHECK(c[0] == 8.5f && c[1] == 11.5f && c[2] == 19.5f && c[3] == 26.5f);
+}
+
+/* q, k and v in three matrices of their own with rows further apart than
+ * they are wide, and out likewise: the same values as the packed qkv run
+ * through the reference, and out's padding untouched. */
+static void check_attention_heads(void) {
+    unsigned state = 17;
+    enum { T = 11, H = 3, D = 4, C = H * D, LDQ = C + 1, LDK = C + 6, LDV = C + 3, LDO = C + 2 };
+    float qkv[T * 3 * C], q[T * LDQ], k[T * LDK], v[T * LDV], fast[T * LDO], slow[T * C];
+    fill(qkv, sizeof qkv / sizeof qkv[0], &state);
+    fill(q, sizeof q / sizeof q[0], &state);
+    fill(k, sizeof k / sizeof k[0], &state);
+    fill(v, sizeof v / sizeof v[0], &state);
+    for (int t = 0; t < T; t++)
+        for (int c = 0; c < C; c++) {
+            q[t * LDQ + c] = qkv[t * 3 * C + c];
+            k[t * LDK + c] = qkv[t * 3 * C + C + c];
+            v[t * LDV + c] = qkv[t * 3 * C + 2 * C + c];
+        }
+    for (int i = 0; i < T * LDO; i++) fast[i] = 42.0f;
+    float *scores = malloc(attention_scratch_floats(T) * sizeof *scores);
+    attention_causal_heads(fast, LDO, q, LDQ, k, LDK, v, LDV, scores, T, H, D, 0.5f);
+    free(scores);
+    attention_causal_reference(slow, qkv, T, C, H, 0.5f);
+    double worst = 0.0;
+    bool kept = true;
+    for (int t = 0; t < T; t++) {
+        for (int c = 0; c < C; c++) {
+            double diff = fabs((double)fast[t * LDO + c] - slow[t * C + c]);
+            worst = diff > worst || diff != diff ? diff : worst;
+        }
+        kept = kept && fast[t * LDO + C] == 42.0f && fast[t * LDO + C + 1] == 42.0f;
+    }
+    CHECK_MSG(worst < 1e-5, "strided heads differ from the reference by %g", worst);
+    CHECK(kept);
+}
+
 static void check_attention(void) {
     unsigned state = 11;
     enum { T = 9, C = 12, H = 3 };
@@ -330,7 +402,9 @@ int main(void) {
     test_require_cpu_level("test_kernels");
     check_matmul();
     check_matmul_threads();
+    check_matmul_strided();
     check_attention();
+    check_attention_heads();
     check_attention_blocks();
     check_activations();
     check_vector_exp();
