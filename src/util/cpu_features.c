@@ -17,9 +17,9 @@
 
 static const char *const level_names[] = {"portable", "avx2", "avx512"};
 
-/* What the first call found: the CPU's level, LOUPE_CPU as given (NULL
- * when unset or empty; copied, bounded, for the messages), and the level
- * it named when it named one. */
+/* What the first call found: the CPU's level, the level the kernels run,
+ * whether LOUPE_CPU was set (and not empty), whether it named a level and
+ * which, and its text (cut to fit) for the messages. */
 enum { CPU_FEATURES_VALUE_CAPACITY = 64 };
 static struct {
     cpu_level detected, chosen;
