@@ -15,6 +15,7 @@
 #include "kernels/norms.h"
 #include "kernels/softmax.h"
 #include "kernels/vector_exp.h"
+#include "util/cpu_features.h"
 #include "test_support.h"
 
 static float random_uniform(unsigned *state) {
@@ -80,6 +81,78 @@ static void check_matmul_threads(void) {
     free(in), free(weight), free(one), free(two), free(slow);
 }
 
+/* Products on slices of larger matrices (rows further apart than they are
+ * wide), both layouts, against the reference and a product by hand; the
+ * floats around the slice of out stay as they were. */
+static void check_matmul_strided(void) {
+    unsigned state = 5;
+    enum { M = 7, K = 19, N = 11, LDI = K + 5, LDO = N + 3, PAD = 4 };
+    float in[M * LDI], weight_in_out[K * (N + PAD)], weight_out_in[N * (K + PAD)];
+    float fast[M * LDO], slow[M * LDO];
+    fill(in, sizeof in / sizeof in[0], &state);
+    fill(weight_in_out, sizeof weight_in_out / sizeof weight_in_out[0], &state);
+    fill(weight_out_in, sizeof weight_out_in / sizeof weight_out_in[0], &state);
+    for (int layout = 0; layout < 2; layout++) {
+        const float *weight = layout == MATMUL_WEIGHT_IN_OUT ? weight_in_out : weight_out_in;
+        const int ldw = layout == MATMUL_WEIGHT_IN_OUT ? N + PAD : K + PAD;
+        for (int i = 0; i < M * LDO; i++) fast[i] = slow[i] = -3.0f;
+        matmul_strided(fast, LDO, in, LDI, weight, ldw, M, K, N, (matmul_layout)layout, 0.25f);
+        matmul_strided_reference(slow, LDO, in, LDI, weight, ldw, M, K, N, (matmul_layout)layout, 0.25f);
+        CHECK_MSG(test_max_abs_diff(fast, slow, M * LDO) < 1e-6, "layout %d: %g", layout,
+                  test_max_abs_diff(fast, slow, M * LDO));
+        bool kept = true;
+        for (int m = 0; m < M; m++)
+            for (int n = N; n < LDO; n++) kept = kept && fast[m * LDO + n] == -3.0f && slow[m * LDO + n] == -3.0f;
+        CHECK_MSG(kept, "layout %d wrote past the slice", layout);
+    }
+    /* By hand, a 2x2 slice (rows 3 apart) of [1 2 x; 3 4 x] and weight
+     * [5 6 x; 7 8 x] (rows 3 apart), scaled by 0.5: x W = [19 22; 43 50],
+     * x W^T = [17 23; 39 53]. */
+    const float a[6] = {1, 2, 99, 3, 4, 99}, b[6] = {5, 6, 99, 7, 8, 99};
+    float c[4];
+    matmul_strided(c, 2, a, 3, b, 3, 2, 2, 2, MATMUL_WEIGHT_IN_OUT, 0.5f);
+    CHECK(c[0] == 9.5f && c[1] == 11.0f && c[2] == 21.5f && c[3] == 25.0f);
+    matmul_strided(c, 2, a, 3, b, 3, 2, 2, 2, MATMUL_WEIGHT_OUT_IN, 0.5f);
+    CHECK(c[0] == 8.5f && c[1] == 11.5f && c[2] == 19.5f && c[3] == 26.5f);
+    matmul_strided_reference(c, 2, a, 3, b, 3, 2, 2, 2, MATMUL_WEIGHT_OUT_IN, 0.5f);
+    CHECK(c[0] == 8.5f && c[1] == 11.5f && c[2] == 19.5f && c[3] == 26.5f);
+}
+
+/* q, k and v in three matrices of their own with rows further apart than
+ * they are wide, and out likewise: the same values as the packed qkv run
+ * through the reference, and out's padding untouched. */
+static void check_attention_heads(void) {
+    unsigned state = 17;
+    enum { T = 11, H = 3, D = 4, C = H * D, LDQ = C + 1, LDK = C + 6, LDV = C + 3, LDO = C + 2 };
+    float qkv[T * 3 * C], q[T * LDQ], k[T * LDK], v[T * LDV], fast[T * LDO], slow[T * C];
+    fill(qkv, sizeof qkv / sizeof qkv[0], &state);
+    fill(q, sizeof q / sizeof q[0], &state);
+    fill(k, sizeof k / sizeof k[0], &state);
+    fill(v, sizeof v / sizeof v[0], &state);
+    for (int t = 0; t < T; t++)
+        for (int c = 0; c < C; c++) {
+            q[t * LDQ + c] = qkv[t * 3 * C + c];
+            k[t * LDK + c] = qkv[t * 3 * C + C + c];
+            v[t * LDV + c] = qkv[t * 3 * C + 2 * C + c];
+        }
+    for (int i = 0; i < T * LDO; i++) fast[i] = 42.0f;
+    float *scores = malloc(attention_scratch_floats(T) * sizeof *scores);
+    attention_causal_heads(fast, LDO, q, LDQ, k, LDK, v, LDV, scores, T, H, D, 0.5f);
+    free(scores);
+    attention_causal_reference(slow, qkv, T, C, H, 0.5f);
+    double worst = 0.0;
+    bool kept = true;
+    for (int t = 0; t < T; t++) {
+        for (int c = 0; c < C; c++) {
+            double diff = fabs((double)fast[t * LDO + c] - slow[t * C + c]);
+            worst = diff > worst || diff != diff ? diff : worst;
+        }
+        kept = kept && fast[t * LDO + C] == 42.0f && fast[t * LDO + C + 1] == 42.0f;
+    }
+    CHECK_MSG(worst < 1e-5, "strided heads differ from the reference by %g", worst);
+    CHECK(kept);
+}
+
 static void check_attention(void) {
     unsigned state = 11;
     enum { T = 9, C = 12, H = 3 };
@@ -132,7 +205,6 @@ static void check_activations(void) {
  * vector_exp, every body the CPU has
  * ---------------------------------------------------------------------- */
 
-static const char *const exp_body_names[] = {"portable", "AVX2", "AVX-512"};
 
 static float float_from_bits(uint32_t bits) {
     float value;
@@ -174,8 +246,9 @@ static double check_exp_values(const float *x, size_t n, const char *body, int *
     return worst;
 }
 
-static void check_vector_exp_body(vector_exp_body body) {
-    const char *name = exp_body_names[body];
+/* The body of this run's level (LOUPE_CPU: ctest runs this program once per level). */
+static void check_vector_exp(void) {
+    const char *name = cpu_level_name(cpu_features_level());
     int failures = 0;
     double worst = 0.0, error;
 
@@ -240,19 +313,6 @@ static void check_vector_exp_body(vector_exp_body body) {
            VECTOR_EXP_MAX_RELATIVE_ERROR);
 }
 
-static void check_vector_exp(void) {
-    vector_exp_body best = vector_exp_best_body();
-    CHECK(vector_exp_use_body(VECTOR_EXP_BODY_PORTABLE));
-    for (int body = VECTOR_EXP_BODY_PORTABLE; body <= VECTOR_EXP_BODY_AVX512; body++) {
-        if (!vector_exp_use_body((vector_exp_body)body)) {
-            printf("vector_exp %s body: not on this CPU, skipped\n", exp_body_names[body]);
-            continue;
-        }
-        check_vector_exp_body((vector_exp_body)body);
-    }
-    CHECK(vector_exp_use_body(best));
-}
-
 /* The tanh form against its double oracle, for every exp body: relative
  * 1e-6 plus the error that the rounding of -2u carries into e^(-2u)
  * (a few ulp of |2u|, only where the result is e^(-2u)-small), absolute
@@ -267,41 +327,37 @@ static void check_gelu_tanh(void) {
     memcpy(x + 8000, extremes, sizeof extremes);
     memcpy(slow, x, sizeof x);
     activation_apply_reference(ACTIVATION_GELU_TANH, slow, N);
-    vector_exp_body best = vector_exp_best_body();
-    for (int body = VECTOR_EXP_BODY_PORTABLE; body <= VECTOR_EXP_BODY_AVX512; body++) {
-        if (!vector_exp_use_body((vector_exp_body)body)) continue;
-        memcpy(fast, x, sizeof x);
-        activation_apply(ACTIVATION_GELU_TANH, fast, N);
-        int failures = 0;
-        double worst = 0.0;
-        for (int i = 0; i < 8000; i++) {
-            double v = x[i], two_u = 2.0 * 0.79788456080286536 * (v + 0.044715 * v * v * v);
-            double small = two_u < 0.0 ? -two_u : 0.0;
-            double tolerance = (1e-6 + 4.0 * FLT_EPSILON * small) * fabs(slow[i]) + 1e-30;
-            double diff = fabs((double)fast[i] - slow[i]);
-            if (fabsf(slow[i]) > 1e-30f && diff / fabs(slow[i]) > worst) worst = diff / fabs(slow[i]);
-            if (!(diff <= tolerance) && failures++ < 10)
-                fprintf(stderr, "gelu_tanh (%s) of %.9g = %.9g, want %.9g\n", exp_body_names[body], x[i],
-                        fast[i], slow[i]);
-        }
-        CHECK_MSG(failures == 0, "gelu_tanh (%s): %d values out of tolerance", exp_body_names[body], failures);
-        const float *e = fast + 8000;
-        CHECK_MSG(e[0] == 1e30f && e[1] == 0.0f && signbit(e[1]) && e[2] == INFINITY && isnan(e[3]) &&
-                      isnan(e[4]),
-                  "gelu_tanh (%s) of 1e30, -1e30, inf, -inf, NaN: %g %g %g %g %g", exp_body_names[body], e[0],
-                  e[1], e[2], e[3], e[4]);
-        CHECK_MSG(e[5] == 0.0f && e[6] == 0.0f && fabsf(e[7] - 0.5e-30f) <= 1e-37f && fabsf(e[8] + 0.5e-30f) <= 1e-37f,
-                  "gelu_tanh (%s) near 0: %g %g %g %g", exp_body_names[body], e[5], e[6], e[7], e[8]);
-        CHECK_MSG(e[9] == 3.5e12f && e[10] == 0.0f && e[11] >= 0.0f && e[11] <= FLT_TRUE_MIN,
-                  "gelu_tanh (%s): %g %g %g", exp_body_names[body], e[9], e[10], e[11]);
-        for (int i = 8000; i < N; i++)
-            CHECK_MSG(memcmp(&fast[i], &slow[i], sizeof(float)) == 0 || (isnan(fast[i]) && isnan(slow[i])) ||
-                          (x[i] == FLT_TRUE_MIN),
-                      "gelu_tanh (%s) of %g = %g, oracle %g", exp_body_names[body], x[i], fast[i], slow[i]);
-        printf("gelu_tanh (%s exp): max relative error %.3g against the double oracle\n", exp_body_names[body],
-               worst);
+    const char *body = cpu_level_name(cpu_features_level());
+    memcpy(fast, x, sizeof x);
+    activation_apply(ACTIVATION_GELU_TANH, fast, N);
+    int failures = 0;
+    double worst = 0.0;
+    for (int i = 0; i < 8000; i++) {
+        double v = x[i], two_u = 2.0 * 0.79788456080286536 * (v + 0.044715 * v * v * v);
+        double small = two_u < 0.0 ? -two_u : 0.0;
+        double tolerance = (1e-6 + 4.0 * FLT_EPSILON * small) * fabs(slow[i]) + 1e-30;
+        double diff = fabs((double)fast[i] - slow[i]);
+        if (fabsf(slow[i]) > 1e-30f && diff / fabs(slow[i]) > worst) worst = diff / fabs(slow[i]);
+        if (!(diff <= tolerance) && failures++ < 10)
+            fprintf(stderr, "gelu_tanh (%s) of %.9g = %.9g, want %.9g\n", body, x[i],
+                    fast[i], slow[i]);
     }
-    CHECK(vector_exp_use_body(best));
+    CHECK_MSG(failures == 0, "gelu_tanh (%s): %d values out of tolerance", body, failures);
+    const float *e = fast + 8000;
+    CHECK_MSG(e[0] == 1e30f && e[1] == 0.0f && signbit(e[1]) && e[2] == INFINITY && isnan(e[3]) &&
+                  isnan(e[4]),
+              "gelu_tanh (%s) of 1e30, -1e30, inf, -inf, NaN: %g %g %g %g %g", body, e[0],
+              e[1], e[2], e[3], e[4]);
+    CHECK_MSG(e[5] == 0.0f && e[6] == 0.0f && fabsf(e[7] - 0.5e-30f) <= 1e-37f && fabsf(e[8] + 0.5e-30f) <= 1e-37f,
+              "gelu_tanh (%s) near 0: %g %g %g %g", body, e[5], e[6], e[7], e[8]);
+    CHECK_MSG(e[9] == 3.5e12f && e[10] == 0.0f && e[11] >= 0.0f && e[11] <= FLT_TRUE_MIN,
+              "gelu_tanh (%s): %g %g %g", body, e[9], e[10], e[11]);
+    for (int i = 8000; i < N; i++)
+        CHECK_MSG(memcmp(&fast[i], &slow[i], sizeof(float)) == 0 || (isnan(fast[i]) && isnan(slow[i])) ||
+                      (x[i] == FLT_TRUE_MIN),
+                  "gelu_tanh (%s) of %g = %g, oracle %g", body, x[i], fast[i], slow[i]);
+    printf("gelu_tanh (%s exp): max relative error %.3g against the double oracle\n", body,
+           worst);
     /* The oracle is the tanh form: 1 + tanh u keeps its digits for x >= -3. */
     for (int i = 0; i < 8000; i++) {
         double v = x[i];
@@ -343,9 +399,12 @@ static void check_softmax(void) {
 }
 
 int main(void) {
+    test_require_cpu_level("test_kernels");
     check_matmul();
     check_matmul_threads();
+    check_matmul_strided();
     check_attention();
+    check_attention_heads();
     check_attention_blocks();
     check_activations();
     check_vector_exp();

@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include "io/safetensors.h"
-#include "kernels/tile_gemm.h"
 #include "lens_stats_reference.h"
 #include "loupe.h"
 #include "test_support.h"
@@ -239,16 +238,12 @@ static void check_arguments(void) {
 }
 
 int main(void) {
+    /* ctest runs this once per level (LOUPE_CPU): tile_gemm and the AVX-512
+     * statistics at avx512, matmul (BLAS) and the portable statistics below. */
+    test_require_cpu_level("test_lens");
     check_fixture("gpt2-tiny-gelu");
     check_fixture("gpt2-tiny-relu");
     check_fixture("gpt2-tiny-bf16");
     check_arguments();
-    /* The same against Hugging Face through matmul (BLAS), the path of CPUs
-     * without AVX-512, when this one took the tile_gemm kernel. */
-    if (tile_gemm_enable(false)) {
-        check_fixture("gpt2-tiny-gelu");
-        check_fixture("gpt2-tiny-bf16");
-    }
-    tile_gemm_enable(true);
     return test_finish("test_lens");
 }

@@ -2,8 +2,8 @@
  * test_lens_fused.c - the one-pass lens statistics (src/lens/lens_fused.h)
  * against the oracle, lens_row_compute_reference (tests/reference), run on
  * the same rows whole: every row of a position, fed in chunks of several
- * sizes and in two stripes merged afterwards, in both the vectorised and the
- * portable body. Ids and ranks must match exactly; values to 1e-6 (relative to 1 +
+ * sizes and in two stripes merged afterwards, in the body of the level this
+ * run has (ctest runs it once per level, LOUPE_CPU). Ids and ranks must match exactly; values to 1e-6 (relative to 1 +
  * |value|). Also: a row compared with itself has KL 0, and a threshold that
  * differs from the logit seen asks for a recount.
  */
@@ -17,6 +17,7 @@
 #include "lens_fused_position.h"
 #include "lens_stats_reference.h"
 #include "test_support.h"
+#include "util/cpu_features.h"
 
 enum { TEST_ROWS = 5, TEST_MAX_VOCAB = 3000 };
 
@@ -97,20 +98,15 @@ static void run_case(int n_vocab, double scale, int quantise, int topk, const ch
     const int chunks[] = {1, 7, 16, 64, 512};
     static lens_row_stats fused[TEST_ROWS];
     unsigned masks[TEST_ROWS];
-    for (int body = 0; body < 2; body++) {
-        bool available = lens_fused_use_portable(body == 1);
-        if (body == 0 && !available) continue;
-        for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
-            int split = n_vocab / 3 + (int)c < n_vocab ? n_vocab / 3 + (int)c : n_vocab;
-            char label[128];
-            snprintf(label, sizeof label, "%s, %s body, chunk %d", what, body == 0 ? "vector" : "portable",
-                     chunks[c]);
-            CHECK(test_lens_fused_position(logits, TEST_ROWS, n_vocab, (const int32_t(*)[3])ids, topk,
-                                             chunks[c], split, fused, masks) == 0);
-            check_against_reference(logits, n_vocab, (const int32_t(*)[3])ids, topk, fused, masks, label);
-        }
+    for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
+        int split = n_vocab / 3 + (int)c < n_vocab ? n_vocab / 3 + (int)c : n_vocab;
+        char label[128];
+        snprintf(label, sizeof label, "%s, level %s, chunk %d", what, cpu_level_name(cpu_features_level()),
+                 chunks[c]);
+        CHECK(test_lens_fused_position(logits, TEST_ROWS, n_vocab, (const int32_t(*)[3])ids, topk, chunks[c],
+                                       split, fused, masks) == 0);
+        check_against_reference(logits, n_vocab, (const int32_t(*)[3])ids, topk, fused, masks, label);
     }
-    lens_fused_use_portable(false);
 }
 
 /* A threshold that is not the logit the pass sees is reported. */
@@ -133,6 +129,7 @@ static void test_recount_is_asked(void) {
 }
 
 int main(void) {
+    test_require_cpu_level("lens_fused");
     run_case(1000, 8.0, 0, 5, "spread 8");
     run_case(TEST_MAX_VOCAB, 40.0, 0, 100, "spread 40, top 100");
     run_case(777, 3.0, 1, 10, "ties");

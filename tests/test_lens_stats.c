@@ -625,6 +625,8 @@ static void test_kernel_against_oracle_on_gpt2_rows(void) {
 }
 
 int main(void) {
+    /* ctest runs this once per level (LOUPE_CPU): the fused kernel's AVX-512 body and its portable one. */
+    test_require_cpu_level("test_lens_stats");
     test_small_vocabularies_against_brute_force();
     test_rank_ties();
     test_hand_computed_kl();

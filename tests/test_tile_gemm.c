@@ -3,8 +3,9 @@
  * against matmul_reference (double sums), on shapes that leave partial row
  * panels, partial groups of weight rows and partial blocks of K; and the
  * property the lens relies on: an element's bits do not depend on the
- * call it was computed in. Skipped (with a message) on CPUs without
- * AVX-512, where the lens uses matmul instead.
+ * call it was computed in. ctest runs it once per level (LOUPE_CPU): below
+ * avx512 it checks only that the kernel is not offered, as the lens then
+ * uses matmul.
  */
 #include <float.h>
 #include <math.h>
@@ -16,6 +17,13 @@
 #include "kernels/matmul.h"
 #include "kernels/tile_gemm.h"
 #include "test_support.h"
+#include "util/cpu_features.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define TEST_TILE_GEMM_X86 true
+#else
+#define TEST_TILE_GEMM_X86 false
+#endif
 
 /* Stops the calling test function when an allocation failed. */
 #define REQUIRE_VOID(condition)  \
@@ -104,16 +112,17 @@ static void check_same_bits(void) {
 }
 
 int main(void) {
+    test_require_cpu_level("test_tile_gemm");
+    /* The kernel runs exactly at the avx512 level (and only on x86-64). */
+    const bool expected = cpu_features_level() >= CPU_LEVEL_AVX512 && TEST_TILE_GEMM_X86;
+    CHECK(tile_gemm_available() == expected);
     if (!tile_gemm_available()) {
-        printf("test_tile_gemm: this CPU lacks AVX-512; the lens uses matmul (tested by test_lens)\n");
+        printf("test_tile_gemm: the kernel does not run at this level; the lens uses matmul (tested by test_lens)\n");
         return test_finish("test_tile_gemm");
     }
     const int shapes[][3] = {{1, 1, 1},    {5, 7, 3},     {31, 13, 17},  {32, 12, 128}, {33, 25, 129},
                              {64, 24, 256}, {70, 50, 300}, {12, 11, 1000}, {312, 512, 768}};
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) check_shape(shapes[i][0], shapes[i][1], shapes[i][2]);
     check_same_bits();
-    /* The switch the lens tests use to reach matmul instead. */
-    CHECK(tile_gemm_enable(false) && !tile_gemm_available());
-    CHECK(tile_gemm_enable(true) && tile_gemm_available());
     return test_finish("test_tile_gemm");
 }

@@ -1,11 +1,13 @@
 /*
  * half_convert.c - binary16 to float32 (see half_convert.h): a plain C
  * body that rebuilds the float's bits, and an F16C body that converts 8
- * halves per instruction, chosen at run time.
+ * halves per instruction, chosen by the level (util/cpu_features.h).
  */
 #include "io/half_convert.h"
 
 #include <string.h>
+
+#include "util/cpu_features.h"
 
 /* F16C exists only on x86-64, which is little-endian: its loads read the
  * file's byte order as it is. Any other host takes the portable body. */
@@ -42,7 +44,7 @@ static uint32_t half_bits_to_float_bits(uint16_t half) {
 }
 
 /* bytes (n_elements x 2) -> out (n_elements), one element at a time. */
-static void half_to_f32_portable(const uint8_t *bytes, int64_t n_elements, float *out) {
+void half_to_f32_reference(const uint8_t *bytes, int64_t n_elements, float *out) {
     for (int64_t i = 0; i < n_elements; i++) {
         uint32_t bits = half_bits_to_float_bits(read_u16_le(bytes + 2 * i));
         memcpy(out + i, &bits, sizeof bits);
@@ -68,7 +70,7 @@ HALF_F16C static void half_to_f32_f16c(const uint8_t *bytes, int64_t n_elements,
     /* GCC 12 was seen jumping into the tail call with the ymm registers
      * still dirty: clean them so the SSE code after pays no transition. */
     _mm256_zeroupper();
-    half_to_f32_portable(bytes + 2 * i, n_elements - i, out + i);
+    half_to_f32_reference(bytes + 2 * i, n_elements - i, out + i);
 }
 #endif
 
@@ -76,35 +78,15 @@ HALF_F16C static void half_to_f32_f16c(const uint8_t *bytes, int64_t n_elements,
  * Dispatch
  * ---------------------------------------------------------------------- */
 
-/* Which body runs: 1 F16C, 0 portable, -1 not chosen yet. */
-static int use_f16c_body = -1;
-
-static bool f16c_body_available(void) {
-#if HALF_CONVERT_HAVE_F16C
-    __builtin_cpu_init();
-    /* "avx" also says the OS saves the ymm registers vcvtph2ps writes. */
-    return __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c");
-#else
-    return false;
-#endif
-}
-
-bool half_to_f32_use_portable(bool portable) {
-    bool available = f16c_body_available();
-    use_f16c_body = available && !portable;
-    return available;
-}
-
 typedef void (*half_body)(const uint8_t *bytes, int64_t n_elements, float *out);
 
-/* The body to run, chosen once (outside any parallel region). */
+/* The body of this level; the AVX of the avx2 level also says the OS saves
+ * the ymm registers vcvtph2ps writes. */
 static half_body chosen_body(void) {
 #if HALF_CONVERT_HAVE_F16C
-    /* Two threads calling for the first time at once write the same value. */
-    if (use_f16c_body < 0) use_f16c_body = f16c_body_available();
-    if (use_f16c_body == 1) return half_to_f32_f16c;
+    if (cpu_features_level() >= CPU_LEVEL_AVX2) return half_to_f32_f16c;
 #endif
-    return half_to_f32_portable;
+    return half_to_f32_reference;
 }
 
 /* Elements per piece of work: a 64 KiB slice of out, so each thread first

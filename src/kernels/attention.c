@@ -1,14 +1,14 @@
 /*
- * attention.c - causal attention as two GEMMs per head and a masked softmax.
+ * attention.c - causal attention as two products per head and a masked softmax.
  */
 #include "kernels/attention.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <stddef.h>
 #include <stdlib.h>
 
+#include "kernels/matmul.h"
 #include "kernels/vector_exp.h"
 
 /* scores (n, K): row i is query position first + i and keeps columns
@@ -41,44 +41,52 @@ size_t attention_scratch_floats(int T) {
     return (size_t)omp_get_max_threads() * rows * (size_t)T;
 }
 
-void attention_causal(float *out, const float *qkv, float *scores, int T, int C, int H,
-                      float scale) {
-    int D = C / H;
-    size_t stride = 3 * (size_t)C;
+/* One head: out (T, D), rows ldo apart, from q, k, v (T, D), rows ldq, ldk,
+ * ldv apart, through head_scores (min(T, block), T), a query block at a time. */
+static void attention_head(float *out, int ldo, const float *q, int ldq, const float *k, int ldk, const float *v,
+                           int ldv, float *head_scores, int T, int D, float scale) {
+    for (int first = 0; first < T; first += ATTENTION_QUERY_BLOCK) {
+        int n = T - first < ATTENTION_QUERY_BLOCK ? T - first : ATTENTION_QUERY_BLOCK;
+        int K = first + n; /* keys a block's last query can see */
+        /* scores (n, K) = q (n, D) k^T (D, K) * scale */
+        matmul_strided(head_scores, K, q + (size_t)first * ldq, ldq, k, ldk, n, D, K, MATMUL_WEIGHT_OUT_IN, scale);
+        softmax_causal_rows(head_scores, n, K, first);
+        /* out rows (n, D) = scores (n, K) v (K, D) */
+        matmul_strided(out + (size_t)first * ldo, ldo, head_scores, K, v, ldv, n, K, D, MATMUL_WEIGHT_IN_OUT, 1.0f);
+    }
+}
+
+void attention_causal_heads(float *out, int ldo, const float *q, int ldq, const float *k, int ldk, const float *v,
+                            int ldv, float *scores, int T, int H, int D, float scale) {
     size_t per_thread = attention_scratch_floats(T) / (size_t)omp_get_max_threads();
     /* Heads are independent: one per thread, each with its own scores. */
 #pragma omp parallel for schedule(dynamic, 1)
     for (int h = 0; h < H; h++) {
-        float *head_scores = scores + (size_t)omp_get_thread_num() * per_thread;
-        for (int first = 0; first < T; first += ATTENTION_QUERY_BLOCK) {
-            int n = T - first < ATTENTION_QUERY_BLOCK ? T - first : ATTENTION_QUERY_BLOCK;
-            int K = first + n; /* keys a block's last query can see */
-            const float *q = qkv + (size_t)first * stride + (size_t)h * D;
-            const float *k = qkv + C + (size_t)h * D;
-            const float *v = qkv + 2 * (size_t)C + (size_t)h * D;
-            /* scores (n, K) = q (n, D) k^T (D, K) * scale */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, K, D, scale, q, (int)stride, k,
-                        (int)stride, 0.0f, head_scores, K);
-            softmax_causal_rows(head_scores, n, K, first);
-            /* out rows (n, D) of head h = scores (n, K) v (K, D) */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, D, K, 1.0f, head_scores, K, v,
-                        (int)stride, 0.0f, out + (size_t)first * C + (size_t)h * D, C);
-        }
+        const size_t column = (size_t)h * D;
+        attention_head(out + column, ldo, q + column, ldq, k + column, ldk, v + column, ldv,
+                       scores + (size_t)omp_get_thread_num() * per_thread, T, D, scale);
     }
 }
 
-void attention_causal_reference(float *out, const float *qkv, int T, int C, int H, float scale) {
-    int D = C / H;
+void attention_causal(float *out, const float *qkv, float *scores, int T, int C, int H, float scale) {
+    const int stride = 3 * C;
+    attention_causal_heads(out, C, qkv, stride, qkv + C, stride, qkv + 2 * (size_t)C, stride, scores, T, H, C / H,
+                           scale);
+}
+
+void attention_causal_heads_reference(float *out, int ldo, const float *q, int ldq, const float *k, int ldk,
+                                      const float *v, int ldv, int T, int H, int D, float scale) {
     double *weights = malloc((size_t)T * sizeof *weights);
     if (weights == NULL) return;
     for (int h = 0; h < H; h++) {
+        const size_t column = (size_t)h * D;
         for (int t = 0; t < T; t++) {
-            const float *q = qkv + (size_t)t * 3 * C + (size_t)h * D;
+            const float *query = q + (size_t)t * ldq + column;
             double max = -INFINITY;
             for (int j = 0; j <= t; j++) {
-                const float *k = qkv + (size_t)j * 3 * C + C + (size_t)h * D;
+                const float *key = k + (size_t)j * ldk + column;
                 double dot = 0.0;
-                for (int d = 0; d < D; d++) dot += (double)q[d] * k[d];
+                for (int d = 0; d < D; d++) dot += (double)query[d] * key[d];
                 weights[j] = dot * scale;
                 if (weights[j] > max) max = weights[j];
             }
@@ -86,11 +94,16 @@ void attention_causal_reference(float *out, const float *qkv, int T, int C, int 
             for (int j = 0; j <= t; j++) sum += weights[j] = exp(weights[j] - max);
             for (int d = 0; d < D; d++) {
                 double acc = 0.0;
-                for (int j = 0; j <= t; j++)
-                    acc += weights[j] * qkv[(size_t)j * 3 * C + 2 * (size_t)C + (size_t)h * D + d];
-                out[(size_t)t * C + (size_t)h * D + d] = (float)(acc / sum);
+                for (int j = 0; j <= t; j++) acc += weights[j] * v[(size_t)j * ldv + column + d];
+                out[(size_t)t * ldo + column + d] = (float)(acc / sum);
             }
         }
     }
     free(weights);
+}
+
+void attention_causal_reference(float *out, const float *qkv, int T, int C, int H, float scale) {
+    const int stride = 3 * C;
+    attention_causal_heads_reference(out, C, qkv, stride, qkv + C, stride, qkv + 2 * (size_t)C, stride, T, H, C / H,
+                                     scale);
 }

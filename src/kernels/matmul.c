@@ -21,6 +21,14 @@ static pthread_once_t blas_single_thread_once = PTHREAD_ONCE_INIT;
 
 static void blas_single_thread(void) { openblas_set_num_threads(1); }
 
+/* out (M, N), rows ldo apart, = alpha x in (M, K) x weight (rows ldw apart,
+ * laid out as layout) + beta x out: the one place that calls BLAS. */
+static void sgemm(float *out, int ldo, const float *in, int ldi, const float *weight, int ldw, int M, int K, int N,
+                  matmul_layout layout, float alpha, float beta) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, layout == MATMUL_WEIGHT_IN_OUT ? CblasNoTrans : CblasTrans, M, N, K,
+                alpha, in, ldi, weight, ldw, beta, out, ldo);
+}
+
 /* Output columns [n0, n1) of out (M, N): the product, plus the bias (N) when
  * there is one, plus what out held when accumulating. */
 static void sgemm_columns(float *out, const float *in, const float *weight, const float *bias, int M, int K,
@@ -38,11 +46,9 @@ static void sgemm_columns(float *out, const float *in, const float *weight, cons
         beta = 1.0f;
     }
     if (layout == MATMUL_WEIGHT_IN_OUT)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, n1 - n0, K, 1.0f, in, K, weight + n0, N,
-                    beta, out + n0, N);
+        sgemm(out + n0, N, in, K, weight + n0, N, M, K, n1 - n0, layout, 1.0f, beta);
     else
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, n1 - n0, K, 1.0f, in, K,
-                    weight + (size_t)n0 * K, K, beta, out + n0, N);
+        sgemm(out + n0, N, in, K, weight + (size_t)n0 * K, K, M, K, n1 - n0, layout, 1.0f, beta);
 }
 
 void matmul(float *out, const float *in, const float *weight, const float *bias, int M, int K,
@@ -57,24 +63,44 @@ void matmul(float *out, const float *in, const float *weight, const float *bias,
     }
 }
 
+void matmul_strided(float *out, int ldo, const float *in, int ldi, const float *weight, int ldw, int M, int K,
+                    int N, matmul_layout layout, float scale) {
+    pthread_once(&blas_single_thread_once, blas_single_thread);
+    sgemm(out, ldo, in, ldi, weight, ldw, M, K, N, layout, scale, 0.0f);
+}
+
 int matmul_set_threads(int n_threads) {
     int previous = openblas_get_num_threads();
     openblas_set_num_threads(n_threads > 0 ? n_threads : 1);
     return previous;
 }
 
-void matmul_reference(float *out, const float *in, const float *weight, const float *bias, int M,
-                      int K, int N, matmul_layout layout, bool accumulate) {
+/* out (M, N), rows ldo apart, = scale x in (M, K) x weight [+ bias (N)]
+ * [+ out], summed in double: the arithmetic of both reference twins. */
+static void reference_product(float *out, int ldo, const float *in, int ldi, const float *weight, int ldw,
+                              const float *bias, int M, int K, int N, matmul_layout layout, double scale,
+                              bool accumulate) {
     for (int m = 0; m < M; m++) {
         for (int n = 0; n < N; n++) {
-            double sum = bias ? bias[n] : 0.0;
+            double sum = 0.0;
             for (int k = 0; k < K; k++) {
-                float w = layout == MATMUL_WEIGHT_IN_OUT ? weight[(size_t)k * N + n]
-                                                         : weight[(size_t)n * K + k];
-                sum += (double)in[(size_t)m * K + k] * w;
+                float w = layout == MATMUL_WEIGHT_IN_OUT ? weight[(size_t)k * ldw + n] : weight[(size_t)n * ldw + k];
+                sum += (double)in[(size_t)m * ldi + k] * w;
             }
-            float *target = &out[(size_t)m * N + n];
+            sum = sum * scale + (bias ? bias[n] : 0.0);
+            float *target = &out[(size_t)m * ldo + n];
             *target = accumulate ? *target + (float)sum : (float)sum;
         }
     }
+}
+
+void matmul_reference(float *out, const float *in, const float *weight, const float *bias, int M,
+                      int K, int N, matmul_layout layout, bool accumulate) {
+    reference_product(out, N, in, K, weight, layout == MATMUL_WEIGHT_IN_OUT ? N : K, bias, M, K, N, layout, 1.0,
+                      accumulate);
+}
+
+void matmul_strided_reference(float *out, int ldo, const float *in, int ldi, const float *weight, int ldw, int M,
+                              int K, int N, matmul_layout layout, float scale) {
+    reference_product(out, ldo, in, ldi, weight, ldw, NULL, M, K, N, layout, scale, false);
 }

@@ -20,6 +20,16 @@ typedef enum matmul_layout {
 void matmul(float *out, const float *in, const float *weight, const float *bias, int M, int K,
             int N, matmul_layout layout, bool accumulate);
 
+/* out (M, N), rows ldo floats apart, = scale x in (M, K), rows ldi apart,
+ * x weight laid out as `layout` with rows ldw apart: (K, N) for
+ * MATMUL_WEIGHT_IN_OUT, y = x W, or (N, K) for MATMUL_WEIGHT_OUT_IN,
+ * y = x W^T. For products on parts of larger matrices (attention's heads,
+ * columns of one row of q, k and v). One BLAS call on the calling thread,
+ * for callers that share their work among threads of their own; out is
+ * overwritten and may not overlap in or weight. */
+void matmul_strided(float *out, int ldo, const float *in, int ldi, const float *weight, int ldw, int M, int K,
+                    int N, matmul_layout layout, float scale);
+
 /* Sets the threads BLAS may use inside one matmul call (at least 1) and
  * returns the previous setting. Callers that run matmuls on several threads
  * of their own set 1 for that time, then restore. */
@@ -28,5 +38,9 @@ int matmul_set_threads(int n_threads);
 /* The same, as three plain loops in double precision accumulation. */
 void matmul_reference(float *out, const float *in, const float *weight, const float *bias, int M,
                       int K, int N, matmul_layout layout, bool accumulate);
+
+/* matmul_strided as three plain loops in double precision accumulation. */
+void matmul_strided_reference(float *out, int ldo, const float *in, int ldi, const float *weight, int ldw, int M,
+                              int K, int N, matmul_layout layout, float scale);
 
 #endif

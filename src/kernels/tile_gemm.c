@@ -11,6 +11,8 @@
  */
 #include "kernels/tile_gemm.h"
 
+#include "util/cpu_features.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -42,11 +44,6 @@ void tile_gemm_pack_panel(float *packed, const float *rows, int M, int K, int pa
 
 #if TILE_GEMM_HAVE_AVX512
 #define TILE_GEMM_AVX512 __attribute__((target("avx512f")))
-
-static bool cpu_has_kernel(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") != 0;
-}
 
 /* The kernel's 24 accumulators: 12 weight rows x 2 registers of 16 rows. */
 typedef struct tile_accumulators {
@@ -164,19 +161,10 @@ void tile_gemm(float *out, int ldo, const float *packed, int M, const float *wei
 
 #else
 
-static bool cpu_has_kernel(void) { return false; }
-
 void tile_gemm(float *out, int ldo, const float *packed, int M, const float *weight, int N, int K) {
     (void)out, (void)ldo, (void)packed, (void)M, (void)weight, (void)N, (void)K;
 }
 
 #endif
 
-static bool kernel_enabled = true;
-
-bool tile_gemm_available(void) { return kernel_enabled && cpu_has_kernel(); }
-
-bool tile_gemm_enable(bool enabled) {
-    kernel_enabled = enabled;
-    return cpu_has_kernel();
-}
+bool tile_gemm_available(void) { return TILE_GEMM_HAVE_AVX512 && cpu_features_level() >= CPU_LEVEL_AVX512; }

@@ -9,8 +9,9 @@
  * and the weight is not packed at all: the kernel keeps 32 rows x 12
  * weight rows of accumulators (AVX-512, 16 rows per register), loads the
  * packed rows along k and broadcasts each weight entry straight from its
- * row, twelve sequential streams. tile_gemm_available says whether the CPU
- * has AVX-512; callers use matmul otherwise.
+ * row, twelve sequential streams. tile_gemm_available says whether the
+ * kernel runs at this level (util/cpu_features.h); callers use matmul
+ * otherwise.
  *
  * Each element is one chain of fused multiply-adds in k order, started from
  * 0: its value depends only on its row and its weight row, never on M, N,
@@ -27,13 +28,9 @@
 /* Rows per packed panel, and weight rows per kernel call. */
 enum { TILE_GEMM_PANEL_ROWS = 32, TILE_GEMM_WEIGHT_ROWS = 12 };
 
-/* Whether callers should use the kernel: the CPU has AVX-512F (false off
- * x86-64) and tile_gemm_enable has not turned it off. */
+/* Whether callers should use the kernel: the level is avx512 (false off
+ * x86-64). */
 bool tile_gemm_available(void);
-
-/* Turns the kernel off (for tests of the callers' other path) or back on;
- * returns whether the CPU has it. Not to be called while a lens runs. */
-bool tile_gemm_enable(bool enabled);
 
 /* Panels that M rows fill (the last one padded with zeros). */
 int tile_gemm_panels(int M);

@@ -16,7 +16,8 @@
 #include "kernels/vector_exp.h"
 
 #include <math.h>
-#include <stdatomic.h>
+
+#include "util/cpu_features.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -145,54 +146,14 @@ VECTOR_EXP_AVX2 static void vector_exp_avx2(const float *x, float *y, size_t n) 
  * Choice of body
  * ---------------------------------------------------------------------- */
 
-static bool body_available(vector_exp_body body) {
-    switch (body) {
-    case VECTOR_EXP_BODY_PORTABLE:
-        return true;
-#if VECTOR_EXP_HAVE_X86
-    case VECTOR_EXP_BODY_AVX2:
-        __builtin_cpu_init();
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    case VECTOR_EXP_BODY_AVX512:
-        __builtin_cpu_init();
-        return __builtin_cpu_supports("avx512f");
-#else
-    case VECTOR_EXP_BODY_AVX2:
-    case VECTOR_EXP_BODY_AVX512:
-        return false;
-#endif
-    }
-    return false;
-}
-
-vector_exp_body vector_exp_best_body(void) {
-    if (body_available(VECTOR_EXP_BODY_AVX512)) return VECTOR_EXP_BODY_AVX512;
-    if (body_available(VECTOR_EXP_BODY_AVX2)) return VECTOR_EXP_BODY_AVX2;
-    return VECTOR_EXP_BODY_PORTABLE;
-}
-
-/* The body vector_exp runs, -1 until chosen. Atomic because the first calls
- * may come from several OpenMP threads at once (they store the same value). */
-static atomic_int selected_body = -1;
-
-bool vector_exp_use_body(vector_exp_body body) {
-    if (!body_available(body)) return false;
-    atomic_store_explicit(&selected_body, (int)body, memory_order_relaxed);
-    return true;
-}
-
 void vector_exp(const float *x, float *y, size_t n) {
-    int body = atomic_load_explicit(&selected_body, memory_order_relaxed);
-    if (body < 0) {
-        body = (int)vector_exp_best_body();
-        atomic_store_explicit(&selected_body, body, memory_order_relaxed);
-    }
 #if VECTOR_EXP_HAVE_X86
-    if (body == VECTOR_EXP_BODY_AVX512) {
+    const cpu_level level = cpu_features_level();
+    if (level >= CPU_LEVEL_AVX512) {
         vector_exp_avx512(x, y, n);
         return;
     }
-    if (body == VECTOR_EXP_BODY_AVX2) {
+    if (level >= CPU_LEVEL_AVX2) {
         vector_exp_avx2(x, y, n);
         return;
     }

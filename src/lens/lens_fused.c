@@ -4,8 +4,9 @@
  *
  * Per chunk and row: a float pass (maximum, rank counts, top-k candidates,
  * the tokens' logits), then a double pass (one exp per entry and the six
- * sums). Both passes have two bodies: AVX-512 intrinsics, chosen at run
- * time when the CPU has them, and plain C with libm's exp. The float passes
+ * sums). Both passes have two bodies: AVX-512 intrinsics at the avx512
+ * level (util/cpu_features.h), and plain C with libm's exp below it (there
+ * is no avx2 body). The float passes
  * give the same results; the double passes compute the same sums in the
  * same order per lane and differ only in the rounding of exp (a few ulp),
  * far below what the tests allow.
@@ -16,6 +17,8 @@
 #include <float.h>
 #include <math.h>
 #include <string.h>
+
+#include "util/cpu_features.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -339,30 +342,9 @@ LENS_AVX512 static float scan_avx512(lens_row_state *state, const float *logits,
 }
 #endif
 
-/* Which body runs: 1 vectorised, 0 portable, -1 not chosen yet. */
-static int use_vector_body = -1;
-
-static bool vector_body_available(void) {
 #if LENS_FUSED_HAVE_AVX512
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-           __builtin_cpu_supports("avx512dq");
-#else
-    return false;
+static bool vector_body(void) { return cpu_features_level() >= CPU_LEVEL_AVX512; }
 #endif
-}
-
-bool lens_fused_use_portable(bool portable) {
-    bool available = vector_body_available();
-    use_vector_body = available && !portable;
-    return available;
-}
-
-static bool vector_body(void) {
-    /* Racing first calls from two threads write the same value. */
-    if (use_vector_body < 0) use_vector_body = vector_body_available();
-    return use_vector_body == 1;
-}
 
 /* The float pass over one row's chunk: counts, top-k, the tokens' logits;
  * returns the chunk's maximum. */

@@ -85,8 +85,4 @@ void lens_fused_merge(lens_row_state *states, const lens_row_state *later, int n
 void lens_fused_finish(const lens_row_state *states, int n_rows, int row, lens_row_stats *out,
                        unsigned *recount_mask);
 
-/* Selects the plain C path instead of the vectorised one (for tests);
- * returns whether the vectorised path is available on this CPU. */
-bool lens_fused_use_portable(bool portable);
-
 #endif

@@ -9,6 +9,7 @@
 #include "kernels/norms.h"
 #include "kernels/softmax.h"
 #include "model/model.h"
+#include "util/cpu_features.h"
 #include "util/error.h"
 #include "util/file_map.h"
 
@@ -30,6 +31,9 @@ loupe_status loupe_model_open(const char *directory, loupe_model **model_out, lo
     *model_out = NULL;
     error_clear(error);
     if (directory == NULL) return error_set(error, LOUPE_ERROR_ARGUMENT, "no model directory given");
+    /* A mistyped or impossible LOUPE_CPU is refused before any kernel runs. */
+    loupe_status cpu_status = cpu_features_check(error);
+    if (cpu_status != LOUPE_OK) return cpu_status;
     loupe_model *model = calloc(1, sizeof *model);
     if (model == NULL) return error_set(error, LOUPE_ERROR_MEMORY, "out of memory");
     model->directory = strdup(directory);

@@ -416,6 +416,20 @@ if [ -e /dev/full ]; then
     { echo "FAILED E902: status $status: $(cat "$work/err")"; failures=$((failures + 1)); }
 fi
 
+# ---------------------------------------------------------------- the environment: LOUPE_CPU
+check E903 1 "LOUPE_CPU='avx3': not a level \(portable, avx2 or avx512\)" env LOUPE_CPU=avx3 "$loupe" next x
+# E904 needs a CPU without a level; on one that has them all it cannot be produced.
+lacking=""
+for level in avx512 avx2; do
+  LOUPE_CPU=$level "$loupe" next x >/dev/null 2>&1 || lacking=$level
+done
+if [ -n "$lacking" ]; then
+  check E904 1 "LOUPE_CPU=$lacking: this CPU has only (portable|avx2)" env LOUPE_CPU=$lacking "$loupe" next x
+else
+  checked+=(E904)
+  echo "E904: this CPU has every level: not reproducible here"
+fi
+
 # ---------------------------------------------------------------- corpus and count: the command line
 printf 'In the beginning God created the heaven and the earth.\n\nAnd God said, Let there be light.\n' >"$work/corpus.txt"
 corpus=$work/corpus.txt

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/cpu_features.h"
+
 int test_failures = 0;
 int test_checks = 0;
 
@@ -21,6 +23,21 @@ int test_finish(const char *name) {
     }
     printf("%s: %d of %d checks FAILED\n", name, test_failures, test_checks);
     return 1;
+}
+
+void test_require_cpu_level(const char *name) {
+    loupe_error error = {0};
+    loupe_status status = cpu_features_check(&error);
+    if (status == LOUPE_ERROR_UNSUPPORTED) {
+        printf("%s: skipped: %s\n", name, error.message);
+        exit(TEST_SKIP_STATUS);
+    }
+    if (status != LOUPE_OK) {
+        printf("%s: %s\n", name, error.message);
+        exit(1);
+    }
+    printf("%s: kernels at level %s (this CPU: %s)\n", name, cpu_level_name(cpu_features_level()),
+           cpu_level_name(cpu_features_detected()));
 }
 
 static const char *join_env(const char *variable, const char *fallback, const char *relative) {

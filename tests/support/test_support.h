@@ -47,6 +47,15 @@ extern int test_checks;
 /* Prints a summary; returns the process exit status (0 when all passed). */
 int test_finish(const char *name);
 
+/* The exit status ctest reads as a skip (SKIP_RETURN_CODE). */
+enum { TEST_SKIP_STATUS = 77 };
+
+/* For the tests that run once per level (LOUPE_CPU, util/cpu_features.h):
+ * prints which level runs; exits with TEST_SKIP_STATUS, saying so, when
+ * LOUPE_CPU asks for a level this CPU lacks, and with 1 when it names no
+ * level, so a body is never reported as tested when it did not run. */
+void test_require_cpu_level(const char *name);
+
 /* The test data folder (LOUPE_TEST_DATA) joined with a relative path; a
  * static buffer, valid until the next call. */
 const char *test_data_path(const char *relative);
