@@ -41,20 +41,10 @@ int cli_fail(const loupe_error *error);
  * printed when none is found. */
 char *cli_model_directory(const char *requested);
 
-/* The text to work on: the positional arguments joined by spaces, else the
- * file `file_path`, else standard input when it is not a terminal. Caller
- * frees; NULL with a message printed on failure. */
-char *cli_read_text(int n_words, char **words, const char *file_path, size_t *length);
-
 /* Parses a whole decimal integer in [min, max]; false with a message naming
  * the option otherwise. */
 bool cli_parse_int(const char *option, const char *text, long min, long max, long *value);
 bool cli_parse_float(const char *option, const char *text, double min, double max, double *value);
-
-/* Opens the tokenizer of model_dir and encodes text. Returns 0 or prints an
- * error and returns CLI_EXIT_FAILURE. */
-int cli_encode(const char *model_dir, const char *text, size_t length, loupe_tokenizer **tokenizer,
-               int32_t **ids, size_t *count);
 
 /* Writes length bytes of s as valid UTF-8: a byte that starts no valid
  * character is written as <0xNN>. With json_escape, quotes, backslashes and
@@ -67,6 +57,34 @@ void cli_json_string(FILE *out, const char *s, size_t length);
 
 
 
+/* Where the text comes from and how it becomes ids: the options that every
+ * command reading a text shares (tokenize, next, generate, lens). */
+typedef struct cli_text_options {
+    const char *file;  /* --file PATH */
+    const char *ids;   /* --ids LIST: token ids instead of a text */
+    bool keep_newline; /* --keep-newline: keep the trailing newline of a file or stdin */
+    bool no_special;   /* --no-special: special tokens in the text are plain text */
+    bool bos;          /* --bos: the BOS token first */
+} cli_text_options;
+
+/* getopt_long values of the shared options but --file, and their entries
+ * for a struct option table. */
+enum { CLI_OPTION_KEEP_NEWLINE = 0x100, CLI_OPTION_NO_SPECIAL, CLI_OPTION_IDS, CLI_OPTION_BOS };
+#define CLI_TEXT_LONG_OPTIONS                                                                          \
+    {"keep-newline", no_argument, NULL, CLI_OPTION_KEEP_NEWLINE},                                      \
+        {"no-special", no_argument, NULL, CLI_OPTION_NO_SPECIAL},                                      \
+        {"ids", required_argument, NULL, CLI_OPTION_IDS}, {"bos", no_argument, NULL, CLI_OPTION_BOS}
+
+/* Records the shared option `option` (a CLI_OPTION_* with its argument) in
+ * *text; false when option is none of them. */
+bool cli_text_option(int option, const char *argument, cli_text_options *text);
+
+/* How cli_input_load works. */
+enum {
+    CLI_INPUT_MODEL = 1 << 0,       /* also open the model */
+    CLI_INPUT_ALLOW_EMPTY = 1 << 1, /* accept a text of no tokens */
+};
+
 /* A model, its tokenizer and the encoded text, as most commands need them. */
 typedef struct cli_input {
     char *directory;
@@ -78,10 +96,17 @@ typedef struct cli_input {
     size_t n_ids;
 } cli_input;
 
-/* Reads the text, finds the model folder, opens the tokenizer (and the model
- * when need_model) and encodes the text; an empty text is refused. Returns 0,
- * or prints an error, frees what it made and returns CLI_EXIT_FAILURE. */
-int cli_input_load(const char *model_option, const char *file_path, int n_words, char **words,
-                   bool need_model, cli_input *input);
+/* Reads the text (the positional arguments joined by spaces, else the file
+ * text->file, else standard input when it is not a terminal; one trailing
+ * "\n" or "\r\n" of a file or stdin dropped unless text->keep_newline),
+ * finds the model folder, opens the tokenizer (and the model with
+ * CLI_INPUT_MODEL) and encodes the text, matching special tokens unless
+ * text->no_special. With text->ids the ids are checked against the
+ * vocabulary instead and the text is their decoding. text->bos puts the BOS
+ * id first. A text of no tokens is refused unless CLI_INPUT_ALLOW_EMPTY.
+ * Returns 0, or prints an error, frees what it made and returns
+ * CLI_EXIT_FAILURE. */
+int cli_input_load(const char *model_option, const cli_text_options *text, int n_words, char **words,
+                   unsigned flags, cli_input *input);
 void cli_input_free(cli_input *input);
 #endif

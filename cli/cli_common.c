@@ -103,7 +103,20 @@ static char *read_stream(FILE *stream, const char *name, size_t *length) {
     return text;
 }
 
-char *cli_read_text(int n_words, char **words, const char *file_path, size_t *length) {
+/* Drops one trailing "\n" or "\r\n" from text (*length bytes). */
+static void drop_trailing_newline(char *text, size_t *length) {
+    if (*length > 0 && text[*length - 1] == '\n') {
+        (*length)--;
+        if (*length > 0 && text[*length - 1] == '\r') (*length)--;
+        text[*length] = '\0';
+    }
+}
+
+/* The text of cli_input_load: the positional arguments joined by spaces,
+ * else the file, else standard input when it is not a terminal (one
+ * trailing newline of those two dropped unless keep_newline). Caller frees;
+ * NULL with a message printed on failure. */
+static char *read_text(int n_words, char **words, const char *file_path, bool keep_newline, size_t *length) {
     if (n_words > 0 && file_path != NULL) {
         cli_error("give the text either as arguments or with --file, not both");
         return NULL;
@@ -135,13 +148,16 @@ char *cli_read_text(int n_words, char **words, const char *file_path, size_t *le
         }
         char *text = read_stream(file, file_path, length);
         fclose(file);
+        if (text != NULL && !keep_newline) drop_trailing_newline(text, length);
         return text;
     }
     if (isatty(STDIN_FILENO)) {
         cli_error("no text given: pass it as an argument, with --file PATH, or on standard input");
         return NULL;
     }
-    return read_stream(stdin, "standard input", length);
+    char *text = read_stream(stdin, "standard input", length);
+    if (text != NULL && !keep_newline) drop_trailing_newline(text, length);
+    return text;
 }
 
 bool cli_parse_int(const char *option, const char *text, long min, long max, long *value) {
@@ -166,18 +182,6 @@ bool cli_parse_float(const char *option, const char *text, double min, double ma
     }
     *value = parsed;
     return true;
-}
-
-int cli_encode(const char *model_dir, const char *text, size_t length, loupe_tokenizer **tokenizer,
-               int32_t **ids, size_t *count) {
-    loupe_error error;
-    if (loupe_tokenizer_open(model_dir, tokenizer, &error) != LOUPE_OK) return cli_fail(&error);
-    if (loupe_tokenizer_encode(*tokenizer, text, length, ids, count, &error) != LOUPE_OK) {
-        loupe_tokenizer_close(*tokenizer);
-        *tokenizer = NULL;
-        return cli_fail(&error);
-    }
-    return 0;
 }
 
 void cli_write_text(FILE *out, const char *s, size_t length, bool json_escape) {
@@ -212,22 +216,122 @@ void cli_json_string(FILE *out, const char *s, size_t length) {
     fputc('"', out);
 }
 
-int cli_input_load(const char *model_option, const char *file_path, int n_words, char **words,
-                   bool need_model, cli_input *input) {
+bool cli_text_option(int option, const char *argument, cli_text_options *text) {
+    switch (option) {
+    case CLI_OPTION_KEEP_NEWLINE: text->keep_newline = true; return true;
+    case CLI_OPTION_NO_SPECIAL: text->no_special = true; return true;
+    case CLI_OPTION_IDS: text->ids = argument; return true;
+    case CLI_OPTION_BOS: text->bos = true; return true;
+    default: return false;
+    }
+}
+
+/* Parses list, comma-separated token ids of tokenizer, into *ids (caller
+ * frees) and *count; false with a message naming the entry otherwise. */
+static bool parse_ids(const char *list, const loupe_tokenizer *tokenizer, int32_t **ids, size_t *count) {
+    size_t n = 1;
+    for (const char *c = list; *c; c++) n += *c == ',';
+    *ids = malloc(n * sizeof **ids);
+    if (*ids == NULL) {
+        cli_error("out of memory");
+        return false;
+    }
+    int n_vocab = loupe_tokenizer_vocab_size(tokenizer);
+    const char *entry = list;
+    for (size_t i = 0; i < n; i++) {
+        size_t length = strcspn(entry, ",");
+        long id = -1;
+        bool digits = length > 0 && length <= 10 && strspn(entry, "0123456789") == length;
+        if (digits) id = strtol(entry, NULL, 10);
+        if (!digits || id >= n_vocab || loupe_tokenizer_token_bytes(tokenizer, (int32_t)id, NULL) == NULL) {
+            if (digits)
+                cli_error("--ids: entry %zu (%ld) is not a token id of the model's vocabulary (0 .. %d)", i + 1,
+                          id, n_vocab - 1);
+            else
+                cli_error("--ids: entry %zu ('%.*s') is not a token id: expected whole numbers 0 .. %d "
+                          "separated by commas",
+                          i + 1, (int)(length > 40 ? 40 : length), entry, n_vocab - 1);
+            free(*ids);
+            *ids = NULL;
+            return false;
+        }
+        (*ids)[i] = (int32_t)id;
+        entry += length + 1;
+    }
+    *count = n;
+    return true;
+}
+
+/* Sets input's ids and text from --ids once the tokenizer is open. */
+static int ids_input(const char *list, cli_input *input) {
+    if (!parse_ids(list, input->tokenizer, &input->ids, &input->n_ids)) return CLI_EXIT_FAILURE;
+    loupe_error error;
+    char *decoded = NULL;
+    size_t length = 0;
+    if (loupe_tokenizer_decode(input->tokenizer, input->ids, input->n_ids, &decoded, &length, &error) != LOUPE_OK)
+        return cli_fail(&error);
+    input->text = malloc(length + 1);
+    if (input->text != NULL) memcpy(input->text, decoded, length + 1);
+    input->text_length = length;
+    loupe_free(decoded);
+    if (input->text == NULL) {
+        cli_error("out of memory");
+        return CLI_EXIT_FAILURE;
+    }
+    return 0;
+}
+
+/* Puts the tokenizer's BOS id before input's ids. */
+static int prepend_bos(cli_input *input) {
+    int32_t bos = loupe_tokenizer_bos_id(input->tokenizer);
+    if (bos < 0) {
+        cli_error("--bos: the tokenizer of %s has no BOS token", input->directory);
+        return CLI_EXIT_FAILURE;
+    }
+    int32_t *with_bos = malloc((input->n_ids + 1) * sizeof *with_bos);
+    if (with_bos == NULL) {
+        cli_error("out of memory");
+        return CLI_EXIT_FAILURE;
+    }
+    with_bos[0] = bos;
+    if (input->n_ids > 0) memcpy(with_bos + 1, input->ids, input->n_ids * sizeof *with_bos);
+    loupe_free(input->ids);
+    input->ids = with_bos;
+    input->n_ids++;
+    return 0;
+}
+
+int cli_input_load(const char *model_option, const cli_text_options *text, int n_words, char **words,
+                   unsigned flags, cli_input *input) {
     memset(input, 0, sizeof *input);
-    input->text = cli_read_text(n_words, words, file_path, &input->text_length);
-    if (input->text == NULL) return CLI_EXIT_FAILURE;
+    if (text->ids != NULL && (n_words > 0 || text->file != NULL)) {
+        cli_error("give either a text (arguments, --file or standard input) or --ids, not both");
+        return CLI_EXIT_FAILURE;
+    }
+    if (text->ids == NULL) {
+        input->text = read_text(n_words, words, text->file, text->keep_newline, &input->text_length);
+        if (input->text == NULL) return CLI_EXIT_FAILURE;
+    }
     input->directory = cli_model_directory(model_option);
     int status = input->directory ? 0 : CLI_EXIT_FAILURE;
-    if (status == 0)
-        status = cli_encode(input->directory, input->text, input->text_length, &input->tokenizer,
-                            &input->ids, &input->n_ids);
-    if (status == 0 && input->n_ids == 0) {
+    loupe_error error;
+    if (status == 0 && loupe_tokenizer_open(input->directory, &input->tokenizer, &error) != LOUPE_OK)
+        status = cli_fail(&error);
+    if (status == 0 && text->ids != NULL) {
+        status = ids_input(text->ids, input);
+    } else if (status == 0) {
+        loupe_encode_params params = loupe_encode_default_params();
+        params.match_special = !text->no_special;
+        if (loupe_tokenizer_encode_with_params(input->tokenizer, input->text, input->text_length, &params,
+                                               &input->ids, &input->n_ids, &error) != LOUPE_OK)
+            status = cli_fail(&error);
+    }
+    if (status == 0 && text->bos) status = prepend_bos(input);
+    if (status == 0 && input->n_ids == 0 && !(flags & CLI_INPUT_ALLOW_EMPTY)) {
         cli_error("the text is empty: nothing to run the model on");
         status = CLI_EXIT_FAILURE;
     }
-    if (status == 0 && need_model) {
-        loupe_error error;
+    if (status == 0 && (flags & CLI_INPUT_MODEL)) {
         if (loupe_model_open(input->directory, &input->model, &error) != LOUPE_OK)
             status = cli_fail(&error);
     }

@@ -12,7 +12,7 @@
 
 static const char usage[] =
     "usage: loupe generate [--model DIR] [--tokens N] [--temperature X] [--seed S]\n"
-    "                      [--file PATH] [TEXT...]\n"
+    "                      [--file PATH | --ids LIST] [TEXT...]\n"
     "\n"
     "Prints the text followed by N generated tokens. Temperature 0 (the default)\n"
     "takes the most likely token each step; above 0 samples from softmax(logits / X)\n"
@@ -23,7 +23,12 @@ static const char usage[] =
     "  --tokens N        tokens to generate, 1 to 100000 (default 30)\n"
     "  --temperature X   0 for greedy, else 0.01 to 100 (default 0)\n"
     "  --seed S          seed of the sampler (default 1)\n"
-    "  --file PATH       read the text from a file (default: the arguments, else stdin)\n"
+    "  --file PATH       read the text from a file (default: the arguments, else stdin);\n"
+    "                    one trailing newline (\\n or \\r\\n) of a file or stdin is dropped\n"
+    "  --keep-newline    keep that newline\n"
+    "  --no-special      read special tokens in the text (<|endoftext|>) as plain text\n"
+    "  --ids LIST        run on token ids instead of a text, e.g. --ids 464,2068,7586\n"
+    "  --bos             put the model's BOS token (<|endoftext|>) first\n"
     "  --help            show this help\n";
 
 /* splitmix64: a small, well-mixed generator; enough for sampling tokens. */
@@ -59,9 +64,11 @@ int cmd_generate(int argc, char **argv) {
         {"seed", required_argument, NULL, 's'},
         {"file", required_argument, NULL, 'f'},
         {"help", no_argument, NULL, 'h'},
+        CLI_TEXT_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
-    const char *model_option = NULL, *file_path = NULL;
+    const char *model_option = NULL;
+    cli_text_options text = {0};
     long n_new = 30, seed = 1;
     double temperature = 0.0;
     int option;
@@ -82,13 +89,16 @@ int cmd_generate(int argc, char **argv) {
         case 's':
             if (!cli_parse_int("--seed", optarg, 0, INT32_MAX, &seed)) return CLI_EXIT_USAGE;
             break;
-        case 'f': file_path = optarg; break;
+        case 'f': text.file = optarg; break;
         case 'h': fputs(usage, stdout); return CLI_EXIT_OK;
-        default: fputs(usage, stderr); return CLI_EXIT_USAGE;
+        default:
+            if (cli_text_option(option, optarg, &text)) break;
+            fputs(usage, stderr);
+            return CLI_EXIT_USAGE;
         }
     }
     cli_input input;
-    int status = cli_input_load(model_option, file_path, argc - optind, argv + optind, true, &input);
+    int status = cli_input_load(model_option, &text, argc - optind, argv + optind, CLI_INPUT_MODEL, &input);
     if (status != 0) return status;
     loupe_model_info info;
     loupe_model_get_info(input.model, &info);

@@ -15,7 +15,7 @@
 #include "plot.h"
 
 static const char usage[] =
-    "usage: loupe lens [--model DIR] [options] [--file PATH] [TEXT...]\n"
+    "usage: loupe lens [--model DIR] [options] [--file PATH | --ids LIST] [TEXT...]\n"
     "\n"
     "The logit lens of a text: what the model would predict at every position if\n"
     "it stopped after each layer. The table has one row per lens row (input = the\n"
@@ -26,7 +26,12 @@ static const char usage[] =
     "the true next token.\n"
     "\n"
     "  --model DIR        a Hugging Face model folder (default: the embedded gpt2-demo)\n"
-    "  --file PATH        read the text from a file (default: the arguments, else stdin)\n"
+    "  --file PATH        read the text from a file (default: the arguments, else stdin);\n"
+    "                     one trailing newline (\\n or \\r\\n) of a file or stdin is dropped\n"
+    "  --keep-newline     keep that newline\n"
+    "  --no-special       read special tokens in the text (<|endoftext|>) as plain text\n"
+    "  --ids LIST         run on token ids instead of a text, e.g. --ids 464,2068,7586\n"
+    "  --bos              put the model's BOS token (<|endoftext|>) first\n"
     "  --format F         table, json or csv (default table; docs/LENS_JSON.md and\n"
     "                     docs/LENS_OUTPUT.md describe json and csv)\n"
     "  --topk K           top tokens kept per cell in json, 1 to 100 (default 5);\n"
@@ -114,7 +119,8 @@ bool lens_metric_option(const char *option, const char *text, lens_metric *metri
 
 /* Everything the command line chose. */
 typedef struct lens_command_options {
-    const char *model, *file, *colour, *plot, *summary;
+    const char *model, *colour, *plot, *summary;
+    cli_text_options text;
     long topk, width;
     double dpi;
     bool subblocks, top_down, values, has_width, has_format, has_topk;
@@ -135,7 +141,7 @@ static int parse_options(int argc, char **argv, lens_command_options *chosen) {
         {"color", required_argument, NULL, 'c'},  {"colour", required_argument, NULL, 'c'},
         {"width", required_argument, NULL, 'w'},  {"values", no_argument, NULL, 'v'},
         {"plot", required_argument, NULL, 'p'},   {"summary", required_argument, NULL, 'S'},
-        {"dpi", required_argument, NULL, 'D'},
+        {"dpi", required_argument, NULL, 'D'},      CLI_TEXT_LONG_OPTIONS,
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     static const char *const formats[] = {"table", "json", "csv"};
@@ -150,7 +156,7 @@ static int parse_options(int argc, char **argv, lens_command_options *chosen) {
     while (ok && (option = getopt_long(argc, argv, "m:f:k:h", options, NULL)) != -1) {
         switch (option) {
         case 'm': chosen->model = optarg; break;
-        case 'f': chosen->file = optarg; break;
+        case 'f': chosen->text.file = optarg; break;
         case 'k':
             ok = cli_parse_int("--topk", optarg, 1, LOUPE_LENS_MAX_TOPK, &chosen->topk);
             chosen->has_topk = true;
@@ -181,7 +187,10 @@ static int parse_options(int argc, char **argv, lens_command_options *chosen) {
             break;
         case 'v': chosen->values = true; break;
         case 'h': fputs(usage, stdout); return CLI_EXIT_OK;
-        default: fputs(usage, stderr); return CLI_EXIT_USAGE;
+        default:
+            if (cli_text_option(option, optarg, &chosen->text)) break;
+            fputs(usage, stderr);
+            return CLI_EXIT_USAGE;
         }
     }
     return ok ? -1 : CLI_EXIT_USAGE;
@@ -195,7 +204,7 @@ int cmd_lens(int argc, char **argv) {
     if (status != 0) return status;
 
     cli_input input;
-    status = cli_input_load(chosen.model, chosen.file, argc - optind, argv + optind, true, &input);
+    status = cli_input_load(chosen.model, &chosen.text, argc - optind, argv + optind, CLI_INPUT_MODEL, &input);
     if (status != 0) return status;
     loupe_model_info info;
     loupe_model_get_info(input.model, &info);

@@ -10,14 +10,20 @@
 #include "lens_output.h"
 
 static const char usage[] =
-    "usage: loupe next [--model DIR] [--topk K] [--json] [--file PATH] [TEXT...]\n"
+    "usage: loupe next [--model DIR] [--topk K] [--json] [--file PATH | --ids LIST] [TEXT...]\n"
     "\n"
     "The K most likely tokens to follow the text, with their probabilities.\n"
     "JSON output: {\"ids\": [...], \"next\": [{\"id\": N, \"text\": \"...\", \"prob\": P}, ...]}.\n"
     "\n"
     "  --model DIR   a Hugging Face model folder (default: the embedded gpt2-demo)\n"
     "  --topk K      how many tokens to show, 1 to 1000 (default 10)\n"
-    "  --file PATH   read the text from a file (default: the arguments, else stdin)\n"
+    "  --file PATH   read the text from a file (default: the arguments, else stdin);\n"
+    "                one trailing newline (\\n or \\r\\n) of a file or stdin is dropped\n"
+    "  --keep-newline\n"
+    "                keep that newline\n"
+    "  --no-special  read special tokens in the text (<|endoftext|>) as plain text\n"
+    "  --ids LIST    run on token ids instead of a text, e.g. --ids 464,2068,7586\n"
+    "  --bos         put the model's BOS token (<|endoftext|>) first\n"
     "  --json        print JSON\n"
     "  --help        show this help\n";
 
@@ -42,9 +48,11 @@ int cmd_next(int argc, char **argv) {
         {"file", required_argument, NULL, 'f'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
+        CLI_TEXT_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
-    const char *model_option = NULL, *file_path = NULL;
+    const char *model_option = NULL;
+    cli_text_options text = {0};
     long k = 10;
     int json = 0, option;
     optind = 1;
@@ -54,14 +62,17 @@ int cmd_next(int argc, char **argv) {
         case 'k':
             if (!cli_parse_int("--topk", optarg, 1, 1000, &k)) return CLI_EXIT_USAGE;
             break;
-        case 'f': file_path = optarg; break;
+        case 'f': text.file = optarg; break;
         case 'j': json = 1; break;
         case 'h': fputs(usage, stdout); return CLI_EXIT_OK;
-        default: fputs(usage, stderr); return CLI_EXIT_USAGE;
+        default:
+            if (cli_text_option(option, optarg, &text)) break;
+            fputs(usage, stderr);
+            return CLI_EXIT_USAGE;
         }
     }
     cli_input input;
-    int status = cli_input_load(model_option, file_path, argc - optind, argv + optind, true, &input);
+    int status = cli_input_load(model_option, &text, argc - optind, argv + optind, CLI_INPUT_MODEL, &input);
     if (status != 0) return status;
     loupe_model_info info;
     loupe_model_get_info(input.model, &info);

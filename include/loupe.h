@@ -143,23 +143,52 @@ loupe_status loupe_model_next_probs(const loupe_model *model, const int32_t *ids
 
 typedef struct loupe_tokenizer loupe_tokenizer;
 
-/* Opens vocab.json and merges.txt in `directory`. */
+/* Opens vocab.json and merges.txt in `directory`, with the added and
+ * special tokens that transformers' GPT2TokenizerFast finds there:
+ * tokenizer_config.json (added_tokens_decoder, bos_token, ...), else
+ * special_tokens_map.json and added_tokens.json, and by default
+ * "<|endoftext|>" as the BOS, EOS and unknown token when vocab.json has it. */
 loupe_status loupe_tokenizer_open(const char *directory, loupe_tokenizer **tokenizer_out,
                                   loupe_error *error);
-/* Opens the two files by path. */
+/* Opens the two files by path; the added tokens are GPT-2's defaults only. */
 loupe_status loupe_tokenizer_open_files(const char *vocab_path, const char *merges_path,
                                         loupe_tokenizer **tokenizer_out, loupe_error *error);
 void loupe_tokenizer_close(loupe_tokenizer *tokenizer);
 
+/* One more than the largest token id (vocab.json's or an added token's). */
 int loupe_tokenizer_vocab_size(const loupe_tokenizer *tokenizer);
 
+/* The id of the BOS token (bos_token of the folder; GPT-2's "<|endoftext|>",
+ * 50256), or -1 when the tokenizer has none. */
+int32_t loupe_tokenizer_bos_id(const loupe_tokenizer *tokenizer);
+
+typedef struct loupe_encode_params {
+    /* true (the default): special added tokens in the text, such as
+     * "<|endoftext|>", are encoded as their own ids, as Hugging Face's
+     * tokenizers do; false: their text is encoded as plain text (Hugging
+     * Face's split_special_tokens). Non-special added tokens are matched
+     * either way. */
+    bool match_special;
+} loupe_encode_params;
+
+loupe_encode_params loupe_encode_default_params(void);
+
 /* Encodes `length` bytes of text (any bytes: invalid UTF-8 is encoded byte by
- * byte, never rejected). Special tokens in the text are encoded as plain text.
- * On success *ids_out (caller frees with loupe_free) holds *count_out ids. */
+ * byte, never rejected): the added tokens first (leftmost-longest, with
+ * their lstrip, rstrip and single_word flags), then GPT-2's byte-level BPE
+ * on the text between them. params NULL means the defaults. On success
+ * *ids_out (caller frees with loupe_free) holds *count_out ids. */
+loupe_status loupe_tokenizer_encode_with_params(loupe_tokenizer *tokenizer, const char *text, size_t length,
+                                                const loupe_encode_params *params, int32_t **ids_out,
+                                                size_t *count_out, loupe_error *error);
+
+/* loupe_tokenizer_encode_with_params with match_special false: special
+ * tokens in the text are encoded as plain text. */
 loupe_status loupe_tokenizer_encode(loupe_tokenizer *tokenizer, const char *text, size_t length,
                                     int32_t **ids_out, size_t *count_out, loupe_error *error);
 
-/* The raw bytes of one token; NULL (and *length 0) for an id out of range.
+/* The raw bytes of one token (an added token's content for an added id
+ * beyond vocab.json); NULL (and *length 0) for an id that is no token.
  * The bytes live as long as the tokenizer. */
 const char *loupe_tokenizer_token_bytes(const loupe_tokenizer *tokenizer, int32_t id,
                                         size_t *length);

@@ -7,13 +7,6 @@
 
 #include <utf8proc.h>
 
-typedef enum character_class {
-    CLASS_LETTER,
-    CLASS_NUMBER,
-    CLASS_SPACE, /* Unicode White_Space */
-    CLASS_OTHER, /* everything else, invalid UTF-8 bytes included */
-} character_class;
-
 /* ------------------------------------------------------------------------
  * Classifying one character
  * ---------------------------------------------------------------------- */
@@ -54,9 +47,7 @@ static character_class classify_ascii(uint8_t byte) {
     return CLASS_OTHER;
 }
 
-/* Classifies the character at text[at] (at < length) and sets *size to its
- * length in bytes; an invalid UTF-8 byte is one CLASS_OTHER character. */
-static character_class classify_at(const uint8_t *text, size_t length, size_t at, size_t *size) {
+character_class pretokenizer_classify_at(const uint8_t *text, size_t length, size_t at, size_t *size) {
     uint8_t byte = text[at];
     if (byte < 0x80) {
         *size = 1;
@@ -78,7 +69,7 @@ static character_class classify_at(const uint8_t *text, size_t length, size_t at
 static size_t run_end(const uint8_t *text, size_t length, size_t at, character_class wanted) {
     while (at < length) {
         size_t size;
-        if (classify_at(text, length, at, &size) != wanted) break;
+        if (pretokenizer_classify_at(text, length, at, &size) != wanted) break;
         at += size;
     }
     return at;
@@ -115,7 +106,7 @@ int pretokenizer_next(pretokenizer *splitter, size_t *start, size_t *piece_lengt
 
     if (end == at) {
         size_t size;
-        character_class first = classify_at(text, length, at, &size);
+        character_class first = pretokenizer_classify_at(text, length, at, &size);
         if (first != CLASS_SPACE) {
             /* \p{L}+, \p{N}+ or [^\s\p{L}\p{N}]+ without the leading space. */
             end = run_end(text, length, at + size, first);
@@ -123,7 +114,7 @@ int pretokenizer_next(pretokenizer *splitter, size_t *start, size_t *piece_lengt
             size_t after_space = at + 1;
             character_class next = CLASS_SPACE;
             if (text[at] == ' ' && after_space < length)
-                next = classify_at(text, length, after_space, &size);
+                next = pretokenizer_classify_at(text, length, after_space, &size);
             if (text[at] == ' ' && after_space < length && next != CLASS_SPACE) {
                 /* " ?" took the space; the run of the next class follows. */
                 end = run_end(text, length, after_space + size, next);
@@ -133,7 +124,7 @@ int pretokenizer_next(pretokenizer *splitter, size_t *start, size_t *piece_lengt
                 size_t last_start = at;
                 end = at;
                 size_t characters = 0;
-                while (end < length && classify_at(text, length, end, &size) == CLASS_SPACE) {
+                while (end < length && pretokenizer_classify_at(text, length, end, &size) == CLASS_SPACE) {
                     last_start = end;
                     end += size;
                     characters++;

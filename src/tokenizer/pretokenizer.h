@@ -19,6 +19,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The character classes of the pattern. */
+typedef enum character_class {
+    CLASS_LETTER, /* \p{L} */
+    CLASS_NUMBER, /* \p{N} */
+    CLASS_SPACE,  /* Unicode White_Space */
+    CLASS_OTHER,  /* everything else, invalid UTF-8 bytes included */
+} character_class;
+
+/* Classifies the character at text[at] (at < length) and sets *size to its
+ * length in bytes; an invalid UTF-8 byte is one CLASS_OTHER character. */
+character_class pretokenizer_classify_at(const uint8_t *text, size_t length, size_t at, size_t *size);
+
 typedef struct pretokenizer {
     const uint8_t *text; /* (length) bytes, borrowed */
     size_t length;

@@ -1,6 +1,7 @@
 /*
  * tokenizer.c - the public tokenizer calls: GPT-2 byte-level BPE built from
- * the pre-tokenizer, the vocabulary, the merge rules and the piece cache.
+ * the added tokens, the pre-tokenizer, the vocabulary, the merge rules and
+ * the piece cache.
  *
  * Encoding writes to the tokenizer's piece cache and merge scratch (hence
  * the non-const handle): one tokenizer must not encode on two threads at
@@ -11,9 +12,11 @@
 #include <string.h>
 
 #include "loupe.h"
+#include "tokenizer/added_tokens.h"
 #include "tokenizer/bpe_encode.h"
 #include "tokenizer/bpe_merges.h"
 #include "tokenizer/bpe_vocab.h"
+#include "tokenizer/hf_added_tokens.h"
 #include "tokenizer/pretoken_cache.h"
 #include "tokenizer/pretokenizer.h"
 #include "util/error.h"
@@ -28,23 +31,24 @@ struct loupe_tokenizer {
     bpe_merges merges;
     bpe_workspace workspace; /* scratch of the merge loop */
     pretoken_cache cache;
+    added_vocabulary *added; /* special and other added tokens, matched before BPE */
+    int32_t bos_id;          /* -1 when the tokenizer has no BOS token */
 };
 
 /* ------------------------------------------------------------------------
  * Opening and closing
  * ---------------------------------------------------------------------- */
 
-loupe_status loupe_tokenizer_open_files(const char *vocab_path, const char *merges_path,
-                                        loupe_tokenizer **tokenizer_out, loupe_error *error) {
-    if (tokenizer_out == NULL)
-        return error_set(error, LOUPE_ERROR_ARGUMENT, "tokenizer: no place for the result");
-    *tokenizer_out = NULL;
-    if (vocab_path == NULL || merges_path == NULL)
-        return error_set(error, LOUPE_ERROR_ARGUMENT, "tokenizer: missing vocab or merges path");
+/* Opens vocab.json and merges.txt by path, and the added tokens of the
+ * files in directory (NULL: GPT-2's defaults only). */
+static loupe_status tokenizer_open(const char *vocab_path, const char *merges_path, const char *directory,
+                                   loupe_tokenizer **tokenizer_out, loupe_error *error) {
     loupe_tokenizer *tokenizer = calloc(1, sizeof *tokenizer);
     if (tokenizer == NULL) return error_set(error, LOUPE_ERROR_MEMORY, "tokenizer: out of memory");
     loupe_status status = bpe_vocab_load(vocab_path, &tokenizer->vocab, error);
     if (status == LOUPE_OK) status = bpe_merges_load(merges_path, &tokenizer->vocab, &tokenizer->merges, error);
+    if (status == LOUPE_OK)
+        status = hf_added_tokens_load(directory, &tokenizer->vocab, &tokenizer->added, &tokenizer->bos_id, error);
     if (status == LOUPE_OK && pretoken_cache_init(&tokenizer->cache) != 0)
         status = error_set(error, LOUPE_ERROR_MEMORY, "tokenizer: out of memory");
     if (status != LOUPE_OK) {
@@ -56,9 +60,21 @@ loupe_status loupe_tokenizer_open_files(const char *vocab_path, const char *merg
     return LOUPE_OK;
 }
 
+loupe_status loupe_tokenizer_open_files(const char *vocab_path, const char *merges_path,
+                                        loupe_tokenizer **tokenizer_out, loupe_error *error) {
+    if (tokenizer_out == NULL)
+        return error_set(error, LOUPE_ERROR_ARGUMENT, "tokenizer: no place for the result");
+    *tokenizer_out = NULL;
+    if (vocab_path == NULL || merges_path == NULL)
+        return error_set(error, LOUPE_ERROR_ARGUMENT, "tokenizer: missing vocab or merges path");
+    return tokenizer_open(vocab_path, merges_path, NULL, tokenizer_out, error);
+}
+
 loupe_status loupe_tokenizer_open(const char *directory, loupe_tokenizer **tokenizer_out,
                                   loupe_error *error) {
-    if (tokenizer_out != NULL) *tokenizer_out = NULL;
+    if (tokenizer_out == NULL)
+        return error_set(error, LOUPE_ERROR_ARGUMENT, "tokenizer: no place for the result");
+    *tokenizer_out = NULL;
     if (directory == NULL)
         return error_set(error, LOUPE_ERROR_ARGUMENT, "tokenizer: no directory given");
     loupe_status folder = directory_check(directory, error);
@@ -67,7 +83,7 @@ loupe_status loupe_tokenizer_open(const char *directory, loupe_tokenizer **token
     char *merges_path = path_join(directory, "merges.txt");
     loupe_status status =
         vocab_path && merges_path
-            ? loupe_tokenizer_open_files(vocab_path, merges_path, tokenizer_out, error)
+            ? tokenizer_open(vocab_path, merges_path, directory, tokenizer_out, error)
             : error_set(error, LOUPE_ERROR_MEMORY, "%s: out of memory", directory);
     free(vocab_path);
     free(merges_path);
@@ -80,11 +96,18 @@ void loupe_tokenizer_close(loupe_tokenizer *tokenizer) {
     bpe_merges_free(&tokenizer->merges);
     bpe_workspace_free(&tokenizer->workspace);
     pretoken_cache_free(&tokenizer->cache);
+    added_vocabulary_free(tokenizer->added);
     free(tokenizer);
 }
 
 int loupe_tokenizer_vocab_size(const loupe_tokenizer *tokenizer) {
-    return tokenizer ? (int)tokenizer->vocab.n_tokens : 0;
+    if (tokenizer == NULL) return 0;
+    int32_t last_added = added_vocabulary_max_id(tokenizer->added);
+    return last_added >= tokenizer->vocab.n_tokens ? (int)last_added + 1 : (int)tokenizer->vocab.n_tokens;
+}
+
+int32_t loupe_tokenizer_bos_id(const loupe_tokenizer *tokenizer) {
+    return tokenizer ? tokenizer->bos_id : -1;
 }
 
 const char *loupe_tokenizer_token_bytes(const loupe_tokenizer *tokenizer, int32_t id,
@@ -92,8 +115,13 @@ const char *loupe_tokenizer_token_bytes(const loupe_tokenizer *tokenizer, int32_
     size_t ignored = 0;
     if (length == NULL) length = &ignored;
     *length = 0;
-    if (tokenizer == NULL || id < 0 || id >= tokenizer->vocab.n_tokens) return NULL;
-    return bpe_vocab_token(&tokenizer->vocab, id, length);
+    if (tokenizer == NULL || id < 0) return NULL;
+    if (id < tokenizer->vocab.n_tokens) return bpe_vocab_token(&tokenizer->vocab, id, length);
+    /* an added token beyond vocab.json */
+    const added_token *token = added_vocabulary_find_id(tokenizer->added, id);
+    if (token == NULL) return NULL;
+    *length = token->length;
+    return token->content;
 }
 
 /* ------------------------------------------------------------------------
@@ -142,8 +170,60 @@ static loupe_status encode_piece(loupe_tokenizer *tokenizer, const char *piece, 
     return LOUPE_OK;
 }
 
-loupe_status loupe_tokenizer_encode(loupe_tokenizer *tokenizer, const char *text, size_t length,
-                                    int32_t **ids_out, size_t *count_out, loupe_error *error) {
+/* Appends the ids of plain text (no added token in it) to ids: the
+ * pre-tokenizer's pieces, each through BPE. */
+static loupe_status encode_plain(loupe_tokenizer *tokenizer, const char *text, size_t length, int32_t **ids,
+                                 size_t *capacity, size_t *count, loupe_error *error) {
+    pretokenizer splitter;
+    pretokenizer_init(&splitter, text, length);
+    size_t start = 0, piece_length = 0;
+    while (pretokenizer_next(&splitter, &start, &piece_length)) {
+        loupe_status status = encode_piece(tokenizer, text + start, piece_length, ids, capacity, count, error);
+        if (status != LOUPE_OK) return status;
+    }
+    return LOUPE_OK;
+}
+
+/* Appends one added token's id to ids. */
+static loupe_status append_id(int32_t id, int32_t **ids, size_t *capacity, size_t *count, loupe_error *error) {
+    if (reserve_ids(ids, capacity, *count, 1) != 0)
+        return error_set(error, LOUPE_ERROR_MEMORY, "tokenizer: out of memory for %zu ids", *count);
+    (*ids)[(*count)++] = id;
+    return LOUPE_OK;
+}
+
+/* Appends the ids of text: the unnormalized added tokens split the raw text,
+ * the normalized ones each plain part (GPT-2 has no normalizer, so the same
+ * bytes), and what is left goes through BPE, as Hugging Face does. */
+static loupe_status encode_text(loupe_tokenizer *tokenizer, const char *text, size_t length, unsigned flags,
+                                int32_t **ids, size_t *capacity, size_t *count, loupe_error *error) {
+    added_splitter raw, normalized;
+    added_segment outer, inner;
+    loupe_status status = LOUPE_OK;
+    added_splitter_init(&raw, tokenizer->added, text, length, flags);
+    while (status == LOUPE_OK && added_splitter_next(&raw, &outer)) {
+        if (outer.id >= 0) {
+            status = append_id(outer.id, ids, capacity, count, error);
+            continue;
+        }
+        added_splitter_init(&normalized, tokenizer->added, text + outer.start, outer.length,
+                            flags | ADDED_SPLIT_NORMALIZED);
+        while (status == LOUPE_OK && added_splitter_next(&normalized, &inner)) {
+            const char *part = text + outer.start + inner.start;
+            status = inner.id >= 0 ? append_id(inner.id, ids, capacity, count, error)
+                                   : encode_plain(tokenizer, part, inner.length, ids, capacity, count, error);
+        }
+    }
+    return status;
+}
+
+loupe_encode_params loupe_encode_default_params(void) {
+    return (loupe_encode_params){.match_special = true};
+}
+
+loupe_status loupe_tokenizer_encode_with_params(loupe_tokenizer *tokenizer, const char *text, size_t length,
+                                                const loupe_encode_params *params, int32_t **ids_out,
+                                                size_t *count_out, loupe_error *error) {
     if (ids_out) *ids_out = NULL;
     if (count_out) *count_out = 0;
     if (tokenizer == NULL || ids_out == NULL || count_out == NULL || (text == NULL && length > 0))
@@ -152,24 +232,28 @@ loupe_status loupe_tokenizer_encode(loupe_tokenizer *tokenizer, const char *text
         return error_set(error, LOUPE_ERROR_LIMIT,
                          "tokenizer: the text is %zu bytes, longer than the limit of %zu bytes", length,
                          TOKENIZER_MAX_TEXT_BYTES);
+    loupe_encode_params defaults = loupe_encode_default_params();
+    if (params == NULL) params = &defaults;
     /* English averages over four bytes a token; the buffer grows if not. */
     size_t capacity = length / 3 + 16, count = 0;
     int32_t *ids = malloc(capacity * sizeof *ids);
     if (ids == NULL) return error_set(error, LOUPE_ERROR_MEMORY, "tokenizer: out of memory");
-    pretokenizer splitter;
-    pretokenizer_init(&splitter, text, length);
-    size_t start = 0, piece_length = 0;
-    while (pretokenizer_next(&splitter, &start, &piece_length)) {
-        loupe_status status =
-            encode_piece(tokenizer, text + start, piece_length, &ids, &capacity, &count, error);
-        if (status != LOUPE_OK) {
-            free(ids);
-            return status;
-        }
+    unsigned flags = params->match_special ? 0 : ADDED_SPLIT_SKIP_SPECIAL;
+    loupe_status status = encode_text(tokenizer, text, length, flags, &ids, &capacity, &count, error);
+    if (status != LOUPE_OK) {
+        free(ids);
+        return status;
     }
     *ids_out = ids;
     *count_out = count;
     return LOUPE_OK;
+}
+
+loupe_status loupe_tokenizer_encode(loupe_tokenizer *tokenizer, const char *text, size_t length,
+                                    int32_t **ids_out, size_t *count_out, loupe_error *error) {
+    loupe_encode_params params = loupe_encode_default_params();
+    params.match_special = false;
+    return loupe_tokenizer_encode_with_params(tokenizer, text, length, &params, ids_out, count_out, error);
 }
 
 /* ------------------------------------------------------------------------
@@ -183,15 +267,13 @@ loupe_status loupe_tokenizer_decode(const loupe_tokenizer *tokenizer, const int3
     if (length_out) *length_out = 0;
     if (tokenizer == NULL || text_out == NULL || length_out == NULL || (ids == NULL && count > 0))
         return error_set(error, LOUPE_ERROR_ARGUMENT, "tokenizer_decode: missing argument");
-    const bpe_vocab *vocab = &tokenizer->vocab;
     size_t total = 0;
     for (size_t i = 0; i < count; i++) {
-        if (ids[i] < 0 || ids[i] >= vocab->n_tokens)
-            return error_set(error, LOUPE_ERROR_ARGUMENT,
-                             "tokenizer_decode: id %ld at position %zu is outside 0..%d",
-                             (long)ids[i], i, (int)vocab->n_tokens - 1);
         size_t token_length = 0;
-        bpe_vocab_token(vocab, ids[i], &token_length);
+        if (loupe_tokenizer_token_bytes(tokenizer, ids[i], &token_length) == NULL)
+            return error_set(error, LOUPE_ERROR_ARGUMENT,
+                             "tokenizer_decode: id %ld at position %zu is not a token (the ids are 0..%d)",
+                             (long)ids[i], i, loupe_tokenizer_vocab_size(tokenizer) - 1);
         if (total > SIZE_MAX - 1 - token_length)
             return error_set(error, LOUPE_ERROR_LIMIT, "tokenizer_decode: text too long");
         total += token_length;
@@ -202,7 +284,7 @@ loupe_status loupe_tokenizer_decode(const loupe_tokenizer *tokenizer, const int3
     size_t at = 0;
     for (size_t i = 0; i < count; i++) {
         size_t token_length = 0;
-        const char *bytes = bpe_vocab_token(vocab, ids[i], &token_length);
+        const char *bytes = loupe_tokenizer_token_bytes(tokenizer, ids[i], &token_length);
         memcpy(text + at, bytes, token_length);
         at += token_length;
     }
