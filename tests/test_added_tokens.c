@@ -40,8 +40,8 @@ static void check_split(const added_vocabulary *vocabulary, const char *text, un
         const added_segment expected_[] = {__VA_ARGS__};                                          \
         check_split(vocabulary, text, flags, expected_, sizeof expected_ / sizeof expected_[0]); \
     } while (0)
-#define PLAIN(start, length) {start, length, -1}
-#define TOKEN(start, length, id) {start, length, id}
+#define PLAIN(start, length) {start, length, -1, NULL}
+#define TOKEN(start, length, id) {start, length, id, NULL}
 
 static added_token token(const char *content, int32_t id) {
     return (added_token){.content = content, .length = strlen(content), .id = id};

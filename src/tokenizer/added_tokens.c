@@ -249,7 +249,7 @@ static bool next_token(added_splitter *splitter, added_segment *segment) {
             size_t size = 0;
             while (stop < length && pretokenizer_classify_at(text, length, stop, &size) == CLASS_SPACE) stop += size;
         }
-        *segment = (added_segment){.start = start, .length = stop - start, .id = token->id};
+        *segment = (added_segment){.start = start, .length = stop - start, .id = token->id, .token = token};
         return true;
     }
     splitter->scan = length;

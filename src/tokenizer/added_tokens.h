@@ -83,8 +83,9 @@ enum {
 /* One piece of the text: plain text (id = -1) for the model's algorithm, or
  * an added token (its id), the white space it stripped included. */
 typedef struct added_segment {
-    size_t start, length; /* bytes of the text */
+    size_t start, length;       /* bytes of the text */
     int32_t id;
+    const added_token *token;   /* the token matched (NULL for plain text); lives as long as the vocabulary */
 } added_segment;
 
 /* The state of one split; fields are private to added_tokens.c. */

@@ -78,7 +78,7 @@ static loupe_status read_flag(const cJSON *object, const char *key, bool *flag, 
 
 /* Fills *token (id left alone) from item, a string or an object {"content":
  * ..., flags}; `special` is the default of the special flag. */
-static loupe_status read_token(const cJSON *item, bool special, const char *file, const char *entry,
+static loupe_status read_token_fields(const cJSON *item, bool special, const char *file, const char *entry,
                                added_token *token, loupe_error *error) {
     token->special = special;
     token->lstrip = token->rstrip = token->single_word = false;
@@ -103,6 +103,13 @@ static loupe_status read_token(const cJSON *item, bool special, const char *file
     if (status == LOUPE_OK) status = read_flag(item, "rstrip", &token->rstrip, file, entry, error);
     if (status == LOUPE_OK) status = read_flag(item, "single_word", &token->single_word, file, entry, error);
     if (status == LOUPE_OK) status = read_flag(item, "normalized", &token->normalized, file, entry, error);
+    return status;
+}
+
+/* read_token_fields, and the content's length checked. */
+static loupe_status read_token(const cJSON *item, bool special, const char *file, const char *entry,
+                               added_token *token, loupe_error *error) {
+    loupe_status status = read_token_fields(item, special, file, entry, token, error);
     if (status == LOUPE_OK && token->length > ADDED_TOKENS_MAX_CONTENT_BYTES)
         status = error_set(error, LOUPE_ERROR_LIMIT, "%s: %s.content: %zu bytes, longer than the limit of %d",
                            file, entry, token->length, ADDED_TOKENS_MAX_CONTENT_BYTES);

@@ -163,6 +163,11 @@ check E205 1 "the text is empty: nothing to run the model on" "$loupe" next ""
 python3 -c 'print("word " * 600)' >"$work/long.txt"
 check E206 1 "the text is 60[0-9] tokens, longer than the model's context of 512 tokens" \
   "$loupe" next --file "$work/long.txt"
+check E207 1 "--ids: entry 2 \('x'\) is not a token id: expected whole numbers 0 \.\. 50256 separated by commas" \
+  "$loupe" tokenize --ids 1,x
+check E208 1 "--ids: entry 1 \(50257\) is not a token id of the model's vocabulary \(0 \.\. 50256\)" \
+  "$loupe" next --ids 50257
+check E209 1 "give either a text \(arguments, --file or standard input\) or --ids, not both" "$loupe" next --ids 1 x
 
 # ---------------------------------------------------------------- the model folder
 checked+=(E301)
@@ -386,6 +391,47 @@ python3 -c '
 import sys
 sys.stdout.write("{" + ",".join("\"%x\":0" % i for i in range(4194305)) + "}")' >"$dir/vocab.json"
 check E716 1 "$dir/vocab.json: 4194305 tokens, more than the limit of 4194304" "$loupe" tokenize --model "$dir" x
+
+dir=$(tokenizer no_bos '' '#version: 0.2\n')
+check E210 1 "--bos: the tokenizer of $dir has no BOS token" "$loupe" tokenize --model "$dir" --bos x
+
+# ---------------------------------------------------------------- tokenizer_config.json and the others
+# added_tokens NAME FILE JSON: a bytes-only tokenizer folder with FILE holding JSON.
+added_tokens() {
+  local dir
+  dir=$(tokenizer "$1" '' '#version: 0.2\n')
+  printf '%s' "$3" >"$dir/$2"
+  echo "$dir"
+}
+dir=$(added_tokens config_array tokenizer_config.json '[]')
+check E1701 1 "$dir/tokenizer_config.json: expected a JSON object, got an array" "$loupe" tokenize --model "$dir" x
+dir=$(added_tokens decoder_key tokenizer_config.json '{"added_tokens_decoder": {"x": {"content": "a"}}}')
+check E1702 1 "$dir/tokenizer_config.json: added_tokens_decoder\[\"x\"\]: the key is not a token id 0 \.\. 2147483647" \
+  "$loupe" tokenize --model "$dir" x
+dir=$(added_tokens decoder_entry tokenizer_config.json '{"added_tokens_decoder": {"3": "a"}}')
+check E1703 1 "$dir/tokenizer_config.json: added_tokens_decoder\[\"3\"\]: expected an object, got a string" \
+  "$loupe" tokenize --model "$dir" x
+dir=$(added_tokens content tokenizer_config.json '{"added_tokens_decoder": {"3": {"content": 5}}}')
+check E1704 1 "$dir/tokenizer_config.json: added_tokens_decoder\[\"3\"\]\.content: expected a string, got a number" \
+  "$loupe" tokenize --model "$dir" x
+dir=$(added_tokens flag special_tokens_map.json '{"eos_token": {"content": "a", "lstrip": 1}}')
+check E1705 1 "$dir/special_tokens_map.json: eos_token\.lstrip: expected true or false, got a number" \
+  "$loupe" tokenize --model "$dir" x
+dir=$(added_tokens special_type tokenizer_config.json '{"bos_token": 7}')
+check E1706 1 "$dir/tokenizer_config.json: bos_token: expected a string or an object, got a number" \
+  "$loupe" tokenize --model "$dir" x
+dir=$(added_tokens additional special_tokens_map.json '{"additional_special_tokens": "<a>"}')
+check E1707 1 "$dir/special_tokens_map.json: additional_special_tokens: expected a list, got a string" \
+  "$loupe" tokenize --model "$dir" x
+dir=$(added_tokens added_id added_tokens.json '{"<a>": "1"}')
+check E1708 1 "$dir/added_tokens.json: \"<a>\": expected a token id 0 \.\. 2147483647, got a string" \
+  "$loupe" tokenize --model "$dir" x
+dir=$(added_tokens long_content tokenizer_config.json "{\"pad_token\": \"$(head -c 4097 /dev/zero | tr '\0' a)\"}")
+check E1709 1 "$dir/tokenizer_config.json: pad_token\.content: 4097 bytes, longer than the limit of 4096" \
+  "$loupe" tokenize --model "$dir" x
+dir=$(added_tokens big_config tokenizer_config.json '')
+head -c $((16 * 1024 * 1024 + 1)) /dev/zero | tr '\0' ' ' >"$dir/tokenizer_config.json"
+check E1710 1 "$dir/tokenizer_config.json: larger than the limit of 16777216 bytes" "$loupe" tokenize --model "$dir" x
 
 # ---------------------------------------------------------------- merges.txt
 dir=$(tokenizer no_merges '' '') && rm "$dir/merges.txt"
