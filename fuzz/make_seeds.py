@@ -102,8 +102,35 @@ def tokenizer_seeds():
         write("bpe_encode", f"case{i:02d}", text)
 
 
+def hf_added_tokens_seeds():
+    """config NUL special map NUL added tokens NUL text: GPT-2's own
+    tokenizer_config.json, the legacy files, no files, every flag, and two
+    contents of one id."""
+    eot = {"content": "<|endoftext|>", "lstrip": False, "normalized": True, "rstrip": False,
+           "single_word": False, "special": True}
+    gpt2 = {"added_tokens_decoder": {"50256": eot}, "bos_token": "<|endoftext|>", "eos_token": "<|endoftext|>",
+            "unk_token": "<|endoftext|>", "model_max_length": 1024, "tokenizer_class": "GPT2Tokenizer"}
+    legacy_map = {"bos_token": {"content": "<new>", "rstrip": True},
+                  "additional_special_tokens": ["<a>", {"content": "<b>", "lstrip": True, "single_word": True}]}
+    flags = {"added_tokens_decoder": {"50257": {"content": "[L]", "lstrip": True},
+                                      "50258": {"content": "[R]", "rstrip": True, "normalized": False},
+                                      "50259": {"content": "w", "single_word": True}}, "pad_token": None}
+    seeds = {
+        "gpt2_config": [json.dumps(gpt2), "", "", "Hello<|endoftext|> world <|endoftext|"],
+        "legacy": [json.dumps({"bos_token": "<|endoftext|>"}), json.dumps(legacy_map),
+                   json.dumps({"<new>": 50257, "<plain>": 50258}), "x <new>  y<plain><a> <b> cat<b>"],
+        "defaults": ["", "", "", "no files <|endoftext|><|endoftext|>"],
+        "flags": [json.dumps(flags), "", "", "a  [L]b[R]  w w. wx"],
+        "same_id": [json.dumps({"bos_token": "<|endoftext|>"}), json.dumps(legacy_map),
+                    json.dumps({"<new>": 50258, "<plain>": 50258}), "x <new>  y<plain><a> <b> cat<b>"],
+    }
+    for name, parts in seeds.items():
+        write("hf_added_tokens", name, "\0".join(parts).encode())
+
+
 if __name__ == "__main__":
     safetensors_seeds()
     config_seeds()
     index_seeds()
     tokenizer_seeds()
+    hf_added_tokens_seeds()
