@@ -91,13 +91,15 @@ static void test_matcher(void) {
     SPLIT(vocabulary, "[R] [L]", 0, TOKEN(0, 4, 21), TOKEN(4, 3, 20));
     /* a match inside the space an rstrip token took is dropped */
     SPLIT(vocabulary, "[R] x", 0, TOKEN(0, 4, 21), PLAIN(4, 1));
-    /* single_word: not next to a letter or a number ('_' and '.' are neither) */
+    /* single_word: not next to a word character (\w: letters, digits, '_', marks; not '.', not '²') */
     SPLIT(vocabulary, "cat", 0, TOKEN(0, 3, 30));
     SPLIT(vocabulary, "a cat.", 0, PLAIN(0, 2), TOKEN(2, 3, 30), PLAIN(5, 1));
     SPLIT(vocabulary, "cats", 0, PLAIN(0, 4));
     SPLIT(vocabulary, "1cat", 0, PLAIN(0, 4));
     SPLIT(vocabulary, "\xC3\xA9" "cat", 0, PLAIN(0, 5));
-    SPLIT(vocabulary, "_cat_", 0, PLAIN(0, 1), TOKEN(1, 3, 30), PLAIN(4, 1));
+    SPLIT(vocabulary, "_cat", 0, PLAIN(0, 4));
+    SPLIT(vocabulary, "cat\xCC\x81", 0, PLAIN(0, 5));                      /* U+0301, a mark */
+    SPLIT(vocabulary, "\xC2\xB2" "cat-", 0, PLAIN(0, 2), TOKEN(2, 3, 30), PLAIN(5, 1)); /* U+00B2 is No */
     /* special tokens skipped stay plain; other added tokens are still matched */
     SPLIT(vocabulary, "x<s>y", ADDED_SPLIT_SKIP_SPECIAL, PLAIN(0, 5));
     SPLIT(vocabulary, "<s>ab", ADDED_SPLIT_SKIP_SPECIAL, PLAIN(0, 3), TOKEN(3, 2, 10));

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <utf8proc.h>
+
 #include "tokenizer/pretokenizer.h"
 #include "util/error.h"
 
@@ -166,26 +168,41 @@ const added_token *added_vocabulary_find_id(const added_vocabulary *vocabulary, 
  * Characters around a match
  * ---------------------------------------------------------------------- */
 
-/* The class of the character that ends at text[end] (end > 0), and in *start
- * where it begins; a byte that ends no valid character is one CLASS_OTHER
- * character of its own. */
-static character_class class_before(const uint8_t *text, size_t end, size_t *start) {
+/* Where the character that ends at text[end] (end > 0) begins; a byte that
+ * ends no valid character is a character of its own. */
+static size_t character_start_before(const uint8_t *text, size_t end) {
     for (size_t back = 1; back <= 4 && back <= end; back++) {
         if ((text[end - back] & 0xC0) == 0x80 && back < 4 && back < end) continue;
         size_t size = 0;
-        character_class found = pretokenizer_classify_at(text, end, end - back, &size);
-        if (size == back) {
-            *start = end - back;
-            return found;
-        }
-        break;
+        pretokenizer_classify_at(text, end, end - back, &size);
+        return size == back ? end - back : end - 1;
     }
-    *start = end - 1;
-    return CLASS_OTHER;
+    return end - 1;
 }
 
-static bool is_word_class(character_class found) {
-    return found == CLASS_LETTER || found == CLASS_NUMBER;
+/* Whether the character at text[at] (at < length) is a word character of
+ * regular expressions' \w, as Hugging Face's single_word rule reads it:
+ * letters, marks, decimal digits, letter numbers, connector punctuation
+ * ('_') and the joiners U+200C, U+200D. Invalid UTF-8 is not. */
+static bool is_word_character(const uint8_t *text, size_t length, size_t at) {
+    utf8proc_int32_t codepoint = -1;
+    size_t remaining = length - at < 4 ? length - at : 4;
+    if (utf8proc_iterate(text + at, (utf8proc_ssize_t)remaining, &codepoint) <= 0) return false;
+    if (codepoint == 0x200C || codepoint == 0x200D) return true;
+    switch (utf8proc_category(codepoint)) {
+    case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO:
+    case UTF8PROC_CATEGORY_MN: case UTF8PROC_CATEGORY_MC: case UTF8PROC_CATEGORY_ME:
+    case UTF8PROC_CATEGORY_ND: case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_PC:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Whether the character at text[at] (at < length) is White_Space. */
+static bool is_space_at(const uint8_t *text, size_t length, size_t at, size_t *size) {
+    return pretokenizer_classify_at(text, length, at, size) == CLASS_SPACE;
 }
 
 /* ------------------------------------------------------------------------
@@ -230,25 +247,24 @@ static bool next_token(added_splitter *splitter, added_segment *segment) {
         if (index < 0) continue;
         splitter->scan = end;
         const added_token *token = &vocabulary->tokens[index];
-        size_t start = at, stop = end, ignored = 0, before = 0;
+        size_t start = at, stop = end, size = 0;
         bool keep = !(token->special && (splitter->flags & ADDED_SPLIT_SKIP_SPECIAL)) &&
                     start >= splitter->position;
         if (keep && token->single_word) {
-            bool word_before = start > 0 && is_word_class(class_before(text, start, &ignored));
-            bool word_after = stop < length &&
-                              is_word_class(pretokenizer_classify_at(text, length, stop, &ignored));
+            bool word_before = start > 0 && is_word_character(text, start, character_start_before(text, start));
+            bool word_after = stop < length && is_word_character(text, length, stop);
             keep = !word_before && !word_after;
         }
         if (!keep) {
             at = end - 1; /* matches never overlap: go on after this one */
             continue;
         }
-        if (token->lstrip)
-            while (start > splitter->position && class_before(text, start, &before) == CLASS_SPACE) start = before;
-        if (token->rstrip) {
-            size_t size = 0;
-            while (stop < length && pretokenizer_classify_at(text, length, stop, &size) == CLASS_SPACE) stop += size;
+        while (token->lstrip && start > splitter->position) {
+            size_t before = character_start_before(text, start);
+            if (!is_space_at(text, start, before, &size)) break;
+            start = before;
         }
+        while (token->rstrip && stop < length && is_space_at(text, length, stop, &size)) stop += size;
         *segment = (added_segment){.start = start, .length = stop - start, .id = token->id, .token = token};
         return true;
     }

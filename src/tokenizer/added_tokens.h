@@ -9,7 +9,8 @@
  *     first position where any content matches, the longest one wins, and
  *     the search goes on after it (matches never overlap);
  *   - single_word: a match is dropped when the character just before it or
- *     just after it is a letter or a number (\p{L}, \p{N});
+ *     just after it is a word character (\w of regular expressions:
+ *     letters, marks, decimal digits, letter numbers, '_');
  *   - lstrip / rstrip: the token also takes the white space (the Unicode
  *     White_Space property) just before / after it, so that space never
  *     reaches the plain text; lstrip never reaches back into the previous
@@ -44,7 +45,7 @@ typedef struct added_token {
     int32_t id;          /* >= 0 */
     bool special;        /* skipped by ADDED_SPLIT_SKIP_SPECIAL */
     bool lstrip, rstrip; /* takes the white space before / after it */
-    bool single_word;    /* only matched between characters that are not letters or numbers */
+    bool single_word;    /* only matched between characters that are not word characters (\w) */
     bool normalized;     /* matched on the normalized text (else on the raw text) */
 } added_token;
 
