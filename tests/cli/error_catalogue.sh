@@ -404,34 +404,34 @@ added_tokens() {
   echo "$dir"
 }
 dir=$(added_tokens config_array tokenizer_config.json '[]')
-check E1701 1 "$dir/tokenizer_config.json: expected a JSON object, got an array" "$loupe" tokenize --model "$dir" x
+check E1801 1 "$dir/tokenizer_config.json: expected a JSON object, got an array" "$loupe" tokenize --model "$dir" x
 dir=$(added_tokens decoder_key tokenizer_config.json '{"added_tokens_decoder": {"x": {"content": "a"}}}')
-check E1702 1 "$dir/tokenizer_config.json: added_tokens_decoder\[\"x\"\]: the key is not a token id 0 \.\. 2147483647" \
+check E1802 1 "$dir/tokenizer_config.json: added_tokens_decoder\[\"x\"\]: the key is not a token id 0 \.\. 2147483647" \
   "$loupe" tokenize --model "$dir" x
 dir=$(added_tokens decoder_entry tokenizer_config.json '{"added_tokens_decoder": {"3": "a"}}')
-check E1703 1 "$dir/tokenizer_config.json: added_tokens_decoder\[\"3\"\]: expected an object, got a string" \
+check E1803 1 "$dir/tokenizer_config.json: added_tokens_decoder\[\"3\"\]: expected an object, got a string" \
   "$loupe" tokenize --model "$dir" x
 dir=$(added_tokens content tokenizer_config.json '{"added_tokens_decoder": {"3": {"content": 5}}}')
-check E1704 1 "$dir/tokenizer_config.json: added_tokens_decoder\[\"3\"\]\.content: expected a string, got a number" \
+check E1804 1 "$dir/tokenizer_config.json: added_tokens_decoder\[\"3\"\]\.content: expected a string, got a number" \
   "$loupe" tokenize --model "$dir" x
 dir=$(added_tokens flag special_tokens_map.json '{"eos_token": {"content": "a", "lstrip": 1}}')
-check E1705 1 "$dir/special_tokens_map.json: eos_token\.lstrip: expected true or false, got a number" \
+check E1805 1 "$dir/special_tokens_map.json: eos_token\.lstrip: expected true or false, got a number" \
   "$loupe" tokenize --model "$dir" x
 dir=$(added_tokens special_type tokenizer_config.json '{"bos_token": 7}')
-check E1706 1 "$dir/tokenizer_config.json: bos_token: expected a string or an object, got a number" \
+check E1806 1 "$dir/tokenizer_config.json: bos_token: expected a string or an object, got a number" \
   "$loupe" tokenize --model "$dir" x
 dir=$(added_tokens additional special_tokens_map.json '{"additional_special_tokens": "<a>"}')
-check E1707 1 "$dir/special_tokens_map.json: additional_special_tokens: expected a list, got a string" \
+check E1807 1 "$dir/special_tokens_map.json: additional_special_tokens: expected a list, got a string" \
   "$loupe" tokenize --model "$dir" x
 dir=$(added_tokens added_id added_tokens.json '{"<a>": "1"}')
-check E1708 1 "$dir/added_tokens.json: \"<a>\": expected a token id 0 \.\. 2147483647, got a string" \
+check E1808 1 "$dir/added_tokens.json: \"<a>\": expected a token id 0 \.\. 2147483647, got a string" \
   "$loupe" tokenize --model "$dir" x
 dir=$(added_tokens long_content tokenizer_config.json "{\"pad_token\": \"$(head -c 4097 /dev/zero | tr '\0' a)\"}")
-check E1709 1 "$dir/tokenizer_config.json: pad_token\.content: 4097 bytes, longer than the limit of 4096" \
+check E1809 1 "$dir/tokenizer_config.json: pad_token\.content: 4097 bytes, longer than the limit of 4096" \
   "$loupe" tokenize --model "$dir" x
 dir=$(added_tokens big_config tokenizer_config.json '')
 head -c $((16 * 1024 * 1024 + 1)) /dev/zero | tr '\0' ' ' >"$dir/tokenizer_config.json"
-check E1710 1 "$dir/tokenizer_config.json: larger than the limit of 16777216 bytes" "$loupe" tokenize --model "$dir" x
+check E1810 1 "$dir/tokenizer_config.json: larger than the limit of 16777216 bytes" "$loupe" tokenize --model "$dir" x
 
 # ---------------------------------------------------------------- merges.txt
 dir=$(tokenizer no_merges '' '') && rm "$dir/merges.txt"
