@@ -22,8 +22,10 @@ for command in info tokenize next generate lens corpus count plot; do
     failures=$((failures + 1))
   fi
 done
-# plain help is the global usage
-"$loupe" help | head -1 | grep -qx "loupe - the logit lens for transformer language models" ||
+# plain help is the global usage (read whole first: with head in the pipe,
+# loupe could be cut off by SIGPIPE and pipefail would count that)
+global_usage=$("$loupe" help)
+printf '%s\n' "$global_usage" | head -1 | grep -qx "loupe - the logit lens for transformer language models" ||
   { echo "FAILED: loupe help is not the global usage"; failures=$((failures + 1)); }
 err=$("$loupe" help frobnicate 2>&1 >/dev/null)
 status=$?
