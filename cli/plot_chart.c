@@ -3,7 +3,6 @@
  * panels stacked over one x axis, series with a legend at the right, bands
  * shaded under them, linear or log10 y axes with round ticks.
  */
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -261,15 +260,21 @@ static loupe_status write_html(const plot_figure *figure, FILE *out, const char 
     return status;
 }
 
-loupe_status plot_figure_write(const plot_figure *figure, const char *path, loupe_error *error) {
+typedef struct figure_file {
+    const plot_figure *figure;
     plot_format format;
-    if (!plot_format_for_path(path, &format))
+    const char *path;
+} figure_file;
+
+static loupe_status write_figure_file(FILE *out, const void *context, loupe_error *error) {
+    const figure_file *file = context;
+    return file->format == PLOT_FORMAT_HTML ? write_html(file->figure, out, file->path, error)
+                                            : plot_figure_draw(file->figure, file->format, out, file->path, true, error);
+}
+
+loupe_status plot_figure_write(const plot_figure *figure, const char *path, loupe_error *error) {
+    figure_file file = {.figure = figure, .path = path};
+    if (!plot_format_for_path(path, &file.format))
         return error_set(error, LOUPE_ERROR_ARGUMENT, "%s: the file name must end in .png, .svg or .html", path);
-    FILE *out = fopen(path, "wb");
-    if (out == NULL) return error_set(error, LOUPE_ERROR_IO, "%s: cannot create the file: %s", path, strerror(errno));
-    loupe_status status = format == PLOT_FORMAT_HTML ? write_html(figure, out, path, error)
-                                                     : plot_figure_draw(figure, format, out, path, true, error);
-    if (fclose(out) != 0 && status == LOUPE_OK)
-        status = error_set(error, LOUPE_ERROR_IO, "%s: writing the file failed", path);
-    return status;
+    return plot_file_write(path, write_figure_file, &file, error);
 }

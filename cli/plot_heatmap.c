@@ -7,7 +7,6 @@
  * colour bar with its caption and a title sit below and above. Columns are
  * as wide as their longest label, so the picture grows with the text.
  */
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,16 +222,23 @@ static loupe_status draw_heatmap(FILE *out, plot_format format, const lens_view 
     return status;
 }
 
+typedef struct heatmap_file {
+    const lens_view *view;
+    const plot_style *style;
+    plot_format format;
+    const char *path;
+} heatmap_file;
+
+static loupe_status write_heatmap_file(FILE *out, const void *context, loupe_error *error) {
+    const heatmap_file *file = context;
+    return file->format == PLOT_FORMAT_HTML ? plot_html_write(out, file->view, file->style, file->path, error)
+                                            : draw_heatmap(out, file->format, file->view, file->style, file->path, error);
+}
+
 loupe_status plot_heatmap_write(const lens_view *view, const plot_style *style, const char *path,
                                 loupe_error *error) {
-    plot_format format;
-    if (!plot_format_for_path(path, &format))
+    heatmap_file file = {.view = view, .style = style, .path = path};
+    if (!plot_format_for_path(path, &file.format))
         return error_set(error, LOUPE_ERROR_ARGUMENT, "%s: the file name must end in .png, .svg or .html", path);
-    FILE *out = fopen(path, "wb");
-    if (out == NULL) return error_set(error, LOUPE_ERROR_IO, "%s: cannot create the file: %s", path, strerror(errno));
-    loupe_status status = format == PLOT_FORMAT_HTML ? plot_html_write(out, view, style, path, error)
-                                                     : draw_heatmap(out, format, view, style, path, error);
-    if (fclose(out) != 0 && status == LOUPE_OK)
-        status = error_set(error, LOUPE_ERROR_IO, "%s: writing the file failed", path);
-    return status;
+    return plot_file_write(path, write_heatmap_file, &file, error);
 }
