@@ -15,6 +15,7 @@
 #include <cjson/cJSON.h>
 
 #include "corpus_output.h"
+#include "loupe_internal.h"
 
 /* What the checks share: the file's name for messages and the error. */
 typedef struct reader {
@@ -40,22 +41,11 @@ static loupe_status fail(const reader *r, const char *field, const char *format,
     return LOUPE_ERROR_FORMAT;
 }
 
-/* The JSON type of item, for messages: "missing" when NULL. */
-static const char *type_name(const cJSON *item) {
-    if (item == NULL) return "nothing";
-    if (cJSON_IsNull(item)) return "null";
-    if (cJSON_IsBool(item)) return "a boolean";
-    if (cJSON_IsNumber(item)) return "a number";
-    if (cJSON_IsString(item)) return "a string";
-    if (cJSON_IsArray(item)) return "an array";
-    return "an object";
-}
-
 /* The member key of object as the kind expected (cJSON_IsObject etc.). */
 static loupe_status get(const reader *r, const cJSON *object, const char *key, const char *field,
                         cJSON_bool (*is_kind)(const cJSON *), const char *kind, const cJSON **item) {
     *item = cJSON_GetObjectItemCaseSensitive(object, key);
-    if (!is_kind(*item)) return fail(r, field, "expected %s, got %s", kind, type_name(*item));
+    if (!is_kind(*item)) return fail(r, field, "expected %s, got %s", kind, json_type_name(*item));
     return LOUPE_OK;
 }
 
@@ -76,7 +66,7 @@ static loupe_status number_or_null(const reader *r, const cJSON *item, const cha
         *value = NAN;
         return LOUPE_OK;
     }
-    if (!cJSON_IsNumber(item)) return fail(r, field, "expected a number or null, got %s", type_name(item));
+    if (!cJSON_IsNumber(item)) return fail(r, field, "expected a number or null, got %s", json_type_name(item));
     *value = item->valuedouble;
     if (!isfinite(*value) || (unit && !(*value >= 0.0 && *value <= 1.0)))
         return fail(r, field, "expected %s, got %.17g", unit ? "a fraction in 0 .. 1" : "a finite number", *value);
@@ -85,7 +75,7 @@ static loupe_status number_or_null(const reader *r, const cJSON *item, const cha
 
 /* A whole number in 0 .. 2^53 into *value. */
 static loupe_status count_of(const reader *r, const cJSON *item, const char *field, int64_t *value) {
-    if (!cJSON_IsNumber(item)) return fail(r, field, "expected a whole number, got %s", type_name(item));
+    if (!cJSON_IsNumber(item)) return fail(r, field, "expected a whole number, got %s", json_type_name(item));
     double number = item->valuedouble;
     if (!(number >= 0.0 && number <= 9007199254740992.0) || floor(number) != number)
         return fail(r, field, "expected a whole number from 0, got %.17g", number);
@@ -101,7 +91,7 @@ static loupe_status read_summaries(const reader *r, const cJSON *summaries, cons
     for (int row = 0; row < R; row++) {
         const cJSON *summary = cJSON_GetArrayItem(summaries, row);
         snprintf(where, sizeof where, "%s[%d]", field, row);
-        if (!cJSON_IsObject(summary)) return fail(r, where, "expected an object, got %s", type_name(summary));
+        if (!cJSON_IsObject(summary)) return fail(r, where, "expected an object, got %s", json_type_name(summary));
         const char *keys[] = {"median", "p10", "p90"};
         double *into[] = {median + row, low ? low + row : NULL, high ? high + row : NULL};
         for (int k = 0; k < 3; k++) {
@@ -136,7 +126,7 @@ static loupe_status read_fields(const reader *r, const cJSON *root, corpus_plot_
     for (int row = 0; row < R; row++) {
         const cJSON *name = cJSON_GetArrayItem(layers, row);
         snprintf(field, sizeof field, "layers[%d]", row);
-        if (!cJSON_IsString(name)) return fail(r, field, "expected a string, got %s", type_name(name));
+        if (!cJSON_IsString(name)) return fail(r, field, "expected a string, got %s", json_type_name(name));
         if (strlen(name->valuestring) >= sizeof data->row_names[0])
             return fail(r, field, "a name of %zu bytes, more than %zu", strlen(name->valuestring),
                         sizeof data->row_names[0] - 1);
@@ -194,7 +184,7 @@ static loupe_status read_fields(const reader *r, const cJSON *root, corpus_plot_
     for (int b = 0; b < n_buckets; b++) {
         const cJSON *bucket = cJSON_GetArrayItem(buckets, b), *ranks;
         snprintf(field, sizeof field, "rarity.buckets[%d]", b);
-        if (!cJSON_IsObject(bucket)) return fail(r, field, "expected an object, got %s", type_name(bucket));
+        if (!cJSON_IsObject(bucket)) return fail(r, field, "expected an object, got %s", json_type_name(bucket));
         int at = data->n_buckets;
         char member[192];
         snprintf(member, sizeof member, "%s.positions", field);
@@ -207,7 +197,7 @@ static loupe_status read_fields(const reader *r, const cJSON *root, corpus_plot_
             snprintf(member, sizeof member, "%s.%s", field, edge_keys[e]);
             const cJSON *edge = cJSON_GetObjectItemCaseSensitive(bucket, edge_keys[e]);
             if (!cJSON_IsNumber(edge) || !isfinite(edge->valuedouble))
-                return fail(r, member, "expected a finite number, got %s", type_name(edge));
+                return fail(r, member, "expected a finite number, got %s", json_type_name(edge));
             *edges[e] = edge->valuedouble;
         }
         snprintf(member, sizeof member, "%s.input_rank", field);
@@ -251,7 +241,7 @@ loupe_status corpus_json_read(const char *text, size_t length, const char *name,
     loupe_status status = LOUPE_OK;
     const char *schema = cJSON_IsObject(root) ? schema_of(root) : NULL;
     int n_rows = 0;
-    if (!cJSON_IsObject(root)) status = fail(&r, "the document", "expected an object, got %s", type_name(root));
+    if (!cJSON_IsObject(root)) status = fail(&r, "the document", "expected an object, got %s", json_type_name(root));
     else if (schema == NULL || strcmp(schema, "loupe.corpus/1") != 0)
         status = fail(&r, "schema", "expected \"loupe.corpus/1\" (a loupe corpus --format json document)");
     else status = read_layers(&r, root, &n_rows);

@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "corpus_output.h"
+#include "loupe_internal.h"
 #include "plot.h"
 #include "plot_chart.h"
 
@@ -138,45 +139,18 @@ int corpus_plot_write(corpus_report *report, const char *path) {
     return status;
 }
 
-/* The whole file at path (at most max_bytes) into a new buffer; NULL when
- * it cannot be read or is larger (the caller's other reader reports why). */
-static char *read_small_file(const char *path, size_t max_bytes, size_t *length) {
-    FILE *file = fopen(path, "rb");
-    if (file == NULL) return NULL;
-    char *text = NULL;
-    size_t used = 0, capacity = 0;
-    for (;;) {
-        if (used == capacity) {
-            size_t grown = capacity ? 2 * capacity : 65536;
-            char *bigger = grown <= max_bytes + 1 ? realloc(text, grown) : NULL;
-            if (bigger == NULL) break;
-            text = bigger;
-            capacity = grown;
-        }
-        size_t got = fread(text + used, 1, capacity - used, file);
-        used += got;
-        if (got == 0) break;
-    }
-    bool complete = feof(file) && !ferror(file) && used <= max_bytes;
-    fclose(file);
-    if (!complete) {
-        free(text);
-        return NULL;
-    }
-    *length = used;
-    return text;
-}
-
 int corpus_plot_saved(const char *path, const char *plot_path, const char *summary_path) {
     size_t length = 0;
-    char *text = read_small_file(path, CORPUS_PLOT_MAX_JSON_BYTES, &length);
-    if (text == NULL || !corpus_json_is_corpus(text, length)) {
+    char *text = NULL;
+    loupe_error error;
+    /* a file that cannot be read is left to the lens reader to report */
+    if (file_read_all(path, CORPUS_PLOT_MAX_JSON_BYTES, &text, &length, &error) != LOUPE_OK ||
+        !corpus_json_is_corpus(text, length)) {
         free(text);
         return -1;
     }
     int status = 0;
     corpus_plot_data *data = NULL;
-    loupe_error error;
     if (summary_path != NULL) {
         cli_error("plot: %s is a corpus document: it draws with --plot only (--summary draws a lens)", path);
         status = CLI_EXIT_USAGE;

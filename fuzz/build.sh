@@ -27,7 +27,7 @@ utf8proc_a=/usr/lib/x86_64-linux-gnu/libutf8proc.a
 flags=(-std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -fno-omit-frame-pointer
        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
        -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
-       -I"$root/include" -I"$root/src" -I"$root/cli" -I"$here/targets"
+       -I"$root/include" -I"$root/src" -I"$root/src/internal" -I"$root/cli" -I"$here/targets"
        "-DLOUPE_FUZZ_SOURCE_TOKENIZER=\"$root/models/gpt2-demo\"")
 # The parsers need only these: no model, kernels or lens computation, so no BLAS/OpenMP.
 library=("$root"/src/util/*.c "$root"/src/io/*.c "$root"/src/tokenizer/*.c "$root"/src/lens/lens_json_read.c
