@@ -322,6 +322,7 @@ int cli_input_load(const char *model_option, const cli_text_options *text, int n
     } else if (status == 0) {
         loupe_encode_params params = loupe_encode_default_params();
         params.match_special = !text->no_special;
+        params.add_special = !text->no_special;
         if (loupe_tokenizer_encode_with_params(input->tokenizer, input->text, input->text_length, &params,
                                                &input->ids, &input->n_ids, &error) != LOUPE_OK)
             status = cli_fail(&error);

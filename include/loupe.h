@@ -169,6 +169,11 @@ typedef struct loupe_encode_params {
      * Face's split_special_tokens). Non-special added tokens are matched
      * either way. */
     bool match_special;
+    /* true (the default): the special tokens that the tokenizer's
+     * post-processor puts around the text are added (tokenizer.json's
+     * TemplateProcessing: the BOS of Llama-family tokenizers), as Hugging
+     * Face's add_special_tokens=True; GPT-2's vocab.json/merges.txt add none. */
+    bool add_special;
 } loupe_encode_params;
 
 loupe_encode_params loupe_encode_default_params(void);

@@ -6,7 +6,7 @@ set -euo pipefail
 # fonts-noto-color-emoji let fontconfig fall back to CJK and emoji glyphs;
 # chromium (with nodejs to drive it) runs the HTML report's test headless.
 packages=(build-essential chromium cmake fonts-dejavu-core fonts-noto-cjk fonts-noto-color-emoji libcairo2-dev
-          libcjson-dev libopenblas-dev libpango1.0-dev libutf8proc-dev nodejs pkg-config python3 time)
+          libcjson-dev libopenblas-dev libpango1.0-dev libpcre2-dev libutf8proc-dev nodejs pkg-config python3 time)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -91,19 +91,13 @@ static void push_pair(bpe_workspace *workspace, const bpe_merges *merges, int32_
  * The merge loop
  * ---------------------------------------------------------------------- */
 
-long bpe_encode_piece(const bpe_vocab *vocab, const bpe_merges *merges, bpe_workspace *workspace,
-                      const uint8_t *bytes, size_t length, int32_t *ids_out) {
-    if (length == 1) {
-        ids_out[0] = vocab->byte_ids[bytes[0]];
-        return 1;
-    }
-    if (workspace_reserve(workspace, length) != 0) return -1;
+long bpe_merge_ids(const bpe_merges *merges, bpe_workspace *workspace, int32_t *ids, size_t count) {
+    if (count < 2) return (long)count;
+    if (workspace_reserve(workspace, count) != 0) return -1;
     bpe_symbol *symbols = workspace->symbols;
-    int32_t n = (int32_t)length;
-    for (int32_t i = 0; i < n; i++) {
-        symbols[i] = (bpe_symbol){.id = vocab->byte_ids[bytes[i]], .prev = i - 1,
-                                  .next = i + 1 < n ? i + 1 : -1};
-    }
+    int32_t n = (int32_t)count;
+    for (int32_t i = 0; i < n; i++)
+        symbols[i] = (bpe_symbol){.id = ids[i], .prev = i - 1, .next = i + 1 < n ? i + 1 : -1};
     for (int32_t i = 0; i + 1 < n; i++) push_pair(workspace, merges, i);
 
     while (workspace->heap_count > 0) {
@@ -123,7 +117,13 @@ long bpe_encode_piece(const bpe_vocab *vocab, const bpe_merges *merges, bpe_work
         push_pair(workspace, merges, top.left);
     }
 
-    long count = 0;
-    for (int32_t i = 0; i >= 0; i = symbols[i].next) ids_out[count++] = symbols[i].id;
-    return count;
+    long merged = 0;
+    for (int32_t i = 0; i >= 0; i = symbols[i].next) ids[merged++] = symbols[i].id;
+    return merged;
+}
+
+long bpe_encode_piece(const bpe_vocab *vocab, const bpe_merges *merges, bpe_workspace *workspace,
+                      const uint8_t *bytes, size_t length, int32_t *ids_out) {
+    for (size_t i = 0; i < length; i++) ids_out[i] = vocab->byte_ids[bytes[i]];
+    return bpe_merge_ids(merges, workspace, ids_out, length);
 }

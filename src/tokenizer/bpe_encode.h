@@ -46,9 +46,16 @@ typedef struct bpe_workspace {
 /* Releases the scratch arrays; the workspace may be reused afterwards. */
 void bpe_workspace_free(bpe_workspace *workspace);
 
+/* Merges the symbols ids (count of them, each a token id) in place by the
+ * rules of merges, lowest rank first and the leftmost on ties (Hugging Face
+ * tokenizers' order). Returns the number of ids left at the front of ids,
+ * or -1 when out of memory. count is at most BPE_PIECE_MAX_BYTES. */
+long bpe_merge_ids(const bpe_merges *merges, bpe_workspace *workspace, int32_t *ids, size_t count);
+
 /* Encodes the raw bytes of one piece (length 1 .. BPE_PIECE_MAX_BYTES) into
  * ids_out (room for length ids). Returns the number of ids written, or -1
- * when out of memory. */
+ * when out of memory. Each byte starts as its one-byte token
+ * (vocab->byte_ids), then bpe_merge_ids merges them. */
 long bpe_encode_piece(const bpe_vocab *vocab, const bpe_merges *merges, bpe_workspace *workspace,
                       const uint8_t *bytes, size_t length, int32_t *ids_out);
 

@@ -9,8 +9,7 @@
 #include "util/error.h"
 #include "util/file_map.h"
 
-/* Room for the (left, right) -> (rank, merged) table: at most half full. */
-static int merges_init(bpe_merges *merges, size_t expected_count) {
+int bpe_merges_init(bpe_merges *merges, size_t expected_count) {
     size_t capacity = 16;
     while (capacity / 2 < expected_count) {
         if (capacity > SIZE_MAX / 4 / sizeof *merges->slots) return -1;
@@ -24,15 +23,17 @@ static int merges_init(bpe_merges *merges, size_t expected_count) {
     return 0;
 }
 
-/* Adds a rule; returns the rank of an earlier rule for the same pair, or -1
- * when the pair is new. The table never fills: it is sized for every line. */
-static int32_t merges_add(bpe_merges *merges, int32_t left, int32_t right, int32_t rank,
-                          int32_t merged_id) {
+int32_t bpe_merges_add(bpe_merges *merges, int32_t left, int32_t right, int32_t rank,
+                       int32_t merged_id, int replace) {
     uint64_t pair = (uint64_t)(uint32_t)left << 32 | (uint32_t)right;
     size_t mask = merges->capacity - 1;
     size_t i = (size_t)bpe_merges_hash(pair) & mask;
     while (merges->slots[i].rank >= 0) {
-        if (merges->slots[i].pair == pair) return merges->slots[i].rank;
+        if (merges->slots[i].pair == pair) {
+            int32_t earlier = merges->slots[i].rank;
+            if (replace) merges->slots[i] = (bpe_merge_slot){.pair = pair, .rank = rank, .merged_id = merged_id};
+            return earlier;
+        }
         i = (i + 1) & mask;
     }
     merges->slots[i] = (bpe_merge_slot){.pair = pair, .rank = rank, .merged_id = merged_id};
@@ -65,7 +66,7 @@ static loupe_status add_rule(const char *path, size_t line_number, const char *l
                          path, line_number, missing, (int)(length > 80 ? 80 : length), line);
     if (merges->count >= (size_t)INT32_MAX)
         return error_set(error, LOUPE_ERROR_LIMIT, "%s:%zu: too many merges", path, line_number);
-    int32_t earlier = merges_add(merges, left_id, right_id, (int32_t)merges->count, merged_id);
+    int32_t earlier = bpe_merges_add(merges, left_id, right_id, (int32_t)merges->count, merged_id, 0);
     if (earlier >= 0)
         return error_set(error, LOUPE_ERROR_FORMAT, "%s:%zu: repeats the merge \"%.*s\" of rank %d",
                          path, line_number, (int)(length > 80 ? 80 : length), line, (int)earlier);
@@ -88,7 +89,7 @@ loupe_status bpe_merges_parse(const char *text, size_t size, const char *display
         return error_set(error, LOUPE_ERROR_LIMIT, "%s: %zu lines, more than the limit of %d merges",
                          path, n_lines, BPE_MERGES_MAX_LINES);
     char *joined = malloc(size + 1);
-    if (joined == NULL || merges_init(merges, n_lines) != 0) {
+    if (joined == NULL || bpe_merges_init(merges, n_lines) != 0) {
         free(joined);
         return error_set(error, LOUPE_ERROR_MEMORY, "%s: out of memory", path);
     }

@@ -46,6 +46,17 @@ loupe_status bpe_merges_parse(const char *text, size_t size, const char *display
                               const bpe_vocab *vocab, bpe_merges *merges, loupe_error *error);
 void bpe_merges_free(bpe_merges *merges);
 
+/* Sizes an empty table for expected_count rules (at most half full).
+ * Returns 0, or -1 when out of memory. */
+int bpe_merges_init(bpe_merges *merges, size_t expected_count);
+
+/* Adds the rule (left, right) -> merged_id of rank; the table must have room
+ * (at most expected_count rules in all). Returns the rank of an earlier rule
+ * for the same pair, which the new one replaces when `replace` is set, or -1
+ * when the pair is new. */
+int32_t bpe_merges_add(bpe_merges *merges, int32_t left, int32_t right, int32_t rank,
+                       int32_t merged_id, int replace);
+
 static inline uint64_t bpe_merges_hash(uint64_t pair) {
     /* A 64-bit multiplicative mix; the high bits are the best mixed. */
     return (pair * 0x9E3779B97F4A7C15ULL) >> 17;

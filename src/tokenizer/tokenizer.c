@@ -1,7 +1,8 @@
 /*
  * tokenizer.c - the public tokenizer calls: GPT-2 byte-level BPE built from
  * the added tokens, the pre-tokenizer, the vocabulary, the merge rules and
- * the piece cache.
+ * the piece cache; or, when the folder has tokenizer.json, the Hugging Face
+ * pipeline it describes (tokenizer_json.h).
  *
  * Encoding writes to the tokenizer's piece cache and merge scratch (hence
  * the non-const handle): one tokenizer must not encode on two threads at
@@ -19,6 +20,7 @@
 #include "tokenizer/hf_added_tokens.h"
 #include "tokenizer/pretoken_cache.h"
 #include "tokenizer/pretokenizer.h"
+#include "tokenizer/tokenizer_json.h"
 #include "util/error.h"
 #include "util/file_map.h"
 
@@ -33,6 +35,7 @@ struct loupe_tokenizer {
     pretoken_cache cache;
     added_vocabulary *added; /* special and other added tokens, matched before BPE */
     int32_t bos_id;          /* -1 when the tokenizer has no BOS token */
+    tokenizer_json *json;    /* set when read from tokenizer.json: then it alone is used */
 };
 
 /* ------------------------------------------------------------------------
@@ -79,6 +82,25 @@ loupe_status loupe_tokenizer_open(const char *directory, loupe_tokenizer **token
         return error_set(error, LOUPE_ERROR_ARGUMENT, "tokenizer: no directory given");
     loupe_status folder = directory_check(directory, error);
     if (folder != LOUPE_OK) return folder;
+    /* transformers prefers tokenizer.json to the slow tokenizer's files. */
+    char *json_path = path_join(directory, "tokenizer.json");
+    if (json_path == NULL) return error_set(error, LOUPE_ERROR_MEMORY, "%s: out of memory", directory);
+    if (path_is_file(json_path)) {
+        loupe_tokenizer *tokenizer = calloc(1, sizeof *tokenizer);
+        loupe_status status = tokenizer ? tokenizer_json_load(json_path, &tokenizer->json, error)
+                                        : error_set(error, LOUPE_ERROR_MEMORY, "%s: out of memory", directory);
+        free(json_path);
+        if (status != LOUPE_OK) {
+            free(tokenizer);
+            return status;
+        }
+        const post_processor *post = &tokenizer->json->post_processor;
+        tokenizer->bos_id = post->prefix_count > 0 ? post->prefix[0] : -1;
+        error_clear(error);
+        *tokenizer_out = tokenizer;
+        return LOUPE_OK;
+    }
+    free(json_path);
     char *vocab_path = path_join(directory, "vocab.json");
     char *merges_path = path_join(directory, "merges.txt");
     loupe_status status =
@@ -97,11 +119,13 @@ void loupe_tokenizer_close(loupe_tokenizer *tokenizer) {
     bpe_workspace_free(&tokenizer->workspace);
     pretoken_cache_free(&tokenizer->cache);
     added_vocabulary_free(tokenizer->added);
+    tokenizer_json_free(tokenizer->json);
     free(tokenizer);
 }
 
 int loupe_tokenizer_vocab_size(const loupe_tokenizer *tokenizer) {
     if (tokenizer == NULL) return 0;
+    if (tokenizer->json) return (int)tokenizer->json->vocab.n_tokens;
     int32_t last_added = added_vocabulary_max_id(tokenizer->added);
     return last_added >= tokenizer->vocab.n_tokens ? (int)last_added + 1 : (int)tokenizer->vocab.n_tokens;
 }
@@ -116,6 +140,8 @@ const char *loupe_tokenizer_token_bytes(const loupe_tokenizer *tokenizer, int32_
     if (length == NULL) length = &ignored;
     *length = 0;
     if (tokenizer == NULL || id < 0) return NULL;
+    if (tokenizer->json)
+        return id < tokenizer->json->vocab.n_tokens ? bpe_vocab_token(&tokenizer->json->vocab, id, length) : NULL;
     if (id < tokenizer->vocab.n_tokens) return bpe_vocab_token(&tokenizer->vocab, id, length);
     /* an added token beyond vocab.json */
     const added_token *token = added_vocabulary_find_id(tokenizer->added, id);
@@ -218,7 +244,7 @@ static loupe_status encode_text(loupe_tokenizer *tokenizer, const char *text, si
 }
 
 loupe_encode_params loupe_encode_default_params(void) {
-    return (loupe_encode_params){.match_special = true};
+    return (loupe_encode_params){.match_special = true, .add_special = true};
 }
 
 loupe_status loupe_tokenizer_encode_with_params(loupe_tokenizer *tokenizer, const char *text, size_t length,
@@ -234,6 +260,9 @@ loupe_status loupe_tokenizer_encode_with_params(loupe_tokenizer *tokenizer, cons
                          TOKENIZER_MAX_TEXT_BYTES);
     loupe_encode_params defaults = loupe_encode_default_params();
     if (params == NULL) params = &defaults;
+    if (tokenizer->json)
+        return tokenizer_json_encode(tokenizer->json, text, length, params->match_special, params->add_special,
+                                     ids_out, count_out, error);
     /* English averages over four bytes a token; the buffer grows if not. */
     size_t capacity = length / 3 + 16, count = 0;
     int32_t *ids = malloc(capacity * sizeof *ids);
@@ -288,6 +317,11 @@ loupe_status loupe_tokenizer_decode(const loupe_tokenizer *tokenizer, const int3
         memcpy(text + at, bytes, token_length);
         at += token_length;
     }
+    /* The decoder's Strip (Llama's leading space, added by the normalizer). */
+    size_t strip = tokenizer->json ? tokenizer_json_strip_leading_spaces(tokenizer->json) : 0, skip = 0;
+    while (skip < strip && skip < at && text[skip] == ' ') skip++;
+    memmove(text, text + skip, at - skip);
+    at -= skip;
     text[at] = '\0';
     *text_out = text;
     *length_out = at;
