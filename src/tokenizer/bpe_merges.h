@@ -58,8 +58,15 @@ int32_t bpe_merges_add(bpe_merges *merges, int32_t left, int32_t right, int32_t 
                        int32_t merged_id, int replace);
 
 static inline uint64_t bpe_merges_hash(uint64_t pair) {
-    /* A 64-bit multiplicative mix; the high bits are the best mixed. */
-    return (pair * 0x9E3779B97F4A7C15ULL) >> 17;
+    /* MurmurHash3's 64-bit finalizer: every bit of both ids reaches the low
+     * bits the table indexes by (a bare multiply leaves them to the right
+     * id alone, and pairs sharing it collide). */
+    pair ^= pair >> 33;
+    pair *= 0xFF51AFD7ED558CCDULL;
+    pair ^= pair >> 33;
+    pair *= 0xC4CEB9FE1A85EC53ULL;
+    pair ^= pair >> 33;
+    return pair;
 }
 
 /* Looks up the rule for (left, right): returns 1 and sets *rank and

@@ -4,10 +4,69 @@
 #include "tokenizer/bpe_model.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "tokenizer/byte_unicode.h"
 
+/* U+2581, SentencePiece's word boundary. */
+static const uint8_t SPACE_MARKER[3] = {0xE2, 0x96, 0x81};
+
+/* The character that ends at text[end] (exclusive), as its UTF-8 bytes in
+ * one big-endian number; *start receives where it begins. */
+static uint32_t character_before(const uint8_t *text, size_t end, size_t *start) {
+    size_t at = end - 1;
+    while (at > 0 && end - at < 4 && (text[at] & 0xC0) == 0x80) at--;
+    uint32_t packed = 0;
+    for (size_t k = at; k < end; k++) packed = packed << 8 | text[k];
+    *start = at;
+    return packed;
+}
+
+/* Decides whether words may be cut before U+2581 (see bpe_model.h). */
+static void prepare_cuts(bpe_model *model) {
+    model->cuts_at_space_marker = false;
+    model->blocker_count = 0;
+    /* U+2581 must be a token of its own: an unknown one could fuse with its neighbours. */
+    if (bpe_vocab_find(model->vocab, (const char *)SPACE_MARKER, 3) < 0) return;
+    const string_map *map = &model->vocab->ids_by_text;
+    for (size_t i = 0; i < map->capacity; i++) {
+        const uint8_t *key = (const uint8_t *)map->slots[i].key;
+        size_t length = map->slots[i].length;
+        if (key == NULL) continue;
+        for (size_t at = 1; at + 3 <= length; at++) {
+            if (memcmp(key + at, SPACE_MARKER, 3) != 0) continue;
+            size_t start = 0;
+            uint32_t before = character_before(key, at, &start);
+            if (before == 0xE29681) continue;
+            size_t k = 0;
+            while (k < model->blocker_count && model->cut_blockers[k] != before) k++;
+            if (k < model->blocker_count) continue;
+            if (model->blocker_count == sizeof model->cut_blockers / sizeof model->cut_blockers[0]) return;
+            model->cut_blockers[model->blocker_count++] = before;
+        }
+    }
+    model->cuts_at_space_marker = true;
+}
+
+size_t bpe_model_chunk_end(const bpe_model *model, const uint8_t *word, size_t length, size_t start) {
+    if (!model->cuts_at_space_marker) return length;
+    for (size_t at = start + 1; at + 3 <= length; at++) {
+        const uint8_t *found = memchr(word + at, 0xE2, length - at);
+        if (found == NULL) return length;
+        at = (size_t)(found - word);
+        if (at + 3 > length || memcmp(word + at, SPACE_MARKER, 3) != 0 || at == start) continue;
+        size_t before_start = 0;
+        uint32_t before = character_before(word, at, &before_start);
+        if (before == 0xE29681) continue;
+        size_t k = 0;
+        while (k < model->blocker_count && model->cut_blockers[k] != before) k++;
+        if (k == model->blocker_count) return at;
+    }
+    return length;
+}
+
 void bpe_model_prepare(bpe_model *model) {
+    prepare_cuts(model);
     for (int c = 0; c < 128; c++) {
         char character = (char)c;
         model->ascii_ids[c] = bpe_vocab_find(model->vocab, &character, 1);

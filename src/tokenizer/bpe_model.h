@@ -12,6 +12,14 @@
  *   3. The merge loop of bpe_encode.h (lowest rank first, leftmost on ties).
  * dropout, continuing_subword_prefix and end_of_word_suffix are refused at
  * load (tokenizer_json.c), so they do not appear here.
+ *
+ * SentencePiece-style tokenizers (Llama 2, Gemma) have no pre-tokenizer: a
+ * whole text is one word. bpe_model_chunk_end cuts it where no token can
+ * span the cut - before a U+2581 whose previous character is neither U+2581
+ * nor one that some vocabulary token holds right before a U+2581 - so the
+ * chunks encode one by one (and hit the word cache) to the same ids: a merge
+ * across the cut would make a token that the vocabulary does not have, and
+ * the merges on either side never meet.
  */
 #ifndef LOUPE_TOKENIZER_BPE_MODEL_H
 #define LOUPE_TOKENIZER_BPE_MODEL_H
@@ -35,9 +43,18 @@ typedef struct bpe_model {
     bool ignore_merges;
     int32_t ascii_ids[128];         /* the token of each ASCII character, -1 where none */
     int32_t byte_fallback_ids[256]; /* the token "<0xNN>" of each byte, -1 where none */
+    bool cuts_at_space_marker;      /* bpe_model_chunk_end may cut before U+2581 */
+    uint32_t cut_blockers[16];      /* (blocker_count) characters (UTF-8 bytes, big-endian)
+                                       that some token holds right before U+2581 */
+    size_t blocker_count;
 } bpe_model;
 
-/* Fills ascii_ids and byte_fallback_ids from the vocabulary. */
+/* The end of the chunk of word (length bytes) that starts at start: the
+ * next cut (see above), or length. */
+size_t bpe_model_chunk_end(const bpe_model *model, const uint8_t *word, size_t length, size_t start);
+
+/* Fills ascii_ids, byte_fallback_ids and the cut rule from the vocabulary
+ * (its ids_by_text). */
 void bpe_model_prepare(bpe_model *model);
 
 /* Encodes one word (length >= 1 bytes of valid UTF-8, or any bytes when

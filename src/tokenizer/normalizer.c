@@ -132,6 +132,43 @@ static loupe_status out_of_memory(loupe_error *error) {
     return error_set(error, LOUPE_ERROR_MEMORY, "tokenizer: out of memory while normalizing");
 }
 
+/* Appends the Unicode normalization (utf8proc options) of text (length
+ * bytes) to out. Every ASCII character is its own normal form in all four
+ * forms, is a starter, and never combines with the character before it, so
+ * the text is cut before each ASCII character that an ASCII character
+ * follows: runs of ASCII are copied, and only the stretches around the
+ * other characters (with the ASCII character before them, which may take a
+ * combining mark) go through utf8proc. */
+static loupe_status normalize_unicode(int options, const char *text, size_t length, byte_buffer *out,
+                                      loupe_error *error) {
+    const uint8_t *bytes = (const uint8_t *)text;
+    size_t at = 0;
+    while (at < length) {
+        size_t other = at;
+        while (other < length && bytes[other] < 0x80) other++;
+        if (other == length) return byte_buffer_append(out, text + at, length - at) ? out_of_memory(error) : LOUPE_OK;
+        size_t start = other > at ? other - 1 : other;
+        if (byte_buffer_append(out, text + at, start - at) != 0) return out_of_memory(error);
+        size_t end = other;
+        while (end < length && !(bytes[end] < 0x80 && (end + 1 == length || bytes[end + 1] < 0x80))) end++;
+        utf8proc_uint8_t *normalized = NULL;
+        utf8proc_ssize_t produced = utf8proc_map(bytes + start, (utf8proc_ssize_t)(end - start), &normalized,
+                                                 (utf8proc_option_t)options);
+        if (produced < 0) {
+            free(normalized);
+            return produced == UTF8PROC_ERROR_NOMEM ? out_of_memory(error)
+                                                    : error_set(error, LOUPE_ERROR_FORMAT,
+                                                                "tokenizer: Unicode normalization failed: %s",
+                                                                utf8proc_errmsg(produced));
+        }
+        int failed = byte_buffer_append(out, normalized, (size_t)produced);
+        free(normalized);
+        if (failed) return out_of_memory(error);
+        at = end;
+    }
+    return LOUPE_OK;
+}
+
 /* One step from text (length bytes) into out (emptied first). */
 static loupe_status apply_step(const normalizer_step *step, split_regex_scratch *scratch,
                                const char *text, size_t length, byte_buffer *out, loupe_error *error) {
@@ -158,22 +195,8 @@ static loupe_status apply_step(const normalizer_step *step, split_regex_scratch 
         if (byte_buffer_append(out, text + at, length - at) != 0) return out_of_memory(error);
         return LOUPE_OK;
     }
-    case NORMALIZER_UNICODE: {
-        if (length == 0) return LOUPE_OK;
-        utf8proc_uint8_t *normalized = NULL;
-        utf8proc_ssize_t produced = utf8proc_map((const utf8proc_uint8_t *)text, (utf8proc_ssize_t)length,
-                                                 &normalized, (utf8proc_option_t)step->unicode_options);
-        if (produced < 0) {
-            free(normalized);
-            return produced == UTF8PROC_ERROR_NOMEM ? out_of_memory(error)
-                                                    : error_set(error, LOUPE_ERROR_FORMAT,
-                                                                "tokenizer: Unicode normalization failed: %s",
-                                                                utf8proc_errmsg(produced));
-        }
-        int failed = byte_buffer_append(out, normalized, (size_t)produced);
-        free(normalized);
-        return failed ? out_of_memory(error) : LOUPE_OK;
-    }
+    case NORMALIZER_UNICODE:
+        return normalize_unicode(step->unicode_options, text, length, out, error);
     }
     return LOUPE_OK;
 }

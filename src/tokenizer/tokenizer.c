@@ -20,6 +20,7 @@
 #include "tokenizer/hf_added_tokens.h"
 #include "tokenizer/pretoken_cache.h"
 #include "tokenizer/pretokenizer.h"
+#include "tokenizer/tokenizer_internal.h"
 #include "tokenizer/tokenizer_json.h"
 #include "util/error.h"
 #include "util/file_map.h"
@@ -128,6 +129,11 @@ int loupe_tokenizer_vocab_size(const loupe_tokenizer *tokenizer) {
     if (tokenizer->json) return (int)tokenizer->json->vocab.n_tokens;
     int32_t last_added = added_vocabulary_max_id(tokenizer->added);
     return last_added >= tokenizer->vocab.n_tokens ? (int)last_added + 1 : (int)tokenizer->vocab.n_tokens;
+}
+
+bool tokenizer_is_byte_fallback(const loupe_tokenizer *tokenizer, int32_t id) {
+    return tokenizer != NULL && tokenizer->json != NULL && id >= 0 && id < tokenizer->json->vocab.n_tokens &&
+           (tokenizer->json->token_flags[id] & TOKEN_FLAG_BYTE_FALLBACK);
 }
 
 int32_t loupe_tokenizer_bos_id(const loupe_tokenizer *tokenizer) {

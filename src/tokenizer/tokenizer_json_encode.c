@@ -148,9 +148,21 @@ static loupe_status encode_plain(encode_state *state, const char *text, size_t l
     piece_list *pieces = &state->pieces;
     loupe_status status = pre_tokenizer_apply(&state->tokenizer->pre_tokenizer, &state->pre_scratch, text, length,
                                               at_text_start, pieces, error);
+    const bpe_model *model = &state->tokenizer->model;
     for (size_t i = 0; i < pieces->count && status == LOUPE_OK; i++) {
         size_t start = i ? pieces->ends[i - 1] : 0;
-        status = encode_word(state, pieces->text.bytes + start, pieces->ends[i] - start, error);
+        const uint8_t *word = (const uint8_t *)pieces->text.bytes + start;
+        size_t word_length = pieces->ends[i] - start;
+        if (state->tokenizer->pre_tokenizer.byte_level) {
+            status = encode_word(state, (const char *)word, word_length, error);
+            continue;
+        }
+        /* A SentencePiece-style word is a whole text: its chunks encode alone. */
+        for (size_t at = 0; at < word_length && status == LOUPE_OK;) {
+            size_t end = bpe_model_chunk_end(model, word, word_length, at);
+            status = encode_word(state, (const char *)word + at, end - at, error);
+            at = end;
+        }
     }
     return status;
 }

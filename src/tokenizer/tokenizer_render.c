@@ -10,6 +10,9 @@
  *   - a complete, valid UTF-8 character is copied as is;
  *   - any other byte (a fragment of a character split across tokens, or
  *     invalid UTF-8) becomes <0xNN>.
+ * A byte-fallback token of a tokenizer.json model renders as its name
+ * <0xNN> whatever its byte, and a SentencePiece "▁" is a space by then
+ * (token_bytes), so it shows as U+2423 like GPT-2's.
  * An id out of range renders as the empty string.
  */
 #include <stdio.h>
@@ -18,6 +21,7 @@
 #include <utf8proc.h>
 
 #include "loupe.h"
+#include "tokenizer/tokenizer_internal.h"
 
 /* Appends a piece to buffer (capacity bytes with the NUL) if it fits whole,
  * so a truncated rendering never ends inside a character or an escape.
@@ -43,6 +47,12 @@ size_t loupe_tokenizer_render(const loupe_tokenizer *tokenizer, int32_t id, char
     if (bytes == NULL) return 0;
     size_t needed = 0;
     int full = 0;
+    if (tokenizer_is_byte_fallback(tokenizer, id) && length == 1) {
+        char name[8];
+        snprintf(name, sizeof name, "<0x%02X>", (unsigned)(uint8_t)bytes[0]);
+        append_piece(buffer, capacity, &needed, &full, name, 6);
+        return needed;
+    }
     size_t at = 0;
     while (at < length) {
         uint8_t byte = (uint8_t)bytes[at];
