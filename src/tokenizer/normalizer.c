@@ -3,6 +3,7 @@
  */
 #include "tokenizer/normalizer.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,8 +78,9 @@ static loupe_status parse_one(const cJSON *json, const char *path, int depth, no
         if (source[0] == '\0')
             return error_set(error, LOUPE_ERROR_FORMAT, "%s: normalizer Replace: empty pattern", path);
         step.kind = NORMALIZER_REPLACE;
-        loupe_status status = split_regex_compile(source, strlen(source), literal != NULL,
-                                                  "normalizer Replace", &step.pattern, error);
+        char where[256];
+        snprintf(where, sizeof where, "%s: normalizer Replace", path);
+        loupe_status status = split_regex_compile(source, strlen(source), literal != NULL, where, &step.pattern, error);
         if (status != LOUPE_OK) return status;
         step.content_length = strlen(content);
         step.content = strdup(content);

@@ -3,6 +3,7 @@
  */
 #include "tokenizer/pre_tokenizer.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,8 +70,9 @@ static loupe_status parse_split(const cJSON *json, const char *path, pre_tokeniz
     const char *source = literal ? literal : regex;
     if (source[0] == '\0')
         return error_set(error, LOUPE_ERROR_FORMAT, "%s: pre_tokenizer Split: empty pattern", path);
-    return split_regex_compile(source, strlen(source), literal != NULL, "pre_tokenizer Split", &step->pattern,
-                               error);
+    char where[256];
+    snprintf(where, sizeof where, "%s: pre_tokenizer Split", path);
+    return split_regex_compile(source, strlen(source), literal != NULL, where, &step->pattern, error);
 }
 
 static loupe_status parse_metaspace(const cJSON *json, const char *path, pre_tokenizer_step *step,
