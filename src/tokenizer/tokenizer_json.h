@@ -34,7 +34,7 @@
 #include "tokenizer/token_decoder.h"
 
 /* tokenizer.json of real models is up to a few tens of MB (Gemma 3: 33 MB). */
-#define TOKENIZER_JSON_MAX_FILE_BYTES ((size_t)512 << 20)
+#define TOKENIZER_JSON_MAX_FILE_BYTES ((size_t)128 << 20)
 
 enum {
     TOKEN_FLAG_BYTE_FALLBACK = 1, /* a "<0xNN>" token of a byte_fallback model */

@@ -640,6 +640,56 @@ check E1702 1 "$file: metrics.input_rank: expected 7 items \(one per layer\), go
 file=$(saved_corpus corpus_fraction 'd["top1_is_target"][0] = 1.5')
 check E1703 1 "$file: top1_is_target\[0\]: expected a fraction in 0 .. 1, got 1.5" plot "$file"
 
+# ---------------------------------------------------------------- tokenizer.json
+# tokenizer_json NAME JSON: a folder whose tokenizer.json holds JSON.
+tokenizer_json() {
+  mkdir -p "$work/$1"
+  printf '%s' "$2" >"$work/$1/tokenizer.json"
+  echo "$work/$1"
+}
+bpe='"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b"]'
+dir=$(tokenizer_json json_syntax '{"model": ')
+check E1901 1 "$dir/tokenizer.json: invalid JSON at byte offset [0-9]+" "$loupe" tokenize --model "$dir" x
+dir=$(tokenizer_json no_model '{}')
+check E1902 1 "$dir/tokenizer.json: \"model\" is missing or not an object" "$loupe" tokenize --model "$dir" x
+dir=$(tokenizer_json unigram '{"model": {"type": "Unigram", "vocab": []}}')
+check E1903 1 "$dir/tokenizer.json: model type \"Unigram\" is not supported \(supported: BPE\)" \
+  "$loupe" tokenize --model "$dir" x
+dir=$(tokenizer_json dropout "{\"model\": {$bpe, \"dropout\": 0.1}}")
+check E1904 1 "$dir/tokenizer.json: model.dropout is set: BPE dropout is not supported" "$loupe" tokenize --model "$dir" x
+dir=$(tokenizer_json no_vocab '{"model": {"type": "BPE", "merges": []}}')
+check E1905 1 "$dir/tokenizer.json: model.vocab is missing or not an object" "$loupe" tokenize --model "$dir" x
+dir=$(tokenizer_json bad_id '{"model": {"type": "BPE", "vocab": {"a": -1}, "merges": []}}')
+check E1906 1 "$dir/tokenizer.json: model.vocab \"a\": the id is not a whole number >= 0" \
+  "$loupe" tokenize --model "$dir" x
+dir=$(tokenizer_json shared_id '{"model": {"type": "BPE", "vocab": {"a": 0, "b": 0}, "merges": []}}')
+check E1907 1 "$dir/tokenizer.json: model.vocab: \"a\" and \"b\" share id 0" "$loupe" tokenize --model "$dir" x
+dir=$(tokenizer_json merge_form '{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a"]}}')
+check E1908 1 "$dir/tokenizer.json: model.merges\[0\]: expected \"left right\" or \[\"left\", \"right\"\]" \
+  "$loupe" tokenize --model "$dir" x
+dir=$(tokenizer_json merge_token '{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1}, "merges": [["a", "b"]]}}')
+check E1909 1 "$dir/tokenizer.json: model.merges\[0\]: the merged token of \"a\" \+ \"b\" is not in model.vocab" \
+  "$loupe" tokenize --model "$dir" x
+dir=$(tokenizer_json unk "{\"model\": {$bpe, \"unk_token\": \"<unk>\"}}")
+check E1910 1 "$dir/tokenizer.json: model.unk_token \"<unk>\" is not in model.vocab" "$loupe" tokenize --model "$dir" x
+dir=$(tokenizer_json added "{\"model\": {$bpe}, \"added_tokens\": [{\"id\": 3}]}")
+check E1911 1 "$dir/tokenizer.json: added_tokens\[0\]: needs \"id\" and \"content\"" "$loupe" tokenize --model "$dir" x
+dir=$(tokenizer_json whitespace "{\"model\": {$bpe}, \"pre_tokenizer\": {\"type\": \"Whitespace\"}}")
+check E1912 1 "$dir/tokenizer.json: pre_tokenizer type \"Whitespace\" is not supported \(supported: Sequence, Split, ByteLevel, Metaspace\)" \
+  "$loupe" tokenize --model "$dir" x
+dir=$(tokenizer_json regex "{\"model\": {$bpe}, \"pre_tokenizer\": {\"type\": \"Split\", \"pattern\": {\"Regex\": \"(\"}, \"behavior\": \"Isolated\"}}")
+check E1913 1 "$dir/tokenizer.json: pre_tokenizer Split: the pattern \"\(\" does not compile: missing closing parenthesis" \
+  "$loupe" tokenize --model "$dir" x
+dir=$(tokenizer_json behavior "{\"model\": {$bpe}, \"pre_tokenizer\": {\"type\": \"Split\", \"pattern\": {\"String\": \" \"}, \"behavior\": \"Sideways\"}}")
+check E1914 1 "$dir/tokenizer.json: pre_tokenizer Split: behavior \"Sideways\" is not one of Removed, Isolated, MergedWithPrevious, MergedWithNext, Contiguous" \
+  "$loupe" tokenize --model "$dir" x
+dir=$(tokenizer_json template "{\"model\": {$bpe}, \"post_processor\": {\"type\": \"TemplateProcessing\", \"single\": [{\"SpecialToken\": {\"id\": \"<s>\"}}, {\"Sequence\": {\"id\": \"A\"}}], \"special_tokens\": {}}}")
+check E1915 1 "$dir/tokenizer.json: post_processor TemplateProcessing: special token \"<s>\" has no \"ids\" under \"special_tokens\"" \
+  "$loupe" tokenize --model "$dir" x
+dir=$(tokenizer_json too_large '')
+truncate -s $((128 * 1024 * 1024 + 1)) "$dir/tokenizer.json"
+check E1916 1 "$dir/tokenizer.json: larger than the limit of 134217728 bytes" "$loupe" tokenize --model "$dir" x
+
 # ---------------------------------------------------------------- the catalogue itself
 documented=$(grep -oE '^\| E[0-9]{3,4} ' "$catalogue" | tr -d '| ' | sort)
 tested=$(printf '%s\n' "${checked[@]}" | sort)
