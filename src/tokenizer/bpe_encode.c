@@ -98,6 +98,7 @@ long bpe_merge_ids(const bpe_merges *merges, bpe_workspace *workspace, int32_t *
     int32_t n = (int32_t)count;
     for (int32_t i = 0; i < n; i++)
         symbols[i] = (bpe_symbol){.id = ids[i], .prev = i - 1, .next = i + 1 < n ? i + 1 : -1};
+    for (int32_t i = 0; i + 1 < n; i++) bpe_merges_prefetch(merges, ids[i], ids[i + 1]);
     for (int32_t i = 0; i + 1 < n; i++) push_pair(workspace, merges, i);
 
     while (workspace->heap_count > 0) {
@@ -113,6 +114,8 @@ long bpe_merge_ids(const bpe_merges *merges, bpe_workspace *workspace, int32_t *
         left->next = right->next;
         if (right->next >= 0) symbols[right->next].prev = top.left;
         right->id = -1;
+        if (left->prev >= 0) bpe_merges_prefetch(merges, symbols[left->prev].id, left->id);
+        if (left->next >= 0) bpe_merges_prefetch(merges, left->id, symbols[left->next].id);
         if (left->prev >= 0) push_pair(workspace, merges, left->prev);
         push_pair(workspace, merges, top.left);
     }

@@ -69,6 +69,13 @@ static inline uint64_t bpe_merges_hash(uint64_t pair) {
     return pair;
 }
 
+/* Asks the CPU to start loading the table slot of (left, right), so that
+ * several lookups' cache misses overlap instead of following one another. */
+static inline void bpe_merges_prefetch(const bpe_merges *merges, int32_t left, int32_t right) {
+    uint64_t pair = (uint64_t)(uint32_t)left << 32 | (uint32_t)right;
+    __builtin_prefetch(&merges->slots[(size_t)bpe_merges_hash(pair) & (merges->capacity - 1)]);
+}
+
 /* Looks up the rule for (left, right): returns 1 and sets *rank and
  * *merged_id, or returns 0 when there is none. */
 static inline int bpe_merges_find(const bpe_merges *merges, int32_t left, int32_t right,

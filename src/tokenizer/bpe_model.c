@@ -67,6 +67,7 @@ size_t bpe_model_chunk_end(const bpe_model *model, const uint8_t *word, size_t l
 
 void bpe_model_prepare(bpe_model *model) {
     prepare_cuts(model);
+    model->space_marker_id = bpe_vocab_find(model->vocab, (const char *)SPACE_MARKER, 3);
     for (int c = 0; c < 128; c++) {
         char character = (char)c;
         model->ascii_ids[c] = bpe_vocab_find(model->vocab, &character, 1);
@@ -120,6 +121,8 @@ long bpe_model_encode_word(const bpe_model *model, bpe_workspace *workspace, byt
             id = vocab->byte_ids[word[at]];
         } else if (word[at] < 0x80) {
             id = model->ascii_ids[word[at]];
+        } else if (size == 3 && memcmp(word + at, SPACE_MARKER, 3) == 0) {
+            id = model->space_marker_id;
         } else {
             id = bpe_vocab_find(vocab, (const char *)word + at, size);
         }

@@ -42,6 +42,7 @@ typedef struct bpe_model {
     bool byte_fallback;
     bool ignore_merges;
     int32_t ascii_ids[128];         /* the token of each ASCII character, -1 where none */
+    int32_t space_marker_id;        /* the token of U+2581 (which starts most SentencePiece words), or -1 */
     int32_t byte_fallback_ids[256]; /* the token "<0xNN>" of each byte, -1 where none */
     bool cuts_at_space_marker;      /* bpe_model_chunk_end may cut before U+2581 */
     uint32_t cut_blockers[16];      /* (blocker_count) characters (UTF-8 bytes, big-endian)

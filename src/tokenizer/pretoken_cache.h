@@ -4,7 +4,7 @@
  * Text repeats its words, so most pieces are found here and skip the merge
  * loop. The cache is a fixed table of PRETOKEN_CACHE_SLOTS slots of one
  * cache line each, indexed by the piece's hash: a new piece simply replaces
- * whatever held its slot, so memory stays at 2 MB whatever the text, and a
+ * whatever held its slot, so memory stays at 4 MB whatever the text, and a
  * lookup touches one line. Pieces longer than PRETOKEN_CACHE_MAX_PIECE_BYTES
  * or with more than PRETOKEN_CACHE_MAX_IDS ids are not kept (they are rare
  * in prose and go through the merge loop each time).
@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 enum {
-    PRETOKEN_CACHE_SLOTS = 1 << 15,
+    PRETOKEN_CACHE_SLOTS = 1 << 16,
     PRETOKEN_CACHE_MAX_PIECE_BYTES = 22,
     PRETOKEN_CACHE_MAX_IDS = 8,
 };

@@ -6,6 +6,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "tokenizer/byte_buffer.h"
@@ -57,19 +58,25 @@ static int rewrite_white_space(const char *pattern, size_t length, byte_buffer *
 
 loupe_status split_regex_compile(const char *pattern, size_t length, bool literal, const char *where,
                                  split_regex *regex, loupe_error *error) {
-    regex->code = NULL;
+    *regex = (split_regex){0};
+    if (literal) {
+        /* A plain string needs no engine: memchr finds it faster than a PCRE2 call per match. */
+        regex->literal = malloc(length + 1);
+        if (regex->literal == NULL) return error_set(error, LOUPE_ERROR_MEMORY, "%s: out of memory", where);
+        memcpy(regex->literal, pattern, length);
+        regex->literal[length] = '\0';
+        regex->literal_length = length;
+        return LOUPE_OK;
+    }
     byte_buffer rewritten = {0};
-    if (!literal && rewrite_white_space(pattern, length, &rewritten) != 0) {
+    if (rewrite_white_space(pattern, length, &rewritten) != 0) {
         byte_buffer_free(&rewritten);
         return error_set(error, LOUPE_ERROR_MEMORY, "%s: out of memory", where);
     }
-    uint32_t options = PCRE2_UTF | (literal ? PCRE2_LITERAL : PCRE2_UCP);
     int code_error = 0;
     PCRE2_SIZE error_offset = 0;
-    const char *source = literal ? pattern : rewritten.bytes;
-    size_t source_length = literal ? length : rewritten.length;
-    pcre2_code *code = pcre2_compile((PCRE2_SPTR)(source ? source : ""), source_length, options,
-                                     &code_error, &error_offset, NULL);
+    pcre2_code *code = pcre2_compile((PCRE2_SPTR)(rewritten.bytes ? rewritten.bytes : ""), rewritten.length,
+                                     PCRE2_UTF | PCRE2_UCP, &code_error, &error_offset, NULL);
     byte_buffer_free(&rewritten);
     if (code == NULL) {
         PCRE2_UCHAR message[160];
@@ -86,7 +93,8 @@ loupe_status split_regex_compile(const char *pattern, size_t length, bool litera
 void split_regex_free(split_regex *regex) {
     if (regex == NULL) return;
     pcre2_code_free(regex->code);
-    regex->code = NULL;
+    free(regex->literal);
+    *regex = (split_regex){0};
 }
 
 void split_regex_scratch_free(split_regex_scratch *scratch) {
@@ -95,10 +103,31 @@ void split_regex_scratch_free(split_regex_scratch *scratch) {
     scratch->match_data = NULL;
 }
 
+/* The first occurrence of needle (needle_length >= 1 bytes) in text, or NULL. */
+static const char *find_literal(const char *text, size_t length, const char *needle, size_t needle_length) {
+    const char *end = text + length;
+    for (const char *at = text; (size_t)(end - at) >= needle_length; at++) {
+        at = memchr(at, needle[0], (size_t)(end - at) - needle_length + 1);
+        if (at == NULL) return NULL;
+        if (memcmp(at, needle, needle_length) == 0) return at;
+    }
+    return NULL;
+}
+
 loupe_status split_regex_find(const split_regex *regex, split_regex_scratch *scratch, const char *text,
                               size_t length, size_t from, int *found, size_t *match_start,
                               size_t *match_end, loupe_error *error) {
     *found = 0;
+    if (regex->code == NULL) {
+        const char *hit = find_literal(text + from, from < length ? length - from : 0, regex->literal,
+                                       regex->literal_length);
+        if (hit != NULL) {
+            *found = 1;
+            *match_start = (size_t)(hit - text);
+            *match_end = *match_start + regex->literal_length;
+        }
+        return LOUPE_OK;
+    }
     if (scratch->match_data == NULL) {
         scratch->match_data = pcre2_match_data_create(1, NULL);
         if (scratch->match_data == NULL)

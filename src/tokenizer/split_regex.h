@@ -9,6 +9,8 @@
  * character class is rewritten to [\t-\r\x{85}\p{Z}] (White_Space exactly),
  * \S to its complement, and \s inside a class to the same members.
  *
+ * A String pattern is not compiled: it is searched for as bytes.
+ *
  * A compiled regex is immutable and may be shared by threads; each thread
  * matches with its own split_regex_scratch.
  */
@@ -21,7 +23,9 @@
 #include "loupe.h"
 
 typedef struct split_regex {
-    void *code; /* pcre2_code_8 */
+    void *code;     /* pcre2_code_8; NULL for a literal, which memmem finds */
+    char *literal;  /* (literal_length) bytes of a String pattern */
+    size_t literal_length;
 } split_regex;
 
 /* The per-call state of matching: PCRE2's match data, made on first use. */
