@@ -138,12 +138,16 @@ loupe_status loupe_model_next_probs(const loupe_model *model, const int32_t *ids
                                     float temperature, float *probs, loupe_error *error);
 
 /* ------------------------------------------------------------------------
- * Tokenizer (GPT-2 byte-level BPE)
+ * Tokenizer: Hugging Face tokenizer.json, or GPT-2's vocab.json + merges.txt
  * ---------------------------------------------------------------------- */
 
+/* Immutable once open: any number of threads may encode with one tokenizer
+ * at once (each call keeps its scratch space to itself). */
 typedef struct loupe_tokenizer loupe_tokenizer;
 
-/* Opens vocab.json and merges.txt in `directory`, with the added and
+/* Opens `directory`'s tokenizer.json when it has one (the Hugging Face fast
+ * tokenizer, encoded as the tokenizers library does: docs/TOKENIZERS.md).
+ * Otherwise opens vocab.json and merges.txt in `directory`, with the added and
  * special tokens that transformers' GPT2TokenizerFast finds there:
  * tokenizer_config.json (added_tokens_decoder, bos_token, ...), else
  * special_tokens_map.json and added_tokens.json, and by default
@@ -159,7 +163,8 @@ void loupe_tokenizer_close(loupe_tokenizer *tokenizer);
 int loupe_tokenizer_vocab_size(const loupe_tokenizer *tokenizer);
 
 /* The id of the BOS token (bos_token of the folder; GPT-2's "<|endoftext|>",
- * 50256), or -1 when the tokenizer has none. */
+ * 50256; for tokenizer.json the first token its post-processor puts before
+ * the text), or -1 when the tokenizer has none. */
 int32_t loupe_tokenizer_bos_id(const loupe_tokenizer *tokenizer);
 
 typedef struct loupe_encode_params {
@@ -181,15 +186,16 @@ loupe_encode_params loupe_encode_default_params(void);
 /* Encodes `length` bytes of text (any bytes: invalid UTF-8 is encoded byte by
  * byte, never rejected): the added tokens first (leftmost-longest, with
  * their lstrip, rstrip and single_word flags), then GPT-2's byte-level BPE
- * on the text between them. params NULL means the defaults. On success
+ * on the text between them. With tokenizer.json: its whole pipeline, each
+ * invalid UTF-8 byte first made U+FFFD. params NULL means the defaults. On success
  * *ids_out (caller frees with loupe_free) holds *count_out ids. */
-loupe_status loupe_tokenizer_encode_with_params(loupe_tokenizer *tokenizer, const char *text, size_t length,
+loupe_status loupe_tokenizer_encode_with_params(const loupe_tokenizer *tokenizer, const char *text, size_t length,
                                                 const loupe_encode_params *params, int32_t **ids_out,
                                                 size_t *count_out, loupe_error *error);
 
 /* loupe_tokenizer_encode_with_params with match_special false: special
  * tokens in the text are encoded as plain text. */
-loupe_status loupe_tokenizer_encode(loupe_tokenizer *tokenizer, const char *text, size_t length,
+loupe_status loupe_tokenizer_encode(const loupe_tokenizer *tokenizer, const char *text, size_t length,
                                     int32_t **ids_out, size_t *count_out, loupe_error *error);
 
 /* The raw bytes of one token (an added token's content for an added id

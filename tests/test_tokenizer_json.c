@@ -6,6 +6,7 @@
  * of the pre-tokenizer, the ASCII shortcut of the Unicode normalizers,
  * decoding, rendering, and malformed or unsupported files.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -121,6 +122,53 @@ static void test_sentencepiece(void) {
     CHECK(strcmp(rendered, "\xE2\x90\xA3" "ab") == 0);
     loupe_tokenizer_render(tokenizer, 1, rendered, sizeof rendered);
     CHECK(strcmp(rendered, "<s>") == 0);
+    loupe_tokenizer_close(tokenizer);
+}
+
+/* Threads sharing one tokenizer: each encodes the hand-worked texts again
+ * and again; every result must still be the worked-out one. */
+typedef struct shared_run {
+    const loupe_tokenizer *tokenizer;
+    int mismatches;
+} shared_run;
+
+static void *encode_repeatedly(void *argument) {
+    shared_run *run = argument;
+    static const int32_t expected_ab[] = {1, 10, 10}, expected_xey[] = {1, 5, 0, 3, 4, 0};
+    for (int i = 0; i < 300; i++) {
+        int32_t *ids = NULL;
+        size_t n = 0;
+        loupe_error error;
+        const char *text = i % 2 ? "ab ab" : "x\xC3\xA9y";
+        const int32_t *expected = i % 2 ? expected_ab : expected_xey;
+        size_t count = i % 2 ? 3 : 6;
+        if (loupe_tokenizer_encode_with_params(run->tokenizer, text, strlen(text), NULL, &ids, &n, &error) != LOUPE_OK ||
+            n != count || memcmp(ids, expected, count * sizeof *ids) != 0)
+            run->mismatches++;
+        loupe_free(ids);
+    }
+    return NULL;
+}
+
+static void test_shared_by_threads(void) {
+    loupe_error error;
+    loupe_status status;
+    loupe_tokenizer *tokenizer = open_json("sentencepiece_threads", SENTENCEPIECE_JSON, &status, &error);
+    CHECK_MSG(status == LOUPE_OK, "%s", error.message);
+    if (tokenizer == NULL) return;
+    enum { THREADS = 4 };
+    pthread_t threads[THREADS];
+    shared_run runs[THREADS];
+    int started = 0;
+    for (int t = 0; t < THREADS; t++) {
+        runs[t] = (shared_run){tokenizer, 0};
+        if (pthread_create(&threads[t], NULL, encode_repeatedly, &runs[t]) == 0) started++;
+    }
+    CHECK(started == THREADS);
+    for (int t = 0; t < started; t++) {
+        pthread_join(threads[t], NULL);
+        CHECK_MSG(runs[t].mismatches == 0, "thread %d: %d wrong encodings", t, runs[t].mismatches);
+    }
     loupe_tokenizer_close(tokenizer);
 }
 
@@ -314,6 +362,7 @@ int main(void) {
     temp_dir = test_make_temp_dir();
     if (temp_dir == NULL) return 1;
     test_sentencepiece();
+    test_shared_by_threads();
     test_byte_level();
     test_split_behaviors();
     test_normalizers();

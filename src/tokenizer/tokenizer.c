@@ -4,9 +4,8 @@
  * the piece cache; or, when the folder has tokenizer.json, the Hugging Face
  * pipeline it describes (tokenizer_json.h).
  *
- * Encoding writes to the tokenizer's piece cache and merge scratch (hence
- * the non-const handle): one tokenizer must not encode on two threads at
- * once. Decoding, token_bytes and render only read it.
+ * A tokenizer is immutable once open: each encode call keeps its piece
+ * cache and merge scratch to itself, so threads may share one tokenizer.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -32,8 +31,6 @@
 struct loupe_tokenizer {
     bpe_vocab vocab;
     bpe_merges merges;
-    bpe_workspace workspace; /* scratch of the merge loop */
-    pretoken_cache cache;
     added_vocabulary *added; /* special and other added tokens, matched before BPE */
     int32_t bos_id;          /* -1 when the tokenizer has no BOS token */
     tokenizer_json *json;    /* set when read from tokenizer.json: then it alone is used */
@@ -53,8 +50,6 @@ static loupe_status tokenizer_open(const char *vocab_path, const char *merges_pa
     if (status == LOUPE_OK) status = bpe_merges_load(merges_path, &tokenizer->vocab, &tokenizer->merges, error);
     if (status == LOUPE_OK)
         status = hf_added_tokens_load(directory, &tokenizer->vocab, &tokenizer->added, &tokenizer->bos_id, error);
-    if (status == LOUPE_OK && pretoken_cache_init(&tokenizer->cache) != 0)
-        status = error_set(error, LOUPE_ERROR_MEMORY, "tokenizer: out of memory");
     if (status != LOUPE_OK) {
         loupe_tokenizer_close(tokenizer);
         return status;
@@ -117,8 +112,6 @@ void loupe_tokenizer_close(loupe_tokenizer *tokenizer) {
     if (tokenizer == NULL) return;
     bpe_vocab_free(&tokenizer->vocab);
     bpe_merges_free(&tokenizer->merges);
-    bpe_workspace_free(&tokenizer->workspace);
-    pretoken_cache_free(&tokenizer->cache);
     added_vocabulary_free(tokenizer->added);
     tokenizer_json_free(tokenizer->json);
     free(tokenizer);
@@ -173,13 +166,20 @@ static int reserve_ids(int32_t **ids, size_t *capacity, size_t count, size_t mor
     return 0;
 }
 
+/* The scratch space of one encode call. */
+typedef struct encode_scratch {
+    bpe_workspace workspace; /* of the merge loop */
+    pretoken_cache cache;
+} encode_scratch;
+
 /* Appends the ids of one piece (length bytes) to ids (count so far). */
-static loupe_status encode_piece(loupe_tokenizer *tokenizer, const char *piece, size_t length,
+static loupe_status encode_piece(const loupe_tokenizer *tokenizer, encode_scratch *scratch, const char *piece,
+                                 size_t length,
                                  int32_t **ids, size_t *capacity, size_t *count,
                                  loupe_error *error) {
     size_t cached_count = 0;
     uint64_t hash = length <= PRETOKEN_CACHE_MAX_PIECE_BYTES ? pretoken_cache_hash(piece, length) : 0;
-    const int32_t *cached = pretoken_cache_get(&tokenizer->cache, piece, length, hash, &cached_count);
+    const int32_t *cached = pretoken_cache_get(&scratch->cache, piece, length, hash, &cached_count);
     if (cached == NULL && length > BPE_PIECE_MAX_BYTES)
         return error_set(error, LOUPE_ERROR_LIMIT,
                          "tokenizer: a single word of %zu bytes is longer than the limit of %zu",
@@ -192,25 +192,25 @@ static loupe_status encode_piece(loupe_tokenizer *tokenizer, const char *piece, 
         *count += cached_count;
         return LOUPE_OK;
     }
-    long produced = bpe_encode_piece(&tokenizer->vocab, &tokenizer->merges, &tokenizer->workspace,
+    long produced = bpe_encode_piece(&tokenizer->vocab, &tokenizer->merges, &scratch->workspace,
                                      (const uint8_t *)piece, length, out);
     if (produced < 0)
         return error_set(error, LOUPE_ERROR_MEMORY, "tokenizer: out of memory for a word of %zu bytes",
                          length);
-    pretoken_cache_put(&tokenizer->cache, piece, length, hash, out, (size_t)produced);
+    pretoken_cache_put(&scratch->cache, piece, length, hash, out, (size_t)produced);
     *count += (size_t)produced;
     return LOUPE_OK;
 }
 
 /* Appends the ids of plain text (no added token in it) to ids: the
  * pre-tokenizer's pieces, each through BPE. */
-static loupe_status encode_plain(loupe_tokenizer *tokenizer, const char *text, size_t length, int32_t **ids,
+static loupe_status encode_plain(const loupe_tokenizer *tokenizer, encode_scratch *scratch, const char *text, size_t length, int32_t **ids,
                                  size_t *capacity, size_t *count, loupe_error *error) {
     pretokenizer splitter;
     pretokenizer_init(&splitter, text, length);
     size_t start = 0, piece_length = 0;
     while (pretokenizer_next(&splitter, &start, &piece_length)) {
-        loupe_status status = encode_piece(tokenizer, text + start, piece_length, ids, capacity, count, error);
+        loupe_status status = encode_piece(tokenizer, scratch, text + start, piece_length, ids, capacity, count, error);
         if (status != LOUPE_OK) return status;
     }
     return LOUPE_OK;
@@ -227,7 +227,7 @@ static loupe_status append_id(int32_t id, int32_t **ids, size_t *capacity, size_
 /* Appends the ids of text: the unnormalized added tokens split the raw text,
  * the normalized ones each plain part (GPT-2 has no normalizer, so the same
  * bytes), and what is left goes through BPE, as Hugging Face does. */
-static loupe_status encode_text(loupe_tokenizer *tokenizer, const char *text, size_t length, unsigned flags,
+static loupe_status encode_text(const loupe_tokenizer *tokenizer, encode_scratch *scratch, const char *text, size_t length, unsigned flags,
                                 int32_t **ids, size_t *capacity, size_t *count, loupe_error *error) {
     added_splitter raw, normalized;
     added_segment outer, inner;
@@ -243,7 +243,7 @@ static loupe_status encode_text(loupe_tokenizer *tokenizer, const char *text, si
         while (status == LOUPE_OK && added_splitter_next(&normalized, &inner)) {
             const char *part = text + outer.start + inner.start;
             status = inner.id >= 0 ? append_id(inner.id, ids, capacity, count, error)
-                                   : encode_plain(tokenizer, part, inner.length, ids, capacity, count, error);
+                                   : encode_plain(tokenizer, scratch, part, inner.length, ids, capacity, count, error);
         }
     }
     return status;
@@ -253,7 +253,7 @@ loupe_encode_params loupe_encode_default_params(void) {
     return (loupe_encode_params){.match_special = true, .add_special = true};
 }
 
-loupe_status loupe_tokenizer_encode_with_params(loupe_tokenizer *tokenizer, const char *text, size_t length,
+loupe_status loupe_tokenizer_encode_with_params(const loupe_tokenizer *tokenizer, const char *text, size_t length,
                                                 const loupe_encode_params *params, int32_t **ids_out,
                                                 size_t *count_out, loupe_error *error) {
     if (ids_out) *ids_out = NULL;
@@ -274,7 +274,12 @@ loupe_status loupe_tokenizer_encode_with_params(loupe_tokenizer *tokenizer, cons
     int32_t *ids = malloc(capacity * sizeof *ids);
     if (ids == NULL) return error_set(error, LOUPE_ERROR_MEMORY, "tokenizer: out of memory");
     unsigned flags = params->match_special ? 0 : ADDED_SPLIT_SKIP_SPECIAL;
-    loupe_status status = encode_text(tokenizer, text, length, flags, &ids, &capacity, &count, error);
+    encode_scratch scratch = {0};
+    loupe_status status = pretoken_cache_init(&scratch.cache) == 0
+                              ? encode_text(tokenizer, &scratch, text, length, flags, &ids, &capacity, &count, error)
+                              : error_set(error, LOUPE_ERROR_MEMORY, "tokenizer: out of memory");
+    bpe_workspace_free(&scratch.workspace);
+    pretoken_cache_free(&scratch.cache);
     if (status != LOUPE_OK) {
         free(ids);
         return status;
@@ -284,7 +289,7 @@ loupe_status loupe_tokenizer_encode_with_params(loupe_tokenizer *tokenizer, cons
     return LOUPE_OK;
 }
 
-loupe_status loupe_tokenizer_encode(loupe_tokenizer *tokenizer, const char *text, size_t length,
+loupe_status loupe_tokenizer_encode(const loupe_tokenizer *tokenizer, const char *text, size_t length,
                                     int32_t **ids_out, size_t *count_out, loupe_error *error) {
     loupe_encode_params params = loupe_encode_default_params();
     params.match_special = false;
