@@ -4,13 +4,17 @@ set -euo pipefail
 # Plots: libcairo2-dev and libpango1.0-dev draw the PNGs (cairo, pangocairo);
 # fonts-dejavu-core is their default font, fonts-noto-cjk (about 90 MB) and
 # fonts-noto-color-emoji let fontconfig fall back to CJK and emoji glyphs;
-# chromium (with nodejs to drive it) runs the HTML report's test headless.
+# chromium (with nodejs to drive it) runs the HTML report's test headless;
+# npm (Debian's, unless the installed nodejs brings its own) installs the
+# Hugging Face tokenizers library for the tokenizer reference test;
+# libpcre2-dev compiles tokenizer.json's patterns.
 packages=(build-essential chromium cmake fonts-dejavu-core fonts-noto-cjk fonts-noto-color-emoji libcairo2-dev
           libcjson-dev libopenblas-dev libpango1.0-dev libpcre2-dev libutf8proc-dev nodejs pkg-config python3 time)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
 done
+command -v npm >/dev/null || missing+=(npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "installing: ${missing[*]}"
 as_root=()
