@@ -63,7 +63,7 @@ typedef struct cli_text_options {
     const char *file;  /* --file PATH */
     const char *ids;   /* --ids LIST: token ids instead of a text */
     bool keep_newline; /* --keep-newline: keep the trailing newline of a file or stdin */
-    bool no_special;   /* --no-special: special tokens in the text are plain text */
+    bool no_special;   /* --no-special: special tokens in the text are plain text, none added */
     bool bos;          /* --bos: the BOS token first */
 } cli_text_options;
 

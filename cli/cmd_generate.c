@@ -26,7 +26,8 @@ static const char usage[] =
     "  --file PATH       read the text from a file (default: the arguments, else stdin);\n"
     "                    one trailing newline (\\n or \\r\\n) of a file or stdin is dropped\n"
     "  --keep-newline    keep that newline\n"
-    "  --no-special      read special tokens in the text (<|endoftext|>) as plain text\n"
+    "  --no-special      read special tokens in the text (<|endoftext|>) as plain text,\n"
+    "                    and add none around it (no BOS of a tokenizer.json)\n"
     "  --ids LIST        run on token ids instead of a text, e.g. --ids 464,2068,7586\n"
     "  --bos             put the model's BOS token (<|endoftext|>) first\n"
     "  --help            show this help\n";
