@@ -2,10 +2,11 @@
  * pretoken_cache.h - a bounded memo of pieces already encoded.
  *
  * Text repeats its words, so most pieces are found here and skip the merge
- * loop. The cache is a fixed table of PRETOKEN_CACHE_SLOTS slots of one
- * cache line each, indexed by the piece's hash: a new piece simply replaces
- * whatever held its slot, so memory stays at 4 MB whatever the text, and a
- * lookup touches one line. Pieces longer than PRETOKEN_CACHE_MAX_PIECE_BYTES
+ * loop. The cache is a fixed table of slots of one cache line each, indexed
+ * by the piece's hash: a new piece simply replaces whatever held its slot,
+ * so memory stays bounded whatever the text (4 MB at most), and a lookup
+ * touches one line. Each encode call has its own, sized for its text: a
+ * short text needs few slots and should not pay for clearing 4 MB. Pieces longer than PRETOKEN_CACHE_MAX_PIECE_BYTES
  * or with more than PRETOKEN_CACHE_MAX_IDS ids are not kept (they are rare
  * in prose and go through the merge loop each time).
  */
@@ -16,7 +17,7 @@
 #include <stdint.h>
 
 enum {
-    PRETOKEN_CACHE_SLOTS = 1 << 16,
+    PRETOKEN_CACHE_MAX_SLOTS = 1 << 16,
     PRETOKEN_CACHE_MAX_PIECE_BYTES = 22,
     PRETOKEN_CACHE_MAX_IDS = 8,
 };
@@ -30,11 +31,13 @@ typedef struct pretoken_cache_slot {
 } pretoken_cache_slot; /* 64 bytes */
 
 typedef struct pretoken_cache {
-    pretoken_cache_slot *slots; /* (PRETOKEN_CACHE_SLOTS) */
+    pretoken_cache_slot *slots; /* (mask + 1) */
+    size_t mask;                /* the slot count minus 1; the count is a power of two */
 } pretoken_cache;
 
-/* Returns 0, or -1 when out of memory. */
-int pretoken_cache_init(pretoken_cache *cache);
+/* Makes an empty cache for a text of text_length bytes: one slot per two
+ * bytes, 64 to PRETOKEN_CACHE_MAX_SLOTS. Returns 0, or -1 when out of memory. */
+int pretoken_cache_init(pretoken_cache *cache, size_t text_length);
 void pretoken_cache_free(pretoken_cache *cache);
 
 /* The hash both calls below take, of a piece's `length` bytes. */

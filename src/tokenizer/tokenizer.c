@@ -275,7 +275,7 @@ loupe_status loupe_tokenizer_encode_with_params(const loupe_tokenizer *tokenizer
     if (ids == NULL) return error_set(error, LOUPE_ERROR_MEMORY, "tokenizer: out of memory");
     unsigned flags = params->match_special ? 0 : ADDED_SPLIT_SKIP_SPECIAL;
     encode_scratch scratch = {0};
-    loupe_status status = pretoken_cache_init(&scratch.cache) == 0
+    loupe_status status = pretoken_cache_init(&scratch.cache, length) == 0
                               ? encode_text(tokenizer, &scratch, text, length, flags, &ids, &capacity, &count, error)
                               : error_set(error, LOUPE_ERROR_MEMORY, "tokenizer: out of memory");
     bpe_workspace_free(&scratch.workspace);

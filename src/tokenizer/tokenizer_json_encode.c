@@ -16,6 +16,7 @@
 typedef struct encode_state {
     const tokenizer_json *tokenizer;
     bool match_special;
+    size_t text_length;      /* of the whole text, which sizes the cache */
     int32_t *ids;            /* (capacity) */
     size_t count, capacity;
     byte_buffer normalized, spare, key;
@@ -122,7 +123,8 @@ static loupe_status encode_word(encode_state *state, const char *word, size_t le
     uint64_t hash = 0;
     bool cacheable = length <= PRETOKEN_CACHE_MAX_PIECE_BYTES;
     if (cacheable) {
-        if (state->cache.slots == NULL && pretoken_cache_init(&state->cache) != 0) return out_of_memory(error);
+        if (state->cache.slots == NULL && pretoken_cache_init(&state->cache, state->text_length) != 0)
+            return out_of_memory(error);
         hash = pretoken_cache_hash(word, length);
         size_t cached_count = 0;
         const int32_t *cached = pretoken_cache_get(&state->cache, word, length, hash, &cached_count);
@@ -196,7 +198,7 @@ loupe_status tokenizer_json_encode(const tokenizer_json *tokenizer, const char *
     if (length > TOKENIZER_JSON_MAX_TEXT_BYTES)
         return error_set(error, LOUPE_ERROR_LIMIT, "tokenizer: the text is %zu bytes, longer than the limit of %zu bytes",
                          length, TOKENIZER_JSON_MAX_TEXT_BYTES);
-    encode_state state = {.tokenizer = tokenizer, .match_special = match_special};
+    encode_state state = {.tokenizer = tokenizer, .match_special = match_special, .text_length = length};
     byte_buffer clean_copy = {0};
     const char *clean = NULL;
     size_t clean_length = 0;
