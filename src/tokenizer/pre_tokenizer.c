@@ -377,15 +377,19 @@ loupe_status pre_tokenizer_apply(const pre_tokenizer *chain, pre_tokenizer_scrat
                                  const char *text, size_t length, bool at_text_start, piece_list *out,
                                  loupe_error *error) {
     piece_list_clear(out);
-    if (add_piece(out, text, length) != 0) return out_of_memory(error);
+    /* Steps that change nothing are skipped; the first step that does reads
+     * the text itself (one piece) rather than a copy of it. */
+    bool read_text = true;
     for (size_t s = 0; s < chain->count; s++) {
         const pre_tokenizer_step *step = &chain->steps[s];
-        piece_list *next = &scratch->spare;
+        if (step->kind == PRE_TOKENIZER_BYTE_LEVEL && !step->add_prefix_space && !step->use_regex) continue;
+        piece_list *next = read_text ? out : &scratch->spare;
         piece_list_clear(next);
-        for (size_t i = 0; i < out->count; i++) {
-            size_t start = i ? out->ends[i - 1] : 0;
-            const char *piece = out->text.bytes + start;
-            size_t piece_length = out->ends[i] - start;
+        size_t count = read_text ? (length > 0) : out->count;
+        for (size_t i = 0; i < count; i++) {
+            size_t start = read_text || i == 0 ? 0 : out->ends[i - 1];
+            const char *piece = read_text ? text : out->text.bytes + start;
+            size_t piece_length = read_text ? length : out->ends[i] - start;
             loupe_status status = LOUPE_OK;
             switch (step->kind) {
             case PRE_TOKENIZER_SPLIT:
@@ -400,9 +404,13 @@ loupe_status pre_tokenizer_apply(const pre_tokenizer *chain, pre_tokenizer_scrat
             }
             if (status != LOUPE_OK) return status;
         }
-        piece_list swapped = *out;
-        *out = *next;
-        *next = swapped;
+        if (!read_text) {
+            piece_list swapped = *out;
+            *out = *next;
+            *next = swapped;
+        }
+        read_text = false;
     }
+    if (read_text && add_piece(out, text, length) != 0) return out_of_memory(error);
     return LOUPE_OK;
 }
