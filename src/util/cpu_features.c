@@ -4,11 +4,15 @@
  *
  * GCC's __builtin_cpu_supports reports AVX and AVX-512 features only when
  * the OS has enabled their registers (XGETBV), so a level found here can
- * be run.
+ * be run. F16C is read from CPUID leaf 1 (clang 14's builtin does not know
+ * the name); it needs nothing beyond AVX's registers.
  */
 #include "util/cpu_features.h"
 
 #include <pthread.h>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,8 +36,10 @@ static pthread_once_t features_once = PTHREAD_ONCE_INIT;
 static cpu_level detect_level(void) {
 #if defined(__x86_64__) && defined(__GNUC__)
     __builtin_cpu_init();
+    unsigned int eax = 0, ebx = 0, ecx = 0, edx = 0;
+    bool f16c = __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C) != 0;
     bool avx2 = __builtin_cpu_supports("avx") && __builtin_cpu_supports("avx2") &&
-                __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+                __builtin_cpu_supports("fma") && f16c;
     bool avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
                   __builtin_cpu_supports("avx512dq");
     return avx512 ? CPU_LEVEL_AVX512 : (avx2 ? CPU_LEVEL_AVX2 : CPU_LEVEL_PORTABLE);
