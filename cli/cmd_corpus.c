@@ -228,12 +228,8 @@ static bool run_document(void *user, const loupe_corpus_document *document, cons
 
 /* Row names as loupe_lens_row_name gives them: input, [hN.attn,] hN. */
 static void make_row_names(corpus_report *report, int n_layer) {
-    int row = 0;
-    snprintf(report->row_names[row++], sizeof report->row_names[0], "input");
-    for (int layer = 1; layer <= n_layer; layer++) {
-        if (report->subblocks) snprintf(report->row_names[row++], sizeof report->row_names[0], "h%d.attn", layer);
-        snprintf(report->row_names[row++], sizeof report->row_names[0], "h%d", layer);
-    }
+    for (int row = 0; row < report->n_rows; row++)
+        loupe_lens_row_label(n_layer, report->subblocks, row, report->row_names[row], sizeof report->row_names[0]);
 }
 
 /* Opens the model, tokenizer and counts and creates the aggregate. */
@@ -274,7 +270,7 @@ static int prepare(const corpus_options *chosen, corpus_run *run, corpus_report 
         report->counts_path = chosen->counts;
     }
     report->subblocks = chosen->subblocks;
-    report->n_rows = 1 + info->n_layer * (chosen->subblocks ? 2 : 1);
+    report->n_rows = loupe_lens_row_count(info->n_layer, chosen->subblocks);
     report->row_names = calloc((size_t)report->n_rows, sizeof *report->row_names);
     if (report->row_names == NULL) {
         cli_error("out of memory");

@@ -209,7 +209,7 @@ int cmd_lens(int argc, char **argv) {
     if (status != 0) return status;
     loupe_model_info info;
     loupe_model_get_info(input.model, &info);
-    int n_rows = 1 + info.n_layer * (chosen.subblocks ? 2 : 1);
+    int n_rows = loupe_lens_row_count(info.n_layer, chosen.subblocks);
     lens_view view = {.tokenizer = input.tokenizer, .info = &info, .topk = (int)chosen.topk,
                       .subblocks = chosen.subblocks};
     if (!lens_slice_resolve("--layers", &chosen.rows, n_rows, &view.rows) ||

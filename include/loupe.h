@@ -269,6 +269,15 @@ loupe_status loupe_lens_run(const loupe_model *model, const int32_t *ids, int n_
                             loupe_error *error);
 void loupe_lens_free(loupe_lens_result *result);
 
+/* The lens's rows for a model of n_layer blocks: 1 + n_layer, or
+ * 1 + 2 n_layer with sub-blocks. The one definition of the rows, shared by
+ * the lens, the corpus statistics and every output. */
+int loupe_lens_row_count(int n_layer, bool subblocks);
+/* The name of row `row` (0 .. loupe_lens_row_count - 1): "input", "hN",
+ * "hN.attn"; written as snprintf does (at most capacity bytes, NUL
+ * included), returning the full length; "" for a row out of range. */
+size_t loupe_lens_row_label(int n_layer, bool subblocks, int row, char *buffer, size_t capacity);
+
 int loupe_lens_n_rows(const loupe_lens_result *result);
 int loupe_lens_n_positions(const loupe_lens_result *result);
 /* "input", "h1" .. "hL" (hidden_states numbering), "h3.attn" for sub-blocks. */

@@ -153,6 +153,7 @@ int main(void) {
     check_fixture("gpt2-tiny-gelu");
     check_fixture("gpt2-tiny-relu");
     check_fixture("gpt2-tiny-bf16");
+    check_fixture("llama-tiny"); /* the same taps through the rotary decoder */
     check_errors();
     return test_finish("test_gpt2_forward");
 }

@@ -13,6 +13,7 @@
 #include "kernels/attention.h"
 #include "kernels/matmul.h"
 #include "kernels/norms.h"
+#include "kernels/rope.h"
 #include "kernels/softmax.h"
 #include "kernels/vector_exp.h"
 #include "util/cpu_features.h"
@@ -187,6 +188,7 @@ static void check_activations(void) {
     CHECK(activation_from_name("gelu_new", &kind) == 0 && kind == ACTIVATION_GELU_TANH);
     CHECK(activation_from_name("gelu", &kind) == 0 && kind == ACTIVATION_GELU_ERF);
     CHECK(activation_from_name("relu", &kind) == 0 && kind == ACTIVATION_RELU);
+    CHECK(activation_from_name("silu", &kind) == 0 && kind == ACTIVATION_SILU);
     CHECK(activation_from_name("swish", &kind) != 0);
     /* Hand-computed: gelu_erf(1) = 0.5 (1 + erf(1/sqrt 2)) = 0.8413447;
      * gelu_tanh(1) = 0.5 (1 + tanh(0.7978846 x 1.044715)) = 0.8411920. */
@@ -199,6 +201,125 @@ static void check_activations(void) {
     float z[3] = {2.0f, -3.0f, 0.0f};
     activation_apply(ACTIVATION_RELU, z, 3);
     CHECK(z[0] == 2.0f && z[1] == 0.0f && z[2] == 0.0f);
+    /* silu(1) = 1 / (1 + e^-1) = 0.7310586, silu(-2) = -2 / (1 + e^2) = -0.2384058 */
+    float w[3] = {1.0f, -2.0f, 0.0f};
+    activation_apply(ACTIVATION_SILU, w, 3);
+    CHECK(fabsf(w[0] - 0.7310586f) < 1e-6f && fabsf(w[1] + 0.2384058f) < 1e-6f && w[2] == 0.0f);
+}
+
+/* The gated MLP's product against its twin, over more than one block. */
+static void check_gated(void) {
+    unsigned state = 17;
+    enum { N = 1000 };
+    float gate[N], up[N], fast[N], slow[N];
+    fill(gate, N, &state);
+    fill(up, N, &state);
+    for (int kind = ACTIVATION_GELU_TANH; kind <= ACTIVATION_SILU; kind++) {
+        memcpy(fast, gate, sizeof gate);
+        activation_gated((activation_kind)kind, fast, up, N);
+        memcpy(slow, gate, sizeof gate);
+        activation_apply_reference((activation_kind)kind, slow, N);
+        for (int i = 0; i < N; i++) slow[i] *= up[i];
+        CHECK_MSG(test_max_abs_diff(fast, slow, N) < 1e-6, "gated activation %d", kind);
+    }
+}
+
+/* RMSNorm by hand: [1 2 3 4] has mean square 7.5. */
+static void check_rms_norm(void) {
+    float x[4] = {1, 2, 3, 4}, weight[4] = {1, 2, 0.5f, -1}, y[4], z[4];
+    rms_norm(y, x, weight, 0.0f, 1, 4, 1e-6f);
+    double r = 1.0 / sqrt(7.5 + 1e-6);
+    CHECK(fabs(y[0] - r) < 1e-6 && fabs(y[1] - 4 * r) < 1e-6 && fabs(y[2] - 1.5 * r) < 1e-6 &&
+          fabs(y[3] + 4 * r) < 1e-6);
+    rms_norm(z, x, weight, 1.0f, 1, 4, 1e-6f); /* Gemma: (1 + w) */
+    CHECK(fabs(z[0] - 2 * r) < 1e-6 && fabs(z[1] - 6 * r) < 1e-6 && fabs(z[3] - 0.0) < 1e-6);
+    unsigned state = 19;
+    float in[5 * 33], w[33], fast[5 * 33], slow[5 * 33];
+    fill(in, sizeof in / sizeof in[0], &state);
+    fill(w, 33, &state);
+    rms_norm(fast, in, w, 1.0f, 5, 33, 1e-5f);
+    rms_norm_reference(slow, in, w, 1.0f, 5, 33, 1e-5f);
+    CHECK(test_max_abs_diff(fast, slow, 5 * 33) < 1e-6);
+}
+
+/* Rotary embeddings: frequencies by hand for each scaling, a rotation by
+ * hand, and the table-driven kernel against its twin with a partial width. */
+static void check_rope(void) {
+    rope_params params = {.rotary_dim = 4, .theta = 10000.0, .scaling = ROPE_SCALING_DEFAULT};
+    float inv_freq[8];
+    rope_inverse_frequencies(&params, inv_freq); /* 10000^(-0/4), 10000^(-2/4) */
+    CHECK(inv_freq[0] == 1.0f && fabsf(inv_freq[1] - 0.01f) < 1e-9f);
+    params.scaling = ROPE_SCALING_LINEAR, params.factor = 4.0;
+    rope_inverse_frequencies(&params, inv_freq);
+    CHECK(inv_freq[0] == 0.25f && fabsf(inv_freq[1] - 0.0025f) < 1e-9f);
+    /* llama3 with context 8192, factors 8, 1, 4: wavelengths 2 pi / f. With
+     * R = 16 and theta 10000 the frequencies are 10000^(-i/8): wavelength
+     * 2 pi 10000^(i/8): i = 0..3 below 2048 (kept), i = 7 (2 pi 3162 =
+     * 19869 > 8192) divided by 8, i = 5 and 6 in the smooth band. */
+    params = (rope_params){.rotary_dim = 16, .theta = 10000.0, .scaling = ROPE_SCALING_LLAMA3, .factor = 8.0,
+                           .low_freq_factor = 1.0, .high_freq_factor = 4.0, .original_context = 8192.0};
+    rope_inverse_frequencies(&params, inv_freq);
+    for (int i = 0; i < 8; i++) {
+        double f = pow(10000.0, -i / 8.0), wavelen = 2 * 3.14159265358979323846 / f, expected = f;
+        if (wavelen > 8192.0) expected = f / 8.0;
+        else if (wavelen >= 2048.0) {
+            double smooth = (8192.0 / wavelen - 1.0) / 3.0;
+            expected = (1 - smooth) * f / 8.0 + smooth * f;
+        }
+        CHECK_MSG(fabs(inv_freq[i] - expected) <= 1e-6 * expected, "llama3 frequency %d: %g vs %g", i,
+                  inv_freq[i], expected);
+    }
+    /* One pair (D = 2) at position 1 turns by 1 radian. */
+    float one[4] = {1.0f, 0.0f, 1.0f, 0.0f}, freq1 = 1.0f, cos_t[2], sin_t[2];
+    rope_tables(&freq1, 1, 2, cos_t, sin_t);
+    rope_apply(one, 2, 1, 2, 1, cos_t, sin_t);
+    CHECK(one[0] == 1.0f && one[1] == 0.0f); /* position 0 */
+    CHECK(fabsf(one[2] - cosf(1.0f)) < 1e-7f && fabsf(one[3] - sinf(1.0f)) < 1e-7f);
+    /* T 7, 3 heads of D 10, rotary width 6 (the last 4 dimensions pass). */
+    enum { T = 7, H = 3, D = 10, HALF = 3 };
+    unsigned state = 23;
+    float x[T * H * D], fast[T * H * D], slow[T * H * D], cos_table[T * HALF], sin_table[T * HALF];
+    fill(x, sizeof x / sizeof x[0], &state);
+    params = (rope_params){.rotary_dim = 2 * HALF, .theta = 10000.0, .scaling = ROPE_SCALING_DEFAULT};
+    rope_inverse_frequencies(&params, inv_freq);
+    rope_tables(inv_freq, HALF, T, cos_table, sin_table);
+    memcpy(fast, x, sizeof x);
+    memcpy(slow, x, sizeof x);
+    rope_apply(fast, T, H, D, HALF, cos_table, sin_table);
+    rope_apply_reference(slow, T, H, D, HALF, inv_freq);
+    CHECK(test_max_abs_diff(fast, slow, sizeof x / sizeof x[0]) < 1e-6);
+    for (int t = 0; t < T; t++)
+        for (int h = 0; h < H; h++)
+            for (int d = 2 * HALF; d < D; d++) CHECK(fast[(t * H + h) * D + d] == x[(t * H + h) * D + d]);
+}
+
+/* Grouped-query attention (6 query heads over 2 key/value heads, D wider
+ * than C / H would be) against its twin, with and without a window; a
+ * window of 1 makes every output its own position's value. */
+static void check_grouped_attention(void) {
+    enum { T = 300, H = 6, KV = 2, D = 5 };
+    unsigned state = 29;
+    float *q = malloc(sizeof(float) * T * H * D), *k = malloc(sizeof(float) * T * KV * D);
+    float *v = malloc(sizeof(float) * T * KV * D), *fast = malloc(sizeof(float) * T * H * D);
+    float *slow = malloc(sizeof(float) * T * H * D), *scores = malloc(attention_scratch_floats(T) * sizeof(float));
+    fill(q, (size_t)T * H * D, &state);
+    fill(k, (size_t)T * KV * D, &state);
+    fill(v, (size_t)T * KV * D, &state);
+    int windows[3] = {0, 7, 1};
+    for (int w = 0; w < 3; w++) {
+        attention_shape shape = {.T = T, .n_heads = H, .n_kv_heads = KV, .head_dim = D, .q_stride = H * D,
+                                 .k_stride = KV * D, .v_stride = KV * D, .out_stride = H * D, .scale = 0.6f,
+                                 .window = windows[w]};
+        attention_grouped(fast, q, k, v, scores, &shape);
+        attention_grouped_reference(slow, q, k, v, &shape);
+        CHECK_MSG(test_max_abs_diff(fast, slow, (size_t)T * H * D) < 1e-5, "window %d", windows[w]);
+    }
+    /* window 1: head h's output is value head h / 3 at the same position */
+    for (int t = 0; t < T; t++)
+        for (int h = 0; h < H; h++)
+            for (int d = 0; d < D; d++)
+                CHECK(fabsf(fast[((size_t)t * H + h) * D + d] - v[((size_t)t * KV + h / 3) * D + d]) < 1e-6f);
+    free(q), free(k), free(v), free(fast), free(slow), free(scores);
 }
 
 /* ------------------------------------------------------------------------
@@ -411,5 +532,9 @@ int main(void) {
     check_gelu_tanh();
     check_layer_norm();
     check_softmax();
+    check_gated();
+    check_rms_norm();
+    check_rope();
+    check_grouped_attention();
     return test_finish("test_kernels");
 }

@@ -176,7 +176,9 @@ static void check_fixture(const char *name) {
     }
     CHECK(loupe_lens_n_rows(result) == f.L + 1 && loupe_lens_n_positions(result) == f.T);
     CHECK(strcmp(loupe_lens_row_name(result, 0), "input") == 0);
-    CHECK(strcmp(loupe_lens_row_name(result, f.L), "h3") == 0);
+    char last_name[16];
+    snprintf(last_name, sizeof last_name, "h%d", f.L); /* "h3" for the GPT-2 fixtures */
+    CHECK(strcmp(loupe_lens_row_name(result, f.L), last_name) == 0);
     CHECK(loupe_lens_row_name(result, f.L + 1) == NULL && loupe_lens_cell_at(result, 0, f.T) == NULL);
     check_cells(&f, result);
 
@@ -244,6 +246,7 @@ int main(void) {
     check_fixture("gpt2-tiny-gelu");
     check_fixture("gpt2-tiny-relu");
     check_fixture("gpt2-tiny-bf16");
+    check_fixture("llama-tiny");
     check_arguments();
     return test_finish("test_lens");
 }

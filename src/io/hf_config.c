@@ -9,85 +9,14 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "io/config_fields.h"
 #include "io/json.h"
 #include "util/error.h"
-
-/* The item called name, or NULL when absent or JSON null (HF writes null
- * for "use the default"). */
-static const cJSON *present_field(const cJSON *root, const char *name) {
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, name);
-    return cJSON_IsNull(item) ? NULL : item;
-}
-
-/* Copies the string field `name` into buffer (capacity bytes, NUL included);
- * fallback when absent. */
-static loupe_status read_string(const cJSON *root, const char *name, const char *fallback,
-                                const char *path, char *buffer, size_t capacity, loupe_error *error) {
-    const cJSON *item = present_field(root, name);
-    const char *value = fallback;
-    if (item != NULL) {
-        if (!cJSON_IsString(item))
-            return error_set(error, LOUPE_ERROR_FORMAT, "%s: %s is %s, expected a string", path, name,
-                             json_type_name(item));
-        value = item->valuestring;
-    }
-    size_t length = strlen(value);
-    if (length >= capacity)
-        return error_set(error, LOUPE_ERROR_LIMIT, "%s: %s is %zu bytes long, the limit is %zu", path,
-                         name, length, capacity - 1);
-    memcpy(buffer, value, length + 1);
-    return LOUPE_OK;
-}
-
-/* A required size: a positive integer at most max, under `name` or else
- * under `alias` (NULL for none). */
-static loupe_status read_size(const cJSON *root, const char *name, const char *alias, int max,
-                              const char *path, int *out, loupe_error *error) {
-    const char *found_as = name;
-    const cJSON *item = present_field(root, name);
-    if (item == NULL && alias != NULL) {
-        item = present_field(root, alias);
-        found_as = alias;
-    }
-    if (item == NULL) {
-        if (alias != NULL)
-            return error_set(error, LOUPE_ERROR_FORMAT, "%s: %s missing (nor is there %s)", path, name,
-                             alias);
-        return error_set(error, LOUPE_ERROR_FORMAT, "%s: %s missing", path, name);
-    }
-    if (!cJSON_IsNumber(item))
-        return error_set(error, LOUPE_ERROR_FORMAT, "%s: %s is %s, expected a positive integer", path,
-                         found_as, json_type_name(item));
-    uint64_t value;
-    if (!json_get_natural(item, &value) || value == 0)
-        return error_set(error, LOUPE_ERROR_FORMAT, "%s: %s is %g, expected a positive integer", path,
-                         found_as, item->valuedouble);
-    if (value > (uint64_t)max)
-        return error_set(error, LOUPE_ERROR_LIMIT, "%s: %s is %.0f, above the limit of %d", path,
-                         found_as, item->valuedouble, max);
-    *out = (int)value;
-    return LOUPE_OK;
-}
-
-/* An optional true/false field; fallback when absent or null. */
-static loupe_status read_bool(const cJSON *root, const char *name, bool fallback, const char *path,
-                              bool *out, loupe_error *error) {
-    const cJSON *item = present_field(root, name);
-    if (item == NULL) {
-        *out = fallback;
-        return LOUPE_OK;
-    }
-    if (!cJSON_IsBool(item))
-        return error_set(error, LOUPE_ERROR_FORMAT, "%s: %s is %s, expected true or false", path, name,
-                         json_type_name(item));
-    *out = cJSON_IsTrue(item);
-    return LOUPE_OK;
-}
 
 /* model_type must be present and "gpt2". */
 static loupe_status read_model_type(const cJSON *root, const char *path, hf_config *out,
                                     loupe_error *error) {
-    const cJSON *item = present_field(root, "model_type");
+    const cJSON *item = config_present_field(root, "model_type");
     if (item == NULL) return error_set(error, LOUPE_ERROR_FORMAT, "%s: model_type missing", path);
     if (!cJSON_IsString(item))
         return error_set(error, LOUPE_ERROR_FORMAT, "%s: model_type is %s, expected a string", path,
@@ -96,14 +25,14 @@ static loupe_status read_model_type(const cJSON *root, const char *path, hf_conf
         return error_set(error, LOUPE_ERROR_UNSUPPORTED,
                          "%s: model_type \"%.64s\" is not supported (supported: gpt2)", path,
                          item->valuestring);
-    return read_string(root, "model_type", "", path, out->model_type, sizeof out->model_type, error);
+    return config_read_string(root, "model_type", "", path, out->model_type, sizeof out->model_type, error);
 }
 
 /* architectures[0], or "" when the list is absent or empty. */
 static loupe_status read_architecture(const cJSON *root, const char *path, hf_config *out,
                                       loupe_error *error) {
     out->architecture[0] = '\0';
-    const cJSON *list = present_field(root, "architectures");
+    const cJSON *list = config_present_field(root, "architectures");
     if (list == NULL) return LOUPE_OK;
     if (!cJSON_IsArray(list))
         return error_set(error, LOUPE_ERROR_FORMAT, "%s: architectures is %s, expected an array", path,
@@ -124,62 +53,51 @@ static loupe_status read_architecture(const cJSON *root, const char *path, hf_co
 /* n_inner: null or absent means 4 C. */
 static loupe_status read_inner_width(const cJSON *root, const char *path, hf_config *out,
                                      loupe_error *error) {
-    if (present_field(root, "n_inner") == NULL) {
+    if (config_present_field(root, "n_inner") == NULL) {
         out->n_inner = 4 * out->n_embd; /* n_embd <= HF_CONFIG_MAX_WIDTH: no overflow */
         return LOUPE_OK;
     }
-    return read_size(root, "n_inner", NULL, HF_CONFIG_MAX_INNER, path, &out->n_inner, error);
+    return config_read_size(root, "n_inner", NULL, HF_CONFIG_MAX_INNER, path, &out->n_inner, error);
 }
 
 /* layer_norm_epsilon: a positive finite number, 1e-5 when absent. */
 static loupe_status read_epsilon(const cJSON *root, const char *path, hf_config *out,
                                  loupe_error *error) {
-    const cJSON *item = present_field(root, "layer_norm_epsilon");
-    out->layer_norm_epsilon = 1e-5;
-    if (item == NULL) return LOUPE_OK;
-    if (!cJSON_IsNumber(item))
-        return error_set(error, LOUPE_ERROR_FORMAT, "%s: layer_norm_epsilon is %s, expected a number",
-                         path, json_type_name(item));
-    if (!(item->valuedouble > 0.0 && isfinite(item->valuedouble)))
-        return error_set(error, LOUPE_ERROR_FORMAT, "%s: layer_norm_epsilon is %g, expected a positive number",
-                         path, item->valuedouble);
-    out->layer_norm_epsilon = item->valuedouble;
-    return LOUPE_OK;
+    return config_read_positive(root, "", "layer_norm_epsilon", 1e-5, path, &out->layer_norm_epsilon,
+                                error);
 }
 
-/* Reads every field in turn; stops at the first problem. */
-static loupe_status read_fields(const cJSON *root, const char *path, hf_config *out,
-                                loupe_error *error) {
+loupe_status hf_config_read(const cJSON *root, const char *path, hf_config *out, loupe_error *error) {
     loupe_status status = read_model_type(root, path, out, error);
     if (status == LOUPE_OK) status = read_architecture(root, path, out, error);
     if (status == LOUPE_OK)
-        status = read_string(root, "activation_function", "gelu_new", path, out->activation,
+        status = config_read_string(root, "activation_function", "gelu_new", path, out->activation,
                              sizeof out->activation, error);
     if (status == LOUPE_OK) {
-        const char *dtype_key = present_field(root, "dtype") ? "dtype" : "torch_dtype";
-        status = read_string(root, dtype_key, "", path, out->dtype, sizeof out->dtype, error);
+        const char *dtype_key = config_present_field(root, "dtype") ? "dtype" : "torch_dtype";
+        status = config_read_string(root, dtype_key, "", path, out->dtype, sizeof out->dtype, error);
     }
     if (status == LOUPE_OK)
-        status = read_size(root, "n_layer", "num_hidden_layers", HF_CONFIG_MAX_LAYERS, path,
+        status = config_read_size(root, "n_layer", "num_hidden_layers", HF_CONFIG_MAX_LAYERS, path,
                            &out->n_layer, error);
     if (status == LOUPE_OK)
-        status = read_size(root, "n_embd", "hidden_size", HF_CONFIG_MAX_WIDTH, path, &out->n_embd, error);
+        status = config_read_size(root, "n_embd", "hidden_size", HF_CONFIG_MAX_WIDTH, path, &out->n_embd, error);
     if (status == LOUPE_OK)
-        status = read_size(root, "n_head", "num_attention_heads", HF_CONFIG_MAX_HEADS, path,
+        status = config_read_size(root, "n_head", "num_attention_heads", HF_CONFIG_MAX_HEADS, path,
                            &out->n_head, error);
     if (status == LOUPE_OK)
-        status = read_size(root, "vocab_size", NULL, HF_CONFIG_MAX_VOCAB, path, &out->n_vocab, error);
+        status = config_read_size(root, "vocab_size", NULL, HF_CONFIG_MAX_VOCAB, path, &out->n_vocab, error);
     if (status == LOUPE_OK)
-        status = read_size(root, "n_positions", "max_position_embeddings", HF_CONFIG_MAX_CONTEXT, path,
+        status = config_read_size(root, "n_positions", "max_position_embeddings", HF_CONFIG_MAX_CONTEXT, path,
                            &out->n_ctx, error);
     if (status == LOUPE_OK) status = read_inner_width(root, path, out, error);
     if (status == LOUPE_OK) status = read_epsilon(root, path, out, error);
     if (status == LOUPE_OK)
-        status = read_bool(root, "tie_word_embeddings", true, path, &out->tie_word_embeddings, error);
+        status = config_read_bool(root, "tie_word_embeddings", true, path, &out->tie_word_embeddings, error);
     if (status == LOUPE_OK)
-        status = read_bool(root, "scale_attn_weights", true, path, &out->scale_attn_weights, error);
+        status = config_read_bool(root, "scale_attn_weights", true, path, &out->scale_attn_weights, error);
     if (status == LOUPE_OK)
-        status = read_bool(root, "scale_attn_by_inverse_layer_idx", false, path,
+        status = config_read_bool(root, "scale_attn_by_inverse_layer_idx", false, path,
                            &out->scale_attn_by_inverse_layer_idx, error);
     if (status == LOUPE_OK && out->n_embd % out->n_head != 0)
         status = error_set(error, LOUPE_ERROR_FORMAT, "%s: n_embd %d is not divisible by n_head %d",
@@ -194,7 +112,7 @@ loupe_status hf_config_parse(const char *json, size_t length, const char *displa
     loupe_status status = json_parse(json, length, display_name, &root, error);
     if (status != LOUPE_OK) return status;
     if (cJSON_IsObject(root))
-        status = read_fields(root, display_name, out, error);
+        status = hf_config_read(root, display_name, out, error);
     else
         status = error_set(error, LOUPE_ERROR_FORMAT, "%s: top level is %s, expected an object",
                            display_name, json_type_name(root));

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "io/json.h"
 #include "loupe.h"
 
 typedef struct hf_config {
@@ -45,5 +46,9 @@ enum {
  * HF_CONFIG_MAX_* limit is LOUPE_ERROR_LIMIT. */
 loupe_status hf_config_parse(const char *json, size_t length, const char *display_name,
                              hf_config *out, loupe_error *error);
+
+/* The same fields from an already parsed object root; path names the file.
+ * Stops at the first problem. */
+loupe_status hf_config_read(const cJSON *root, const char *path, hf_config *out, loupe_error *error);
 
 #endif

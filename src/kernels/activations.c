@@ -1,5 +1,6 @@
 /*
- * activations.c - GELU (tanh and erf forms) and ReLU, as PyTorch computes them.
+ * activations.c - GELU (tanh and erf forms), ReLU and SiLU, as PyTorch
+ * computes them.
  *
  * The tanh form is computed as x / (1 + e^(-2u)), u = sqrt(2/pi) (x + 0.044715 x^3),
  * which equals 0.5 x (1 + tanh u) but does not cancel where tanh u is near
@@ -15,6 +16,8 @@
 /* Floats of the tanh form handled per vector_exp call (on the stack). */
 enum { ACTIVATION_GELU_BLOCK = 256 };
 
+const char ACTIVATION_SUPPORTED_NAMES[] = "gelu_new, gelu_pytorch_tanh, gelu, relu, silu";
+
 int activation_from_name(const char *name, activation_kind *kind) {
     if (strcmp(name, "gelu_new") == 0 || strcmp(name, "gelu_pytorch_tanh") == 0 ||
         strcmp(name, "gelu_fast") == 0) {
@@ -27,6 +30,10 @@ int activation_from_name(const char *name, activation_kind *kind) {
     }
     if (strcmp(name, "relu") == 0) {
         *kind = ACTIVATION_RELU;
+        return 0;
+    }
+    if (strcmp(name, "silu") == 0) {
+        *kind = ACTIVATION_SILU;
         return 0;
     }
     return -1;
@@ -51,6 +58,27 @@ static void gelu_tanh(float *x, size_t n) {
     }
 }
 
+/* x (n) <- x / (1 + e^(-x)), the exps through vector_exp a block at a time. */
+static void silu(float *x, size_t n) {
+    size_t blocks = (n + ACTIVATION_GELU_BLOCK - 1) / ACTIVATION_GELU_BLOCK;
+#pragma omp parallel for schedule(static)
+    for (size_t block = 0; block < blocks; block++) {
+        float *v = x + block * ACTIVATION_GELU_BLOCK;
+        size_t count = n - block * ACTIVATION_GELU_BLOCK;
+        if (count > ACTIVATION_GELU_BLOCK) count = ACTIVATION_GELU_BLOCK;
+        float e[ACTIVATION_GELU_BLOCK]; /* -x, then e^(-x) */
+        for (size_t i = 0; i < count; i++) e[i] = -v[i];
+        vector_exp(e, e, count);
+        for (size_t i = 0; i < count; i++) v[i] = v[i] / (1.0f + e[i]);
+    }
+}
+
+void activation_gated(activation_kind kind, float *gate, const float *up, size_t n) {
+    activation_apply(kind, gate, n);
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) gate[i] *= up[i];
+}
+
 void activation_apply(activation_kind kind, float *x, size_t n) {
     const float inv_sqrt_2 = 0.7071067811865476f;
     switch (kind) {
@@ -64,6 +92,9 @@ void activation_apply(activation_kind kind, float *x, size_t n) {
     case ACTIVATION_RELU:
 #pragma omp parallel for schedule(static)
         for (size_t i = 0; i < n; i++) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+        break;
+    case ACTIVATION_SILU:
+        silu(x, n);
         break;
     }
 }
@@ -85,6 +116,9 @@ void activation_apply_reference(activation_kind kind, float *x, size_t n) {
             break;
         case ACTIVATION_RELU:
             x[i] = v > 0.0 ? (float)v : 0.0f;
+            break;
+        case ACTIVATION_SILU:
+            x[i] = (float)(v / (1.0 + exp(-v)));
             break;
         }
     }

@@ -1,5 +1,7 @@
 /*
- * attention.c - causal attention as two products per head and a masked softmax.
+ * attention.c - causal attention as two products per head and a masked
+ * softmax; GPT-2's multi-head attention is the grouped-query one with as
+ * many key/value heads as query heads and no window.
  */
 #include "kernels/attention.h"
 
@@ -11,27 +13,33 @@
 #include "kernels/matmul.h"
 #include "kernels/vector_exp.h"
 
+/* The first key position query position t sees. */
+static int first_visible(int t, int window) {
+    return window > 0 && t - window + 1 > 0 ? t - window + 1 : 0;
+}
+
 /* scores (n, K): row i is query position first + i and keeps columns
- * 0 .. first + i, softmaxed in place; later columns become 0 so the second
- * GEMM ignores them. The exps run through vector_exp over each row's live
- * columns. */
-static void softmax_causal_rows(float *scores, int n, int K, int first) {
+ * first_visible .. first + i, softmaxed in place; the other columns become 0
+ * so the second GEMM ignores them. The exps run through vector_exp over each
+ * row's live columns. */
+static void softmax_causal_rows(float *scores, int n, int K, int first, int window) {
 #pragma omp parallel for schedule(static)
     for (int i = 0; i < n; i++) {
         float *row = scores + (size_t)i * K;
-        int last = first + i;
+        int last = first + i, lo = first_visible(last, window);
         /* The reductions may run in any order (omp simd): the maximum is
          * the same either way, and the sum in double differs by rounding. */
-        float max = row[0];
+        float max = row[lo];
 #pragma omp simd reduction(max : max)
-        for (int j = 1; j <= last; j++) max = row[j] > max ? row[j] : max;
-        for (int j = 0; j <= last; j++) row[j] -= max;
-        vector_exp(row, row, (size_t)last + 1);
+        for (int j = lo + 1; j <= last; j++) max = row[j] > max ? row[j] : max;
+        for (int j = lo; j <= last; j++) row[j] -= max;
+        vector_exp(row + lo, row + lo, (size_t)(last - lo) + 1);
         double sum = 0.0;
 #pragma omp simd reduction(+ : sum)
-        for (int j = 0; j <= last; j++) sum += row[j];
+        for (int j = lo; j <= last; j++) sum += row[j];
         float inverse = (float)(1.0 / sum);
-        for (int j = 0; j <= last; j++) row[j] *= inverse;
+        for (int j = lo; j <= last; j++) row[j] *= inverse;
+        for (int j = 0; j < lo; j++) row[j] = 0.0f;
         for (int j = last + 1; j < K; j++) row[j] = 0.0f;
     }
 }
@@ -44,28 +52,43 @@ size_t attention_scratch_floats(int T) {
 /* One head: out (T, D), rows ldo apart, from q, k, v (T, D), rows ldq, ldk,
  * ldv apart, through head_scores (min(T, block), T), a query block at a time. */
 static void attention_head(float *out, int ldo, const float *q, int ldq, const float *k, int ldk, const float *v,
-                           int ldv, float *head_scores, int T, int D, float scale) {
+                           int ldv, float *head_scores, int T, int D, float scale, int window) {
     for (int first = 0; first < T; first += ATTENTION_QUERY_BLOCK) {
         int n = T - first < ATTENTION_QUERY_BLOCK ? T - first : ATTENTION_QUERY_BLOCK;
         int K = first + n; /* keys a block's last query can see */
         /* scores (n, K) = q (n, D) k^T (D, K) * scale */
         matmul_strided(head_scores, K, q + (size_t)first * ldq, ldq, k, ldk, n, D, K, MATMUL_WEIGHT_OUT_IN, scale);
-        softmax_causal_rows(head_scores, n, K, first);
+        softmax_causal_rows(head_scores, n, K, first, window);
         /* out rows (n, D) = scores (n, K) v (K, D) */
         matmul_strided(out + (size_t)first * ldo, ldo, head_scores, K, v, ldv, n, K, D, MATMUL_WEIGHT_IN_OUT, 1.0f);
     }
 }
 
-void attention_causal_heads(float *out, int ldo, const float *q, int ldq, const float *k, int ldk, const float *v,
-                            int ldv, float *scores, int T, int H, int D, float scale) {
-    size_t per_thread = attention_scratch_floats(T) / (size_t)omp_get_max_threads();
+void attention_grouped(float *out, const float *q, const float *k, const float *v, float *scores,
+                       const attention_shape *shape) {
+    int D = shape->head_dim, group = shape->n_heads / shape->n_kv_heads;
+    size_t per_thread = attention_scratch_floats(shape->T) / (size_t)omp_get_max_threads();
     /* Heads are independent: one per thread, each with its own scores. */
 #pragma omp parallel for schedule(dynamic, 1)
-    for (int h = 0; h < H; h++) {
-        const size_t column = (size_t)h * D;
-        attention_head(out + column, ldo, q + column, ldq, k + column, ldk, v + column, ldv,
-                       scores + (size_t)omp_get_thread_num() * per_thread, T, D, scale);
+    for (int h = 0; h < shape->n_heads; h++) {
+        const size_t column = (size_t)h * D, kv_column = (size_t)(h / group) * D;
+        attention_head(out + column, shape->out_stride, q + column, shape->q_stride, k + kv_column, shape->k_stride,
+                       v + kv_column, shape->v_stride, scores + (size_t)omp_get_thread_num() * per_thread, shape->T,
+                       D, shape->scale, shape->window);
     }
+}
+
+/* H heads, each its own key/value head, with the given row strides. */
+static attention_shape multi_head_shape(int ldo, int ldq, int ldk, int ldv, int T, int H, int D, float scale) {
+    attention_shape shape = {.T = T, .n_heads = H, .n_kv_heads = H, .head_dim = D, .q_stride = ldq,
+                             .k_stride = ldk, .v_stride = ldv, .out_stride = ldo, .scale = scale, .window = 0};
+    return shape;
+}
+
+void attention_causal_heads(float *out, int ldo, const float *q, int ldq, const float *k, int ldk, const float *v,
+                            int ldv, float *scores, int T, int H, int D, float scale) {
+    attention_shape shape = multi_head_shape(ldo, ldq, ldk, ldv, T, H, D, scale);
+    attention_grouped(out, q, k, v, scores, &shape);
 }
 
 void attention_causal(float *out, const float *qkv, float *scores, int T, int C, int H, float scale) {
@@ -74,32 +97,40 @@ void attention_causal(float *out, const float *qkv, float *scores, int T, int C,
                            scale);
 }
 
-void attention_causal_heads_reference(float *out, int ldo, const float *q, int ldq, const float *k, int ldk,
-                                      const float *v, int ldv, int T, int H, int D, float scale) {
+void attention_grouped_reference(float *out, const float *q, const float *k, const float *v,
+                                 const attention_shape *shape) {
+    int T = shape->T, D = shape->head_dim, group = shape->n_heads / shape->n_kv_heads;
     double *weights = malloc((size_t)T * sizeof *weights);
     if (weights == NULL) return;
-    for (int h = 0; h < H; h++) {
-        const size_t column = (size_t)h * D;
+    for (int h = 0; h < shape->n_heads; h++) {
+        const size_t column = (size_t)h * D, kv_column = (size_t)(h / group) * D;
         for (int t = 0; t < T; t++) {
-            const float *query = q + (size_t)t * ldq + column;
+            const float *query = q + (size_t)t * shape->q_stride + column;
+            int lo = first_visible(t, shape->window);
             double max = -INFINITY;
-            for (int j = 0; j <= t; j++) {
-                const float *key = k + (size_t)j * ldk + column;
+            for (int j = lo; j <= t; j++) {
+                const float *key = k + (size_t)j * shape->k_stride + kv_column;
                 double dot = 0.0;
                 for (int d = 0; d < D; d++) dot += (double)query[d] * key[d];
-                weights[j] = dot * scale;
+                weights[j] = dot * shape->scale;
                 if (weights[j] > max) max = weights[j];
             }
             double sum = 0.0;
-            for (int j = 0; j <= t; j++) sum += weights[j] = exp(weights[j] - max);
+            for (int j = lo; j <= t; j++) sum += weights[j] = exp(weights[j] - max);
             for (int d = 0; d < D; d++) {
                 double acc = 0.0;
-                for (int j = 0; j <= t; j++) acc += weights[j] * v[(size_t)j * ldv + column + d];
-                out[(size_t)t * ldo + column + d] = (float)(acc / sum);
+                for (int j = lo; j <= t; j++) acc += weights[j] * v[(size_t)j * shape->v_stride + kv_column + d];
+                out[(size_t)t * shape->out_stride + column + d] = (float)(acc / sum);
             }
         }
     }
     free(weights);
+}
+
+void attention_causal_heads_reference(float *out, int ldo, const float *q, int ldq, const float *k, int ldk,
+                                      const float *v, int ldv, int T, int H, int D, float scale) {
+    attention_shape shape = multi_head_shape(ldo, ldq, ldk, ldv, T, H, D, scale);
+    attention_grouped_reference(out, q, k, v, &shape);
 }
 
 void attention_causal_reference(float *out, const float *qkv, int T, int C, int H, float scale) {

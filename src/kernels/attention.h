@@ -1,9 +1,11 @@
 /*
- * attention.h - causal multi-head self-attention.
+ * attention.h - causal self-attention: multi-head (GPT-2) and grouped-query
+ * (any number of key/value heads, an explicit head width, an optional
+ * sliding window).
  *
- * Shapes: T tokens, H heads of width D. Each head is two products through
- * matmul_strided (scores = q k^T x scale, out = softmax(scores) v) on
- * column slices of q, k and v, with a masked softmax between them.
+ * Shapes: T tokens, H query heads of width D. Each head is two products
+ * through matmul_strided (scores = q k^T x scale, out = softmax(scores) v)
+ * on column slices of q, k and v, with a masked softmax between them.
  */
 #ifndef LOUPE_KERNELS_ATTENTION_H
 #define LOUPE_KERNELS_ATTENTION_H
@@ -17,6 +19,31 @@ enum { ATTENTION_QUERY_BLOCK = 256 };
 /* Floats of scratch attention_causal needs for T tokens: one (min(T, block),
  * T) matrix per OpenMP thread (heads run in parallel). */
 size_t attention_scratch_floats(int T);
+
+/* The shape of one grouped-query attention: H query heads share
+ * n_kv_heads key/value heads, query head h reading key/value head
+ * h / (H / n_kv_heads) (transformers' repeat_kv). Rows of q, k, v and out are
+ * q_stride, k_stride, v_stride and out_stride floats apart; head h's D
+ * columns start at h * D of its row. */
+typedef struct attention_shape {
+    int T;           /* positions */
+    int n_heads;     /* H, a multiple of n_kv_heads */
+    int n_kv_heads;
+    int head_dim;    /* D */
+    int q_stride, k_stride, v_stride, out_stride;
+    float scale;     /* the scores are q.k * scale */
+    int window;      /* 0: every earlier position; else position t sees t - window + 1 .. t */
+} attention_shape;
+
+/* out (T, H D) = per head softmax(q k^T * scale, causal, windowed) v, from
+ * q (T, H D), k and v (T, n_kv_heads D). scores is scratch of
+ * attention_scratch_floats(T). out may not overlap q, k or v. */
+void attention_grouped(float *out, const float *q, const float *k, const float *v, float *scores,
+                       const attention_shape *shape);
+
+/* The same with plain loops in double, the oracle for tests. */
+void attention_grouped_reference(float *out, const float *q, const float *k, const float *v,
+                                 const attention_shape *shape);
 
 /* out (T, H x D), rows ldo floats apart: the heads' outputs side by side.
  * q, k, v (T, H x D), rows ldq, ldk, ldv floats apart, head h at columns
@@ -33,7 +60,7 @@ void attention_causal_heads(float *out, int ldo, const float *q, int ldq, const 
 void attention_causal(float *out, const float *qkv, float *scores, int T, int C, int H,
                       float scale);
 
-/* attention_causal_heads with plain loops in double, the oracle for tests. */
+/* attention_causal_heads through attention_grouped_reference. */
 void attention_causal_heads_reference(float *out, int ldo, const float *q, int ldq, const float *k, int ldk,
                                       const float *v, int ldv, int T, int H, int D, float scale);
 

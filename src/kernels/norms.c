@@ -1,5 +1,5 @@
 /*
- * norms.c - layer normalisation, one row per thread.
+ * norms.c - layer and RMS normalisation, one row per thread.
  */
 #include "kernels/norms.h"
 
@@ -25,5 +25,30 @@ void layer_norm(float *out, const float *in, const float *weight, const float *b
         float inverse_std = (float)(1.0 / sqrt(spread / C + (double)eps));
         float mean_f = (float)mean;
         for (int c = 0; c < C; c++) y[c] = (x[c] - mean_f) * inverse_std * weight[c] + bias[c];
+    }
+}
+
+void rms_norm(float *out, const float *in, const float *weight, float weight_offset, int N, int C,
+              float eps) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *x = in + (size_t)n * C;
+        float *y = out + (size_t)n * C;
+        double squares = 0.0;
+        for (int c = 0; c < C; c++) squares += (double)x[c] * x[c];
+        float inverse_rms = (float)(1.0 / sqrt(squares / C + (double)eps));
+        for (int c = 0; c < C; c++) y[c] = x[c] * inverse_rms * (weight_offset + weight[c]);
+    }
+}
+
+void rms_norm_reference(float *out, const float *in, const float *weight, float weight_offset, int N,
+                        int C, float eps) {
+    for (int n = 0; n < N; n++) {
+        const float *x = in + (size_t)n * C;
+        double squares = 0.0;
+        for (int c = 0; c < C; c++) squares += (double)x[c] * x[c];
+        double inverse_rms = 1.0 / sqrt(squares / C + (double)eps);
+        for (int c = 0; c < C; c++)
+            out[(size_t)n * C + c] = (float)(x[c] * inverse_rms * ((double)weight_offset + weight[c]));
     }
 }

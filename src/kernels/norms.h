@@ -1,5 +1,5 @@
 /*
- * norms.h - layer normalisation.
+ * norms.h - layer normalisation and RMS normalisation.
  */
 #ifndef LOUPE_KERNELS_NORMS_H
 #define LOUPE_KERNELS_NORMS_H
@@ -8,5 +8,15 @@
  * the biased variance as PyTorch's LayerNorm. out may equal in. */
 void layer_norm(float *out, const float *in, const float *weight /* (C) */,
                 const float *bias /* (C) */, int N, int C, float eps);
+
+/* out (N, C) = in / sqrt(mean(in^2) + eps) * (weight_offset + weight), per
+ * row, the mean square in double. weight_offset is 0 for Llama's RMSNorm and
+ * 1 for Gemma's (1 + w) form. out may equal in. */
+void rms_norm(float *out, const float *in, const float *weight /* (C) */, float weight_offset, int N,
+              int C, float eps);
+
+/* The same in double throughout, one row at a time, the oracle for tests. */
+void rms_norm_reference(float *out, const float *in, const float *weight, float weight_offset, int N,
+                        int C, float eps);
 
 #endif

@@ -353,7 +353,7 @@ static loupe_status read_document(const reader *r, const cJSON *root, loupe_lens
     loupe_status status = read_model(r, root, saved);
     if (status == LOUPE_OK) status = read_options(r, root, saved);
     if (status != LOUPE_OK) return status;
-    long full_rows = 1 + (long)saved->info.n_layer * (saved->subblocks ? 2 : 1);
+    long full_rows = loupe_lens_row_count(saved->info.n_layer, saved->subblocks);
     status = get_window(r, root, "positions", saved->info.n_ctx, &saved->position_first, &saved->position_end);
     if (status == LOUPE_OK) status = get_window(r, root, "rows", full_rows, &saved->row_first, &saved->row_end);
     if (status != LOUPE_OK) return status;

@@ -75,12 +75,8 @@ static loupe_status store_tap(void *user, loupe_tap_kind kind, int layer, const 
 }
 
 static void make_row_names(loupe_lens_result *result, int n_layer, bool subblocks) {
-    int row = 0;
-    snprintf(result->row_names[row++], sizeof result->row_names[0], "input");
-    for (int layer = 1; layer <= n_layer; layer++) {
-        if (subblocks) snprintf(result->row_names[row++], sizeof result->row_names[0], "h%d.attn", layer);
-        snprintf(result->row_names[row++], sizeof result->row_names[0], "h%d", layer);
-    }
+    for (int row = 0; row < result->n_rows; row++)
+        loupe_lens_row_label(n_layer, subblocks, row, result->row_names[row], sizeof result->row_names[0]);
 }
 
 static loupe_status validate(const loupe_lens_params *params, int n_tokens, loupe_error *error) {
@@ -196,9 +192,9 @@ static void sweep_free(lens_sweep *sweep) {
 static int sweep_build(lens_sweep *sweep, const loupe_model *model, int R, int T, int K, int B) {
     memset(sweep, 0, sizeof *sweep);
     sweep->model = model;
-    sweep->unembedding = model->weights.unembedding;
+    sweep->unembedding = model->unembedding;
     sweep->R = R, sweep->T = T, sweep->K = K, sweep->B = B;
-    sweep->C = model->config.n_embd, sweep->V = model->config.n_vocab;
+    sweep->C = model->description.n_embd, sweep->V = model->description.n_vocab;
     size_t block_rows = (size_t)R * B, C = (size_t)sweep->C, V = (size_t)sweep->V;
     sweep->n_threads = max_threads();
     size_t threads = (size_t)sweep->n_threads;
@@ -419,7 +415,7 @@ loupe_status loupe_lens_run(const loupe_model *model, const int32_t *ids, int n_
     loupe_model_info info;
     loupe_model_get_info(model, &info);
     int T = n_tokens, C = info.n_embd, V = info.n_vocab, L = info.n_layer;
-    int R = 1 + L * (params->subblocks ? 2 : 1);
+    int R = loupe_lens_row_count(L, params->subblocks);
     int K = params->topk < V ? params->topk : V;
     int B = params->position_block < T ? params->position_block : T;
 

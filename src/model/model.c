@@ -1,12 +1,13 @@
 /*
  * model.c - the public model API: open, describe, run, and the model's head
- * (final norm + unembedding) that the logit lens applies to every tap.
+ * (final norm + unembedding) that the logit lens applies to every tap; the
+ * family's table (src/arch) does the family's part of each.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/json.h"
 #include "kernels/matmul.h"
-#include "kernels/norms.h"
 #include "kernels/softmax.h"
 #include "model/model.h"
 #include "util/cpu_features.h"
@@ -21,7 +22,10 @@ static loupe_status read_config(loupe_model *model, loupe_error *error) {
     char *text = NULL;
     size_t size = 0;
     loupe_status status = file_read_all(path, CONFIG_MAX_BYTES, &text, &size, error);
-    if (status == LOUPE_OK) status = hf_config_parse(text, size, path, &model->config, error);
+    cJSON *root = NULL;
+    if (status == LOUPE_OK) status = json_parse(text, size, path, &root, error);
+    if (status == LOUPE_OK) status = arch_describe(root, path, &model->description, error);
+    cJSON_Delete(root);
     free(text);
     free(path);
     return status;
@@ -43,13 +47,8 @@ loupe_status loupe_model_open(const char *directory, loupe_model **model_out, lo
     }
     loupe_status status = directory_check(directory, error);
     if (status == LOUPE_OK) status = read_config(model, error);
-    if (status == LOUPE_OK && activation_from_name(model->config.activation, &model->activation) != 0)
-        status = error_set(error, LOUPE_ERROR_UNSUPPORTED,
-                           "%s/config.json: activation_function '%s' is not supported (gelu_new, "
-                           "gelu_pytorch_tanh, gelu, relu are)",
-                           directory, model->config.activation);
     if (status == LOUPE_OK) status = checkpoint_open(directory, &model->weights_file, error);
-    if (status == LOUPE_OK) status = gpt2_bind_weights(model, error);
+    if (status == LOUPE_OK) status = model->description.family->bind_weights(model, error);
     if (status != LOUPE_OK) {
         loupe_model_close(model);
         return status;
@@ -62,18 +61,19 @@ void loupe_model_close(loupe_model *model) {
     if (model == NULL) return;
     for (size_t i = 0; i < model->n_owned; i++) free(model->owned_buffers[i]);
     free(model->owned_buffers);
-    free(model->weights.blocks);
+    free(model->gpt2.blocks);
+    free(model->decoder_blocks);
     checkpoint_close(&model->weights_file);
     free(model->directory);
     free(model);
 }
 
 void loupe_model_get_info(const loupe_model *model, loupe_model_info *info) {
-    const hf_config *config = &model->config;
+    const model_description *config = &model->description;
     memset(info, 0, sizeof *info);
-    info->architecture = config->architecture[0] ? config->architecture : "GPT2LMHeadModel";
+    info->architecture = config->architecture;
     info->model_type = config->model_type;
-    info->activation = config->activation;
+    info->activation = config->activation_name;
     info->dtype = model->dtype_name;
     info->directory = model->directory;
     info->n_layer = config->n_layer;
@@ -82,7 +82,7 @@ void loupe_model_get_info(const loupe_model *model, loupe_model_info *info) {
     info->n_inner = config->n_inner;
     info->n_vocab = config->n_vocab;
     info->n_ctx = config->n_ctx;
-    info->tied_unembedding = model->weights.unembedding == model->weights.token_embedding;
+    info->tied_unembedding = model->unembedding == model->token_embedding;
     info->n_parameters = model->n_parameters;
     info->weight_bytes = model->weights_file.stored_bytes;
 }
@@ -96,23 +96,22 @@ loupe_status loupe_model_forward(const loupe_model *model, const int32_t *ids, i
                                  const loupe_forward_params *params, float *final_residual,
                                  loupe_error *error) {
     error_clear(error);
-    return gpt2_forward(model, ids, n_tokens, params, final_residual, error);
+    return model->description.family->forward(model, ids, n_tokens, params, final_residual, error);
 }
 
 void loupe_model_final_norm(const loupe_model *model, const float *residual, int n_rows,
                             float *normed) {
-    layer_norm(normed, residual, model->weights.ln_f_weight, model->weights.ln_f_bias, n_rows,
-               model->config.n_embd, (float)model->config.layer_norm_epsilon);
+    model->description.family->final_norm(model, residual, n_rows, normed);
 }
 
 void loupe_model_unembed(const loupe_model *model, const float *normed, int n_rows, float *logits) {
-    matmul(logits, normed, model->weights.unembedding, NULL, n_rows, model->config.n_embd,
-           model->config.n_vocab, MATMUL_WEIGHT_OUT_IN, false);
+    matmul(logits, normed, model->unembedding, NULL, n_rows, model->description.n_embd,
+           model->description.n_vocab, MATMUL_WEIGHT_OUT_IN, false);
 }
 
 loupe_status loupe_model_logits(const loupe_model *model, const float *residual, int n_rows,
                                 float *logits, loupe_error *error) {
-    float *normed = malloc((size_t)n_rows * model->config.n_embd * sizeof *normed);
+    float *normed = malloc((size_t)n_rows * model->description.n_embd * sizeof *normed);
     if (normed == NULL) return error_set(error, LOUPE_ERROR_MEMORY, "out of memory for %d rows", n_rows);
     loupe_model_final_norm(model, residual, n_rows, normed);
     loupe_model_unembed(model, normed, n_rows, logits);
@@ -124,13 +123,13 @@ loupe_status loupe_model_next_probs(const loupe_model *model, const int32_t *ids
                                     float temperature, float *probs, loupe_error *error) {
     if (!(temperature > 0.0f))
         return error_set(error, LOUPE_ERROR_ARGUMENT, "temperature must be positive");
-    int C = model->config.n_embd;
+    int C = model->description.n_embd;
     float *residual = malloc((size_t)(n_tokens > 0 ? n_tokens : 1) * C * sizeof *residual);
     if (residual == NULL) return error_set(error, LOUPE_ERROR_MEMORY, "out of memory");
     loupe_status status = loupe_model_forward(model, ids, n_tokens, NULL, residual, error);
     if (status == LOUPE_OK)
         status = loupe_model_logits(model, residual + (size_t)(n_tokens - 1) * C, 1, probs, error);
-    if (status == LOUPE_OK) softmax_row(probs, probs, model->config.n_vocab, temperature);
+    if (status == LOUPE_OK) softmax_row(probs, probs, model->description.n_vocab, temperature);
     free(residual);
     return status;
 }

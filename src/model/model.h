@@ -1,5 +1,5 @@
 /*
- * model.h - what an open loupe_model holds: its configuration, its mapped
+ * model.h - what an open loupe_model holds: its description, its mapped
  * checkpoint and float32 views of the weights (all internal).
  */
 #ifndef LOUPE_MODEL_MODEL_H
@@ -8,39 +8,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arch/arch.h"
+#include "arch/decoder.h"
+#include "arch/gpt2.h"
 #include "io/checkpoint.h"
-#include "io/hf_config.h"
-#include "kernels/activations.h"
 #include "loupe.h"
-
-/* P below is n_ctx, I the MLP width (n_inner). */
-typedef struct gpt2_block_weights {
-    const float *ln_1_weight, *ln_1_bias;         /* (C) */
-    const float *attn_qkv_weight;                 /* (C, 3C): Conv1D, [in, out] */
-    const float *attn_qkv_bias;                   /* (3C) */
-    const float *attn_proj_weight;                /* (C, C) */
-    const float *attn_proj_bias;                  /* (C) */
-    const float *ln_2_weight, *ln_2_bias;         /* (C) */
-    const float *mlp_fc_weight;                   /* (C, I) */
-    const float *mlp_fc_bias;                     /* (I) */
-    const float *mlp_proj_weight;                 /* (I, C) */
-    const float *mlp_proj_bias;                   /* (C) */
-} gpt2_block_weights;
-
-typedef struct gpt2_weights {
-    const float *token_embedding;    /* (V, C) wte */
-    const float *position_embedding; /* (P, C) wpe */
-    gpt2_block_weights *blocks;      /* (L), owned */
-    const float *ln_f_weight, *ln_f_bias; /* (C) */
-    const float *unembedding;        /* (V, C): lm_head, or wte when tied */
-} gpt2_weights;
 
 struct loupe_model {
     char *directory;       /* owned */
-    hf_config config;
+    model_description description;
     checkpoint weights_file;
-    activation_kind activation;
-    gpt2_weights weights;
+    const float *token_embedding;   /* (V, C) */
+    const float *final_norm_weight; /* (C) */
+    const float *final_norm_bias;   /* (C), NULL for RMSNorm */
+    const float *unembedding;       /* (V, C): the head, or the token embedding when tied */
+    gpt2_weights gpt2;                      /* gpt2 only */
+    decoder_block_weights *decoder_blocks;  /* (L) the rotary families, owned */
     float **owned_buffers; /* (n_owned) converted copies of F16/BF16/unaligned tensors */
     size_t n_owned;
     size_t owned_capacity;
@@ -48,13 +31,39 @@ struct loupe_model {
     int64_t n_parameters;
 };
 
-/* Binds every GPT-2 tensor of model->weights_file into model->weights,
- * checking names and shapes against model->config. */
-loupe_status gpt2_bind_weights(loupe_model *model, loupe_error *error);
+/* Binds the float tensor `name` with the given shape (n_dims 1 or 2; d1
+ * unused for 1) as checkpoint_bind_f32 does, keeping any
+ * converted copy among the model's owned buffers and counting its
+ * parameters and dtype. */
+loupe_status model_bind_tensor(loupe_model *model, const char *name, int n_dims, int64_t d0, int64_t d1,
+                               const float **out, loupe_error *error);
 
-/* The GPT-2 forward pass; see loupe_model_forward. */
-loupe_status gpt2_forward(const loupe_model *model, const int32_t *ids, int n_tokens,
-                          const loupe_forward_params *params, float *final_residual,
-                          loupe_error *error);
+/* The unembedding: `head_name` (V, C) when the checkpoint has it and the
+ * embeddings are not tied; the token embedding when tied. An untied model
+ * without the head is LOUPE_ERROR_FORMAT naming it. */
+loupe_status model_bind_unembedding(loupe_model *model, const char *head_name, loupe_error *error);
+
+/* Checks a forward pass's input against the description: T in 1 .. n_ctx,
+ * every id in 0 .. V-1 (messages name the position). */
+loupe_status model_check_input(const loupe_model *model, const int32_t *ids, int T, loupe_error *error);
+
+/* Passes a tap to the caller's callback (if any; the attention tap only when
+ * asked for). */
+loupe_status model_report_tap(const loupe_forward_params *params, loupe_tap_kind kind, int layer,
+                              const float *residual, int T, int C);
+
+/* Ends a forward pass: copies the final residual (T, C) out when asked and
+ * the pass succeeded, and names a status a tap stopped it with. */
+loupe_status model_finish_forward(loupe_status status, const float *residual, int T, int C,
+                                  float *final_residual, loupe_error *error);
+
+/* norm(in) -> out (N, C) as the description's norm kind, with weight and
+ * bias (NULL for RMSNorm). out may equal in. */
+void model_apply_norm(const model_description *description, float *out, const float *in,
+                      const float *weight, const float *bias, int N, int C);
+
+/* The final norm every family uses: model_apply_norm with the final norm's
+ * tensors. */
+void model_final_norm_common(const loupe_model *model, const float *residual, int n_rows, float *normed);
 
 #endif

@@ -195,8 +195,8 @@ dir=$(model config_array) && printf '[1, 2]' >"$dir/config.json"
 check E307 1 "$dir/config.json: top level is an array, expected an object" "$loupe" info --model "$dir"
 dir=$(config no_type 'del c["model_type"]')
 check E308 1 "$dir/config.json: model_type missing" "$loupe" info --model "$dir"
-dir=$(config llama 'c["model_type"] = "llama"')
-check E309 1 "$dir/config.json: model_type \"llama\" is not supported \(supported: gpt2\)" "$loupe" info --model "$dir"
+dir=$(config mamba 'c["model_type"] = "mamba"')
+check E309 1 "$dir/config.json: model_type \"mamba\" is not supported \(supported: gpt2, llama, mistral, qwen2, qwen3, gemma, gpt_neox\)" "$loupe" info --model "$dir"
 dir=$(config no_layers 'del c["n_layer"]')
 check E310 1 "$dir/config.json: n_layer missing \(nor is there num_hidden_layers\)" "$loupe" info --model "$dir"
 dir=$(config string_width 'c["n_embd"] = "32"')
@@ -224,7 +224,7 @@ check E321 1 "$dir/config.json: activation_function is 40 bytes long, the limit 
 dir=$(config architectures 'c["architectures"] = "GPT2LMHeadModel"')
 check E322 1 "$dir/config.json: architectures is a string, expected an array" "$loupe" info --model "$dir"
 dir=$(config swish 'c["activation_function"] = "swish"')
-check E323 1 "$dir/config.json: activation_function 'swish' is not supported \(gelu_new, gelu_pytorch_tanh, gelu, relu are\)" \
+check E323 1 "$dir/config.json: activation_function 'swish' is not supported \(gelu_new, gelu_pytorch_tanh, gelu, relu, silu are\)" \
   "$loupe" info --model "$dir"
 check E324 1 "$work/nowhere: no such folder" "$loupe" info --model "$work/nowhere"
 dir=$(model not_a_folder)

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/gpt2.h"
 #include "kernels/attention.h"
 #include "kernels/matmul.h"
 #include "kernels/norms.h"
@@ -42,43 +43,28 @@ static int run_state_build(gpt2_run_state *state, int T, int C, int I) {
 
 static void run_state_free(gpt2_run_state *state) { free(state->arena); }
 
-static loupe_status report_tap(const loupe_forward_params *params, loupe_tap_kind kind, int layer,
-                               const float *residual, int T, int C) {
-    if (params == NULL || params->tap == NULL) return LOUPE_OK;
-    if (kind == LOUPE_TAP_AFTER_ATTENTION && !params->tap_after_attention) return LOUPE_OK;
-    return params->tap(params->tap_user, kind, layer, residual, T, C);
-}
-
 loupe_status gpt2_forward(const loupe_model *model, const int32_t *ids, int T,
                           const loupe_forward_params *params, float *final_residual,
                           loupe_error *error) {
-    const hf_config *config = &model->config;
-    const gpt2_weights *w = &model->weights;
-    int C = config->n_embd, H = config->n_head, I = config->n_inner, V = config->n_vocab;
-    if (T < 1) return error_set(error, LOUPE_ERROR_ARGUMENT, "the text has no tokens");
-    if (T > config->n_ctx)
-        return error_set(error, LOUPE_ERROR_LIMIT,
-                         "the text is %d tokens, longer than the model's context of %d tokens", T,
-                         config->n_ctx);
-    for (int t = 0; t < T; t++)
-        if (ids[t] < 0 || ids[t] >= V)
-            return error_set(error, LOUPE_ERROR_ARGUMENT,
-                             "token id %d at position %d is outside the vocabulary (0 .. %d)", ids[t],
-                             t, V - 1);
+    const model_description *config = &model->description;
+    const gpt2_weights *w = &model->gpt2;
+    int C = config->n_embd, H = config->n_head, I = config->n_inner;
+    loupe_status status = model_check_input(model, ids, T, error);
+    if (status != LOUPE_OK) return status;
 
     gpt2_run_state state;
     if (run_state_build(&state, T, C, I) != 0)
         return error_set(error, LOUPE_ERROR_MEMORY, "out of memory for a %d-token forward pass", T);
 
     for (int t = 0; t < T; t++) {
-        const float *token = w->token_embedding + (size_t)ids[t] * C;
+        const float *token = model->token_embedding + (size_t)ids[t] * C;
         const float *position = w->position_embedding + (size_t)t * C;
         float *row = state.residual + (size_t)t * C;
         for (int c = 0; c < C; c++) row[c] = token[c] + position[c];
     }
-    loupe_status status = report_tap(params, LOUPE_TAP_EMBEDDING, 0, state.residual, T, C);
+    status = model_report_tap(params, LOUPE_TAP_EMBEDDING, 0, state.residual, T, C);
 
-    float eps = (float)config->layer_norm_epsilon;
+    float eps = (float)config->norm_eps;
     for (int layer = 0; layer < config->n_layer && status == LOUPE_OK; layer++) {
         const gpt2_block_weights *b = &w->blocks[layer];
         float scale = 1.0f;
@@ -91,21 +77,18 @@ loupe_status gpt2_forward(const loupe_model *model, const int32_t *ids, int T,
         attention_causal(state.normed, state.wide, state.scores, T, C, H, scale);
         matmul(state.residual, state.normed, b->attn_proj_weight, b->attn_proj_bias, T, C, C,
                MATMUL_WEIGHT_IN_OUT, true);
-        status = report_tap(params, LOUPE_TAP_AFTER_ATTENTION, layer + 1, state.residual, T, C);
+        status = model_report_tap(params, LOUPE_TAP_AFTER_ATTENTION, layer + 1, state.residual, T, C);
         if (status != LOUPE_OK) break;
 
         layer_norm(state.normed, state.residual, b->ln_2_weight, b->ln_2_bias, T, C, eps);
         matmul(state.wide, state.normed, b->mlp_fc_weight, b->mlp_fc_bias, T, C, I,
                MATMUL_WEIGHT_IN_OUT, false);
-        activation_apply(model->activation, state.wide, (size_t)T * I);
+        activation_apply(config->activation, state.wide, (size_t)T * I);
         matmul(state.residual, state.wide, b->mlp_proj_weight, b->mlp_proj_bias, T, I, C,
                MATMUL_WEIGHT_IN_OUT, true);
-        status = report_tap(params, LOUPE_TAP_AFTER_BLOCK, layer + 1, state.residual, T, C);
+        status = model_report_tap(params, LOUPE_TAP_AFTER_BLOCK, layer + 1, state.residual, T, C);
     }
-    if (status == LOUPE_OK && final_residual != NULL)
-        memcpy(final_residual, state.residual, (size_t)T * C * sizeof(float));
-    else if (status != LOUPE_OK && error != NULL && error->status != status)
-        error_set(error, status, "the forward pass was stopped by its tap (%s)", loupe_status_name(status));
+    status = model_finish_forward(status, state.residual, T, C, final_residual, error);
     run_state_free(&state);
     return status;
 }

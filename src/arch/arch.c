@@ -1,0 +1,82 @@
+/*
+ * arch.c - the families loupe runs and the common part of reading config.json.
+ */
+#include "arch/arch.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "arch/decoder.h"
+#include "arch/gpt2.h"
+#include "io/config_fields.h"
+#include "util/error.h"
+
+static const arch_family *const FAMILIES[] = {
+    &GPT2_FAMILY, &LLAMA_FAMILY, &MISTRAL_FAMILY, &QWEN2_FAMILY, &QWEN3_FAMILY, &GEMMA_FAMILY,
+    &GPT_NEOX_FAMILY,
+};
+enum { N_FAMILIES = sizeof FAMILIES / sizeof FAMILIES[0] };
+
+const char *arch_supported_types(void) {
+    static char list[256];
+    if (list[0] == '\0') {
+        size_t used = 0;
+        for (int i = 0; i < N_FAMILIES; i++)
+            used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "",
+                                     FAMILIES[i]->model_type);
+    }
+    return list;
+}
+
+/* architectures[0], or the family's class name when the list is absent or
+ * empty. */
+static loupe_status read_architecture(const cJSON *root, const char *path, model_description *out,
+                                      loupe_error *error) {
+    snprintf(out->architecture, sizeof out->architecture, "%s", out->family->architecture);
+    const cJSON *list = config_present_field(root, "architectures");
+    if (list == NULL) return LOUPE_OK;
+    if (!cJSON_IsArray(list))
+        return error_set(error, LOUPE_ERROR_FORMAT, "%s: architectures is %s, expected an array", path,
+                         json_type_name(list));
+    const cJSON *first = cJSON_GetArrayItem(list, 0);
+    if (first == NULL) return LOUPE_OK;
+    if (!cJSON_IsString(first))
+        return error_set(error, LOUPE_ERROR_FORMAT, "%s: architectures[0] is %s, expected a string", path,
+                         json_type_name(first));
+    size_t length = strlen(first->valuestring);
+    if (length >= sizeof out->architecture)
+        return error_set(error, LOUPE_ERROR_LIMIT, "%s: architectures[0] is %zu bytes long, the limit is %zu",
+                         path, length, sizeof out->architecture - 1);
+    memcpy(out->architecture, first->valuestring, length + 1);
+    return LOUPE_OK;
+}
+
+loupe_status arch_describe(const cJSON *root, const char *path, model_description *out,
+                           loupe_error *error) {
+    memset(out, 0, sizeof *out);
+    if (!cJSON_IsObject(root))
+        return error_set(error, LOUPE_ERROR_FORMAT, "%s: top level is %s, expected an object", path,
+                         json_type_name(root));
+    const cJSON *type = config_present_field(root, "model_type");
+    if (type == NULL) return error_set(error, LOUPE_ERROR_FORMAT, "%s: model_type missing", path);
+    if (!cJSON_IsString(type))
+        return error_set(error, LOUPE_ERROR_FORMAT, "%s: model_type is %s, expected a string", path,
+                         json_type_name(type));
+    for (int i = 0; i < N_FAMILIES && out->family == NULL; i++)
+        if (strcmp(type->valuestring, FAMILIES[i]->model_type) == 0) out->family = FAMILIES[i];
+    if (out->family == NULL)
+        return error_set(error, LOUPE_ERROR_UNSUPPORTED, "%s: model_type \"%.64s\" is not supported (supported: %s)",
+                         path, type->valuestring, arch_supported_types());
+    snprintf(out->model_type, sizeof out->model_type, "%s", out->family->model_type);
+    loupe_status status = read_architecture(root, path, out, error);
+    if (status == LOUPE_OK) {
+        const char *dtype_key = config_present_field(root, "dtype") ? "dtype" : "torch_dtype";
+        status = config_read_string(root, dtype_key, "", path, out->dtype, sizeof out->dtype, error);
+    }
+    if (status == LOUPE_OK) status = out->family->read_config(root, path, out, error);
+    if (status != LOUPE_OK) {
+        memset(out, 0, sizeof *out);
+        return status;
+    }
+    return LOUPE_OK;
+}

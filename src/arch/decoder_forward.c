@@ -1,0 +1,163 @@
+/*
+ * decoder_forward.c - the rotary decoder's forward pass with taps on the
+ * residual stream (see decoder.h). Per block, as transformers' decoder
+ * layers (pre-norm):
+ *   sequential: x += o(attention(rope(q), rope(k), v) of norm1(x)); x += mlp(norm2(x))
+ *   parallel:   x += o(attention(... norm1(x))) + mlp(norm2(x)), both norms of the same x
+ * with mlp = down(act(gate(h)) * up(h)) when gated, else down(act(up(h))).
+ */
+#include <math.h>
+#include <stdlib.h>
+
+#include "arch/decoder.h"
+#include "kernels/attention.h"
+#include "kernels/matmul.h"
+#include "kernels/norms.h"
+#include "kernels/rope.h"
+#include "model/model.h"
+#include "util/error.h"
+
+/* Working memory for one forward pass, carved from one allocation.
+ * A = H D, G = KV D, R/2 rotary frequencies. */
+typedef struct decoder_run_state {
+    float *residual;  /* (T, C) */
+    float *normed;    /* (T, C) */
+    float *branch;    /* (T, C) the attention output of a parallel block */
+    float *q;         /* (T, A) */
+    float *k, *v;     /* (T, G) */
+    float *heads;     /* (T, A) the heads' outputs */
+    float *wide;      /* (T, max(2 I, 3 A)): gate and up side by side, or the fused qkv */
+    float *cos_table, *sin_table; /* (T, R/2) */
+    float *inv_freq;  /* (R/2) */
+    float *scores;    /* attention scratch */
+    float *arena;
+} decoder_run_state;
+
+static int run_state_build(decoder_run_state *state, const model_description *d, int T) {
+    size_t t = (size_t)T, c = (size_t)d->n_embd, a = (size_t)d->n_head * d->head_dim;
+    size_t g = (size_t)d->n_kv_head * d->head_dim, half = (size_t)d->rope.rotary_dim / 2;
+    size_t wide = 2 * (size_t)d->n_inner > 3 * a ? 2 * (size_t)d->n_inner : 3 * a;
+    size_t total = t * (3 * c + 2 * a + 2 * g + wide + 2 * half) + half + attention_scratch_floats(T);
+    state->arena = malloc(total * sizeof(float));
+    if (state->arena == NULL) return -1;
+    float *next = state->arena;
+    state->residual = next, next += t * c;
+    state->normed = next, next += t * c;
+    state->branch = next, next += t * c;
+    state->q = next, next += t * a;
+    state->k = next, next += t * g;
+    state->v = next, next += t * g;
+    state->heads = next, next += t * a;
+    state->wide = next, next += t * wide;
+    state->cos_table = next, next += t * half;
+    state->sin_table = next, next += t * half;
+    state->inv_freq = next, next += half;
+    state->scores = next;
+    return 0;
+}
+
+/* q, k, v of normed (T, C) for block b. A fused query_key_value's rows are
+ * laid out per head as [q_h, k_h, v_h] (GPT-NeoX's view(T, H, 3D)). */
+static void project_qkv(const model_description *d, const decoder_block_weights *b, decoder_run_state *s,
+                        int T) {
+    int C = d->n_embd, D = d->head_dim, A = d->n_head * D, G = d->n_kv_head * D;
+    if (!d->fused_qkv) {
+        matmul(s->q, s->normed, b->q_weight, b->q_bias, T, C, A, MATMUL_WEIGHT_OUT_IN, false);
+        matmul(s->k, s->normed, b->k_weight, b->k_bias, T, C, G, MATMUL_WEIGHT_OUT_IN, false);
+        matmul(s->v, s->normed, b->v_weight, b->v_bias, T, C, G, MATMUL_WEIGHT_OUT_IN, false);
+        return;
+    }
+    matmul(s->wide, s->normed, b->qkv_weight, b->qkv_bias, T, C, 3 * A, MATMUL_WEIGHT_OUT_IN, false);
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < T; t++)
+        for (int h = 0; h < d->n_head; h++) {
+            const float *fused = s->wide + (size_t)t * 3 * A + (size_t)h * 3 * D;
+            size_t at = (size_t)t * A + (size_t)h * D;
+            for (int i = 0; i < D; i++) {
+                s->q[at + i] = fused[i];
+                s->k[at + i] = fused[D + i];
+                s->v[at + i] = fused[2 * D + i];
+            }
+        }
+}
+
+/* heads (T, A) <- attention of normed (T, C) for block b, before o. */
+static void attend(const model_description *d, const decoder_block_weights *b, decoder_run_state *s, int T) {
+    int D = d->head_dim, half = d->rope.rotary_dim / 2;
+    project_qkv(d, b, s, T);
+    if (d->qk_norm) {
+        rms_norm(s->q, s->q, b->q_norm_weight, d->norm_weight_offset, T * d->n_head, D, (float)d->norm_eps);
+        rms_norm(s->k, s->k, b->k_norm_weight, d->norm_weight_offset, T * d->n_kv_head, D, (float)d->norm_eps);
+    }
+    rope_apply(s->q, T, d->n_head, D, half, s->cos_table, s->sin_table);
+    rope_apply(s->k, T, d->n_kv_head, D, half, s->cos_table, s->sin_table);
+    attention_shape shape = {.T = T, .n_heads = d->n_head, .n_kv_heads = d->n_kv_head, .head_dim = D,
+                             .q_stride = d->n_head * D, .k_stride = d->n_kv_head * D,
+                             .v_stride = d->n_kv_head * D,
+                             .out_stride = d->n_head * D, .scale = 1.0f / sqrtf((float)D),
+                             .window = d->sliding_window};
+    attention_grouped(s->heads, s->q, s->k, s->v, s->scores, &shape);
+}
+
+/* residual (T, C) += mlp(normed) for block b. */
+static void add_mlp(const model_description *d, const decoder_block_weights *b, decoder_run_state *s, int T) {
+    int C = d->n_embd, I = d->n_inner;
+    float *up = s->wide + (size_t)T * I;
+    matmul(up, s->normed, b->up_weight, b->up_bias, T, C, I, MATMUL_WEIGHT_OUT_IN, false);
+    if (d->gated_mlp) {
+        matmul(s->wide, s->normed, b->gate_weight, b->gate_bias, T, C, I, MATMUL_WEIGHT_OUT_IN, false);
+        activation_gated(d->activation, s->wide, up, (size_t)T * I);
+        up = s->wide;
+    } else {
+        activation_apply(d->activation, up, (size_t)T * I);
+    }
+    matmul(s->residual, up, b->down_weight, b->down_bias, T, I, C, MATMUL_WEIGHT_OUT_IN, true);
+}
+
+/* One block: the attention tap after the attention sub-block, then the MLP. */
+static loupe_status run_block(const loupe_model *model, int layer, decoder_run_state *s, int T,
+                              const loupe_forward_params *params) {
+    const model_description *d = &model->description;
+    const decoder_block_weights *b = &model->decoder_blocks[layer];
+    int C = d->n_embd, A = d->n_head * d->head_dim;
+    model_apply_norm(d, s->normed, s->residual, b->attn_norm_weight, b->attn_norm_bias, T, C);
+    attend(d, b, s, T);
+    if (d->parallel_residual) {
+        matmul(s->branch, s->heads, b->o_weight, b->o_bias, T, A, C, MATMUL_WEIGHT_OUT_IN, false);
+        /* the MLP reads the block's input, so its norm comes before the sum */
+        model_apply_norm(d, s->normed, s->residual, b->mlp_norm_weight, b->mlp_norm_bias, T, C);
+        for (size_t i = 0; i < (size_t)T * C; i++) s->residual[i] += s->branch[i];
+    } else {
+        matmul(s->residual, s->heads, b->o_weight, b->o_bias, T, A, C, MATMUL_WEIGHT_OUT_IN, true);
+    }
+    loupe_status status = model_report_tap(params, LOUPE_TAP_AFTER_ATTENTION, layer + 1, s->residual, T, C);
+    if (status != LOUPE_OK) return status;
+    if (!d->parallel_residual)
+        model_apply_norm(d, s->normed, s->residual, b->mlp_norm_weight, b->mlp_norm_bias, T, C);
+    add_mlp(d, b, s, T);
+    return model_report_tap(params, LOUPE_TAP_AFTER_BLOCK, layer + 1, s->residual, T, C);
+}
+
+loupe_status decoder_forward(const loupe_model *model, const int32_t *ids, int T,
+                             const loupe_forward_params *params, float *final_residual, loupe_error *error) {
+    const model_description *d = &model->description;
+    int C = d->n_embd;
+    loupe_status status = model_check_input(model, ids, T, error);
+    if (status != LOUPE_OK) return status;
+    decoder_run_state state;
+    if (run_state_build(&state, d, T) != 0)
+        return error_set(error, LOUPE_ERROR_MEMORY, "out of memory for a %d-token forward pass", T);
+    rope_inverse_frequencies(&d->rope, state.inv_freq);
+    rope_tables(state.inv_freq, d->rope.rotary_dim / 2, T, state.cos_table, state.sin_table);
+    for (int t = 0; t < T; t++) {
+        const float *token = model->token_embedding + (size_t)ids[t] * C;
+        float *row = state.residual + (size_t)t * C;
+        for (int c = 0; c < C; c++) row[c] = token[c] * d->embedding_scale;
+    }
+    status = model_report_tap(params, LOUPE_TAP_EMBEDDING, 0, state.residual, T, C);
+    for (int layer = 0; layer < d->n_layer && status == LOUPE_OK; layer++)
+        status = run_block(model, layer, &state, T, params);
+    status = model_finish_forward(status, state.residual, T, C, final_residual, error);
+    free(state.arena);
+    return status;
+}

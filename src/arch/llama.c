@@ -1,0 +1,38 @@
+/*
+ * llama.c - Llama 2 and 3 (TinyLlama, SmolLM): RMSNorm, rotary positions with
+ * the default, linear or llama3 scaling, grouped-query attention, SwiGLU, optional
+ * attention and MLP biases (attention_bias, mlp_bias).
+ */
+#include "arch/decoder.h"
+#include "model/model.h"
+
+static const decoder_family_traits TRAITS = {
+    .activation = "silu", .activation_key = "hidden_act", .norm = NORM_RMS, .eps_key = "rms_norm_eps",
+    .gated_mlp = true, .rotary_fraction = 1.0,
+    .eps = 1e-6, .tie_word_embeddings = false, .qkv_bias_key = true, .mlp_bias_key = true,
+};
+
+static const decoder_tensor_names NAMES = {
+    .embedding = "model.embed_tokens", .final_norm = "model.norm", .head = "lm_head",
+    .layer_prefix = "model.layers.%d.", .attn_norm = "input_layernorm", .mlp_norm = "post_attention_layernorm",
+    .q = "self_attn.q_proj", .k = "self_attn.k_proj", .v = "self_attn.v_proj", .o = "self_attn.o_proj",
+    .gate = "mlp.gate_proj", .up = "mlp.up_proj", .down = "mlp.down_proj",
+};
+
+static loupe_status llama_read_config(const cJSON *root, const char *path, model_description *out,
+                                   loupe_error *error) {
+    return decoder_read_config(root, path, &TRAITS, out, error);
+}
+
+static loupe_status llama_bind_weights(loupe_model *model, loupe_error *error) {
+    return decoder_bind_weights(model, &NAMES, error);
+}
+
+const arch_family LLAMA_FAMILY = {
+    .model_type = "llama",
+    .architecture = "LlamaForCausalLM",
+    .read_config = llama_read_config,
+    .bind_weights = llama_bind_weights,
+    .forward = decoder_forward,
+    .final_norm = model_final_norm_common,
+};
