@@ -7,9 +7,11 @@ set -euo pipefail
 # chromium (with nodejs to drive it) runs the HTML report's test headless;
 # npm (Debian's, unless the installed nodejs brings its own) installs the
 # Hugging Face tokenizers library for the tokenizer reference test;
-# libpcre2-dev compiles tokenizer.json's patterns.
+# libpcre2-dev compiles tokenizer.json's patterns; python3-torch and
+# python3-numpy run the model families' PyTorch reference.
 packages=(build-essential chromium cmake fonts-dejavu-core fonts-noto-cjk fonts-noto-color-emoji libcairo2-dev
-          libcjson-dev libopenblas-dev libpango1.0-dev libpcre2-dev libutf8proc-dev nodejs pkg-config python3 time)
+          libcjson-dev libopenblas-dev libpango1.0-dev libpcre2-dev libutf8proc-dev nodejs pkg-config python3
+          python3-numpy python3-torch time)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
