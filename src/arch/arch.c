@@ -28,29 +28,6 @@ const char *arch_supported_types(void) {
     return list;
 }
 
-/* architectures[0], or the family's class name when the list is absent or
- * empty. */
-static loupe_status read_architecture(const cJSON *root, const char *path, model_description *out,
-                                      loupe_error *error) {
-    snprintf(out->architecture, sizeof out->architecture, "%s", out->family->architecture);
-    const cJSON *list = config_present_field(root, "architectures");
-    if (list == NULL) return LOUPE_OK;
-    if (!cJSON_IsArray(list))
-        return error_set(error, LOUPE_ERROR_FORMAT, "%s: architectures is %s, expected an array", path,
-                         json_type_name(list));
-    const cJSON *first = cJSON_GetArrayItem(list, 0);
-    if (first == NULL) return LOUPE_OK;
-    if (!cJSON_IsString(first))
-        return error_set(error, LOUPE_ERROR_FORMAT, "%s: architectures[0] is %s, expected a string", path,
-                         json_type_name(first));
-    size_t length = strlen(first->valuestring);
-    if (length >= sizeof out->architecture)
-        return error_set(error, LOUPE_ERROR_LIMIT, "%s: architectures[0] is %zu bytes long, the limit is %zu",
-                         path, length, sizeof out->architecture - 1);
-    memcpy(out->architecture, first->valuestring, length + 1);
-    return LOUPE_OK;
-}
-
 loupe_status arch_describe(const cJSON *root, const char *path, model_description *out,
                            loupe_error *error) {
     memset(out, 0, sizeof *out);
@@ -68,7 +45,8 @@ loupe_status arch_describe(const cJSON *root, const char *path, model_descriptio
         return error_set(error, LOUPE_ERROR_UNSUPPORTED, "%s: model_type \"%.64s\" is not supported (supported: %s)",
                          path, type->valuestring, arch_supported_types());
     snprintf(out->model_type, sizeof out->model_type, "%s", out->family->model_type);
-    loupe_status status = read_architecture(root, path, out, error);
+    loupe_status status = config_read_architecture(root, path, out->family->architecture, out->architecture,
+                                                   sizeof out->architecture, error);
     if (status == LOUPE_OK) {
         const char *dtype_key = config_present_field(root, "dtype") ? "dtype" : "torch_dtype";
         status = config_read_string(root, dtype_key, "", path, out->dtype, sizeof out->dtype, error);

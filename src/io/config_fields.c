@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "util/error.h"
@@ -102,5 +103,26 @@ loupe_status config_read_positive(const cJSON *root, const char *prefix, const c
         return error_set(error, LOUPE_ERROR_FORMAT, "%s: %s%s is %g, expected a positive number", path,
                          prefix, name, item->valuedouble);
     *out = item->valuedouble;
+    return LOUPE_OK;
+}
+
+loupe_status config_read_architecture(const cJSON *root, const char *path, const char *fallback, char *buffer,
+                                      size_t capacity, loupe_error *error) {
+    snprintf(buffer, capacity, "%s", fallback);
+    const cJSON *list = config_present_field(root, "architectures");
+    if (list == NULL) return LOUPE_OK;
+    if (!cJSON_IsArray(list))
+        return error_set(error, LOUPE_ERROR_FORMAT, "%s: architectures is %s, expected an array", path,
+                         json_type_name(list));
+    const cJSON *first = cJSON_GetArrayItem(list, 0);
+    if (first == NULL) return LOUPE_OK;
+    if (!cJSON_IsString(first))
+        return error_set(error, LOUPE_ERROR_FORMAT, "%s: architectures[0] is %s, expected a string", path,
+                         json_type_name(first));
+    size_t length = strlen(first->valuestring);
+    if (length >= capacity)
+        return error_set(error, LOUPE_ERROR_LIMIT, "%s: architectures[0] is %zu bytes long, the limit is %zu", path,
+                         length, capacity - 1);
+    memcpy(buffer, first->valuestring, length + 1);
     return LOUPE_OK;
 }

@@ -39,4 +39,9 @@ loupe_status config_read_bool(const cJSON *root, const char *name, bool fallback
 loupe_status config_read_positive(const cJSON *root, const char *prefix, const char *name,
                                   double fallback, const char *path, double *out, loupe_error *error);
 
+/* architectures[0] into buffer (capacity bytes); fallback when the list is
+ * absent or empty. */
+loupe_status config_read_architecture(const cJSON *root, const char *path, const char *fallback, char *buffer,
+                                      size_t capacity, loupe_error *error);
+
 #endif

@@ -28,28 +28,6 @@ static loupe_status read_model_type(const cJSON *root, const char *path, hf_conf
     return config_read_string(root, "model_type", "", path, out->model_type, sizeof out->model_type, error);
 }
 
-/* architectures[0], or "" when the list is absent or empty. */
-static loupe_status read_architecture(const cJSON *root, const char *path, hf_config *out,
-                                      loupe_error *error) {
-    out->architecture[0] = '\0';
-    const cJSON *list = config_present_field(root, "architectures");
-    if (list == NULL) return LOUPE_OK;
-    if (!cJSON_IsArray(list))
-        return error_set(error, LOUPE_ERROR_FORMAT, "%s: architectures is %s, expected an array", path,
-                         json_type_name(list));
-    const cJSON *first = cJSON_GetArrayItem(list, 0);
-    if (first == NULL) return LOUPE_OK;
-    if (!cJSON_IsString(first))
-        return error_set(error, LOUPE_ERROR_FORMAT, "%s: architectures[0] is %s, expected a string",
-                         path, json_type_name(first));
-    size_t length = strlen(first->valuestring);
-    if (length >= sizeof out->architecture)
-        return error_set(error, LOUPE_ERROR_LIMIT, "%s: architectures[0] is %zu bytes long, the limit is %zu",
-                         path, length, sizeof out->architecture - 1);
-    memcpy(out->architecture, first->valuestring, length + 1);
-    return LOUPE_OK;
-}
-
 /* n_inner: null or absent means 4 C. */
 static loupe_status read_inner_width(const cJSON *root, const char *path, hf_config *out,
                                      loupe_error *error) {
@@ -69,7 +47,7 @@ static loupe_status read_epsilon(const cJSON *root, const char *path, hf_config 
 
 loupe_status hf_config_read(const cJSON *root, const char *path, hf_config *out, loupe_error *error) {
     loupe_status status = read_model_type(root, path, out, error);
-    if (status == LOUPE_OK) status = read_architecture(root, path, out, error);
+    if (status == LOUPE_OK) status = config_read_architecture(root, path, "", out->architecture, sizeof out->architecture, error);
     if (status == LOUPE_OK)
         status = config_read_string(root, "activation_function", "gelu_new", path, out->activation,
                              sizeof out->activation, error);

@@ -73,6 +73,21 @@ PY
   echo "$dir"
 }
 
+# llama_config NAME PYTHON: the tiny Llama folder with config.json changed
+# by PYTHON (acting on the dict c).
+llama_config() {
+  mkdir -p "$work/$1"
+  cp "$data/llama-tiny/config.json" "$data/llama-tiny/model.safetensors" "$work/$1/"
+  python3 - "$work/$1/config.json" "$2" <<'PY'
+import json, sys
+path, code = sys.argv[1], sys.argv[2]
+c = json.load(open(path))
+exec(code)
+open(path, "w").write(json.dumps(c))
+PY
+  echo "$work/$1"
+}
+
 # safetensors NAME HEADER DATA_BYTES: a model folder whose model.safetensors
 # has the given header text and DATA_BYTES zero bytes of data.
 safetensors() {
@@ -229,6 +244,32 @@ check E323 1 "$dir/config.json: activation_function 'swish' is not supported \(g
 check E324 1 "$work/nowhere: no such folder" "$loupe" info --model "$work/nowhere"
 dir=$(model not_a_folder)
 check E325 1 "$dir/config.json: not a folder" "$loupe" info --model "$dir/config.json"
+
+# ------------------------------------------------- rotary families' config.json
+dir=$(llama_config rope_yarn 'c["rope_parameters"] = {"rope_type": "yarn", "factor": 4.0, "rope_theta": 10000.0}')
+check E330 1 "$dir/config.json: rope_parameters.rope_type \"yarn\" is not supported \(supported: default, linear, llama3\)" \
+  "$loupe" info --model "$dir"
+dir=$(llama_config rope_llama3 'del c["rope_parameters"]; c["rope_scaling"] = {"rope_type": "llama3", "factor": 8.0}')
+check E331 1 "$dir/config.json: rope_scaling.low_freq_factor missing \(rope type llama3 needs it\)" "$loupe" info --model "$dir"
+dir=$(llama_config rope_bands 'c["rope_parameters"] = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 4.0, "high_freq_factor": 1.0, "original_max_position_embeddings": 8192}')
+check E332 1 "$dir/config.json: rope_parameters.high_freq_factor 1 must be above low_freq_factor 4" "$loupe" info --model "$dir"
+dir=$(llama_config rope_object 'c["rope_scaling"] = "linear"; del c["rope_parameters"]')
+check E333 1 "$dir/config.json: rope_scaling is a string, expected an object" "$loupe" info --model "$dir"
+dir=$(llama_config rotary_odd 'c["rope_parameters"]["partial_rotary_factor"] = 0.375')
+check E334 1 "$dir/config.json: the rotary width \(head_dim 8 x partial_rotary_factor 0.375 = 3\) must be even and at least 2" \
+  "$loupe" info --model "$dir"
+dir=$(llama_config qwen_window 'c["model_type"] = "qwen2"; c["use_sliding_window"] = True')
+check E335 1 "$dir/config.json: use_sliding_window true is not supported \(false is\)" "$loupe" info --model "$dir"
+dir=$(llama_config kv_heads 'c["num_key_value_heads"] = 3')
+check E336 1 "$dir/config.json: num_attention_heads 4 is not a multiple of num_key_value_heads 3" "$loupe" info --model "$dir"
+dir=$(llama_config head_width 'c["head_dim"] = 60000')
+check E337 1 "$dir/config.json: num_attention_heads x head_dim is 240000, above the limit of 65536" "$loupe" info --model "$dir"
+dir=$(llama_config neox_kv 'c["model_type"] = "gpt_neox"')
+check E338 1 "$dir/config.json: num_key_value_heads 2 must equal num_attention_heads 4" "$loupe" info --model "$dir"
+dir=$(llama_config partial_big 'c["rope_parameters"]["partial_rotary_factor"] = 1.5')
+check E339 1 "$dir/config.json: partial_rotary_factor 1.5 is above 1" "$loupe" info --model "$dir"
+dir=$(llama_config narrow 'c["hidden_size"] = 2; del c["head_dim"]')
+check E340 1 "$dir/config.json: hidden_size 2 is narrower than num_attention_heads 4" "$loupe" info --model "$dir"
 
 # ---------------------------------------------------------------- safetensors
 dir=$(model no_weights) && rm "$dir/model.safetensors"
