@@ -62,16 +62,19 @@ int cmd_info(int argc, char **argv) {
         cli_json_string(stdout, info.activation, strlen(info.activation));
         printf(", \"n_layer\": %d, \"n_embd\": %d, \"n_head\": %d, \"n_inner\": %d, \"n_vocab\": %d, "
                "\"n_ctx\": %d, \"dtype\": \"%s\", \"tied_unembedding\": %s, \"n_parameters\": %lld, "
-               "\"weight_bytes\": %lld}\n",
+               "\"weight_bytes\": %lld, \"n_kv_head\": %d, \"head_dim\": %d}\n",
                info.n_layer, info.n_embd, info.n_head, info.n_inner, info.n_vocab, info.n_ctx,
                info.dtype, info.tied_unembedding ? "true" : "false", (long long)info.n_parameters,
-               (long long)info.weight_bytes);
+               (long long)info.weight_bytes, info.n_kv_head, info.head_dim);
     } else {
         printf("model         %s\n", info.directory);
         printf("architecture  %s (%s)\n", info.architecture, info.model_type);
         printf("layers        %d\n", info.n_layer);
         printf("width         %d\n", info.n_embd);
-        printf("heads         %d (head width %d)\n", info.n_head, info.n_embd / info.n_head);
+        if (info.n_kv_head == info.n_head)
+            printf("heads         %d (head width %d)\n", info.n_head, info.head_dim);
+        else
+            printf("heads         %d, %d key/value (head width %d)\n", info.n_head, info.n_kv_head, info.head_dim);
         printf("mlp width     %d (%s)\n", info.n_inner, info.activation);
         printf("vocabulary    %d\n", info.n_vocab);
         printf("context       %d tokens\n", info.n_ctx);

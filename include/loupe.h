@@ -81,6 +81,8 @@ typedef struct loupe_model_info {
     bool tied_unembedding;    /* lm_head shares the token embedding */
     int64_t n_parameters;     /* distinct parameters (a tied head counted once) */
     int64_t weight_bytes;     /* bytes of the weights as stored on disk */
+    int n_kv_head;            /* key/value heads (grouped-query attention; n_head for GPT-2) */
+    int head_dim;             /* D, the width of one head (n_embd / n_head unless config.json sets it) */
 } loupe_model_info;
 
 /* Fills *info; the strings live as long as the model. */

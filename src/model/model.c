@@ -79,6 +79,8 @@ void loupe_model_get_info(const loupe_model *model, loupe_model_info *info) {
     info->n_layer = config->n_layer;
     info->n_embd = config->n_embd;
     info->n_head = config->n_head;
+    info->n_kv_head = config->n_kv_head;
+    info->head_dim = config->head_dim;
     info->n_inner = config->n_inner;
     info->n_vocab = config->n_vocab;
     info->n_ctx = config->n_ctx;
