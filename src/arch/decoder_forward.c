@@ -126,6 +126,7 @@ static loupe_status run_block(const loupe_model *model, int layer, decoder_run_s
         matmul(s->branch, s->heads, b->o_weight, b->o_bias, T, A, C, MATMUL_WEIGHT_OUT_IN, false);
         /* the MLP reads the block's input, so its norm comes before the sum */
         model_apply_norm(d, s->normed, s->residual, b->mlp_norm_weight, b->mlp_norm_bias, T, C);
+#pragma omp parallel for schedule(static)
         for (size_t i = 0; i < (size_t)T * C; i++) s->residual[i] += s->branch[i];
     } else {
         matmul(s->residual, s->heads, b->o_weight, b->o_bias, T, A, C, MATMUL_WEIGHT_OUT_IN, true);
