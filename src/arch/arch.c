@@ -17,15 +17,11 @@ static const arch_family *const FAMILIES[] = {
 };
 enum { N_FAMILIES = sizeof FAMILIES / sizeof FAMILIES[0] };
 
-const char *arch_supported_types(void) {
-    static char list[256];
-    if (list[0] == '\0') {
-        size_t used = 0;
-        for (int i = 0; i < N_FAMILIES; i++)
-            used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "",
-                                     FAMILIES[i]->model_type);
-    }
-    return list;
+void arch_supported_types(char *buffer, size_t capacity) {
+    size_t used = 0;
+    buffer[0] = '\0';
+    for (int i = 0; i < N_FAMILIES && used < capacity; i++)
+        used += (size_t)snprintf(buffer + used, capacity - used, "%s%s", i ? ", " : "", FAMILIES[i]->model_type);
 }
 
 loupe_status arch_describe(const cJSON *root, const char *path, model_description *out,
@@ -41,9 +37,12 @@ loupe_status arch_describe(const cJSON *root, const char *path, model_descriptio
                          json_type_name(type));
     for (int i = 0; i < N_FAMILIES && out->family == NULL; i++)
         if (strcmp(type->valuestring, FAMILIES[i]->model_type) == 0) out->family = FAMILIES[i];
-    if (out->family == NULL)
+    if (out->family == NULL) {
+        char supported[128];
+        arch_supported_types(supported, sizeof supported);
         return error_set(error, LOUPE_ERROR_UNSUPPORTED, "%s: model_type \"%.64s\" is not supported (supported: %s)",
-                         path, type->valuestring, arch_supported_types());
+                         path, type->valuestring, supported);
+    }
     snprintf(out->model_type, sizeof out->model_type, "%s", out->family->model_type);
     loupe_status status = config_read_architecture(root, path, out->family->architecture, out->architecture,
                                                    sizeof out->architecture, error);

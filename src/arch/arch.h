@@ -9,6 +9,7 @@
 #define LOUPE_ARCH_ARCH_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "io/json.h"
@@ -73,7 +74,8 @@ struct arch_family {
 loupe_status arch_describe(const cJSON *root, const char *path, model_description *out,
                            loupe_error *error);
 
-/* "gpt2, llama, ...": the supported model types, for messages. */
-const char *arch_supported_types(void);
+/* Writes "gpt2, llama, ...", the supported model types, into buffer
+ * (capacity bytes, truncated as snprintf does), for messages. */
+void arch_supported_types(char *buffer, size_t capacity);
 
 #endif
