@@ -27,14 +27,13 @@ pcre2_a=/usr/lib/x86_64-linux-gnu/libpcre2-8.a
 [ -f "$pcre2_a" ] || { echo "build.sh: $pcre2_a not found (apt-get install libpcre2-dev)" >&2; exit 1; }
 
 flags=(-std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -fno-omit-frame-pointer
-       -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+       -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fopenmp
        -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
        -I"$root/include" -I"$root/src" -I"$root/src/internal" -I"$root/cli" -I"$here/targets"
        "-DLOUPE_FUZZ_SOURCE_TOKENIZER=\"$root/models/gpt2-demo\"")
-# The parsers need only these: no model, kernels or lens computation, so no BLAS/OpenMP.
-library=("$root"/src/util/*.c "$root"/src/io/*.c "$root"/src/tokenizer/*.c "$root"/src/lens/lens_json_read.c
-         "$root"/cli/corpus_json_read.c "$root"/cli/corpus_plot_data.c
-         "$root"/src/corpus/corpus_reader.c "$root"/src/corpus/corpus_counts.c)
+# The whole library: the config reader (model_config) reaches every family's
+# table, and through it the model, kernels and lens code (BLAS, OpenMP).
+library=("$root"/src/*/*.c "$root"/cli/corpus_json_read.c "$root"/cli/corpus_plot_data.c)
 
 # The library once as objects, shared by every target.
 objects="$out/.objects"
@@ -53,7 +52,7 @@ for target in "$here"/targets/fuzz_*.c; do
   name=$(basename "${target%.c}")
   [ "$name" = fuzz_support ] && continue
   "$cc" "${flags[@]}" "$target" "$objects/fuzz_support.o" "${object_list[@]}" \
-    "$utf8proc_a" "$pcre2_a" "$out/libcjson.so.1" -lm -static-libstdc++ -static-libgcc \
+    "$utf8proc_a" "$pcre2_a" "$out/libcjson.so.1" -lopenblas -lm -static-libstdc++ -static-libgcc \
     -Wl,-rpath,'$ORIGIN' -o "$out/$name"
   short=${name#fuzz_}
   mkdir -p "$out/corpus/$short"
