@@ -82,6 +82,11 @@ int json_get_natural(const cJSON *item, uint64_t *value_out) {
     return 1;
 }
 
+const char *json_string_member(const cJSON *object, const char *name) {
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(object, name);
+    return cJSON_IsString(item) ? item->valuestring : NULL;
+}
+
 const char *json_type_name(const cJSON *item) {
     if (item == NULL) return "nothing";
     if (cJSON_IsNull(item)) return "null";

@@ -38,6 +38,10 @@ loupe_status json_parse_file(const char *path, size_t max_bytes, cJSON **root_ou
  * too large, NaN). */
 int json_get_natural(const cJSON *item, uint64_t *value_out);
 
+/* The string value of object's member name (case-sensitive); NULL when the
+ * member is absent or not a string. The pointer lives as long as object. */
+const char *json_string_member(const cJSON *object, const char *name);
+
 /* A short word for an item's JSON type, for messages: "string", "number", ... */
 const char *json_type_name(const cJSON *item);
 

@@ -16,12 +16,6 @@
  * Reading
  * ---------------------------------------------------------------------- */
 
-/* The string member `name` of object, or NULL. */
-static const char *string_member(const cJSON *object, const char *name) {
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(object, name);
-    return cJSON_IsString(item) ? item->valuestring : NULL;
-}
-
 static loupe_status add_step(normalizer *out, normalizer_step step, const char *path, loupe_error *error) {
     normalizer_step *grown = realloc(out->steps, (out->count + 1) * sizeof *grown);
     if (grown == NULL) {
@@ -39,7 +33,7 @@ static loupe_status parse_one(const cJSON *json, const char *path, int depth, no
     if (!cJSON_IsObject(json))
         return error_set(error, LOUPE_ERROR_FORMAT, "%s: normalizer: expected an object, found %s", path,
                          json_type_name(json));
-    const char *type = string_member(json, "type");
+    const char *type = json_string_member(json, "type");
     if (type == NULL) return error_set(error, LOUPE_ERROR_FORMAT, "%s: normalizer: no \"type\"", path);
     if (strcmp(type, "Sequence") == 0) {
         const cJSON *list = cJSON_GetObjectItemCaseSensitive(json, "normalizers");
@@ -56,7 +50,7 @@ static loupe_status parse_one(const cJSON *json, const char *path, int depth, no
     }
     normalizer_step step = {0};
     if (strcmp(type, "Prepend") == 0) {
-        const char *prepend = string_member(json, "prepend");
+        const char *prepend = json_string_member(json, "prepend");
         if (prepend == NULL)
             return error_set(error, LOUPE_ERROR_FORMAT, "%s: normalizer Prepend: no \"prepend\" string", path);
         step.kind = NORMALIZER_PREPEND;
@@ -67,9 +61,9 @@ static loupe_status parse_one(const cJSON *json, const char *path, int depth, no
     }
     if (strcmp(type, "Replace") == 0) {
         const cJSON *pattern = cJSON_GetObjectItemCaseSensitive(json, "pattern");
-        const char *content = string_member(json, "content");
-        const char *literal = cJSON_IsObject(pattern) ? string_member(pattern, "String") : NULL;
-        const char *regex = cJSON_IsObject(pattern) ? string_member(pattern, "Regex") : NULL;
+        const char *content = json_string_member(json, "content");
+        const char *literal = cJSON_IsObject(pattern) ? json_string_member(pattern, "String") : NULL;
+        const char *regex = cJSON_IsObject(pattern) ? json_string_member(pattern, "Regex") : NULL;
         if (content == NULL || (literal == NULL && regex == NULL))
             return error_set(error, LOUPE_ERROR_FORMAT,
                              "%s: normalizer Replace: needs \"pattern\" {\"String\" or \"Regex\"} and \"content\"",

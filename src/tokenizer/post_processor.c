@@ -8,11 +8,6 @@
 #include "io/json.h"
 #include "util/error.h"
 
-static const char *string_member(const cJSON *object, const char *name) {
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(object, name);
-    return cJSON_IsString(item) ? item->valuestring : NULL;
-}
-
 /* Appends id to list (count), checked against vocab_size. */
 static loupe_status append_id(int32_t *list, size_t *count, const cJSON *item, const char *path,
                               const char *where, int32_t vocab_size, loupe_error *error) {
@@ -39,7 +34,7 @@ static loupe_status parse_template(const cJSON *json, const char *path, int32_t 
         const cJSON *special = cJSON_GetObjectItemCaseSensitive(item, "SpecialToken");
         const cJSON *sequence = cJSON_GetObjectItemCaseSensitive(item, "Sequence");
         if (cJSON_IsObject(sequence)) {
-            const char *name = string_member(sequence, "id");
+            const char *name = json_string_member(sequence, "id");
             if (name == NULL || strcmp(name, "A") != 0 || seen_text)
                 return error_set(error, LOUPE_ERROR_FORMAT,
                                  "%s: post_processor TemplateProcessing: \"single\" must hold the sequence A once",
@@ -47,7 +42,7 @@ static loupe_status parse_template(const cJSON *json, const char *path, int32_t 
             seen_text = 1;
             continue;
         }
-        const char *name = cJSON_IsObject(special) ? string_member(special, "id") : NULL;
+        const char *name = cJSON_IsObject(special) ? json_string_member(special, "id") : NULL;
         if (name == NULL)
             return error_set(error, LOUPE_ERROR_FORMAT,
                              "%s: post_processor TemplateProcessing: an item of \"single\" is neither "
@@ -86,7 +81,7 @@ static loupe_status parse_cls_sep(const cJSON *json, const char *path, const cha
 
 static loupe_status parse_one(const cJSON *json, const char *path, int depth, int32_t vocab_size,
                               post_processor *out, loupe_error *error) {
-    const char *type = cJSON_IsObject(json) ? string_member(json, "type") : NULL;
+    const char *type = cJSON_IsObject(json) ? json_string_member(json, "type") : NULL;
     if (type == NULL) return error_set(error, LOUPE_ERROR_FORMAT, "%s: post_processor: no \"type\"", path);
     if (strcmp(type, "ByteLevel") == 0) return LOUPE_OK;
     if (strcmp(type, "TemplateProcessing") == 0) return parse_template(json, path, vocab_size, out, error);

@@ -15,11 +15,6 @@
  * Reading
  * ---------------------------------------------------------------------- */
 
-static const char *string_member(const cJSON *object, const char *name) {
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(object, name);
-    return cJSON_IsString(item) ? item->valuestring : NULL;
-}
-
 /* A true/false member: returns its value, or fallback when absent. */
 static int bool_member(const cJSON *object, const char *name, int fallback, int *bad) {
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(object, name);
@@ -48,9 +43,9 @@ static loupe_status parse_split(const cJSON *json, const char *path, pre_tokeniz
     static const char *const behaviors[] = {"Removed", "Isolated", "MergedWithPrevious", "MergedWithNext",
                                             "Contiguous"};
     const cJSON *pattern = cJSON_GetObjectItemCaseSensitive(json, "pattern");
-    const char *literal = cJSON_IsObject(pattern) ? string_member(pattern, "String") : NULL;
-    const char *regex = cJSON_IsObject(pattern) ? string_member(pattern, "Regex") : NULL;
-    const char *behavior = string_member(json, "behavior");
+    const char *literal = cJSON_IsObject(pattern) ? json_string_member(pattern, "String") : NULL;
+    const char *regex = cJSON_IsObject(pattern) ? json_string_member(pattern, "Regex") : NULL;
+    const char *behavior = json_string_member(json, "behavior");
     if (literal == NULL && regex == NULL)
         return error_set(error, LOUPE_ERROR_FORMAT,
                          "%s: pre_tokenizer Split: \"pattern\" must be {\"String\": ...} or {\"Regex\": ...}", path);
@@ -77,7 +72,7 @@ static loupe_status parse_split(const cJSON *json, const char *path, pre_tokeniz
 
 static loupe_status parse_metaspace(const cJSON *json, const char *path, pre_tokenizer_step *step,
                                     loupe_error *error) {
-    const char *replacement = string_member(json, "replacement");
+    const char *replacement = json_string_member(json, "replacement");
     if (replacement == NULL) replacement = "\xE2\x96\x81"; /* U+2581 */
     size_t length = strlen(replacement);
     if (length == 0 || length >= sizeof step->replacement)
@@ -88,7 +83,7 @@ static loupe_status parse_metaspace(const cJSON *json, const char *path, pre_tok
     step->kind = PRE_TOKENIZER_METASPACE;
     int bad = 0;
     step->split = bool_member(json, "split", 1, &bad);
-    const char *scheme = string_member(json, "prepend_scheme");
+    const char *scheme = json_string_member(json, "prepend_scheme");
     if (scheme == NULL) {
         step->prepend = bool_member(json, "add_prefix_space", 1, &bad) ? PREPEND_ALWAYS : PREPEND_NEVER;
     } else if (strcmp(scheme, "always") == 0) {
@@ -111,7 +106,7 @@ static loupe_status parse_one(const cJSON *json, const char *path, int depth, pr
     if (!cJSON_IsObject(json))
         return error_set(error, LOUPE_ERROR_FORMAT, "%s: pre_tokenizer: expected an object, found %s", path,
                          json_type_name(json));
-    const char *type = string_member(json, "type");
+    const char *type = json_string_member(json, "type");
     if (type == NULL) return error_set(error, LOUPE_ERROR_FORMAT, "%s: pre_tokenizer: no \"type\"", path);
     if (out->byte_level)
         return error_set(error, LOUPE_ERROR_UNSUPPORTED,

@@ -11,11 +11,6 @@
 #include "tokenizer/byte_unicode.h"
 #include "util/error.h"
 
-static const char *string_member(const cJSON *object, const char *name) {
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(object, name);
-    return cJSON_IsString(item) ? item->valuestring : NULL;
-}
-
 static loupe_status add_replace(token_decoder *out, const char *from, const char *to, const char *path,
                                 loupe_error *error) {
     if (out->replace_count == TOKEN_DECODER_MAX_REPLACES)
@@ -32,7 +27,7 @@ static loupe_status add_replace(token_decoder *out, const char *from, const char
 
 static loupe_status parse_one(const cJSON *json, const char *path, int depth, token_decoder *out,
                               loupe_error *error) {
-    const char *type = cJSON_IsObject(json) ? string_member(json, "type") : NULL;
+    const char *type = cJSON_IsObject(json) ? json_string_member(json, "type") : NULL;
     if (type == NULL) return error_set(error, LOUPE_ERROR_FORMAT, "%s: decoder: no \"type\"", path);
     if (strcmp(type, "Sequence") == 0) {
         const cJSON *list = cJSON_GetObjectItemCaseSensitive(json, "decoders");
@@ -56,8 +51,8 @@ static loupe_status parse_one(const cJSON *json, const char *path, int depth, to
     if (strcmp(type, "Fuse") == 0) return LOUPE_OK;
     if (strcmp(type, "Replace") == 0) {
         const cJSON *pattern = cJSON_GetObjectItemCaseSensitive(json, "pattern");
-        const char *from = cJSON_IsObject(pattern) ? string_member(pattern, "String") : NULL;
-        const char *to = string_member(json, "content");
+        const char *from = cJSON_IsObject(pattern) ? json_string_member(pattern, "String") : NULL;
+        const char *to = json_string_member(json, "content");
         if (from == NULL || to == NULL)
             return error_set(error, LOUPE_ERROR_UNSUPPORTED,
                              "%s: decoder Replace: only {\"String\": ...} patterns with a \"content\" are supported",
@@ -65,7 +60,7 @@ static loupe_status parse_one(const cJSON *json, const char *path, int depth, to
         return add_replace(out, from, to, path, error);
     }
     if (strcmp(type, "Strip") == 0) {
-        const char *content = string_member(json, "content");
+        const char *content = json_string_member(json, "content");
         uint64_t start = 0, stop = 0;
         if (content == NULL || strcmp(content, " ") != 0 ||
             !json_get_natural(cJSON_GetObjectItemCaseSensitive(json, "start"), &start) ||
@@ -76,8 +71,8 @@ static loupe_status parse_one(const cJSON *json, const char *path, int depth, to
         return LOUPE_OK;
     }
     if (strcmp(type, "Metaspace") == 0) {
-        const char *replacement = string_member(json, "replacement");
-        const char *scheme = string_member(json, "prepend_scheme");
+        const char *replacement = json_string_member(json, "replacement");
+        const char *scheme = json_string_member(json, "prepend_scheme");
         const cJSON *add_prefix_space = cJSON_GetObjectItemCaseSensitive(json, "add_prefix_space");
         loupe_status status = add_replace(out, replacement ? replacement : "\xE2\x96\x81", " ", path, error);
         if (status != LOUPE_OK) return status;

@@ -12,11 +12,6 @@
 #include "util/error.h"
 #include "util/file_map.h"
 
-static const char *string_member(const cJSON *object, const char *name) {
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(object, name);
-    return cJSON_IsString(item) ? item->valuestring : NULL;
-}
-
 /* A true/false member, fallback when absent or null; *bad when another type. */
 static bool flag_member(const cJSON *object, const char *name, bool fallback, bool *bad) {
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(object, name);
@@ -45,7 +40,7 @@ static loupe_status check_model(loader *load, tokenizer_json *tokenizer, loupe_e
     const cJSON *model = load->model;
     if (!cJSON_IsObject(model))
         return error_set(error, LOUPE_ERROR_FORMAT, "%s: \"model\" is missing or not an object", path);
-    const char *type = string_member(model, "type");
+    const char *type = json_string_member(model, "type");
     if (type != NULL && strcmp(type, "BPE") != 0)
         return error_set(error, LOUPE_ERROR_UNSUPPORTED,
                          "%s: model type \"%s\" is not supported (supported: BPE)", path, type);
@@ -104,7 +99,7 @@ static loupe_status index_ids(loader *load, loupe_error *error) {
     int index = 0;
     for (const cJSON *entry = cJSON_IsArray(load->added_json) ? load->added_json->child : NULL; entry;
          entry = entry->next, index++) {
-        const char *content = string_member(entry, "content");
+        const char *content = json_string_member(entry, "content");
         if (!cJSON_IsObject(entry) || content == NULL)
             return error_set(error, LOUPE_ERROR_FORMAT, "%s: added_tokens[%d]: needs \"id\" and \"content\"", path,
                              index);
@@ -162,7 +157,7 @@ static loupe_status build_vocab(loader *load, tokenizer_json *tokenizer, loupe_e
             }
         }
         if (added != NULL) {
-            const char *content = string_member(added, "content");
+            const char *content = json_string_member(added, "content");
             if (byte_buffer_append(&bytes, content, strlen(content)) != 0) goto memory;
             tokenizer->token_flags[id] |= TOKEN_FLAG_ADDED;
         } else if (text != NULL) {
@@ -268,7 +263,7 @@ static loupe_status build_added(loader *load, tokenizer_json *tokenizer, loupe_e
         uint64_t id = 0;
         json_get_natural(cJSON_GetObjectItemCaseSensitive(entry, "id"), &id);
         token->id = (int32_t)id;
-        token->content = string_member(entry, "content");
+        token->content = json_string_member(entry, "content");
         token->length = strlen(token->content);
         token->special = flag_member(entry, "special", false, &bad);
         token->lstrip = flag_member(entry, "lstrip", false, &bad);
@@ -328,7 +323,7 @@ static loupe_status load_root(const cJSON *root, const char *path, tokenizer_jso
         tokenizer->model.vocab = &tokenizer->vocab;
         tokenizer->model.merges = &tokenizer->merges;
         tokenizer->model.unk_id = -1;
-        const char *unk = string_member(load.model, "unk_token");
+        const char *unk = json_string_member(load.model, "unk_token");
         if (unk != NULL) {
             tokenizer->model.unk_id = bpe_vocab_find(&tokenizer->vocab, unk, strlen(unk));
             if (tokenizer->model.unk_id < 0)
