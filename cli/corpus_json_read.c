@@ -28,17 +28,12 @@ typedef struct reader {
 static loupe_status fail(const reader *r, const char *field, const char *format, ...)
     __attribute__((format(printf, 3, 4)));
 static loupe_status fail(const reader *r, const char *field, const char *format, ...) {
-    if (r->error == NULL) return LOUPE_ERROR_FORMAT;
-    r->error->status = LOUPE_ERROR_FORMAT;
     char what[256];
     va_list arguments;
     va_start(arguments, format);
     vsnprintf(what, sizeof what, format, arguments);
     va_end(arguments);
-    snprintf(r->error->message, sizeof r->error->message, "%s: %s: %s", r->name, field, what);
-    for (char *c = r->error->message; *c; c++)
-        if (*c == '\n' || *c == '\r') *c = ' ';
-    return LOUPE_ERROR_FORMAT;
+    return error_set(r->error, LOUPE_ERROR_FORMAT, "%s: %s: %s", r->name, field, what);
 }
 
 /* The member key of object as the kind expected (cJSON_IsObject etc.). */
