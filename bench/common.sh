@@ -11,6 +11,29 @@ train_corpus=${LOUPE_TRAIN_CORPUS:-$root/../shared/corpus/mixed-english-train.tx
 bench_build() {
   cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
   cmake --build "$build" -j"$(nproc)" >/dev/null
+  bench_blas_kernels
+}
+
+# bench_blas_kernels: OpenBLAS picks its kernels from the CPU model it reads;
+# under a virtual machine that hides the model it falls back to Prescott
+# (SSE3, about a sixth of the AVX-512 rate), which would make every
+# sgemm baseline and loupe's forward pass slow alike. When that happens on
+# a CPU with AVX-512 (or AVX2), export OPENBLAS_CORETYPE=SkylakeX (or
+# Haswell) for the whole benchmark, and say so. A value the user set is
+# kept.
+bench_blas_kernels() {
+  if [ -n "${OPENBLAS_CORETYPE:-}" ]; then
+    echo "bench: OpenBLAS kernels as set: OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE" >&2
+    return
+  fi
+  local core
+  core=$(OPENBLAS_VERBOSE=2 "$build"/sgemm_rate 1 1 1 1 2>&1 | sed -n 's/.*Core: \([A-Za-z0-9]*\).*/\1/p' | head -1)
+  if [ "$core" = Prescott ]; then
+    if grep -qw avx512f /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX
+    elif grep -qw avx2 /proc/cpuinfo; then export OPENBLAS_CORETYPE=Haswell
+    fi
+  fi
+  echo "bench: OpenBLAS chose ${core:-?} kernels${OPENBLAS_CORETYPE:+; using OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE (the CPU model is hidden)}" >&2
 }
 
 # bench_checkpoint DTYPE: a GPT-2-small-shaped random checkpoint (12 layers,
