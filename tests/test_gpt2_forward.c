@@ -77,6 +77,7 @@ static void check_fixture(const char *name) {
     CHECK(capture.n_seen == L + 1);
     CHECK(memcmp(final_residual, capture.taps + (size_t)L * T * C, (size_t)T * C * sizeof(float)) == 0);
 
+    double max_hidden_diff = 0.0;
     for (int layer = 0; layer <= L; layer++) {
         char tensor_name[32];
         snprintf(tensor_name, sizeof tensor_name, "hidden.%d", layer);
@@ -92,6 +93,7 @@ static void check_fixture(const char *name) {
         }
         double diff = test_max_abs_diff(ours, expected, (size_t)T * C);
         free(normed);
+        if (diff > max_hidden_diff) max_hidden_diff = diff;
         CHECK_MSG(diff < 1e-4, "%s: %s differs by %g", name, tensor_name, diff);
         free(expected);
     }
@@ -103,6 +105,8 @@ static void check_fixture(const char *name) {
     if (expected_lens) {
         double diff = test_max_abs_diff(logits, expected_lens + (size_t)L * T * V, (size_t)T * V);
         CHECK_MSG(diff < 1e-4, "%s: final logits differ by %g", name, diff);
+        printf("%s: max |difference| from transformers: hidden states %.3g, final logits %.3g\n", name,
+               max_hidden_diff, diff);
     }
 
     /* The next-token distribution is the softmax of the last row. */
