@@ -109,4 +109,21 @@ typedef struct cli_input {
 int cli_input_load(const char *model_option, const cli_text_options *text, int n_words, char **words,
                    unsigned flags, cli_input *input);
 void cli_input_free(cli_input *input);
+
+/* The tokens to follow, as given with --track (track_tokens.c): each a
+ * token's text or, when all digits, its id. */
+typedef struct cli_track_list {
+    const char *texts[LOUPE_LENS_MAX_TRACK]; /* (count) as typed */
+    int32_t ids[LOUPE_LENS_MAX_TRACK];       /* (count) filled by cli_track_resolve */
+    int count;
+} cli_track_list;
+
+/* Appends one --track argument; false with a message when the list is full. */
+bool cli_track_add(const char *text, cli_track_list *list);
+
+/* Turns every text of the list into its id: digits are an id, which must be
+ * below n_vocab; any other text is encoded (special tokens matched, none
+ * added) and must be exactly one token. False with a message naming the
+ * argument otherwise. */
+bool cli_track_resolve(const loupe_tokenizer *tokenizer, int n_vocab, cli_track_list *list);
 #endif

@@ -38,6 +38,10 @@ static const char usage[] =
     "  --topk K           top tokens kept per cell in json, 1 to 100 (default 5);\n"
     "                     in csv, given, it adds the columns top2_* .. topK_*\n"
     "  --subblocks        add a row after each block's attention (hN.attn)\n"
+    "  --track TOKEN      follow a token in every cell: its probability, logit and\n"
+    "                     rank (json: \"tracked\"; colour it with --token track:N);\n"
+    "                     a token's text (\" Paris\", one token) or, all digits, its\n"
+    "                     id; one token per --track, up to 16\n"
     "  --layers A:B       show rows A .. B-1 only (row 0 = input, row N = hN; with\n"
     "                     --subblocks the hN.attn rows count too)\n"
     "  --positions A:B    show positions A .. B-1 only (0 = the first token)\n"
@@ -59,7 +63,8 @@ static const char usage[] =
     "                     value shown. The ramp is viridis (dark = low, bright = high).\n"
     "  --vs final|first   compare with the final row (default) or the input row\n"
     "  --kl forward|reverse  the direction of KL (default forward)\n"
-    "  --token final-top|target  which token prob/logit/rank follow with --vs final\n"
+    "  --token final-top|target|track:N  which token prob/logit/rank follow with\n"
+    "                     --vs final; track:N is the Nth --track token\n"
     "  --values           append the metric's value to each cell (\"light .92\")\n"
     "  --top-down         the input row at the top (default: at the bottom)\n"
     "  --color WHEN       auto, always or never (default auto: colour when stdout is\n"
@@ -111,6 +116,11 @@ bool lens_metric_option(const char *option, const char *text, lens_metric *metri
     } else if (strcmp(option, "--kl") == 0) {
         if (!parse_choice(option, text, directions, 2, &choice)) return false;
         metric->kl = (lens_kl_direction)choice;
+    } else if (strncmp(text, "track:", 6) == 0) {
+        long index = 0;
+        if (!cli_parse_int(option, text + 6, 1, LOUPE_LENS_MAX_TRACK, &index)) return false;
+        metric->token = LENS_TOKEN_TRACKED;
+        metric->tracked = (int)index - 1;
     } else {
         if (!parse_choice(option, text, tokens, 2, &choice)) return false;
         metric->token = (lens_token_choice)choice;
@@ -128,6 +138,7 @@ typedef struct lens_command_options {
     int format;
     lens_metric metric;
     lens_slice rows, positions;
+    cli_track_list track;
 } lens_command_options;
 
 /* Parses argv; returns -1 to go on, else the exit status. */
@@ -143,6 +154,7 @@ static int parse_options(int argc, char **argv, lens_command_options *chosen) {
         {"width", required_argument, NULL, 'w'},  {"values", no_argument, NULL, 'v'},
         {"plot", required_argument, NULL, 'p'},   {"summary", required_argument, NULL, 'S'},
         {"dpi", required_argument, NULL, 'D'},      CLI_TEXT_LONG_OPTIONS,
+        {"track", required_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     static const char *const formats[] = {"table", "json", "csv"};
@@ -187,12 +199,18 @@ static int parse_options(int argc, char **argv, lens_command_options *chosen) {
             chosen->has_width = true;
             break;
         case 'v': chosen->values = true; break;
+        case 't': ok = cli_track_add(optarg, &chosen->track); break;
         case 'h': fputs(usage, stdout); return CLI_EXIT_OK;
         default:
             if (cli_text_option(option, optarg, &chosen->text)) break;
             fputs(usage, stderr);
             return CLI_EXIT_USAGE;
         }
+    }
+    if (ok && chosen->metric.token == LENS_TOKEN_TRACKED && chosen->metric.tracked >= chosen->track.count) {
+        cli_error("--token track:%d: only %d token%s tracked (--track)", chosen->metric.tracked + 1,
+                  chosen->track.count, chosen->track.count == 1 ? " is" : "s are");
+        ok = false;
     }
     return ok ? -1 : CLI_EXIT_USAGE;
 }
@@ -209,6 +227,10 @@ int cmd_lens(int argc, char **argv) {
     if (status != 0) return status;
     loupe_model_info info;
     loupe_model_get_info(input.model, &info);
+    if (!cli_track_resolve(input.tokenizer, info.n_vocab, &chosen.track)) {
+        cli_input_free(&input);
+        return CLI_EXIT_USAGE;
+    }
     int n_rows = loupe_lens_row_count(info.n_layer, chosen.subblocks);
     lens_view view = {.tokenizer = input.tokenizer, .info = &info, .topk = (int)chosen.topk,
                       .subblocks = chosen.subblocks};
@@ -221,6 +243,8 @@ int cmd_lens(int argc, char **argv) {
     loupe_lens_params params = loupe_lens_default_params();
     params.topk = (int)chosen.topk;
     params.subblocks = chosen.subblocks;
+    params.track_ids = chosen.track.ids;
+    params.n_track = chosen.track.count;
     loupe_lens_result *result = NULL;
     loupe_error error;
     if (loupe_lens_run(input.model, input.ids, (int)input.n_ids, &params, &result, &error) != LOUPE_OK) {

@@ -56,7 +56,24 @@ static void write_cell(FILE *out, const loupe_lens_cell *cell) {
         fprintf(out, ", \"%s\": ", scalars[i].name);
         write_float(out, scalars[i].value);
     }
+    if (cell->n_tracked > 0) {
+        fputs(", \"tracked\": [", out);
+        for (int k = 0; k < cell->n_tracked; k++) {
+            if (k > 0) fputs(", ", out);
+            write_token(out, &cell->tracked[k], true);
+        }
+        fputc(']', out);
+    }
     fputc('}', out);
+}
+
+/* ', "track": [ids]' when the cells hold tracked tokens (--track); nothing
+ * otherwise. Every cell tracks the same tokens, so any cell tells. */
+static void write_track_option(FILE *out, const loupe_lens_cell *cell) {
+    if (cell->n_tracked == 0) return;
+    fputs(", \"track\": [", out);
+    for (int k = 0; k < cell->n_tracked; k++) fprintf(out, "%s%d", k ? ", " : "", cell->tracked[k].id);
+    fputc(']', out);
 }
 
 /* The last component of a folder path, trailing slashes ignored. */
@@ -76,7 +93,9 @@ void lens_json_print(FILE *out, const lens_view *view) {
     write_string(out, info->directory);
     fprintf(out, ", \"n_layer\": %d, \"n_embd\": %d, \"n_head\": %d, \"n_vocab\": %d, \"n_ctx\": %d},\n", info->n_layer,
             info->n_embd, info->n_head, info->n_vocab, info->n_ctx);
-    fprintf(out, " \"options\": {\"topk\": %d, \"subblocks\": %s},\n", view->topk, view->subblocks ? "true" : "false");
+    fprintf(out, " \"options\": {\"topk\": %d, \"subblocks\": %s", view->topk, view->subblocks ? "true" : "false");
+    write_track_option(out, lens_view_cell(view, view->rows.first, view->positions.first));
+    fputs("},\n", out);
     fprintf(out, " \"positions\": [%d, %d], \"rows\": [%d, %d],\n \"tokens\": [", view->positions.first,
             view->positions.end, view->rows.first, view->rows.end);
     for (int t = view->positions.first; t < view->positions.end; t++) {

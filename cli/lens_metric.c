@@ -9,9 +9,12 @@
 #include "lens_output.h"
 
 /* The token whose standing the metric reads: the input token against the
- * first row, else the final top-1 or the true next token. */
+ * first row, else the final top-1, the true next token or a tracked token
+ * (NULL when the cell does not have it). */
 static const loupe_lens_token *metric_token(const lens_metric *metric, const loupe_lens_cell *cell) {
     if (metric->vs == LENS_VS_FIRST) return &cell->input;
+    if (metric->token == LENS_TOKEN_TRACKED)
+        return metric->tracked < cell->n_tracked ? &cell->tracked[metric->tracked] : NULL;
     return metric->token == LENS_TOKEN_TARGET ? &cell->target : &cell->final_top;
 }
 
@@ -29,7 +32,7 @@ bool lens_metric_value(const lens_metric *metric, const loupe_lens_cell *cell, d
     case LENS_METRIC_LOGIT:
     case LENS_METRIC_RANK:
         token = metric_token(metric, cell);
-        if (token->id < 0) return false;
+        if (token == NULL || token->id < 0) return false;
         *value = metric->kind == LENS_METRIC_PROB    ? token->prob
                  : metric->kind == LENS_METRIC_LOGIT ? token->logit
                                                      : token->rank;
@@ -39,14 +42,14 @@ bool lens_metric_value(const lens_metric *metric, const loupe_lens_cell *cell, d
 }
 
 const char *lens_metric_describe(const lens_metric *metric) {
-    static const char *const of_token[3][3] = {
-        /* final top-1, true next token, input token */
+    static const char *const of_token[3][4] = {
+        /* final top-1, true next token, input token, tracked token */
         {"probability of the final row's top-1 token", "probability of the true next token",
-         "probability of the input token"},
+         "probability of the input token", "probability of the tracked token"},
         {"lens logit of the final row's top-1 token", "lens logit of the true next token",
-         "lens logit of the input token"},
+         "lens logit of the input token", "lens logit of the tracked token"},
         {"rank of the final row's top-1 token (1 = top)", "rank of the true next token (1 = top)",
-         "rank of the input token (1 = top)"},
+         "rank of the input token (1 = top)", "rank of the tracked token (1 = top)"},
     };
     switch (metric->kind) {
     case LENS_METRIC_ENTROPY: return "entropy of the row's distribution (nats)";
@@ -57,7 +60,10 @@ const char *lens_metric_describe(const lens_metric *metric) {
     case LENS_METRIC_PROB:
     case LENS_METRIC_LOGIT:
     case LENS_METRIC_RANK: {
-        int which = metric->vs == LENS_VS_FIRST ? 2 : metric->token == LENS_TOKEN_TARGET ? 1 : 0;
+        int which = metric->vs == LENS_VS_FIRST              ? 2
+                    : metric->token == LENS_TOKEN_TRACKED ? 3
+                    : metric->token == LENS_TOKEN_TARGET  ? 1
+                                                          : 0;
         return of_token[metric->kind - LENS_METRIC_PROB][which];
     }
     }

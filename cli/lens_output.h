@@ -104,6 +104,7 @@ typedef enum lens_kl_direction {
 typedef enum lens_token_choice {
     LENS_TOKEN_FINAL_TOP, /* the final row's top-1 token */
     LENS_TOKEN_TARGET,    /* the true next token */
+    LENS_TOKEN_TRACKED,   /* a token given with --track (`tracked` says which) */
 } lens_token_choice;
 
 typedef struct lens_metric {
@@ -111,6 +112,7 @@ typedef struct lens_metric {
     lens_comparison vs;
     lens_kl_direction kl;
     lens_token_choice token; /* used by prob, logit and rank with LENS_VS_FINAL */
+    int tracked;             /* LENS_TOKEN_TRACKED: the index into the cells' tracked tokens, from 0 */
 } lens_metric;
 
 /* Applies one of the options --metric, --vs, --kl, --token (named by
@@ -119,7 +121,7 @@ typedef struct lens_metric {
 bool lens_metric_option(const char *option, const char *text, lens_metric *metric);
 
 /* The metric's value at one cell; false when it is undefined there (the
- * true next token at the last position). */
+ * true next token at the last position, a tracked token the cell lacks). */
 bool lens_metric_value(const lens_metric *metric, const loupe_lens_cell *cell, double *value);
 
 /* A one-line description of what the metric colours, e.g. "probability of

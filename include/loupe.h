@@ -229,12 +229,14 @@ size_t loupe_tokenizer_render(const loupe_tokenizer *tokenizer, int32_t id, char
  * before that block's row. Every metric follows docs/METRICS.md.
  * ---------------------------------------------------------------------- */
 
-enum { LOUPE_LENS_MAX_TOPK = 100 };
+enum { LOUPE_LENS_MAX_TOPK = 100, LOUPE_LENS_MAX_TRACK = 16 };
 
 typedef struct loupe_lens_params {
     int topk;             /* top tokens kept per cell, 1 .. LOUPE_LENS_MAX_TOPK (default 5) */
     bool subblocks;       /* add a row after each attention sub-block */
     int position_block;   /* positions projected at once (default 24): bounds memory */
+    const int32_t *track_ids; /* (n_track) tokens followed in every cell (default none), each below V */
+    int n_track;          /* 0 .. LOUPE_LENS_MAX_TRACK (default 0) */
 } loupe_lens_params;
 
 loupe_lens_params loupe_lens_default_params(void);
@@ -259,6 +261,8 @@ typedef struct loupe_lens_cell {
     float kl_final_rev;  /* KL(p_row || p_final) */
     float kl_first;      /* KL(p_input || p_row) */
     float kl_first_rev;  /* KL(p_row || p_input) */
+    const loupe_lens_token *tracked; /* (n_tracked) the tracked tokens, in the order of track_ids; NULL when none */
+    int n_tracked;
 } loupe_lens_cell;
 
 typedef struct loupe_lens_result loupe_lens_result;

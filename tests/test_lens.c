@@ -154,6 +154,53 @@ static int cells_agree(const loupe_lens_cell *a, const loupe_lens_cell *b, doubl
            fabs(a->kl_first_rev - b->kl_first_rev) <= tolerance;
 }
 
+/* Tracked tokens (loupe_lens_params.track_ids) in every cell against
+ * transformers' lens logits, worked out here in double: the logit, the
+ * softmax probability, and the rank as 1 + the count of strictly larger
+ * logits, allowed to move only across logits within 2e-4 of the token's. */
+static void check_tracked(const fixture *f) {
+    const int T = f->T, L = f->L, V = f->V;
+    int32_t track[5] = {0, V - 1, f->ids[0], 0, 7};
+    const float *final_first = f->lens_logits + (size_t)L * T * V; /* the final row at position 0 */
+    for (int v = 1; v < V; v++)
+        if (final_first[v] < final_first[track[3]]) track[3] = v; /* its least likely token */
+    loupe_lens_params params = loupe_lens_default_params();
+    params.track_ids = track;
+    params.n_track = 5;
+    loupe_lens_result *result = NULL;
+    loupe_error error;
+    CHECK_MSG(loupe_lens_run(f->model, f->ids, T, &params, &result, &error) == LOUPE_OK, "%s", error.message);
+    if (result == NULL) return;
+    for (int row = 0; row <= L; row++)
+        for (int t = 0; t < T; t++) {
+            const float *logits = f->lens_logits + ((size_t)row * T + t) * V;
+            double max_logit = logits[0], sum = 0.0;
+            for (int v = 1; v < V; v++) max_logit = logits[v] > max_logit ? logits[v] : max_logit;
+            for (int v = 0; v < V; v++) sum += exp((double)logits[v] - max_logit);
+            const loupe_lens_cell *cell = loupe_lens_cell_at(result, row, t);
+            CHECK(cell->n_tracked == 5 && cell->tracked != NULL);
+            if (cell->n_tracked != 5) continue;
+            for (int k = 0; k < 5; k++) {
+                const loupe_lens_token *got = &cell->tracked[k];
+                double logit = logits[track[k]], prob = exp(logit - max_logit) / sum;
+                int above_high = 0, above_low = 0;
+                for (int v = 0; v < V; v++) {
+                    above_high += logits[v] > logit + 2e-4;
+                    above_low += v != track[k] && logits[v] > logit - 2e-4;
+                }
+                CHECK(got->id == track[k]);
+                CHECK_MSG(close_enough(got->logit, logit, 1e-4), "tracked %d logit at row %d position %d: %g vs %g",
+                          k, row, t, got->logit, logit);
+                CHECK_MSG(close_enough(got->prob, prob, 1e-4), "tracked %d prob at row %d position %d: %g vs %g", k,
+                          row, t, got->prob, prob);
+                CHECK_MSG(got->rank >= above_high + 1 && got->rank <= above_low + 1,
+                          "tracked %d rank at row %d position %d: %d, expected %d .. %d", k, row, t, got->rank,
+                          above_high + 1, above_low + 1);
+            }
+        }
+    loupe_lens_free(result);
+}
+
 static void check_fixture(const char *name) {
     fixture f;
     if (fixture_open(name, &f) != 0) {
@@ -181,6 +228,8 @@ static void check_fixture(const char *name) {
     CHECK(strcmp(loupe_lens_row_name(result, f.L), last_name) == 0);
     CHECK(loupe_lens_row_name(result, f.L + 1) == NULL && loupe_lens_cell_at(result, 0, f.T) == NULL);
     check_cells(&f, result);
+    CHECK(loupe_lens_cell_at(result, 0, 0)->n_tracked == 0 && loupe_lens_cell_at(result, 0, 0)->tracked == NULL);
+    check_tracked(&f);
 
     /* The last row's top-1 is the model's own next-token choice. */
     float *probs = malloc((size_t)f.V * sizeof *probs);
@@ -235,6 +284,14 @@ static void check_arguments(void) {
     int32_t too_long[65] = {0};
     CHECK(loupe_lens_run(model, too_long, 65, &params, &result, &error) == LOUPE_ERROR_LIMIT);
     CHECK(strstr(error.message, "65 tokens") != NULL);
+    int32_t track[LOUPE_LENS_MAX_TRACK + 1] = {0};
+    params.track_ids = track;
+    params.n_track = LOUPE_LENS_MAX_TRACK + 1;
+    CHECK(loupe_lens_run(model, ids, 3, &params, &result, &error) == LOUPE_ERROR_ARGUMENT && result == NULL);
+    params.n_track = 2;
+    track[1] = 1000; /* the tiny model has 1000 tokens */
+    CHECK(loupe_lens_run(model, ids, 3, &params, &result, &error) == LOUPE_ERROR_ARGUMENT && result == NULL);
+    CHECK(strstr(error.message, "track_ids[1]") != NULL);
     loupe_lens_free(NULL); /* a no-op */
     loupe_model_close(model);
 }

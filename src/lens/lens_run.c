@@ -36,6 +36,7 @@
 #include "kernels/tile_gemm.h"
 #include "lens/lens_fused.h"
 #include "lens/lens_stats.h"
+#include "lens/lens_track.h"
 #include "loupe.h"
 #include "model/model.h"
 #include "util/error.h"
@@ -49,10 +50,12 @@ struct loupe_lens_result {
     loupe_lens_cell *cells; /* (R, T) */
     int32_t *top_ids;       /* (R, T, K) the cells' top_ids point here */
     float *top_probs;       /* (R, T, K) */
+    int n_track;            /* N tracked tokens */
+    loupe_lens_token *tracked; /* (R, T, N) the cells' tracked point here; NULL when N is 0 */
 };
 
 loupe_lens_params loupe_lens_default_params(void) {
-    loupe_lens_params params = {.topk = 5, .subblocks = false, .position_block = 24};
+    loupe_lens_params params = {.topk = 5, .subblocks = false, .position_block = 24, .track_ids = NULL, .n_track = 0};
     return params;
 }
 
@@ -79,7 +82,7 @@ static void make_row_names(loupe_lens_result *result, int n_layer, bool subblock
         loupe_lens_row_label(n_layer, subblocks, row, result->row_names[row], sizeof result->row_names[0]);
 }
 
-static loupe_status validate(const loupe_lens_params *params, int n_tokens, loupe_error *error) {
+static loupe_status validate(const loupe_lens_params *params, int n_tokens, int n_vocab, loupe_error *error) {
     if (params->topk < 1 || params->topk > LOUPE_LENS_MAX_TOPK)
         return error_set(error, LOUPE_ERROR_ARGUMENT, "topk must be 1 .. %d, not %d", LOUPE_LENS_MAX_TOPK,
                          params->topk);
@@ -87,7 +90,7 @@ static loupe_status validate(const loupe_lens_params *params, int n_tokens, loup
         return error_set(error, LOUPE_ERROR_ARGUMENT, "position_block must be 1 .. 4096, not %d",
                          params->position_block);
     if (n_tokens < 1) return error_set(error, LOUPE_ERROR_ARGUMENT, "the text has no tokens");
-    return LOUPE_OK;
+    return lens_track_check(params->track_ids, params->n_track, n_vocab, error);
 }
 
 static loupe_lens_result *result_create(int R, int T, int K) {
@@ -107,6 +110,25 @@ static loupe_lens_result *result_create(int R, int T, int K) {
         return NULL;
     }
     return result;
+}
+
+/* The tracked tokens of every cell from the taps (R, T, C), and each cell
+ * pointed at its own (lens_track.h). Nothing to do without tracked tokens. */
+static loupe_status attach_tracked(loupe_lens_result *result, const loupe_model *model, const float *taps,
+                                   const loupe_lens_params *params, loupe_error *error) {
+    if (params->n_track == 0) return LOUPE_OK;
+    const size_t cells = (size_t)result->n_rows * result->n_positions, N = (size_t)params->n_track;
+    result->tracked = malloc(cells * N * sizeof *result->tracked);
+    if (result->tracked == NULL)
+        return error_set(error, LOUPE_ERROR_MEMORY, "out of memory for the tracked tokens");
+    result->n_track = params->n_track;
+    loupe_status status = lens_track_cells(model, taps, result->n_rows, result->n_positions, params->track_ids,
+                                           params->n_track, result->tracked, error);
+    for (size_t i = 0; i < cells && status == LOUPE_OK; i++) {
+        result->cells[i].tracked = result->tracked + i * N;
+        result->cells[i].n_tracked = params->n_track;
+    }
+    return status;
 }
 
 /* ------------------------------------------------------------------------
@@ -409,11 +431,10 @@ loupe_status loupe_lens_run(const loupe_model *model, const int32_t *ids, int n_
     error_clear(error);
     loupe_lens_params defaults = loupe_lens_default_params();
     if (params == NULL) params = &defaults;
-    loupe_status status = validate(params, n_tokens, error);
-    if (status != LOUPE_OK) return status;
-
     loupe_model_info info;
     loupe_model_get_info(model, &info);
+    loupe_status status = validate(params, n_tokens, info.n_vocab, error);
+    if (status != LOUPE_OK) return status;
     int T = n_tokens, C = info.n_embd, V = info.n_vocab, L = info.n_layer;
     int R = loupe_lens_row_count(L, params->subblocks);
     int K = params->topk < V ? params->topk : V;
@@ -451,6 +472,7 @@ loupe_status loupe_lens_run(const loupe_model *model, const int32_t *ids, int n_
             step_finish(&sweep, result, &step);
         }
         matmul_set_threads(blas_threads);
+        status = attach_tracked(result, model, store.taps, params, error);
     }
     sweep_free(&sweep);
     free(store.taps);
@@ -469,6 +491,7 @@ void loupe_lens_free(loupe_lens_result *result) {
     free(result->cells);
     free(result->top_ids);
     free(result->top_probs);
+    free(result->tracked);
     free(result);
 }
 

@@ -731,6 +731,14 @@ dir=$(tokenizer_json too_large '')
 truncate -s $((128 * 1024 * 1024 + 1)) "$dir/tokenizer.json"
 check E1916 1 "$dir/tokenizer.json: larger than the limit of 134217728 bytes" "$loupe" tokenize --model "$dir" x
 
+# ---------------------------------------------------------------- --track, --contributions, --export
+check E2401 2 "--track: ' Paris Hilton' is 2 tokens, not one; track a single token \(its id from loupe tokenize\)" \
+  "$loupe" lens --track " Paris Hilton" x
+check E2402 2 "--track: 50257 is not a token id below 50257" "$loupe" lens --track 50257 x
+check E2403 2 "--track: at most 16 tokens can be tracked" "$loupe" lens $(for i in $(seq 17); do echo --track $i; done) x
+check E2404 2 "--token track:2: only 1 token is tracked \(--track\)" "$loupe" lens --track 5 --token track:2 x
+check E2405 2 "--track: '' encodes to no token" "$loupe" lens --track "" x
+
 # ---------------------------------------------------------------- the catalogue itself
 documented=$(grep -oE '^\| E[0-9]{3,4} ' "$catalogue" | tr -d '| ' | sort)
 tested=$(printf '%s\n' "${checked[@]}" | sort)

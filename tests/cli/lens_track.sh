@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# loupe lens --track: the tracked tokens of every cell against the other
+# fields of the same JSON (the true next token, the top-100 list, whose ranks
+# and probabilities come from the lens's own sweep, not from the tracking
+# pass); a token given as text against vocab.json; the table's --token
+# track:N values against the JSON; bad --track values refused with status 2.
+# (tests/test_lens.c holds the tracked values to transformers' lens logits.)
+set -euo pipefail
+LOUPE=${1:?usage: lens_track.sh path/to/loupe}
+export PYTHONPATH="$(cd "$(dirname "$0")/../data" && pwd)"
+python3 - "$LOUPE" <<'PY'
+import sys
+from lens_reference import Vocabulary, check, parse_plain_table, run, run_json
+
+loupe = sys.argv[1]
+text = "And God said, Let there be light"
+plain = run_json(loupe, "lens", "--format", "json", "--topk", "100", text)
+vocab = Vocabulary(plain["model"]["directory"])
+ids = [token["id"] for token in plain["tokens"]]
+the = next(i for i, raw in vocab.bytes.items() if raw == b" the")
+light = ids[-1]
+tracked_ids = [the, light, 0, ids[1]]
+lens = run_json(loupe, "lens", "--format", "json", "--topk", "100", "--track", " the", "--track", str(light),
+                "--track", "0", "--track", str(ids[1]), text)
+check(lens["options"]["track"] == tracked_ids, "options.track %s, expected %s" % (lens["options"]["track"], tracked_ids))
+check("track" not in plain["options"], "options.track without --track")
+
+def close(a, b, tolerance):
+    return abs(a - b) <= tolerance * (1 + abs(b))
+
+compared_top = compared_target = 0
+for i, (row, plain_row) in enumerate(zip(lens["cells"], plain["cells"])):
+    for j, (cell, plain_cell) in enumerate(zip(row, plain_row)):
+        check("tracked" not in plain_cell, "tracked tokens without --track")
+        where = "cells[%d][%d]" % (i, j)
+        for key in ("top", "input", "final_top", "entropy", "kl_final"):
+            check(cell[key] == plain_cell[key], where + ": --track changed " + key)
+        check([t["id"] for t in cell["tracked"]] == tracked_ids, where + ": tracked ids")
+        top_rank = {token_id: k + 1 for k, (token_id, _) in enumerate(cell["top"])}
+        top_prob = dict((token_id, prob) for token_id, prob in cell["top"])
+        probs = [prob for _, prob in cell["top"]]
+        for token in cell["tracked"]:
+            check(0 <= token["prob"] <= 1 and token["rank"] >= 1, where + ": tracked value out of range")
+            if token["id"] in top_rank and probs.count(top_prob[token["id"]]) == 1:
+                check(token["rank"] == top_rank[token["id"]],
+                      "%s: tracked %d has rank %d, top list says %d" % (where, token["id"], token["rank"],
+                                                                         top_rank[token["id"]]))
+                check(close(token["prob"], top_prob[token["id"]], 1e-5), where + ": tracked prob vs top list")
+                compared_top += 1
+            if "target" in cell and token["id"] == cell["target"]["id"]:
+                target = cell["target"]
+                check(close(token["prob"], target["prob"], 1e-5) and close(token["logit"], target["logit"], 1e-5),
+                      where + ": tracked target's prob/logit %s vs %s" % (token, target))
+                check(abs(token["rank"] - target["rank"]) <= 1, where + ": tracked target's rank")
+                compared_target += 1
+            if token["id"] == cell["input"]["id"]:
+                check(close(token["prob"], cell["input"]["prob"], 1e-5), where + ": tracked input's prob")
+check(compared_top >= 10 and compared_target >= 10, "too few cells compared: %d, %d" % (compared_top, compared_target))
+
+# the table coloured by a tracked token's rank shows those ranks
+out, _, _ = run(loupe, "lens", "--track", "0", "--track", " the", "--token", "track:2", "--metric", "rank",
+                "--values", "--width", "400", text, env={"NO_COLOR": "1"})
+blocks = parse_plain_table(out, len(lens["layers"]))
+check(len(blocks) == 1, "the table wrapped")
+for name, words in blocks[0]["rows"]:
+    i = lens["layers"].index(name)
+    values = [int(word) for _, word in words[1::2]]
+    expected = [cell["tracked"][0]["rank"] for cell in lens["cells"][i]]
+    check(values == expected, "row %s: table ranks %s, JSON %s" % (name, values, expected))
+check("  token:  track:2 = \u2423the (id %d)" % the in out.split("\n"), "the legend does not name track:2")
+
+# refused: more than one token, an id beyond the vocabulary, track:N beyond the tracked tokens
+for args, message in [(["--track", " Paris Hilton"], "is 2 tokens, not one"),
+                      (["--track", "50257"], "50257 is not a token id below 50257"),
+                      (["--track", "5", "--token", "track:2"], "only 1 token is tracked"),
+                      (["--token", "track:0"], "expected a whole number from 1 to 16")]:
+    _, err, status = run(loupe, "lens", *args, text, expect=None)
+    check(status == 2 and message in err, "%s: status %d, stderr %s" % (args, status, err))
+print("lens --track: %d cells against the top list, %d against the target" % (compared_top, compared_target))
+PY
