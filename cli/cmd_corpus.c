@@ -43,6 +43,9 @@ static const char usage[] =
     "  --plot FILE        draw per-layer curves with quantile bands to FILE (.png,\n"
     "                     .svg or .html); with --counts also FILE-rarity.EXT\n"
     "  --subblocks        add a row after each block's attention (hN.attn)\n"
+    "  --track TOKEN      also summarise a token per layer: its rank, probability and\n"
+    "                     how often it is the layer's top-1; a token's text (one\n"
+    "                     token) or its id; up to 16\n"
     "  --exact-limit N    values per statistic kept exactly before the quantile\n"
     "                     sketch takes over (default 10000)\n"
     "  --sketch-error X   relative error bound of sketched quantiles (default 0.01)\n"
@@ -57,6 +60,7 @@ typedef struct corpus_options {
     double sketch_error;
     bool has_stride, json, subblocks;
     corpus_source source;
+    cli_track_list track;
 } corpus_options;
 
 /* Parses argv; returns -1 to go on, else the exit status. */
@@ -69,6 +73,7 @@ static int parse_options(int argc, char **argv, corpus_options *chosen) {
         {"exact-limit", required_argument, NULL, 'x'}, {"sketch-error", required_argument, NULL, 'e'},
         {"reservoir", required_argument, NULL, 'r'}, {"seed", required_argument, NULL, 'd'},
         {"progress", required_argument, NULL, 'P'},  {"help", no_argument, NULL, 'h'},
+        {"track", required_argument, NULL, 't'},
         CORPUS_SOURCE_LONG_OPTIONS,                  {NULL, 0, NULL, 0},
     };
     loupe_corpus_stats_params defaults = loupe_corpus_stats_default_params();
@@ -113,6 +118,7 @@ static int parse_options(int argc, char **argv, corpus_options *chosen) {
             }
             chosen->progress = optarg;
             break;
+        case 't': ok = cli_track_add(optarg, &chosen->track); break;
         case 'h': fputs(usage, stdout); return CLI_EXIT_OK;
         default: fputs(usage, stderr); return CLI_EXIT_USAGE;
         }
@@ -233,7 +239,7 @@ static void make_row_names(corpus_report *report, int n_layer) {
 }
 
 /* Opens the model, tokenizer and counts and creates the aggregate. */
-static int prepare(const corpus_options *chosen, corpus_run *run, corpus_report *report, loupe_model_info *info,
+static int prepare(corpus_options *chosen, corpus_run *run, corpus_report *report, loupe_model_info *info,
                    int64_t **counts, char **directory) {
     loupe_error error;
     *directory = cli_model_directory(chosen->model);
@@ -244,6 +250,10 @@ static int prepare(const corpus_options *chosen, corpus_run *run, corpus_report 
     if (loupe_tokenizer_open(*directory, &run->tokenizer, &error) != LOUPE_OK) return cli_fail(&error);
     loupe_model_get_info(model, info);
     report->info = info;
+    if (!cli_track_resolve(run->tokenizer, info->n_vocab, &chosen->track)) return CLI_EXIT_USAGE;
+    report->tokenizer = run->tokenizer;
+    report->track_ids = chosen->track.ids;
+    report->n_track = chosen->track.count;
     report->windows = (loupe_corpus_window_params){
         .context = info->n_ctx,
         .stride = chosen->has_stride ? (int)chosen->stride : info->n_ctx / 2,
@@ -258,6 +268,8 @@ static int prepare(const corpus_options *chosen, corpus_run *run, corpus_report 
     report->stats_params.sketch_error = chosen->sketch_error;
     report->stats_params.reservoir_size = (int)chosen->reservoir;
     report->stats_params.seed = (uint64_t)chosen->seed;
+    report->stats_params.track_ids = chosen->track.ids;
+    report->stats_params.n_track = chosen->track.count;
     if (chosen->counts != NULL) {
         *counts = malloc((size_t)info->n_vocab * sizeof **counts);
         if (*counts == NULL) {
@@ -284,6 +296,8 @@ static int prepare(const corpus_options *chosen, corpus_run *run, corpus_report 
     run->lens = loupe_lens_default_params();
     run->lens.topk = 1;
     run->lens.subblocks = chosen->subblocks;
+    run->lens.track_ids = chosen->track.ids;
+    run->lens.n_track = chosen->track.count;
     return 0;
 }
 

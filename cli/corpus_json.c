@@ -120,6 +120,37 @@ static void write_rarity(FILE *out, corpus_report *report) {
     fputs("]}\n", out);
 }
 
+/* "tracked" (only with --track): per token its id, text, and per layer the
+ * summaries of its rank and probability and the fraction of positions where
+ * it is the layer's top-1. */
+static void write_tracked(FILE *out, corpus_report *report) {
+    fputs(" \"tracked\": [", out);
+    for (int k = 0; k < report->n_track; k++) {
+        size_t length = 0;
+        const char *bytes = loupe_tokenizer_token_bytes(report->tokenizer, report->track_ids[k], &length);
+        fprintf(out, "%s\n  {\"id\": %d, \"text\": ", k ? "," : "", report->track_ids[k]);
+        cli_json_string(out, bytes ? bytes : "", length);
+        static const char *const names[] = {"rank", "prob"};
+        for (int m = 0; m < 2; m++) {
+            fprintf(out, ",\n   \"%s\": [", names[m]);
+            for (int row = 0; row < report->n_rows; row++) {
+                loupe_corpus_summary summary =
+                    loupe_corpus_stats_tracked_summary(report->stats, k, row, (loupe_corpus_tracked_metric)m);
+                if (row > 0) fputs(", ", out);
+                write_summary(out, &summary);
+            }
+            fputc(']', out);
+        }
+        fputs(",\n   \"top1\": [", out);
+        for (int row = 0; row < report->n_rows; row++) {
+            if (row > 0) fputs(", ", out);
+            write_number(out, loupe_corpus_stats_tracked_top1(report->stats, k, row));
+        }
+        fputs("]}", out);
+    }
+    fputs("],\n", out);
+}
+
 void corpus_json_print(FILE *out, corpus_report *report) {
     write_header(out, report);
     fputs(" \"layers\": [", out);
@@ -144,6 +175,7 @@ void corpus_json_print(FILE *out, corpus_report *report) {
     for (int row = 0; row < report->n_rows; row++)
         fprintf(out, "%s%lld", row ? ", " : "", (long long)loupe_corpus_stats_decision_count(report->stats, row));
     fputs("],\n", out);
+    if (report->n_track > 0) write_tracked(out, report);
     if (loupe_corpus_stats_n_buckets(report->stats) > 0) write_rarity(out, report);
     else fputs(" \"rarity\": null\n", out);
     fputs("}\n", out);

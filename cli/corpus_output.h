@@ -76,6 +76,9 @@ typedef struct corpus_report {
     bool subblocks;
     bool partial;                 /* stopped by Ctrl-C or an error: the aggregate so far */
     double seconds;
+    const loupe_tokenizer *tokenizer; /* renders the tracked tokens */
+    const int32_t *track_ids;     /* (n_track) --track, in order */
+    int n_track;
 } corpus_report;
 
 /* The table for the terminal (corpus_table.c). */

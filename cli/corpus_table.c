@@ -139,9 +139,34 @@ static void print_rarity(FILE *out, corpus_report *report) {
     }
 }
 
+/* Per tracked token (--track) and layer: its rank's mean and quantiles, its
+ * mean probability and how often it is the layer's top-1. */
+static void print_tracked(FILE *out, corpus_report *report) {
+    for (int k = 0; k < report->n_track; k++) {
+        char rendered[128];
+        loupe_tokenizer_render(report->tokenizer, report->track_ids[k], rendered, sizeof rendered);
+        fprintf(out, "\ntracked token %d: %s (id %d)\n", k + 1, rendered, report->track_ids[k]);
+        fprintf(out, "%-8s | %9s %9s %9s %9s | %9s | %9s\n", "", "rank mean", "p10", "median", "p90", "mean prob",
+                "top1");
+        for (int row = 0; row < report->n_rows; row++) {
+            loupe_corpus_summary rank =
+                loupe_corpus_stats_tracked_summary(report->stats, k, row, LOUPE_CORPUS_TRACKED_RANK);
+            loupe_corpus_summary prob =
+                loupe_corpus_stats_tracked_summary(report->stats, k, row, LOUPE_CORPUS_TRACKED_PROB);
+            char v[6][32];
+            fprintf(out, "%-8s | %9s %9s %9s %9s | %9s | %9s\n", report->row_names[row],
+                    format_value(rank.mean, v[0], 32), format_value(rank.p10, v[1], 32),
+                    format_value(rank.median, v[2], 32), format_value(rank.p90, v[3], 32),
+                    format_value(prob.mean, v[4], 32),
+                    format_value(loupe_corpus_stats_tracked_top1(report->stats, k, row), v[5], 32));
+        }
+    }
+}
+
 void corpus_table_print(FILE *out, corpus_report *report) {
     print_totals(out, report);
     print_agreement(out, report);
     print_metrics(out, report);
+    print_tracked(out, report);
     if (loupe_corpus_stats_n_buckets(report->stats) > 0) print_rarity(out, report);
 }

@@ -476,6 +476,9 @@ typedef struct loupe_corpus_stats_params {
     double frequency_base; /* frequency buckets: [0, 1), [1, b), [b, b^2), ... (default 10) */
     int reservoir_size;    /* positions sampled for Spearman's rho (default 20000) */
     uint64_t seed;         /* of the reservoir sampler (default 1) */
+    const int32_t *track_ids; /* (n_track) tokens summarised per row (the lens results added must track
+                                 them, in this order: loupe_lens_params.track_ids), or NULL. Copied at create. */
+    int n_track;           /* 0 .. LOUPE_LENS_MAX_TRACK (default 0) */
 } loupe_corpus_stats_params;
 
 loupe_corpus_stats_params loupe_corpus_stats_default_params(void);
@@ -517,6 +520,20 @@ double loupe_corpus_stats_top1_target(const loupe_corpus_stats *stats, int row);
 /* Positions whose decision row is `row`: the first row from which every row
  * up to the last has the final top-1 as its top-1. */
 int64_t loupe_corpus_stats_decision_count(const loupe_corpus_stats *stats, int row);
+
+/* Tracked tokens (only with track_ids): per row, the summary of tracked
+ * token `track`'s rank or probability over the positions added, and the
+ * fraction of them where it is the row's top-1 (rank 1; NaN with no
+ * positions). Out of range: count 0 / NaN. */
+typedef enum loupe_corpus_tracked_metric {
+    LOUPE_CORPUS_TRACKED_RANK,
+    LOUPE_CORPUS_TRACKED_PROB,
+} loupe_corpus_tracked_metric;
+
+int loupe_corpus_stats_n_tracked(const loupe_corpus_stats *stats);
+loupe_corpus_summary loupe_corpus_stats_tracked_summary(loupe_corpus_stats *stats, int track, int row,
+                                                        loupe_corpus_tracked_metric metric);
+double loupe_corpus_stats_tracked_top1(const loupe_corpus_stats *stats, int track, int row);
 
 /* Rarity (only with token_counts): the input token's corpus frequency in
  * buckets; 0 buckets without counts. Bucket 0 holds frequency 0, bucket

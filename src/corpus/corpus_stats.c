@@ -6,10 +6,12 @@
  * agreement, and the decision-row histogram. With token counts: per
  * frequency bucket and row, summaries of the input token's rank, prob and
  * KL(input row || row), and a reservoir sample of positions (frequency and
- * the input rank at every row) for Spearman's rho. Nothing grows with the
- * corpus: every buffer is sized at create.
+ * the input rank at every row) for Spearman's rho. With tracked tokens: per
+ * token and row, summaries of its rank and prob and a count of top-1s.
+ * Nothing grows with the corpus: every buffer is sized at create.
  *
- * Shapes: R rows, M metrics, B frequency buckets, S reservoir size, V vocab.
+ * Shapes: R rows, M metrics, B frequency buckets, S reservoir size, V vocab,
+ * N tracked tokens.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -20,7 +22,7 @@
 #include "loupe.h"
 #include "util/error.h"
 
-enum { METRICS = LOUPE_CORPUS_METRIC_COUNT, BUCKET_METRICS = 3, MAX_BUCKETS = 64 };
+enum { METRICS = LOUPE_CORPUS_METRIC_COUNT, BUCKET_METRICS = 3, MAX_BUCKETS = 64, TRACKED_METRICS = 2 };
 
 /* Values below this are reported as 0 by the sketch; ranks up to this max
  * keep the relative bound (a vocabulary of 10^7 tokens). */
@@ -50,6 +52,11 @@ struct loupe_corpus_stats {
     double *reservoir_frequency; /* (S) */
     float *reservoir_ranks;      /* (S, R) input rank at every row */
     uint64_t random_state;
+    /* tracked tokens */
+    int n_track;                 /* N */
+    int32_t track_ids[LOUPE_LENS_MAX_TRACK]; /* (N) */
+    quantile_summary *tracked_summaries; /* (N, R, TRACKED_METRICS) rank, prob */
+    int64_t *tracked_top1;       /* (N, R) positions where the token is the row's top-1 */
 };
 
 loupe_corpus_stats_params loupe_corpus_stats_default_params(void) {
@@ -60,6 +67,8 @@ loupe_corpus_stats_params loupe_corpus_stats_default_params(void) {
         .frequency_base = 10.0,
         .reservoir_size = 20000,
         .seed = 1,
+        .track_ids = NULL,
+        .n_track = 0,
     };
     return params;
 }
@@ -124,6 +133,13 @@ static loupe_status validate(int n_rows, int n_vocab, const loupe_corpus_stats_p
     if (params->reservoir_size < 4 || params->reservoir_size > 1 << 24)
         return error_set(error, LOUPE_ERROR_ARGUMENT, "reservoir_size must be 4 .. 2^24, not %d",
                          params->reservoir_size);
+    if (params->n_track < 0 || params->n_track > LOUPE_LENS_MAX_TRACK || (params->n_track > 0 && !params->track_ids))
+        return error_set(error, LOUPE_ERROR_ARGUMENT, "n_track must be 0 .. %d with its track_ids, not %d",
+                         LOUPE_LENS_MAX_TRACK, params->n_track);
+    for (int k = 0; k < params->n_track; k++)
+        if (params->track_ids[k] < 0 || params->track_ids[k] >= n_vocab)
+            return error_set(error, LOUPE_ERROR_ARGUMENT, "track_ids[%d]: %d is not a token id below %d", k,
+                             (int)params->track_ids[k], n_vocab);
     return LOUPE_OK;
 }
 
@@ -146,6 +162,7 @@ loupe_status loupe_corpus_stats_create(int n_rows, int n_vocab, const loupe_corp
     stats->n_vocab = n_vocab;
     stats->params = *params;
     stats->params.token_counts = NULL;
+    stats->params.track_ids = NULL;
     stats->random_state = params->seed;
     quantile_shape_init(&stats->shape, params->sketch_error, SKETCH_MIN_VALUE, SKETCH_MAX_VALUE,
                         params->exact_limit);
@@ -156,6 +173,17 @@ loupe_status loupe_corpus_stats_create(int n_rows, int n_vocab, const loupe_corp
     stats->decisions = calloc(R, sizeof *stats->decisions);
     bool ok = stats->summaries && stats->top1_final && stats->top1_target && stats->decisions;
     if (ok) init_summaries(stats->summaries, R * METRICS);
+    if (ok && params->n_track > 0) {
+        size_t N = (size_t)params->n_track;
+        stats->tracked_summaries = malloc(N * R * TRACKED_METRICS * sizeof *stats->tracked_summaries);
+        stats->tracked_top1 = calloc(N * R, sizeof *stats->tracked_top1);
+        ok = stats->tracked_summaries && stats->tracked_top1;
+        if (ok) {
+            init_summaries(stats->tracked_summaries, N * R * TRACKED_METRICS);
+            memcpy(stats->track_ids, params->track_ids, N * sizeof *stats->track_ids);
+            stats->n_track = params->n_track;
+        }
+    }
     if (ok && params->token_counts != NULL) {
         stats->counts = malloc((size_t)n_vocab * sizeof *stats->counts);
         ok = stats->counts != NULL;
@@ -190,6 +218,11 @@ void loupe_corpus_stats_free(loupe_corpus_stats *stats) {
     if (stats->bucket_summaries != NULL)
         for (size_t i = 0; i < (size_t)stats->n_buckets * stats->n_rows * BUCKET_METRICS; i++)
             quantile_summary_free(&stats->bucket_summaries[i]);
+    if (stats->tracked_summaries != NULL)
+        for (size_t i = 0; i < (size_t)stats->n_track * stats->n_rows * TRACKED_METRICS; i++)
+            quantile_summary_free(&stats->tracked_summaries[i]);
+    free(stats->tracked_summaries);
+    free(stats->tracked_top1);
     free(stats->summaries);
     free(stats->top1_final);
     free(stats->top1_target);
@@ -254,6 +287,33 @@ static bool add_rarity(loupe_corpus_stats *stats, const loupe_lens_result *lens,
     return true;
 }
 
+/* The tracked tokens of one position, every row: false when out of memory. */
+static bool add_tracked(loupe_corpus_stats *stats, const loupe_lens_result *lens, int t) {
+    const int R = stats->n_rows;
+    for (int row = 0; row < R; row++) {
+        const loupe_lens_cell *cell = loupe_lens_cell_at(lens, row, t);
+        for (int k = 0; k < stats->n_track; k++) {
+            const loupe_lens_token *token = &cell->tracked[k];
+            quantile_summary *summaries = stats->tracked_summaries + ((size_t)k * R + row) * TRACKED_METRICS;
+            if (!quantile_summary_add(&summaries[LOUPE_CORPUS_TRACKED_RANK], &stats->shape, token->rank) ||
+                !quantile_summary_add(&summaries[LOUPE_CORPUS_TRACKED_PROB], &stats->shape, token->prob))
+                return false;
+            stats->tracked_top1[(size_t)k * R + row] += token->rank == 1;
+        }
+    }
+    return true;
+}
+
+/* True when every cell of the lens tracks the aggregate's tokens in order. */
+static bool tracks_the_same(const loupe_corpus_stats *stats, const loupe_lens_result *lens) {
+    const loupe_lens_cell *cell = loupe_lens_cell_at(lens, 0, 0);
+    if (stats->n_track == 0) return true;
+    if (cell->n_tracked < stats->n_track) return false;
+    for (int k = 0; k < stats->n_track; k++)
+        if (cell->tracked[k].id != stats->track_ids[k]) return false;
+    return true;
+}
+
 loupe_status loupe_corpus_stats_add(loupe_corpus_stats *stats, const loupe_lens_result *lens, int begin,
                                     int end, loupe_error *error) {
     error_clear(error);
@@ -265,6 +325,9 @@ loupe_status loupe_corpus_stats_add(loupe_corpus_stats *stats, const loupe_lens_
         return error_set(error, LOUPE_ERROR_ARGUMENT,
                          "positions %d .. %d of a %d-token lens: only 0 .. %d have a next token", begin, end, T,
                          T - 2);
+    if (!tracks_the_same(stats, lens))
+        return error_set(error, LOUPE_ERROR_ARGUMENT, "the lens does not track the aggregate's %d tokens (track_ids)",
+                         stats->n_track);
     const int32_t *ids = loupe_lens_ids(lens);
     for (int t = begin; t < end; t++) {
         const loupe_lens_cell *final = loupe_lens_cell_at(lens, R - 1, t);
@@ -287,7 +350,8 @@ loupe_status loupe_corpus_stats_add(loupe_corpus_stats *stats, const loupe_lens_
                     return error_set(error, LOUPE_ERROR_MEMORY, "out of memory for corpus statistics");
         }
         stats->decisions[decision]++;
-        if (stats->counts != NULL && !add_rarity(stats, lens, t, ids[t]))
+        if ((stats->counts != NULL && !add_rarity(stats, lens, t, ids[t])) ||
+            (stats->n_track > 0 && !add_tracked(stats, lens, t)))
             return error_set(error, LOUPE_ERROR_MEMORY, "out of memory for corpus statistics");
         stats->positions++;
     }
@@ -350,6 +414,22 @@ double loupe_corpus_stats_top1_target(const loupe_corpus_stats *stats, int row) 
 int64_t loupe_corpus_stats_decision_count(const loupe_corpus_stats *stats, int row) {
     if (row < 0 || row >= stats->n_rows) return 0;
     return stats->decisions[row];
+}
+
+int loupe_corpus_stats_n_tracked(const loupe_corpus_stats *stats) { return stats->n_track; }
+
+loupe_corpus_summary loupe_corpus_stats_tracked_summary(loupe_corpus_stats *stats, int track, int row,
+                                                        loupe_corpus_tracked_metric metric) {
+    if (track < 0 || track >= stats->n_track || row < 0 || row >= stats->n_rows || (int)metric < 0 ||
+        (int)metric >= TRACKED_METRICS)
+        return empty_summary;
+    return summarise(&stats->tracked_summaries[((size_t)track * stats->n_rows + row) * TRACKED_METRICS + metric],
+                     &stats->shape);
+}
+
+double loupe_corpus_stats_tracked_top1(const loupe_corpus_stats *stats, int track, int row) {
+    if (track < 0 || track >= stats->n_track || row < 0 || row >= stats->n_rows || stats->positions == 0) return NAN;
+    return (double)stats->tracked_top1[(size_t)track * stats->n_rows + row] / (double)stats->positions;
 }
 
 int loupe_corpus_stats_n_buckets(const loupe_corpus_stats *stats) { return stats->n_buckets; }
