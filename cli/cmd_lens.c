@@ -78,7 +78,14 @@ static const char usage[] =
     "                     the mean over positions of the four KLs and the median\n"
     "                     of the target and input ranks\n"
     "  --dpi N            resolution of PNG pictures, 36 to 1200 (default 144)\n"
-    "                     With --plot or --summary nothing is printed unless\n"
+    "  --export FILE.safetensors  also write the window's arrays: one (rows x\n"
+    "                     positions) tensor per cell field of the json, named as\n"
+    "                     it (target_prob, input_rank, kl_final, ...), top_ids,\n"
+    "                     top_probs, tokens, tracked_* (docs/LENS_OUTPUT.md)\n"
+    "  --export-taps      with --export: the residual taps (rows x positions x C)\n"
+    "  --export-logprobs ROWS  with --export: the full-vocabulary log-probabilities\n"
+    "                     of rows ROWS (a slice as --layers takes, over all rows)\n"
+    "                     With --plot, --summary or --export nothing is printed unless\n"
     "                     --format is given.\n"
     "  --help             show this help\n";
 
@@ -139,6 +146,7 @@ typedef struct lens_command_options {
     lens_metric metric;
     lens_slice rows, positions;
     cli_track_list track;
+    lens_export_options export;
 } lens_command_options;
 
 /* Parses argv; returns -1 to go on, else the exit status. */
@@ -154,7 +162,8 @@ static int parse_options(int argc, char **argv, lens_command_options *chosen) {
         {"width", required_argument, NULL, 'w'},  {"values", no_argument, NULL, 'v'},
         {"plot", required_argument, NULL, 'p'},   {"summary", required_argument, NULL, 'S'},
         {"dpi", required_argument, NULL, 'D'},      CLI_TEXT_LONG_OPTIONS,
-        {"track", required_argument, NULL, 't'},
+        {"track", required_argument, NULL, 't'},  {"export", required_argument, NULL, 'X'},
+        {"export-taps", no_argument, NULL, 'A'},  {"export-logprobs", required_argument, NULL, 'G'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     static const char *const formats[] = {"table", "json", "csv"};
@@ -200,6 +209,12 @@ static int parse_options(int argc, char **argv, lens_command_options *chosen) {
             break;
         case 'v': chosen->values = true; break;
         case 't': ok = cli_track_add(optarg, &chosen->track); break;
+        case 'X': chosen->export.path = optarg; break;
+        case 'A': chosen->export.taps = true; break;
+        case 'G':
+            ok = lens_slice_parse("--export-logprobs", optarg, &chosen->export.logprob_slice);
+            chosen->export.has_logprob_rows = true;
+            break;
         case 'h': fputs(usage, stdout); return CLI_EXIT_OK;
         default:
             if (cli_text_option(option, optarg, &chosen->text)) break;
@@ -235,9 +250,16 @@ int cmd_lens(int argc, char **argv) {
     lens_view view = {.tokenizer = input.tokenizer, .info = &info, .topk = (int)chosen.topk,
                       .subblocks = chosen.subblocks};
     if (!lens_slice_resolve("--layers", &chosen.rows, n_rows, &view.rows) ||
-        !lens_slice_resolve("--positions", &chosen.positions, (int)input.n_ids, &view.positions)) {
+        !lens_slice_resolve("--positions", &chosen.positions, (int)input.n_ids, &view.positions) ||
+        (chosen.export.has_logprob_rows &&
+         !lens_slice_resolve("--export-logprobs", &chosen.export.logprob_slice, n_rows, &chosen.export.logprob_rows))) {
         cli_input_free(&input);
         return CLI_EXIT_USAGE;
+    }
+    status = lens_export_check(&chosen.export, view.positions.end - view.positions.first, info.n_vocab);
+    if (status != CLI_EXIT_OK) {
+        cli_input_free(&input);
+        return status;
     }
 
     loupe_lens_params params = loupe_lens_default_params();
@@ -253,7 +275,7 @@ int cmd_lens(int argc, char **argv) {
         return status;
     }
     view.result = result;
-    bool print = chosen.has_format || (chosen.plot == NULL && chosen.summary == NULL);
+    bool print = chosen.has_format || (chosen.plot == NULL && chosen.summary == NULL && chosen.export.path == NULL);
     if (!print) {
         /* pictures only */
     } else if (chosen.format == LENS_FORMAT_JSON) {
@@ -271,8 +293,8 @@ int cmd_lens(int argc, char **argv) {
         lens_table_print(stdout, &view, &style);
         lens_legend_print(stdout, &view, &style);
     }
-    status = CLI_EXIT_OK;
-    if (chosen.plot != NULL || chosen.summary != NULL) {
+    status = chosen.export.path != NULL ? lens_export_write(&view, input.model, &chosen.export) : CLI_EXIT_OK;
+    if (status == CLI_EXIT_OK && (chosen.plot != NULL || chosen.summary != NULL)) {
         char model_name[256];
         plot_style plot = {.metric = chosen.metric, .top_down = chosen.top_down, .dpi = chosen.dpi,
                            .model_name = plot_model_name(info.directory, model_name, sizeof model_name)};

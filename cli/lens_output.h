@@ -223,6 +223,32 @@ void lens_legend_print(FILE *out, const lens_view *view, const lens_table_style 
 /* JSON, schema "loupe.lens/1" (lens_json.c; docs/LENS_JSON.md). */
 void lens_json_print(FILE *out, const lens_view *view);
 
+/* The arrays out, `--export FILE.safetensors` (lens_export.c;
+ * docs/LENS_OUTPUT.md). */
+typedef struct lens_export_options {
+    const char *path;          /* --export FILE.safetensors; NULL: no export */
+    bool taps;                 /* --export-taps: the residual taps (R, P, C) */
+    bool has_logprob_rows;     /* --export-logprobs ROWS given */
+    lens_slice logprob_slice;  /* ROWS as typed */
+    lens_window logprob_rows;  /* ROWS resolved over every row of the lens */
+} lens_export_options;
+
+/* The most log-probabilities one export holds: 2^28 floats, 1 GiB. */
+#define LENS_EXPORT_MAX_LOGPROBS ((int64_t)1 << 28)
+
+/* Checks the export options before the model runs: --export-taps and
+ * --export-logprobs need --export, whose name ends in .safetensors and
+ * whose folder takes the file; the log-probabilities of the rows asked for
+ * at n_positions positions over n_vocab stay within
+ * LENS_EXPORT_MAX_LOGPROBS. Returns 0, or prints a message and returns
+ * CLI_EXIT_USAGE (2), or CLI_EXIT_FAILURE (1) when the file cannot be made. */
+int lens_export_check(const lens_export_options *options, int n_positions, int n_vocab);
+
+/* Writes the view's window of a run (view->result) as one safetensors file,
+ * running model once more for the taps and log-probabilities when asked.
+ * Returns 0, or prints an error and returns CLI_EXIT_FAILURE. */
+int lens_export_write(const lens_view *view, const loupe_model *model, const lens_export_options *options);
+
 /* CSV, one line per (row, position) (lens_csv.c; docs/LENS_OUTPUT.md);
  * with top_columns K > 1 the columns top2_* .. topK_* follow the others
  * (1: the top-1 columns only, the default). */

@@ -1,7 +1,7 @@
 /*
  * loupe_internal.h - the library's internals that the loupe command uses
- * besides loupe.h: errors in the library's style, whole-file reads, and the
- * JSON parsing helpers of the document readers. Internal: not installed,
+ * besides loupe.h: errors in the library's style, whole-file reads, the
+ * JSON parsing helpers of the document readers, and the safetensors writer. Internal: not installed,
  * no stable interface, not exported by libloupe.so (link loupe_core, the
  * static library). Its folder is the only one of src/ on the command's
  * include path.
@@ -10,6 +10,7 @@
 #define LOUPE_INTERNAL_H
 
 #include "../io/json.h"
+#include "../io/safetensors_write.h"
 #include "../util/error.h"
 #include "../util/file_map.h"
 

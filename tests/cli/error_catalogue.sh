@@ -739,6 +739,14 @@ check E2403 2 "--track: at most 16 tokens can be tracked" "$loupe" lens $(for i 
 check E2404 2 "--token track:2: only 1 token is tracked \(--track\)" "$loupe" lens --track 5 --token track:2 x
 check E2405 2 "--track: '' encodes to no token" "$loupe" lens --track "" x
 
+check E2410 2 "--export: '$work/lens.npy' must end in .safetensors" "$loupe" lens --export "$work/lens.npy" x
+check E2411 2 "--export-taps needs --export FILE.safetensors" "$loupe" lens --export-taps x
+long_text=$(printf ' x%.0s' $(seq 450))
+check E2412 2 "--export-logprobs: 13 rows x 450 positions x 50257 tokens is more than 268435456 floats \(1 GiB\); export fewer rows \(--export-logprobs\) or positions \(--positions\)" \
+  "$loupe" lens --subblocks --export "$work/lens.safetensors" --export-logprobs : "$long_text"
+check E2413 1 "$work/missing/lens.safetensors: cannot create the file: No such file or directory" \
+  "$loupe" lens --export "$work/missing/lens.safetensors" x
+
 # ---------------------------------------------------------------- the catalogue itself
 documented=$(grep -oE '^\| E[0-9]{3,4} ' "$catalogue" | tr -d '| ' | sort)
 tested=$(printf '%s\n' "${checked[@]}" | sort)

@@ -1,0 +1,308 @@
+/*
+ * lens_export.c - `loupe lens --export FILE.safetensors`: the lens as
+ * arrays for numpy, torch and safetensors users. Every per-cell field of the
+ * JSON document (docs/LENS_JSON.md) becomes one (R, P) tensor named as the
+ * field is (`target_prob`, `input_rank`, `kl_final`, ...), over the same
+ * window of rows and positions; docs/LENS_OUTPUT.md lists them. With
+ * --export-taps the residual taps (R, P, C), with --export-logprobs the
+ * full-vocabulary log-probabilities of chosen rows, (S, P, V): both from a
+ * second forward pass, since the lens result keeps neither.
+ *
+ * Shapes: R rows and P positions of the window, K top tokens, N tracked
+ * tokens, C width, V vocabulary, S rows of log-probabilities, T tokens.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "lens_output.h"
+#include "loupe_internal.h"
+#include "plot.h"
+
+/* The most tensors one export holds. */
+enum { EXPORT_MAX_TENSORS = 40 };
+
+/* The arrays of one export, each carved from `arena`. */
+typedef struct lens_export {
+    safetensors_entry entries[EXPORT_MAX_TENSORS];
+    size_t n_entries;
+    safetensors_metadata metadata[6];
+    size_t n_metadata;
+    char layers[16384], rows[32], positions[32], topk[16];
+    void *blocks[EXPORT_MAX_TENSORS]; /* owned tensor data */
+    size_t n_blocks;
+} lens_export;
+
+/* A new tensor of `count` elements; NULL when out of memory. */
+static void *add_tensor(lens_export *export, const char *name, safetensors_write_dtype dtype, int n_dims,
+                        const int64_t *shape) {
+    size_t count = 1;
+    for (int d = 0; d < n_dims; d++) count *= (size_t)shape[d];
+    void *data = calloc(count ? count : 1, 4);
+    if (data == NULL || export->n_entries == EXPORT_MAX_TENSORS) {
+        free(data);
+        return NULL;
+    }
+    safetensors_entry *entry = &export->entries[export->n_entries++];
+    entry->name = name;
+    entry->dtype = dtype;
+    entry->n_dims = n_dims;
+    memcpy(entry->shape, shape, (size_t)n_dims * sizeof *shape);
+    entry->data = data;
+    export->blocks[export->n_blocks++] = data;
+    return data;
+}
+
+static void export_free(lens_export *export) {
+    for (size_t i = 0; i < export->n_blocks; i++) free(export->blocks[i]);
+}
+
+/* A token's four fields in (R, P) tensors named PREFIX_id, _prob, _logit, _rank. */
+typedef struct token_tensors {
+    int32_t *id, *rank;
+    float *prob, *logit;
+} token_tensors;
+
+static bool add_token_tensors(lens_export *export, const char *const names[4], const int64_t *shape,
+                              token_tensors *out) {
+    out->id = add_tensor(export, names[0], SAFETENSORS_WRITE_I32, 2, shape);
+    out->prob = add_tensor(export, names[1], SAFETENSORS_WRITE_F32, 2, shape);
+    out->logit = add_tensor(export, names[2], SAFETENSORS_WRITE_F32, 2, shape);
+    out->rank = add_tensor(export, names[3], SAFETENSORS_WRITE_I32, 2, shape);
+    return out->id && out->prob && out->logit && out->rank;
+}
+
+/* The token at flat index i of its tensors; an absent token (the target at
+ * the last position) is id -1, prob and logit NaN, rank 0. */
+static void store_token(const token_tensors *tensors, size_t i, const loupe_lens_token *token) {
+    bool present = token->id >= 0;
+    tensors->id[i] = token->id;
+    tensors->prob[i] = present ? token->prob : NAN;
+    tensors->logit[i] = present ? token->logit : NAN;
+    tensors->rank[i] = present ? token->rank : 0;
+}
+
+/* Every per-cell field of the window. False when out of memory. */
+static bool add_cells(lens_export *export, const lens_view *view) {
+    const int R = view->rows.end - view->rows.first, P = view->positions.end - view->positions.first;
+    const loupe_lens_cell *corner = lens_view_cell(view, view->rows.first, view->positions.first);
+    const int K = view->topk < corner->n_top ? view->topk : corner->n_top, N = corner->n_tracked;
+    const int64_t cells[2] = {R, P}, tops[3] = {R, P, K}, tracked[3] = {R, P, N}, positions[1] = {P};
+    static const char *const token_names[3][4] = {
+        {"target_id", "target_prob", "target_logit", "target_rank"},
+        {"input_id", "input_prob", "input_logit", "input_rank"},
+        {"final_top_id", "final_top_prob", "final_top_logit", "final_top_rank"},
+    };
+    static const char *const scalar_names[5] = {"entropy", "kl_final", "kl_final_rev", "kl_first", "kl_first_rev"};
+    int32_t *tokens = add_tensor(export, "tokens", SAFETENSORS_WRITE_I32, 1, positions);
+    token_tensors token[3];
+    bool ok = tokens != NULL;
+    for (int k = 0; k < 3 && ok; k++) ok = add_token_tensors(export, token_names[k], cells, &token[k]);
+    float *scalars[5] = {NULL};
+    for (int s = 0; s < 5 && ok; s++) ok = (scalars[s] = add_tensor(export, scalar_names[s], SAFETENSORS_WRITE_F32, 2, cells)) != NULL;
+    int32_t *top_ids = ok ? add_tensor(export, "top_ids", SAFETENSORS_WRITE_I32, 3, tops) : NULL;
+    float *top_probs = top_ids ? add_tensor(export, "top_probs", SAFETENSORS_WRITE_F32, 3, tops) : NULL;
+    ok = top_probs != NULL;
+    int32_t *track = NULL, *tracked_rank = NULL;
+    float *tracked_prob = NULL, *tracked_logit = NULL;
+    if (ok && N > 0) {
+        const int64_t n_track[1] = {N};
+        track = add_tensor(export, "track", SAFETENSORS_WRITE_I32, 1, n_track);
+        tracked_prob = add_tensor(export, "tracked_prob", SAFETENSORS_WRITE_F32, 3, tracked);
+        tracked_logit = add_tensor(export, "tracked_logit", SAFETENSORS_WRITE_F32, 3, tracked);
+        tracked_rank = add_tensor(export, "tracked_rank", SAFETENSORS_WRITE_I32, 3, tracked);
+        ok = track && tracked_prob && tracked_logit && tracked_rank;
+        for (int k = 0; ok && k < N; k++) track[k] = corner->tracked[k].id;
+    }
+    if (!ok) return false;
+    for (int j = 0; j < P; j++) tokens[j] = lens_view_input_id(view, view->positions.first + j);
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < P; j++) {
+            const loupe_lens_cell *cell = lens_view_cell(view, view->rows.first + i, view->positions.first + j);
+            size_t at = (size_t)i * P + j;
+            store_token(&token[0], at, &cell->target);
+            store_token(&token[1], at, &cell->input);
+            store_token(&token[2], at, &cell->final_top);
+            const float values[5] = {cell->entropy, cell->kl_final, cell->kl_final_rev, cell->kl_first,
+                                     cell->kl_first_rev};
+            for (int s = 0; s < 5; s++) scalars[s][at] = values[s];
+            for (int k = 0; k < K; k++) {
+                top_ids[at * K + k] = k < cell->n_top ? cell->top_ids[k] : -1;
+                top_probs[at * K + k] = k < cell->n_top ? cell->top_probs[k] : NAN;
+            }
+            for (int k = 0; k < N; k++) {
+                tracked_prob[at * N + k] = cell->tracked[k].prob;
+                tracked_logit[at * N + k] = cell->tracked[k].logit;
+                tracked_rank[at * N + k] = cell->tracked[k].rank;
+            }
+        }
+    return true;
+}
+
+/* ------------------------------------------------------------------------
+ * Taps and log-probabilities: a second forward pass
+ * ---------------------------------------------------------------------- */
+
+/* Collects every tap, in row order, into taps (R_all, T, C). */
+typedef struct tap_collector {
+    float *taps;
+    int next_row, n_rows;
+} tap_collector;
+
+static loupe_status collect_tap(void *user, loupe_tap_kind kind, int layer, const float *residual, int T, int C) {
+    (void)kind;
+    (void)layer;
+    tap_collector *collector = user;
+    if (collector->next_row >= collector->n_rows) return LOUPE_ERROR_ARGUMENT; /* rows counted from the model */
+    memcpy(collector->taps + (size_t)collector->next_row++ * T * C, residual, (size_t)T * C * sizeof(float));
+    return LOUPE_OK;
+}
+
+/* log_softmax of logits (V) into out (V): max-subtracted, in double. */
+static void log_softmax(const float *logits, int V, float *out) {
+    double max_logit = -INFINITY, sum = 0.0;
+    for (int v = 0; v < V; v++) max_logit = logits[v] > max_logit ? logits[v] : max_logit;
+    for (int v = 0; v < V; v++) sum += exp((double)logits[v] - max_logit);
+    double log_partition = max_logit + log(sum);
+    for (int v = 0; v < V; v++) out[v] = (float)((double)logits[v] - log_partition);
+}
+
+/* "taps" (R, P, C) and "logprobs" (S, P, V) with "logprob_rows" (S), as
+ * asked. Returns 0 or prints the error and returns CLI_EXIT_FAILURE. */
+static int add_forward_tensors(lens_export *export, const lens_view *view, const loupe_model *model,
+                               const lens_export_options *options) {
+    const loupe_lens_result *result = view->result;
+    const int R_all = loupe_lens_n_rows(result), T = loupe_lens_n_positions(result);
+    const int C = view->info->n_embd, V = view->info->n_vocab;
+    const int P = view->positions.end - view->positions.first, first = view->positions.first;
+    tap_collector collector = {.taps = malloc((size_t)R_all * T * C * sizeof(float)), .n_rows = R_all};
+    if (collector.taps == NULL) {
+        cli_error("--export: out of memory for the taps of %d rows", R_all);
+        return CLI_EXIT_FAILURE;
+    }
+    loupe_forward_params forward = loupe_forward_default_params();
+    forward.tap = collect_tap;
+    forward.tap_user = &collector;
+    forward.tap_after_attention = view->subblocks;
+    loupe_error error;
+    int status = CLI_EXIT_OK;
+    bool out_of_memory = false;
+    if (loupe_model_forward(model, loupe_lens_ids(result), T, &forward, NULL, &error) != LOUPE_OK)
+        status = cli_fail(&error);
+    const int R = view->rows.end - view->rows.first;
+    if (status == CLI_EXIT_OK && options->taps) {
+        const int64_t shape[3] = {R, P, C};
+        float *taps = add_tensor(export, "taps", SAFETENSORS_WRITE_F32, 3, shape);
+        out_of_memory = taps == NULL;
+        for (int i = 0; taps && i < R; i++)
+            memcpy(taps + (size_t)i * P * C, collector.taps + ((size_t)(view->rows.first + i) * T + first) * C,
+                   (size_t)P * C * sizeof(float));
+    }
+    if (status == CLI_EXIT_OK && !out_of_memory && options->has_logprob_rows) {
+        const int S = options->logprob_rows.end - options->logprob_rows.first;
+        const int64_t shape[3] = {S, P, V}, rows_shape[1] = {S};
+        int32_t *rows = add_tensor(export, "logprob_rows", SAFETENSORS_WRITE_I32, 1, rows_shape);
+        float *logprobs = rows ? add_tensor(export, "logprobs", SAFETENSORS_WRITE_F32, 3, shape) : NULL;
+        out_of_memory = logprobs == NULL;
+        for (int s = 0; logprobs && s < S && status == CLI_EXIT_OK; s++) {
+            int row = options->logprob_rows.first + s;
+            rows[s] = row;
+            float *block = logprobs + (size_t)s * P * V;
+            if (loupe_model_logits(model, collector.taps + ((size_t)row * T + first) * C, P, block, &error) !=
+                LOUPE_OK)
+                status = cli_fail(&error);
+            for (int j = 0; j < P && status == CLI_EXIT_OK; j++) log_softmax(block + (size_t)j * V, V, block + (size_t)j * V);
+        }
+    }
+    if (out_of_memory) {
+        cli_error("--export: out of memory for the taps or log-probabilities");
+        status = CLI_EXIT_FAILURE;
+    }
+    free(collector.taps);
+    return status;
+}
+
+/* ------------------------------------------------------------------------
+ * The file
+ * ---------------------------------------------------------------------- */
+
+/* __metadata__: what the arrays are, in strings. */
+static void add_metadata(lens_export *export, const lens_view *view) {
+    size_t used = (size_t)snprintf(export->layers, sizeof export->layers, "[");
+    for (int row = view->rows.first; row < view->rows.end && used < sizeof export->layers; row++)
+        used += (size_t)snprintf(export->layers + used, sizeof export->layers - used, "%s\"%s\"",
+                                 row > view->rows.first ? ", " : "", lens_view_row_name(view, row));
+    if (used < sizeof export->layers) snprintf(export->layers + used, sizeof export->layers - used, "]");
+    snprintf(export->rows, sizeof export->rows, "[%d, %d]", view->rows.first, view->rows.end);
+    snprintf(export->positions, sizeof export->positions, "[%d, %d]", view->positions.first, view->positions.end);
+    snprintf(export->topk, sizeof export->topk, "%d", view->topk);
+    const safetensors_metadata metadata[] = {
+        {"schema", "loupe.lens-export/1"}, {"model", view->info->directory}, {"layers", export->layers},
+        {"rows", export->rows},           {"positions", export->positions}, {"topk", export->topk},
+    };
+    memcpy(export->metadata, metadata, sizeof metadata);
+    export->n_metadata = sizeof metadata / sizeof metadata[0];
+}
+
+typedef struct export_job {
+    const lens_export *export;
+    const char *path;
+} export_job;
+
+static loupe_status write_body(FILE *out, const void *context, loupe_error *error) {
+    const export_job *job = context;
+    return safetensors_write(out, job->path, job->export->entries, job->export->n_entries, job->export->metadata,
+                             job->export->n_metadata, error);
+}
+
+int lens_export_check(const lens_export_options *options, int n_positions, int n_vocab) {
+    if (options->path == NULL) {
+        if (options->taps || options->has_logprob_rows) {
+            cli_error("%s needs --export FILE.safetensors", options->taps ? "--export-taps" : "--export-logprobs");
+            return CLI_EXIT_USAGE;
+        }
+        return CLI_EXIT_OK;
+    }
+    size_t length = strlen(options->path), suffix = strlen(".safetensors");
+    if (length <= suffix || strcmp(options->path + length - suffix, ".safetensors") != 0) {
+        cli_error("--export: '%s' must end in .safetensors", options->path);
+        return CLI_EXIT_USAGE;
+    }
+    if (options->has_logprob_rows) {
+        double floats = (double)(options->logprob_rows.end - options->logprob_rows.first) * n_positions * n_vocab;
+        if (floats > (double)LENS_EXPORT_MAX_LOGPROBS) {
+            cli_error("--export-logprobs: %d rows x %d positions x %d tokens is more than %lld floats (1 GiB); "
+                      "export fewer rows (--export-logprobs) or positions (--positions)",
+                      options->logprob_rows.end - options->logprob_rows.first, n_positions, n_vocab,
+                      (long long)LENS_EXPORT_MAX_LOGPROBS);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    return plot_output_check(options->path) ? CLI_EXIT_OK : CLI_EXIT_FAILURE;
+}
+
+int lens_export_write(const lens_view *view, const loupe_model *model, const lens_export_options *options) {
+    lens_export *export = calloc(1, sizeof *export);
+    if (export == NULL) {
+        cli_error("--export: out of memory");
+        return CLI_EXIT_FAILURE;
+    }
+    int status = CLI_EXIT_OK;
+    if (!add_cells(export, view)) {
+        cli_error("--export: out of memory for the arrays");
+        status = CLI_EXIT_FAILURE;
+    }
+    if (status == CLI_EXIT_OK && (options->taps || options->has_logprob_rows))
+        status = add_forward_tensors(export, view, model, options);
+    if (status == CLI_EXIT_OK) {
+        add_metadata(export, view);
+        export_job job = {.export = export, .path = options->path};
+        loupe_error error;
+        if (plot_file_write(options->path, write_body, &job, &error) != LOUPE_OK) status = cli_fail(&error);
+    }
+    export_free(export);
+    free(export);
+    return status;
+}
