@@ -38,6 +38,11 @@ static const char usage[] =
     "  --topk K           top tokens kept per cell in json, 1 to 100 (default 5);\n"
     "                     in csv, given, it adds the columns top2_* .. topK_*\n"
     "  --subblocks        add a row after each block's attention (hN.attn)\n"
+    "  --contributions    add rows hN.attn_out and hN.mlp_out: what block N's\n"
+    "                     attention and MLP add to the residual, read through the\n"
+    "                     final norm and unembedding; json adds each one's direct\n"
+    "                     logit attribution to the target and final top-1 tokens\n"
+    "                     (docs/METRICS.md)\n"
     "  --track TOKEN      follow a token in every cell: its probability, logit and\n"
     "                     rank (json: \"tracked\"; colour it with --token track:N);\n"
     "                     a token's text (\" Paris\", one token) or, all digits, its\n"
@@ -141,7 +146,7 @@ typedef struct lens_command_options {
     cli_text_options text;
     long topk, width;
     double dpi;
-    bool subblocks, top_down, values, has_width, has_format, has_topk;
+    bool subblocks, contributions, top_down, values, has_width, has_format, has_topk;
     int format;
     lens_metric metric;
     lens_slice rows, positions;
@@ -163,7 +168,7 @@ static int parse_options(int argc, char **argv, lens_command_options *chosen) {
         {"plot", required_argument, NULL, 'p'},   {"summary", required_argument, NULL, 'S'},
         {"dpi", required_argument, NULL, 'D'},      CLI_TEXT_LONG_OPTIONS,
         {"track", required_argument, NULL, 't'},  {"export", required_argument, NULL, 'X'},
-        {"export-taps", no_argument, NULL, 'A'},  {"export-logprobs", required_argument, NULL, 'G'},
+        {"export-taps", no_argument, NULL, 'A'},  {"contributions", no_argument, NULL, 'C'},  {"export-logprobs", required_argument, NULL, 'G'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     static const char *const formats[] = {"table", "json", "csv"};
@@ -184,6 +189,7 @@ static int parse_options(int argc, char **argv, lens_command_options *chosen) {
             chosen->has_topk = true;
             break;
         case 's': chosen->subblocks = true; break;
+        case 'C': chosen->contributions = true; break;
         case 'F':
             ok = parse_choice("--format", optarg, formats, 3, &choice);
             chosen->format = choice;
@@ -246,9 +252,9 @@ int cmd_lens(int argc, char **argv) {
         cli_input_free(&input);
         return CLI_EXIT_USAGE;
     }
-    int n_rows = loupe_lens_row_count(info.n_layer, chosen.subblocks);
+    int n_rows = loupe_lens_row_count_with(info.n_layer, chosen.subblocks, chosen.contributions);
     lens_view view = {.tokenizer = input.tokenizer, .info = &info, .topk = (int)chosen.topk,
-                      .subblocks = chosen.subblocks};
+                      .subblocks = chosen.subblocks, .contributions = chosen.contributions};
     if (!lens_slice_resolve("--layers", &chosen.rows, n_rows, &view.rows) ||
         !lens_slice_resolve("--positions", &chosen.positions, (int)input.n_ids, &view.positions) ||
         (chosen.export.has_logprob_rows &&
@@ -265,6 +271,8 @@ int cmd_lens(int argc, char **argv) {
     loupe_lens_params params = loupe_lens_default_params();
     params.topk = (int)chosen.topk;
     params.subblocks = chosen.subblocks;
+    params.contributions = chosen.contributions;
+    params.keep_taps = chosen.export.taps || chosen.export.has_logprob_rows;
     params.track_ids = chosen.track.ids;
     params.n_track = chosen.track.count;
     loupe_lens_result *result = NULL;

@@ -160,6 +160,7 @@ int cmd_plot(int argc, char **argv) {
             .positions = {saved->position_first, saved->position_end},
             .topk = saved->topk,
             .subblocks = saved->subblocks,
+            .contributions = saved->contributions,
         };
         plot_style style = {.metric = chosen.metric, .top_down = chosen.top_down, .dpi = chosen.dpi,
                             .model_name = saved->model_name};

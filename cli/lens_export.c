@@ -5,8 +5,8 @@
  * field is (`target_prob`, `input_rank`, `kl_final`, ...), over the same
  * window of rows and positions; docs/LENS_OUTPUT.md lists them. With
  * --export-taps the residual taps (R, P, C), with --export-logprobs the
- * full-vocabulary log-probabilities of chosen rows, (S, P, V): both from a
- * second forward pass, since the lens result keeps neither.
+ * full-vocabulary log-probabilities of chosen rows, (S, P, V): both from the
+ * taps the run kept (loupe_lens_params.keep_taps).
  *
  * Shapes: R rows and P positions of the window, K top tokens, N tracked
  * tokens, C width, V vocabulary, S rows of log-probabilities, T tokens.
@@ -105,6 +105,12 @@ static bool add_cells(lens_export *export, const lens_view *view) {
     int32_t *top_ids = ok ? add_tensor(export, "top_ids", SAFETENSORS_WRITE_I32, 3, tops) : NULL;
     float *top_probs = top_ids ? add_tensor(export, "top_probs", SAFETENSORS_WRITE_F32, 3, tops) : NULL;
     ok = top_probs != NULL;
+    float *attribution[2] = {NULL, NULL};
+    if (ok && view->contributions) {
+        attribution[0] = add_tensor(export, "attribution_target", SAFETENSORS_WRITE_F32, 2, cells);
+        attribution[1] = add_tensor(export, "attribution_final_top", SAFETENSORS_WRITE_F32, 2, cells);
+        ok = attribution[0] && attribution[1];
+    }
     int32_t *track = NULL, *tracked_rank = NULL;
     float *tracked_prob = NULL, *tracked_logit = NULL;
     if (ok && N > 0) {
@@ -132,6 +138,11 @@ static bool add_cells(lens_export *export, const lens_view *view) {
                 top_ids[at * K + k] = k < cell->n_top ? cell->top_ids[k] : -1;
                 top_probs[at * K + k] = k < cell->n_top ? cell->top_probs[k] : NAN;
             }
+            if (attribution[0] != NULL) {
+                const loupe_lens_attribution *a = cell->attribution;
+                attribution[0][at] = a != NULL && cell->target.id >= 0 ? a->target : NAN;
+                attribution[1][at] = a != NULL ? a->final_top : NAN;
+            }
             for (int k = 0; k < N; k++) {
                 tracked_prob[at * N + k] = cell->tracked[k].prob;
                 tracked_logit[at * N + k] = cell->tracked[k].logit;
@@ -142,23 +153,8 @@ static bool add_cells(lens_export *export, const lens_view *view) {
 }
 
 /* ------------------------------------------------------------------------
- * Taps and log-probabilities: a second forward pass
+ * Taps and log-probabilities
  * ---------------------------------------------------------------------- */
-
-/* Collects every tap, in row order, into taps (R_all, T, C). */
-typedef struct tap_collector {
-    float *taps;
-    int next_row, n_rows;
-} tap_collector;
-
-static loupe_status collect_tap(void *user, loupe_tap_kind kind, int layer, const float *residual, int T, int C) {
-    (void)kind;
-    (void)layer;
-    tap_collector *collector = user;
-    if (collector->next_row >= collector->n_rows) return LOUPE_ERROR_ARGUMENT; /* rows counted from the model */
-    memcpy(collector->taps + (size_t)collector->next_row++ * T * C, residual, (size_t)T * C * sizeof(float));
-    return LOUPE_OK;
-}
 
 /* log_softmax of logits (V) into out (V): max-subtracted, in double. */
 static void log_softmax(const float *logits, int V, float *out) {
@@ -169,59 +165,46 @@ static void log_softmax(const float *logits, int V, float *out) {
     for (int v = 0; v < V; v++) out[v] = (float)((double)logits[v] - log_partition);
 }
 
+static int out_of_memory(void) {
+    cli_error("--export: out of memory for the taps or log-probabilities");
+    return CLI_EXIT_FAILURE;
+}
+
 /* "taps" (R, P, C) and "logprobs" (S, P, V) with "logprob_rows" (S), as
- * asked. Returns 0 or prints the error and returns CLI_EXIT_FAILURE. */
-static int add_forward_tensors(lens_export *export, const lens_view *view, const loupe_model *model,
-                               const lens_export_options *options) {
+ * asked, from the taps the run kept. Returns 0 or prints the error and
+ * returns CLI_EXIT_FAILURE. */
+static int add_tap_tensors(lens_export *export, const lens_view *view, const loupe_model *model,
+                           const lens_export_options *options) {
     const loupe_lens_result *result = view->result;
-    const int R_all = loupe_lens_n_rows(result), T = loupe_lens_n_positions(result);
-    const int C = view->info->n_embd, V = view->info->n_vocab;
+    const float *all_taps = loupe_lens_taps(result); /* (R_all, T, C) */
+    const int T = loupe_lens_n_positions(result), C = view->info->n_embd, V = view->info->n_vocab;
     const int P = view->positions.end - view->positions.first, first = view->positions.first;
-    tap_collector collector = {.taps = malloc((size_t)R_all * T * C * sizeof(float)), .n_rows = R_all};
-    if (collector.taps == NULL) {
-        cli_error("--export: out of memory for the taps of %d rows", R_all);
-        return CLI_EXIT_FAILURE;
-    }
-    loupe_forward_params forward = loupe_forward_default_params();
-    forward.tap = collect_tap;
-    forward.tap_user = &collector;
-    forward.tap_after_attention = view->subblocks;
-    loupe_error error;
-    int status = CLI_EXIT_OK;
-    bool out_of_memory = false;
-    if (loupe_model_forward(model, loupe_lens_ids(result), T, &forward, NULL, &error) != LOUPE_OK)
-        status = cli_fail(&error);
     const int R = view->rows.end - view->rows.first;
-    if (status == CLI_EXIT_OK && options->taps) {
+    if (options->taps) {
         const int64_t shape[3] = {R, P, C};
         float *taps = add_tensor(export, "taps", SAFETENSORS_WRITE_F32, 3, shape);
-        out_of_memory = taps == NULL;
-        for (int i = 0; taps && i < R; i++)
-            memcpy(taps + (size_t)i * P * C, collector.taps + ((size_t)(view->rows.first + i) * T + first) * C,
+        if (taps == NULL) return out_of_memory();
+        for (int i = 0; i < R; i++)
+            memcpy(taps + (size_t)i * P * C, all_taps + ((size_t)(view->rows.first + i) * T + first) * C,
                    (size_t)P * C * sizeof(float));
     }
-    if (status == CLI_EXIT_OK && !out_of_memory && options->has_logprob_rows) {
+    if (options->has_logprob_rows) {
         const int S = options->logprob_rows.end - options->logprob_rows.first;
         const int64_t shape[3] = {S, P, V}, rows_shape[1] = {S};
         int32_t *rows = add_tensor(export, "logprob_rows", SAFETENSORS_WRITE_I32, 1, rows_shape);
         float *logprobs = rows ? add_tensor(export, "logprobs", SAFETENSORS_WRITE_F32, 3, shape) : NULL;
-        out_of_memory = logprobs == NULL;
-        for (int s = 0; logprobs && s < S && status == CLI_EXIT_OK; s++) {
+        if (logprobs == NULL) return out_of_memory();
+        for (int s = 0; s < S; s++) {
             int row = options->logprob_rows.first + s;
             rows[s] = row;
             float *block = logprobs + (size_t)s * P * V;
-            if (loupe_model_logits(model, collector.taps + ((size_t)row * T + first) * C, P, block, &error) !=
-                LOUPE_OK)
-                status = cli_fail(&error);
-            for (int j = 0; j < P && status == CLI_EXIT_OK; j++) log_softmax(block + (size_t)j * V, V, block + (size_t)j * V);
+            loupe_error error;
+            if (loupe_model_logits(model, all_taps + ((size_t)row * T + first) * C, P, block, &error) != LOUPE_OK)
+                return cli_fail(&error);
+            for (int j = 0; j < P; j++) log_softmax(block + (size_t)j * V, V, block + (size_t)j * V);
         }
     }
-    if (out_of_memory) {
-        cli_error("--export: out of memory for the taps or log-probabilities");
-        status = CLI_EXIT_FAILURE;
-    }
-    free(collector.taps);
-    return status;
+    return CLI_EXIT_OK;
 }
 
 /* ------------------------------------------------------------------------
@@ -294,8 +277,9 @@ int lens_export_write(const lens_view *view, const loupe_model *model, const len
         cli_error("--export: out of memory for the arrays");
         status = CLI_EXIT_FAILURE;
     }
-    if (status == CLI_EXIT_OK && (options->taps || options->has_logprob_rows))
-        status = add_forward_tensors(export, view, model, options);
+    if (status == CLI_EXIT_OK && (options->taps || options->has_logprob_rows)) {
+        status = add_tap_tensors(export, view, model, options);
+    }
     if (status == CLI_EXIT_OK) {
         add_metadata(export, view);
         export_job job = {.export = export, .path = options->path};

@@ -56,6 +56,17 @@ static void write_cell(FILE *out, const loupe_lens_cell *cell) {
         fprintf(out, ", \"%s\": ", scalars[i].name);
         write_float(out, scalars[i].value);
     }
+    if (cell->attribution != NULL) {
+        fputs(", \"attribution\": {", out);
+        if (cell->target.id >= 0) {
+            fputs("\"target\": ", out);
+            write_float(out, cell->attribution->target);
+            fputs(", ", out);
+        }
+        fputs("\"final_top\": ", out);
+        write_float(out, cell->attribution->final_top);
+        fputc('}', out);
+    }
     if (cell->n_tracked > 0) {
         fputs(", \"tracked\": [", out);
         for (int k = 0; k < cell->n_tracked; k++) {
@@ -94,6 +105,7 @@ void lens_json_print(FILE *out, const lens_view *view) {
     fprintf(out, ", \"n_layer\": %d, \"n_embd\": %d, \"n_head\": %d, \"n_vocab\": %d, \"n_ctx\": %d},\n", info->n_layer,
             info->n_embd, info->n_head, info->n_vocab, info->n_ctx);
     fprintf(out, " \"options\": {\"topk\": %d, \"subblocks\": %s", view->topk, view->subblocks ? "true" : "false");
+    if (view->contributions) fputs(", \"contributions\": true", out);
     write_track_option(out, lens_view_cell(view, view->rows.first, view->positions.first));
     fputs("},\n", out);
     fprintf(out, " \"positions\": [%d, %d], \"rows\": [%d, %d],\n \"tokens\": [", view->positions.first,

@@ -56,8 +56,9 @@ void lens_legend_print(FILE *out, const lens_view *view, const lens_table_style 
     fputs("  cells:  the lens's top-1 guess for the next token at each row and position;\n"
           "          each column is headed by the token at its position\n",
           out);
-    fprintf(out, "  rows:   input = the embeddings, hN = after block N%s; %s\n",
+    fprintf(out, "  rows:   input = the embeddings, hN = after block N%s%s; %s\n",
             view->subblocks ? ", hN.attn = after block N's attention" : "",
+            view->contributions ? ", hN.attn_out / hN.mlp_out = what its attention / MLP adds" : "",
             style->top_down ? "input row at the top" : "input row at the bottom");
     fputs("  *:      the model's final top-1 at this position is the true next token\n", out);
     bool show_metric = style->colour != LENS_COLOUR_NONE || style->values;

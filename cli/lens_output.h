@@ -58,6 +58,7 @@ typedef struct lens_view {
     lens_window positions; /* the positions shown, [first, end) within 0 .. T */
     int topk;
     bool subblocks;
+    bool contributions; /* the hN.attn_out and hN.mlp_out rows are there */
 } lens_view;
 
 /* The accessors (lens_view.c). Row and position are absolute indices inside

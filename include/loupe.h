@@ -237,6 +237,10 @@ typedef struct loupe_lens_params {
     int position_block;   /* positions projected at once (default 24): bounds memory */
     const int32_t *track_ids; /* (n_track) tokens followed in every cell (default none), each below V */
     int n_track;          /* 0 .. LOUPE_LENS_MAX_TRACK (default 0) */
+    bool contributions;   /* add rows hN.attn_out and hN.mlp_out: what block N's attention and MLP add
+                             to the residual stream, read through the final norm and unembedding, with
+                             their direct logit attribution (docs/METRICS.md) */
+    bool keep_taps;       /* keep every row's raw residual (R, T, C) in the result: loupe_lens_taps */
 } loupe_lens_params;
 
 loupe_lens_params loupe_lens_default_params(void);
@@ -248,6 +252,15 @@ typedef struct loupe_lens_token {
     float prob;    /* softmax probability */
     int32_t rank;  /* 1 + number of tokens with a strictly larger logit */
 } loupe_lens_token;
+
+/* Direct logit attribution of one component of the final residual stream
+ * (the embedding or a sub-block's output) to two tokens' final logits,
+ * through the final norm with its scale taken from the final residual
+ * (docs/METRICS.md). */
+typedef struct loupe_lens_attribution {
+    float target;    /* to the true next token's logit; NaN at the last position */
+    float final_top; /* to the final row's top-1 token's logit */
+} loupe_lens_attribution;
 
 typedef struct loupe_lens_cell {
     const int32_t *top_ids;  /* (topk) most likely first */
@@ -263,6 +276,8 @@ typedef struct loupe_lens_cell {
     float kl_first_rev;  /* KL(p_row || p_input) */
     const loupe_lens_token *tracked; /* (n_tracked) the tracked tokens, in the order of track_ids; NULL when none */
     int n_tracked;
+    const loupe_lens_attribution *attribution; /* with contributions, in the input, hN.attn_out and hN.mlp_out
+                                                  rows; NULL elsewhere */
 } loupe_lens_cell;
 
 typedef struct loupe_lens_result loupe_lens_result;
@@ -279,6 +294,13 @@ void loupe_lens_free(loupe_lens_result *result);
  * 1 + 2 n_layer with sub-blocks. The one definition of the rows, shared by
  * the lens, the corpus statistics and every output. */
 int loupe_lens_row_count(int n_layer, bool subblocks);
+/* The same with the contribution rows: per block, in the order they are
+ * computed, hN.attn_out, [hN.attn,] hN.mlp_out, then hN: 1 + n_layer (1 +
+ * subblocks + 2 contributions) rows. loupe_lens_row_count(n, s) is
+ * loupe_lens_row_count_with(n, s, false); likewise the labels. */
+int loupe_lens_row_count_with(int n_layer, bool subblocks, bool contributions);
+size_t loupe_lens_row_label_with(int n_layer, bool subblocks, bool contributions, int row, char *buffer,
+                                 size_t capacity);
 /* The name of row `row` (0 .. loupe_lens_row_count - 1): "input", "hN",
  * "hN.attn"; written as snprintf does (at most capacity bytes, NUL
  * included), returning the full length; "" for a row out of range. */
@@ -290,6 +312,10 @@ int loupe_lens_n_positions(const loupe_lens_result *result);
 const char *loupe_lens_row_name(const loupe_lens_result *result, int row);
 /* The ids the lens ran on (T). */
 const int32_t *loupe_lens_ids(const loupe_lens_result *result);
+/* With keep_taps, the raw (un-normalised) vector of every row, (R, T, C):
+ * the residual stream, or with contributions the sub-block's output for
+ * the hN.attn_out and hN.mlp_out rows; NULL without keep_taps. */
+const float *loupe_lens_taps(const loupe_lens_result *result);
 /* The cell at (row, position); NULL when out of range. */
 const loupe_lens_cell *loupe_lens_cell_at(const loupe_lens_result *result, int row, int position);
 
@@ -317,6 +343,7 @@ typedef struct loupe_lens_saved {
     loupe_model_info info; /* n_layer .. n_ctx, directory = model_directory; the other strings are "" */
     int topk;              /* options.topk */
     bool subblocks;        /* options.subblocks */
+    bool contributions;    /* options.contributions (false when absent) */
     int row_first, row_end;           /* rows: [first, end) within 0 .. rows of the full lens */
     int position_first, position_end; /* positions: [first, end) within 0 .. T of the text */
     int32_t *ids;          /* (P) tokens[j].id */

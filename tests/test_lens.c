@@ -13,6 +13,7 @@
 
 #include "io/safetensors.h"
 #include "lens_stats_reference.h"
+#include "model/model.h"
 #include "loupe.h"
 #include "test_support.h"
 
@@ -201,6 +202,77 @@ static void check_tracked(const fixture *f) {
     loupe_lens_free(result);
 }
 
+/* --contributions on a fixture: the residual rows are those of the plain
+ * run, bit for bit; each block's two sub-block outputs add up to the
+ * difference of transformers' hidden states around it (the last block's
+ * output is normalised there, so it is left out); and at every position the
+ * attributions of the embedding and of every sub-block output add up to the
+ * final logit of the target and of the final top-1 less the final norm's
+ * bias term W_U[v] . beta (docs/METRICS.md), with W_U and beta read from the
+ * model's own tensors. */
+static void check_contributions(const fixture *f, const loupe_lens_result *plain) {
+    const int T = f->T, L = f->L, C = f->C;
+    loupe_lens_params params = loupe_lens_default_params();
+    params.contributions = true;
+    params.keep_taps = true;
+    loupe_lens_result *result = NULL;
+    loupe_error error;
+    CHECK_MSG(loupe_lens_run(f->model, f->ids, T, &params, &result, &error) == LOUPE_OK, "%s", error.message);
+    if (result == NULL) return;
+    CHECK(loupe_lens_n_rows(result) == 3 * L + 1 && loupe_lens_row_count_with(L, false, true) == 3 * L + 1);
+    CHECK(strcmp(loupe_lens_row_name(result, 1), "h1.attn_out") == 0 &&
+          strcmp(loupe_lens_row_name(result, 2), "h1.mlp_out") == 0 && strcmp(loupe_lens_row_name(result, 3), "h1") == 0);
+    for (int layer = 0; layer <= L; layer++)
+        for (int t = 0; t < T; t++)
+            CHECK(cells_agree(loupe_lens_cell_at(plain, layer, t), loupe_lens_cell_at(result, 3 * layer, t), 0.0));
+    const float *taps = loupe_lens_taps(result);
+    CHECK(taps != NULL && loupe_lens_taps(plain) == NULL);
+    if (taps == NULL) {
+        loupe_lens_free(result);
+        return;
+    }
+    double worst_block = 0.0;
+    for (int layer = 1; layer < L; layer++) {
+        char name[32];
+        float *before = malloc((size_t)T * C * sizeof(float)), *after = malloc((size_t)T * C * sizeof(float));
+        snprintf(name, sizeof name, "hidden.%d", layer - 1);
+        const tensor_view *a = safetensors_find(&f->reference, name);
+        snprintf(name, sizeof name, "hidden.%d", layer);
+        const tensor_view *b = safetensors_find(&f->reference, name);
+        CHECK(a && b && tensor_to_f32(a, before, NULL) == LOUPE_OK && tensor_to_f32(b, after, NULL) == LOUPE_OK);
+        const float *attn_out = taps + (size_t)(3 * layer - 2) * T * C, *mlp_out = taps + (size_t)(3 * layer - 1) * T * C;
+        for (size_t i = 0; a && b && i < (size_t)T * C; i++)
+            worst_block = fmax(worst_block, fabs((double)attn_out[i] + mlp_out[i] - ((double)after[i] - before[i])));
+        free(before), free(after);
+    }
+    CHECK_MSG(worst_block < 1e-4, "sub-block outputs vs transformers' hidden-state differences: %g", worst_block);
+    const loupe_model *model = f->model;
+    for (int t = 0; t < T; t++) {
+        const loupe_lens_cell *final = loupe_lens_cell_at(result, 3 * L, t);
+        const int32_t tokens[2] = {final->target.id, final->final_top.id};
+        const float logits[2] = {final->target.logit, final->final_top.logit};
+        for (int k = 0; k < 2; k++) {
+            if (tokens[k] < 0) continue;
+            double bias_term = 0.0, sum = 0.0, largest = 0.0;
+            for (int c = 0; model->final_norm_bias && c < C; c++)
+                bias_term += (double)model->unembedding[(size_t)tokens[k] * C + c] * model->final_norm_bias[c];
+            for (int row = 0; row < 3 * L + 1; row++) {
+                const loupe_lens_cell *cell = loupe_lens_cell_at(result, row, t);
+                CHECK((cell->attribution != NULL) == (row % 3 != 0 || row == 0));
+                if (cell->attribution == NULL) continue;
+                double part = k == 0 ? cell->attribution->target : cell->attribution->final_top;
+                sum += part;
+                largest = fmax(largest, fabs(part));
+            }
+            CHECK_MSG(fabs(sum - (logits[k] - bias_term)) <= 1e-4 * (1.0 + largest),
+                      "position %d: attributions sum to %.7g, the final logit less the bias term is %.7g", t, sum,
+                      logits[k] - bias_term);
+        }
+        CHECK(t + 1 < T || isnan(loupe_lens_cell_at(result, 0, t)->attribution->target));
+    }
+    loupe_lens_free(result);
+}
+
 static void check_fixture(const char *name) {
     fixture f;
     if (fixture_open(name, &f) != 0) {
@@ -230,6 +302,7 @@ static void check_fixture(const char *name) {
     check_cells(&f, result);
     CHECK(loupe_lens_cell_at(result, 0, 0)->n_tracked == 0 && loupe_lens_cell_at(result, 0, 0)->tracked == NULL);
     check_tracked(&f);
+    check_contributions(&f, result);
 
     /* The last row's top-1 is the model's own next-token choice. */
     float *probs = malloc((size_t)f.V * sizeof *probs);

@@ -168,6 +168,10 @@ static loupe_status read_options(const reader *r, const cJSON *root, loupe_lens_
     if (!cJSON_IsBool(subblocks)) return fail(r, "options.subblocks", "expected true or false", subblocks);
     saved->topk = (int)topk;
     saved->subblocks = cJSON_IsTrue(subblocks);
+    const cJSON *contributions = cJSON_GetObjectItemCaseSensitive(options, "contributions");
+    if (contributions != NULL && !cJSON_IsBool(contributions))
+        return fail(r, "options.contributions", "expected true or false", contributions);
+    saved->contributions = cJSON_IsTrue(contributions);
     return LOUPE_OK;
 }
 
@@ -353,7 +357,7 @@ static loupe_status read_document(const reader *r, const cJSON *root, loupe_lens
     loupe_status status = read_model(r, root, saved);
     if (status == LOUPE_OK) status = read_options(r, root, saved);
     if (status != LOUPE_OK) return status;
-    long full_rows = loupe_lens_row_count(saved->info.n_layer, saved->subblocks);
+    long full_rows = loupe_lens_row_count_with(saved->info.n_layer, saved->subblocks, saved->contributions);
     status = get_window(r, root, "positions", saved->info.n_ctx, &saved->position_first, &saved->position_end);
     if (status == LOUPE_OK) status = get_window(r, root, "rows", full_rows, &saved->row_first, &saved->row_end);
     if (status != LOUPE_OK) return status;

@@ -34,6 +34,7 @@
 
 #include "kernels/matmul.h"
 #include "kernels/tile_gemm.h"
+#include "lens/lens_contributions.h"
 #include "lens/lens_fused.h"
 #include "lens/lens_stats.h"
 #include "lens/lens_track.h"
@@ -52,34 +53,47 @@ struct loupe_lens_result {
     float *top_probs;       /* (R, T, K) */
     int n_track;            /* N tracked tokens */
     loupe_lens_token *tracked; /* (R, T, N) the cells' tracked point here; NULL when N is 0 */
+    loupe_lens_attribution *attributions; /* (R, T) with contributions: the component rows' cells point here */
+    float *taps;            /* (R, T, C) with keep_taps, else NULL */
 };
 
 loupe_lens_params loupe_lens_default_params(void) {
-    loupe_lens_params params = {.topk = 5, .subblocks = false, .position_block = 24, .track_ids = NULL, .n_track = 0};
+    loupe_lens_params params = {.topk = 5, .subblocks = false, .position_block = 24, .track_ids = NULL, .n_track = 0,
+                                 .contributions = false, .keep_taps = false};
     return params;
 }
 
-/* Collects the taps in row order into taps (R, T, C). */
+/* Collects the taps in row order into taps (R, T, C). With contributions
+ * each sub-block's output comes before the residual it makes (lens_rows.c). */
 typedef struct tap_store {
     float *taps;
     int next_row;
     int n_rows;
+    bool subblocks;  /* the attention taps are rows */
+    float *previous; /* (T, C) with contributions: the residual before the current sub-block; else NULL */
 } tap_store;
 
 static loupe_status store_tap(void *user, loupe_tap_kind kind, int layer, const float *residual,
                               int T, int C) {
-    (void)kind;
     (void)layer;
     tap_store *store = user;
-    if (store->next_row >= store->n_rows) return LOUPE_ERROR_ARGUMENT; /* cannot happen: rows counted from the model */
-    memcpy(store->taps + (size_t)store->next_row * T * C, residual, (size_t)T * C * sizeof(float));
+    const size_t n = (size_t)T * C;
+    if (store->previous != NULL && kind == LOUPE_TAP_EMBEDDING) memcpy(store->previous, residual, n * sizeof(float));
+    if (store->previous != NULL && kind != LOUPE_TAP_EMBEDDING) {
+        if (store->next_row >= store->n_rows) return LOUPE_ERROR_ARGUMENT; /* cannot happen: rows counted from the model */
+        lens_contribution_delta(store->taps + (size_t)store->next_row++ * n, residual, store->previous, n);
+    }
+    if (kind == LOUPE_TAP_AFTER_ATTENTION && !store->subblocks) return LOUPE_OK;
+    if (store->next_row >= store->n_rows) return LOUPE_ERROR_ARGUMENT;
+    memcpy(store->taps + (size_t)store->next_row * n, residual, n * sizeof(float));
     store->next_row++;
     return LOUPE_OK;
 }
 
-static void make_row_names(loupe_lens_result *result, int n_layer, bool subblocks) {
+static void make_row_names(loupe_lens_result *result, int n_layer, const loupe_lens_params *params) {
     for (int row = 0; row < result->n_rows; row++)
-        loupe_lens_row_label(n_layer, subblocks, row, result->row_names[row], sizeof result->row_names[0]);
+        loupe_lens_row_label_with(n_layer, params->subblocks, params->contributions, row, result->row_names[row],
+                                  sizeof result->row_names[0]);
 }
 
 static loupe_status validate(const loupe_lens_params *params, int n_tokens, int n_vocab, loupe_error *error) {
@@ -128,6 +142,29 @@ static loupe_status attach_tracked(loupe_lens_result *result, const loupe_model 
         result->cells[i].tracked = result->tracked + i * N;
         result->cells[i].n_tracked = params->n_track;
     }
+    return status;
+}
+
+/* The direct logit attributions of the component rows from the taps (R, T,
+ * C), each such cell pointed at its own (lens_contributions.h). Nothing to
+ * do without contributions. */
+static loupe_status attach_attributions(loupe_lens_result *result, const loupe_model *model, const float *taps,
+                                        const loupe_lens_params *params, loupe_error *error) {
+    if (!params->contributions) return LOUPE_OK;
+    const int R = result->n_rows, T = result->n_positions;
+    result->attributions = calloc((size_t)R * T, sizeof *result->attributions);
+    int32_t *final_top = malloc((size_t)T * sizeof *final_top);
+    loupe_status status = LOUPE_OK;
+    if (result->attributions == NULL || final_top == NULL)
+        status = error_set(error, LOUPE_ERROR_MEMORY, "out of memory for the attributions");
+    for (int t = 0; t < T && status == LOUPE_OK; t++) final_top[t] = result->cells[(size_t)(R - 1) * T + t].top_ids[0];
+    if (status == LOUPE_OK)
+        status = lens_contributions_attribute(model, taps, R, T, params->subblocks, result->ids, final_top,
+                                              result->attributions, error);
+    for (int r = 0; r < R && status == LOUPE_OK; r++)
+        for (int t = 0; t < T && lens_row_is_component(r, params->subblocks); t++)
+            result->cells[(size_t)r * T + t].attribution = &result->attributions[(size_t)r * T + t];
+    free(final_top);
     return status;
 }
 
@@ -436,26 +473,30 @@ loupe_status loupe_lens_run(const loupe_model *model, const int32_t *ids, int n_
     loupe_status status = validate(params, n_tokens, info.n_vocab, error);
     if (status != LOUPE_OK) return status;
     int T = n_tokens, C = info.n_embd, V = info.n_vocab, L = info.n_layer;
-    int R = loupe_lens_row_count(L, params->subblocks);
+    int R = loupe_lens_row_count_with(L, params->subblocks, params->contributions);
     int K = params->topk < V ? params->topk : V;
     int B = params->position_block < T ? params->position_block : T;
 
     loupe_lens_result *result = result_create(R, T, K);
-    tap_store store = {.taps = malloc((size_t)R * T * C * sizeof(float)), .next_row = 0, .n_rows = R};
+    tap_store store = {.taps = malloc((size_t)R * T * C * sizeof(float)), .next_row = 0, .n_rows = R,
+                       .subblocks = params->subblocks,
+                       .previous = params->contributions ? malloc((size_t)T * C * sizeof(float)) : NULL};
     lens_sweep sweep;
-    if (result == NULL || store.taps == NULL || sweep_build(&sweep, model, R, T, K, B) != 0) {
+    if (result == NULL || store.taps == NULL || (params->contributions && store.previous == NULL) ||
+        sweep_build(&sweep, model, R, T, K, B) != 0) {
         status = error_set(error, LOUPE_ERROR_MEMORY, "out of memory for the lens of %d tokens", T);
         free(store.taps);
+        free(store.previous);
         loupe_lens_free(result);
         return status;
     }
     memcpy(result->ids, ids, (size_t)T * sizeof *ids);
-    make_row_names(result, L, params->subblocks);
+    make_row_names(result, L, params);
 
     loupe_forward_params forward = loupe_forward_default_params();
     forward.tap = store_tap;
     forward.tap_user = &store;
-    forward.tap_after_attention = params->subblocks;
+    forward.tap_after_attention = params->subblocks || params->contributions;
     status = loupe_model_forward(model, ids, T, &forward, NULL, error);
     if (status == LOUPE_OK) {
         /* The sweep runs its matmuls on threads of its own. */
@@ -473,9 +514,12 @@ loupe_status loupe_lens_run(const loupe_model *model, const int32_t *ids, int n_
         }
         matmul_set_threads(blas_threads);
         status = attach_tracked(result, model, store.taps, params, error);
+        if (status == LOUPE_OK) status = attach_attributions(result, model, store.taps, params, error);
     }
     sweep_free(&sweep);
-    free(store.taps);
+    if (params->keep_taps) result->taps = store.taps;
+    else free(store.taps);
+    free(store.previous);
     if (status != LOUPE_OK) {
         loupe_lens_free(result);
         return status;
@@ -492,6 +536,8 @@ void loupe_lens_free(loupe_lens_result *result) {
     free(result->top_ids);
     free(result->top_probs);
     free(result->tracked);
+    free(result->attributions);
+    free(result->taps);
     free(result);
 }
 
@@ -505,6 +551,8 @@ const char *loupe_lens_row_name(const loupe_lens_result *result, int row) {
 }
 
 const int32_t *loupe_lens_ids(const loupe_lens_result *result) { return result->ids; }
+
+const float *loupe_lens_taps(const loupe_lens_result *result) { return result->taps; }
 
 const loupe_lens_cell *loupe_lens_cell_at(const loupe_lens_result *result, int row, int position) {
     if (row < 0 || row >= result->n_rows || position < 0 || position >= result->n_positions) return NULL;

@@ -47,10 +47,10 @@ def reshape(t):
         return [build(offset + i * step, dims[1:]) for i in range(dims[0])]
     return build(0, shape)
 
-# 1. the demo model: a window of rows and positions, tracked tokens, top-7
+# 1. the demo model: a window of rows and positions, tracked tokens, top-7, contributions
 text = "And God said, Let there be light"
 path = os.path.join(work, "lens.safetensors")
-args = ["--topk", "7", "--layers", "1:", "--positions", "2:", "--track", " the", "--track", "13"]
+args = ["--topk", "7", "--layers", "1:", "--positions", "2:", "--track", " the", "--track", "13", "--contributions"]
 out, _, _ = run(loupe, "lens", "--format", "json", "--export", path, *args, text)
 lens = json.loads(out)
 tensors = read(path)
@@ -76,6 +76,10 @@ for i in range(R):
         for name in ("entropy", "kl_final", "kl_final_rev", "kl_first", "kl_first_rev"):
             check(fields[name][i][j] == cell[name], "%s[%d][%d]" % (name, i, j))
         check([[a, b] for a, b in zip(fields["top_ids"][i][j], fields["top_probs"][i][j])] == cell["top"], "top[%d][%d]" % (i, j))
+        for key in ("target", "final_top"):
+            got = fields["attribution_" + key][i][j]
+            want = cell.get("attribution", {}).get(key)
+            check(got == want, "attribution_%s[%d][%d]: %r vs %r" % (key, i, j, got, want))
         for k, token in enumerate(cell["tracked"]):
             for field in ("prob", "logit", "rank"):
                 check(fields["tracked_" + field][i][j][k] == token[field], "tracked_%s[%d][%d][%d]" % (field, i, j, k))

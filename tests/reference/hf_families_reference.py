@@ -6,6 +6,10 @@ in float32 and writes reference.safetensors in the layout of the transformers fi
   hidden.0 .. hidden.L (T, C): hidden_states as transformers returns them (the last after the final norm)
   attn.1 .. attn.L (T, C): the residual after each block's attention sub-block (parallel residual: x + attn)
   lens_logits (L + 1, T, V): head(final_norm(hidden.i)) for i < L, then the model's own logits
+  attn_out.1 .. attn_out.L, mlp_out.1 .. mlp_out.L (T, C): what each block's attention and MLP add to the residual
+  attribution (1 + 2L, T, 2): the direct logit attribution of the embedding, then of attn_out.N and mlp_out.N for
+    each N, to the next token's logit (NaN at the last position) and to the final top-1's, as TransformerLens's
+    apply_ln: each component centred (LayerNorm) and divided by the final norm's scale of the final residual
 
 usage: python3 hf_families_reference.py MODEL_DIR [IDS]
 IDS: comma-separated token ids (default: 16 fixed pseudo-random ones)
@@ -201,7 +205,7 @@ def run(folder, given_ids):
     if f.type == "gemma":  # normalizer = torch.tensor(hidden_size ** 0.5, dtype=hidden_states.dtype)
         dtype = {"bfloat16": torch.bfloat16, "float16": torch.float16}.get(f.dtype, torch.float32)
         h = h * torch.tensor(f.C ** 0.5, dtype=dtype).float()
-    hidden, attn_taps = [h], []
+    hidden, attn_taps, components = [h], [], [h]
     for layer in range(f.L):
         p = f"{pre}layers.{layer}."
         a = attention(norm(h, p + "input_layernorm"), p)
@@ -212,7 +216,9 @@ def run(folder, given_ids):
         else:
             h = h + a
             attn_taps.append(h)
-            h = h + mlp(norm(h, p + "post_attention_layernorm"), p)
+            m = mlp(norm(h, p + "post_attention_layernorm"), p)
+            h = h + m
+        components += [a, m]
         hidden.append(h)
     final_norm = pre + ("final_layer_norm" if neox else "norm")
     head = w[pre + "embed_tokens.weight"] if f.tied else w["embed_out.weight" if neox else "lm_head.weight"]
@@ -224,6 +230,25 @@ def run(folder, given_ids):
     for n, x in enumerate(attn_taps):
         out[f"attn.{n + 1}"] = x
     out["lens_logits"] = lens
+    for n in range(f.L):
+        out[f"attn_out.{n + 1}"], out[f"mlp_out.{n + 1}"] = components[1 + 2 * n], components[2 + 2 * n]
+    x = hidden[-1]
+    weight = w[final_norm + ".weight"] + (1.0 if f.type == "gemma" else 0.0)
+    if neox:
+        scale = (x.var(-1, unbiased=False, keepdim=True) + f.eps).sqrt()
+        center = lambda d: d - d.mean(-1, keepdim=True)
+    else:
+        scale = (x.pow(2).mean(-1, keepdim=True) + f.eps).sqrt()
+        center = lambda d: d
+    target = torch.cat([ids[1:], ids[:1]])
+    final_top = lens[-1].argmax(-1)
+    attribution = torch.zeros(len(components), T, 2)
+    for n, d in enumerate(components):
+        per_token = (center(d) / scale * weight) @ head.T  # (T, V)
+        attribution[n, :, 0] = per_token.gather(1, target[:, None])[:, 0]
+        attribution[n, :, 1] = per_token.gather(1, final_top[:, None])[:, 0]
+    attribution[:, T - 1, 0] = float("nan")
+    out["attribution"] = attribution
     write_safetensors(os.path.join(folder, "reference.safetensors"), out)
 
 

@@ -4,7 +4,9 @@
  * (tests/reference/hf_families_reference.py, or transformers itself): every
  * hidden state, every attention sub-block tap (attn.N, when present), every
  * lens row (final norm + unembedding of each tap), the last row against the
- * model's logits, and the lens's cells against the reference's rows.
+ * model's logits, and the lens's cells against the reference's rows; when
+ * the reference has them (attn_out.N, mlp_out.N, attribution), the
+ * contribution rows' sub-block outputs and their direct logit attributions.
  * Prints the largest differences; exits 1 when any exceeds the tolerance.
  *
  * usage: check_reference MODEL_DIR [TOLERANCE (default 1e-4)]
@@ -41,6 +43,61 @@ static float *reference_tensor(const safetensors_file *file, const char *name, s
         return NULL;
     }
     return out;
+}
+
+/* The lens with contributions against the reference's attn_out.N, mlp_out.N
+ * (the sub-block outputs, rows 3N-2 and 3N-1 of the lens's taps) and
+ * attribution (1 + 2L, T, 2); nothing when the reference lacks them. The
+ * final top-1 attribution is compared where both pick the same top-1. */
+static void check_contributions(const loupe_model *model, const safetensors_file *reference, const int32_t *ids, int T,
+                                const float *expected_lens, double *worst_delta, double *worst_attribution) {
+    loupe_model_info info;
+    loupe_model_get_info(model, &info);
+    const int L = info.n_layer, C = info.n_embd, V = info.n_vocab;
+    float *attribution = reference_tensor(reference, "attribution", (size_t)(1 + 2 * L) * T * 2);
+    if (attribution == NULL) return;
+    loupe_lens_params params = loupe_lens_default_params();
+    params.contributions = true, params.keep_taps = true;
+    loupe_lens_result *lens = NULL;
+    loupe_error error;
+    CHECK_MSG(loupe_lens_run(model, ids, T, &params, &lens, &error) == LOUPE_OK, "%s", error.message);
+    if (lens == NULL) {
+        free(attribution);
+        return;
+    }
+    const float *kept = loupe_lens_taps(lens);
+    for (int layer = 1; layer <= L; layer++)
+        for (int k = 0; k < 2; k++) {
+            char name[32];
+            snprintf(name, sizeof name, k == 0 ? "attn_out.%d" : "mlp_out.%d", layer);
+            float *expected = reference_tensor(reference, name, (size_t)T * C);
+            CHECK_MSG(expected != NULL, "%s missing", name);
+            if (expected)
+                *worst_delta = fmax(*worst_delta, test_max_abs_diff(kept + (size_t)(3 * layer - 2 + k) * T * C, expected,
+                                                                    (size_t)T * C));
+            free(expected);
+        }
+    for (int component = 0; component <= 2 * L; component++) {
+        int row = component == 0 ? 0 : 3 * ((component + 1) / 2) - 2 + (component + 1) % 2;
+        for (int t = 0; t < T; t++) {
+            const loupe_lens_cell *cell = loupe_lens_cell_at(lens, row, t);
+            const float *final_logits = expected_lens + ((size_t)L * T + t) * V;
+            int32_t top = 0;
+            for (int v = 1; v < V; v++)
+                if (final_logits[v] > final_logits[top]) top = v;
+            const float *expected = attribution + ((size_t)component * T + t) * 2;
+            CHECK_MSG(cell->attribution != NULL, "row %d has no attribution", row);
+            if (cell->attribution == NULL) continue;
+            if (t + 1 < T)
+                *worst_attribution = fmax(*worst_attribution,
+                                          fabs(cell->attribution->target - expected[0]) / (1.0 + fabs(expected[0])));
+            if (cell->final_top.id == top)
+                *worst_attribution = fmax(*worst_attribution, fabs(cell->attribution->final_top - expected[1]) /
+                                                                  (1.0 + fabs(expected[1])));
+        }
+    }
+    loupe_lens_free(lens);
+    free(attribution);
 }
 
 int main(int argc, char **argv) {
@@ -119,11 +176,15 @@ int main(int argc, char **argv) {
             for (int v = 0; v < V; v++) sum += exp(x[v] - max);
             worst_prob = fmax(worst_prob, fabs(loupe_lens_cell_at(lens, row, p)->top_probs[0] - 1.0 / sum));
         }
+    double worst_delta = 0, worst_attribution = 0;
+    check_contributions(model, &reference, ids, T, expected_lens, &worst_delta, &worst_attribution);
     printf("%s (%s): max |difference| hidden %.3g, attention taps %.3g, lens rows %.3g, logits %.3g, lens top-1 "
-           "probability %.3g\n",
-           argv[1], info.model_type, worst_hidden, worst_attn, worst_lens, worst_logits, worst_prob);
+           "probability %.3g, sub-block outputs %.3g, attributions %.3g (relative)\n",
+           argv[1], info.model_type, worst_hidden, worst_attn, worst_lens, worst_logits, worst_prob, worst_delta,
+           worst_attribution);
     CHECK_MSG(worst_hidden < tolerance && worst_attn < tolerance && worst_lens < tolerance &&
-                  worst_logits < tolerance && worst_prob < tolerance,
+                  worst_logits < tolerance && worst_prob < tolerance && worst_delta < tolerance &&
+                  worst_attribution < tolerance,
               "above the tolerance %g", tolerance);
     loupe_lens_free(lens);
     free(normed), free(logits), free(expected_lens), free(final_residual), free(t.rows), free(ids);
