@@ -149,6 +149,12 @@ int cmd_plot(int argc, char **argv) {
     loupe_lens_saved *saved = NULL;
     status = read_lens(chosen.input, &saved);
     if (status != 0) return status;
+    if (chosen.metric.token == LENS_TOKEN_TRACKED && chosen.metric.tracked >= saved->n_track) {
+        cli_error("--token track:%d: only %d token%s tracked (--track)", chosen.metric.tracked + 1, saved->n_track,
+                  saved->n_track == 1 ? " is" : "s are");
+        loupe_lens_saved_free(saved);
+        return CLI_EXIT_USAGE;
+    }
     loupe_tokenizer *tokenizer = NULL;
     status = open_tokenizer(chosen.model, saved, chosen.input, &tokenizer);
     if (status == 0) {

@@ -24,18 +24,20 @@
 /* The most tensors one export holds. */
 enum { EXPORT_MAX_TENSORS = 40 };
 
-/* The arrays of one export, each carved from `arena`. */
+/* The tensors of one export, their data owned, and the header's metadata. */
 typedef struct lens_export {
     safetensors_entry entries[EXPORT_MAX_TENSORS];
     size_t n_entries;
     safetensors_metadata metadata[6];
     size_t n_metadata;
-    char layers[16384], rows[32], positions[32], topk[16];
+    char *layers;                     /* the row names as a JSON list (owned) */
+    char rows[32], positions[32], topk[16];
     void *blocks[EXPORT_MAX_TENSORS]; /* owned tensor data */
     size_t n_blocks;
 } lens_export;
 
-/* A new tensor of `count` elements; NULL when out of memory. */
+/* A new zeroed tensor of the given shape (4-byte elements), added to the
+ * export; NULL when out of memory. */
 static void *add_tensor(lens_export *export, const char *name, safetensors_write_dtype dtype, int n_dims,
                         const int64_t *shape) {
     size_t count = 1;
@@ -57,6 +59,7 @@ static void *add_tensor(lens_export *export, const char *name, safetensors_write
 
 static void export_free(lens_export *export) {
     for (size_t i = 0; i < export->n_blocks; i++) free(export->blocks[i]);
+    free(export->layers);
 }
 
 /* A token's four fields in (R, P) tensors named PREFIX_id, _prob, _logit, _rank. */
@@ -211,13 +214,17 @@ static int add_tap_tensors(lens_export *export, const lens_view *view, const lou
  * The file
  * ---------------------------------------------------------------------- */
 
-/* __metadata__: what the arrays are, in strings. */
-static void add_metadata(lens_export *export, const lens_view *view) {
-    size_t used = (size_t)snprintf(export->layers, sizeof export->layers, "[");
-    for (int row = view->rows.first; row < view->rows.end && used < sizeof export->layers; row++)
-        used += (size_t)snprintf(export->layers + used, sizeof export->layers - used, "%s\"%s\"",
-                                 row > view->rows.first ? ", " : "", lens_view_row_name(view, row));
-    if (used < sizeof export->layers) snprintf(export->layers + used, sizeof export->layers - used, "]");
+/* __metadata__: what the arrays are, in strings. False when out of memory. */
+static bool add_metadata(lens_export *export, const lens_view *view) {
+    /* row names are at most 31 bytes of [a-z0-9._]: 36 bytes each with quotes and separator */
+    size_t capacity = (size_t)(view->rows.end - view->rows.first) * 36 + 3, used = 0;
+    export->layers = malloc(capacity);
+    if (export->layers == NULL) return false;
+    used += (size_t)snprintf(export->layers, capacity, "[");
+    for (int row = view->rows.first; row < view->rows.end; row++)
+        used += (size_t)snprintf(export->layers + used, capacity - used, "%s\"%s\"", row > view->rows.first ? ", " : "",
+                                 lens_view_row_name(view, row));
+    snprintf(export->layers + used, capacity - used, "]");
     snprintf(export->rows, sizeof export->rows, "[%d, %d]", view->rows.first, view->rows.end);
     snprintf(export->positions, sizeof export->positions, "[%d, %d]", view->positions.first, view->positions.end);
     snprintf(export->topk, sizeof export->topk, "%d", view->topk);
@@ -227,6 +234,7 @@ static void add_metadata(lens_export *export, const lens_view *view) {
     };
     memcpy(export->metadata, metadata, sizeof metadata);
     export->n_metadata = sizeof metadata / sizeof metadata[0];
+    return true;
 }
 
 typedef struct export_job {
@@ -280,8 +288,11 @@ int lens_export_write(const lens_view *view, const loupe_model *model, const len
     if (status == CLI_EXIT_OK && (options->taps || options->has_logprob_rows)) {
         status = add_tap_tensors(export, view, model, options);
     }
+    if (status == CLI_EXIT_OK && !add_metadata(export, view)) {
+        cli_error("--export: out of memory");
+        status = CLI_EXIT_FAILURE;
+    }
     if (status == CLI_EXIT_OK) {
-        add_metadata(export, view);
         export_job job = {.export = export, .path = options->path};
         loupe_error error;
         if (plot_file_write(options->path, write_body, &job, &error) != LOUPE_OK) status = cli_fail(&error);

@@ -353,6 +353,9 @@ typedef struct loupe_lens_saved {
     int32_t *top_ids;      /* (R, P, K) */
     float *top_probs;      /* (R, P, K) */
     int32_t max_id;        /* the largest token id anywhere in the document */
+    int n_track;           /* N: options.track's length (0 when absent) */
+    int32_t track_ids[LOUPE_LENS_MAX_TRACK]; /* (N) options.track */
+    loupe_lens_token *tracked; /* (R, P, N) the cells' tracked point here; NULL when N is 0 */
 } loupe_lens_saved;
 
 /* Reads `length` bytes of a loupe.lens/1 document (need not be NUL-

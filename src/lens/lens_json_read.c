@@ -168,6 +168,23 @@ static loupe_status read_options(const reader *r, const cJSON *root, loupe_lens_
     if (!cJSON_IsBool(subblocks)) return fail(r, "options.subblocks", "expected true or false", subblocks);
     saved->topk = (int)topk;
     saved->subblocks = cJSON_IsTrue(subblocks);
+    const cJSON *track = cJSON_GetObjectItemCaseSensitive(options, "track");
+    if (track != NULL) {
+        int n = cJSON_IsArray(track) ? cJSON_GetArraySize(track) : -1;
+        if (n < 1 || n > LOUPE_LENS_MAX_TRACK)
+            return error_set(r->error, LOUPE_ERROR_FORMAT, "%s: options.track: expected a list of 1 .. %d token ids",
+                             r->name, LOUPE_LENS_MAX_TRACK);
+        saved->n_track = n;
+        for (int k = 0; k < n && status == LOUPE_OK; k++) {
+            char field[FIELD_CAPACITY];
+            long id = 0;
+            snprintf(field, sizeof field, "options.track[%d]", k);
+            status = get_int(r, cJSON_GetArrayItem(track, k), field, 0, saved->info.n_vocab - 1, &id);
+            saved->track_ids[k] = (int32_t)id;
+            if (id > saved->max_id) saved->max_id = (int32_t)id;
+        }
+        if (status != LOUPE_OK) return status;
+    }
     const cJSON *contributions = cJSON_GetObjectItemCaseSensitive(options, "contributions");
     if (contributions != NULL && !cJSON_IsBool(contributions))
         return fail(r, "options.contributions", "expected true or false", contributions);
@@ -206,11 +223,11 @@ static loupe_status read_layers(const reader *r, const cJSON *root, loupe_lens_s
     return status;
 }
 
-/* {"id", "prob", "logit", "rank"} of one token in one cell. */
-static loupe_status read_token(const reader *r, const cJSON *cell, const char *key, const char *where,
-                               const loupe_lens_saved *saved, loupe_lens_token *token) {
+/* {"id", "prob", "logit", "rank"} of one token in one cell: `item`, named
+ * where.key in messages. */
+static loupe_status read_token_item(const reader *r, const cJSON *item, const char *key, const char *where,
+                                    const loupe_lens_saved *saved, loupe_lens_token *token) {
     char field[FIELD_CAPACITY];
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(cell, key);
     snprintf(field, sizeof field, "%s.%s", where, key);
     if (!cJSON_IsObject(item)) return fail(r, field, "expected an object", item);
     long id = 0, rank = 0;
@@ -231,6 +248,30 @@ static loupe_status read_token(const reader *r, const cJSON *cell, const char *k
     }
     token->id = (int32_t)id;
     token->rank = (int32_t)rank;
+    return status;
+}
+
+/* The token cell[key]. */
+static loupe_status read_token(const reader *r, const cJSON *cell, const char *key, const char *where,
+                               const loupe_lens_saved *saved, loupe_lens_token *token) {
+    return read_token_item(r, cJSON_GetObjectItemCaseSensitive(cell, key), key, where, saved, token);
+}
+
+/* cell["tracked"]: one token per options.track id, in its order. */
+static loupe_status read_tracked(const reader *r, const cJSON *cell, const char *where, loupe_lens_saved *saved,
+                                 loupe_lens_token *tracked) {
+    char field[FIELD_CAPACITY];
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(cell, "tracked");
+    snprintf(field, sizeof field, "%s.tracked", where);
+    loupe_status status = get_array(r, list, field, saved->n_track);
+    for (int k = 0; k < saved->n_track && status == LOUPE_OK; k++) {
+        char key[32];
+        snprintf(key, sizeof key, "tracked[%d]", k);
+        status = read_token_item(r, cJSON_GetArrayItem(list, k), key, where, saved, &tracked[k]);
+        if (status == LOUPE_OK && tracked[k].id != saved->track_ids[k])
+            return error_set(r->error, LOUPE_ERROR_FORMAT, "%s: %s.%s.id: %d is not options.track[%d] = %d", r->name,
+                             where, key, tracked[k].id, k, saved->track_ids[k]);
+    }
     return status;
 }
 
@@ -309,6 +350,11 @@ static loupe_status read_cell(const reader *r, const cJSON *item, int i, int j, 
         status = get_float(r, cJSON_GetObjectItemCaseSensitive(item, scalars[s].key), field, 0.0, HUGE_VAL,
                            scalars[s].value);
     }
+    if (status == LOUPE_OK && saved->n_track > 0) {
+        cell->tracked = saved->tracked + index * (size_t)saved->n_track;
+        cell->n_tracked = saved->n_track;
+        status = read_tracked(r, item, where, saved, saved->tracked + index * (size_t)saved->n_track);
+    }
     return status;
 }
 
@@ -342,8 +388,9 @@ static loupe_status allocate(const reader *r, loupe_lens_saved *saved, int n_row
     saved->cells = calloc(n_cells, sizeof *saved->cells);
     saved->top_ids = calloc(n_cells * (size_t)saved->topk, sizeof *saved->top_ids);
     saved->top_probs = calloc(n_cells * (size_t)saved->topk, sizeof *saved->top_probs);
+    if (saved->n_track > 0) saved->tracked = calloc(n_cells * (size_t)saved->n_track, sizeof *saved->tracked);
     if (!saved->ids || !saved->token_texts || !saved->row_names || !saved->cells || !saved->top_ids ||
-        !saved->top_probs)
+        !saved->top_probs || (saved->n_track > 0 && !saved->tracked))
         return error_set(r->error, LOUPE_ERROR_MEMORY, "%s: out of memory for %zu cells", r->name, n_cells);
     return LOUPE_OK;
 }
@@ -411,6 +458,7 @@ void loupe_lens_saved_free(loupe_lens_saved *saved) {
     free(saved->cells);
     free(saved->top_ids);
     free(saved->top_probs);
+    free(saved->tracked);
     free(saved->model_name);
     free(saved->model_directory);
     free(saved);

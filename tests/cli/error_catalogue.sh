@@ -738,6 +738,9 @@ check E2402 2 "--track: 50257 is not a token id below 50257" "$loupe" lens --tra
 check E2403 2 "--track: at most 16 tokens can be tracked" "$loupe" lens $(for i in $(seq 17); do echo --track $i; done) x
 check E2404 2 "--token track:2: only 1 token is tracked \(--track\)" "$loupe" lens --track 5 --token track:2 x
 check E2405 2 "--track: '' encodes to no token" "$loupe" lens --track "" x
+"$loupe" lens --track " Paris" --format json "Paris is" | sed 's/"tracked": \[{"id": 6342/"tracked": [{"id": 6343/' >"$work/tracked.json"
+check E2406 1 "$work/tracked.json: cells\[0\]\[0\].tracked\[0\].id: 6343 is not options.track\[0\] = 6342" \
+  "$loupe" plot --token track:1 --plot "$work/tracked.svg" "$work/tracked.json"
 
 check E2410 2 "--export: '$work/lens.npy' must end in .safetensors" "$loupe" lens --export "$work/lens.npy" x
 check E2411 2 "--export-taps needs --export FILE.safetensors" "$loupe" lens --export-taps x

@@ -69,6 +69,19 @@ for name, words in blocks[0]["rows"]:
     check(values == expected, "row %s: table ranks %s, JSON %s" % (name, values, expected))
 check("  token:  track:2 = \u2423the (id %d)" % the in out.split("\n"), "the legend does not name track:2")
 
+# loupe plot of the saved JSON draws the same picture as the run
+import os, tempfile
+with tempfile.TemporaryDirectory() as tmp:
+    saved = os.path.join(tmp, "lens.json")
+    out, _, _ = run(loupe, "lens", "--format", "json", "--track", " the", text)
+    open(saved, "w", encoding="utf-8").write(out)
+    run(loupe, "lens", "--track", " the", "--token", "track:1", "--metric", "rank", "--plot", os.path.join(tmp, "a.svg"), text)
+    run(loupe, "plot", "--token", "track:1", "--metric", "rank", "--plot", os.path.join(tmp, "b.svg"), saved)
+    check(open(os.path.join(tmp, "a.svg"), "rb").read() == open(os.path.join(tmp, "b.svg"), "rb").read(),
+          "loupe plot of the saved lens draws another picture than the run")
+    _, err, status = run(loupe, "plot", "--token", "track:2", "--plot", os.path.join(tmp, "c.svg"), saved, expect=None)
+    check(status == 2 and "only 1 token is tracked" in err, "plot --token track:2: %d %s" % (status, err))
+
 # refused: more than one token, an id beyond the vocabulary, track:N beyond the tracked tokens
 for args, message in [(["--track", " Paris Hilton"], "is 2 tokens, not one"),
                       (["--track", "50257"], "50257 is not a token id below 50257"),
