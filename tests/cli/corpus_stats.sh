@@ -71,6 +71,7 @@ for lens, t in positions:
     decisions[min(l for l in range(R) if all(x == top[-1] for x in top[l:]))] += 1
 check(out["decision_layer"] == decisions, "decisions %r vs %r" % (out["decision_layer"], decisions))
 check(out["rarity"] is None, "rarity without --counts")
+check("tracked" not in out, "tracked without --track")
 
 # --max-tokens and --min-context
 out = run_json(loupe, "corpus", "--format", "json", "--separator", SEP, "--max-tokens", "15", corpus)
