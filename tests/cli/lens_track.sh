@@ -7,6 +7,8 @@
 # (tests/test_lens.c holds the tracked values to transformers' lens logits.)
 set -euo pipefail
 LOUPE=${1:?usage: lens_track.sh path/to/loupe}
+# under ASan: fontconfig's process-wide caches (used by --plot) are not leaks of ours
+export LSAN_OPTIONS="suppressions=$(cd "$(dirname "$0")" && pwd)/plot_lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 export PYTHONPATH="$(cd "$(dirname "$0")/../data" && pwd)"
 python3 - "$LOUPE" <<'PY'
 import sys
