@@ -289,6 +289,58 @@ const int32_t *loupe_lens_ids(const loupe_lens_result *result);
 /* The cell at (row, position); NULL when out of range. */
 const loupe_lens_cell *loupe_lens_cell_at(const loupe_lens_result *result, int row, int position);
 
+/* A window of a lens: rows [row_first, row_end) and positions
+ * [position_first, position_end), each non-empty and inside the lens. */
+typedef struct loupe_lens_window {
+    int row_first, row_end;
+    int position_first, position_end;
+} loupe_lens_window;
+
+/* The lens's numbers as flat arrays, for callers that want them whole (the
+ * Python package's numpy arrays). Shapes: R rows and P positions of the
+ * window, K = topk, row-major; a NULL pointer is not filled. Where a cell
+ * has no true next token (the text's last position) the target's prob and
+ * logit are NaN and its rank -1. */
+typedef struct loupe_lens_arrays {
+    double *kl_final, *kl_final_rev, *kl_first, *kl_first_rev, *entropy; /* (R, P) */
+    double *target_prob, *target_logit;                                 /* (R, P) */
+    int32_t *target_rank;                                               /* (R, P) */
+    double *input_prob, *input_logit;                                   /* (R, P) */
+    int32_t *input_rank;                                                /* (R, P) */
+    double *final_top_prob;                                             /* (R, P) */
+    int32_t *top_ids;                                                   /* (R, P, K) */
+    double *top_probs;                                                  /* (R, P, K) */
+} loupe_lens_arrays;
+
+/* Copies the cells of `window` (NULL: the whole lens) of a result into
+ * *arrays, every cell exactly as loupe_lens_cell_at gives it (float widened
+ * to double). LOUPE_ERROR_ARGUMENT when the window is empty or outside the
+ * lens. */
+loupe_status loupe_lens_copy_arrays(const loupe_lens_result *result, const loupe_lens_window *window,
+                                    const loupe_lens_arrays *arrays, loupe_error *error);
+
+/* The loupe.lens/1 document (docs/LENS_JSON.md) of the cells of `window`
+ * (NULL: the whole lens), byte for byte what `loupe lens --format json`
+ * prints for it: token texts from `tokenizer`, the model fields from
+ * `info`. On success *text_out (caller frees with loupe_free) holds
+ * *length_out bytes and a terminating NUL. */
+loupe_status loupe_lens_write_json(const loupe_lens_result *result, const loupe_tokenizer *tokenizer,
+                                   const loupe_model_info *info, const loupe_lens_window *window,
+                                   char **text_out, size_t *length_out, loupe_error *error);
+
+/* The residual stream at every tap the lens reads, raw (before the final
+ * norm): hidden (R, T, C), R = loupe_lens_row_count(L, subblocks), in the
+ * lens's row order (row 0 the embedding output, row R-1 the last block's).
+ * T must be 1 .. n_ctx and every id below V. */
+loupe_status loupe_lens_hidden_states(const loupe_model *model, const int32_t *ids, int n_tokens, bool subblocks,
+                                      float *hidden, loupe_error *error);
+
+/* One lens row's logits: the model's head (final norm, then unembedding)
+ * on the residual of row `row` (0 .. R-1) over ids (T): logits (T, V).
+ * Row R-1 gives the model's own logits. */
+loupe_status loupe_lens_row_logits(const loupe_model *model, const int32_t *ids, int n_tokens, bool subblocks,
+                                   int row, float *logits, loupe_error *error);
+
 /* ------------------------------------------------------------------------
  * A lens read back from its JSON document
  *
@@ -340,6 +392,11 @@ void loupe_lens_saved_free(loupe_lens_saved *saved);
 /* The cell at (row, position), both absolute (as in the full lens); NULL
  * outside the saved window. */
 const loupe_lens_cell *loupe_lens_saved_cell(const loupe_lens_saved *saved, int row, int position);
+
+/* loupe_lens_copy_arrays of a saved lens: the cells of its whole window
+ * (R, P as saved). */
+loupe_status loupe_lens_saved_copy_arrays(const loupe_lens_saved *saved, const loupe_lens_arrays *arrays,
+                                          loupe_error *error);
 
 /* ------------------------------------------------------------------------
  * Corpora: documents, windows and streaming statistics of the lens

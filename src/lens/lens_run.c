@@ -36,6 +36,7 @@
 #include "kernels/tile_gemm.h"
 #include "lens/lens_fused.h"
 #include "lens/lens_stats.h"
+#include "lens/lens_taps.h"
 #include "loupe.h"
 #include "model/model.h"
 #include "util/error.h"
@@ -54,24 +55,6 @@ struct loupe_lens_result {
 loupe_lens_params loupe_lens_default_params(void) {
     loupe_lens_params params = {.topk = 5, .subblocks = false, .position_block = 24};
     return params;
-}
-
-/* Collects the taps in row order into taps (R, T, C). */
-typedef struct tap_store {
-    float *taps;
-    int next_row;
-    int n_rows;
-} tap_store;
-
-static loupe_status store_tap(void *user, loupe_tap_kind kind, int layer, const float *residual,
-                              int T, int C) {
-    (void)kind;
-    (void)layer;
-    tap_store *store = user;
-    if (store->next_row >= store->n_rows) return LOUPE_ERROR_ARGUMENT; /* cannot happen: rows counted from the model */
-    memcpy(store->taps + (size_t)store->next_row * T * C, residual, (size_t)T * C * sizeof(float));
-    store->next_row++;
-    return LOUPE_OK;
 }
 
 static void make_row_names(loupe_lens_result *result, int n_layer, bool subblocks) {
@@ -420,22 +403,18 @@ loupe_status loupe_lens_run(const loupe_model *model, const int32_t *ids, int n_
     int B = params->position_block < T ? params->position_block : T;
 
     loupe_lens_result *result = result_create(R, T, K);
-    tap_store store = {.taps = malloc((size_t)R * T * C * sizeof(float)), .next_row = 0, .n_rows = R};
+    float *taps = malloc((size_t)R * T * C * sizeof(float)); /* (R, T, C) */
     lens_sweep sweep;
-    if (result == NULL || store.taps == NULL || sweep_build(&sweep, model, R, T, K, B) != 0) {
+    if (result == NULL || taps == NULL || sweep_build(&sweep, model, R, T, K, B) != 0) {
         status = error_set(error, LOUPE_ERROR_MEMORY, "out of memory for the lens of %d tokens", T);
-        free(store.taps);
+        free(taps);
         loupe_lens_free(result);
         return status;
     }
     memcpy(result->ids, ids, (size_t)T * sizeof *ids);
     make_row_names(result, L, params->subblocks);
 
-    loupe_forward_params forward = loupe_forward_default_params();
-    forward.tap = store_tap;
-    forward.tap_user = &store;
-    forward.tap_after_attention = params->subblocks;
-    status = loupe_model_forward(model, ids, T, &forward, NULL, error);
+    status = lens_taps_collect(model, ids, T, params->subblocks, taps, error);
     if (status == LOUPE_OK) {
         /* The sweep runs its matmuls on threads of its own. */
         int blas_threads = matmul_set_threads(1);
@@ -446,14 +425,14 @@ loupe_status loupe_lens_run(const loupe_model *model, const int32_t *ids, int n_
 #pragma omp parallel
         for (int block = -1; block < n_blocks; block++) {
             lens_step step = step_of(block, B, T);
-            step_prepare(&sweep, store.taps, ids, &step);
+            step_prepare(&sweep, taps, ids, &step);
             step_sweep(&sweep, &step);
             step_finish(&sweep, result, &step);
         }
         matmul_set_threads(blas_threads);
     }
     sweep_free(&sweep);
-    free(store.taps);
+    free(taps);
     if (status != LOUPE_OK) {
         loupe_lens_free(result);
         return status;
