@@ -220,6 +220,13 @@ loupe_status loupe_tokenizer_decode(const loupe_tokenizer *tokenizer, const int3
 size_t loupe_tokenizer_render(const loupe_tokenizer *tokenizer, int32_t id, char *buffer,
                               size_t capacity);
 
+/* The text of one token as loupe's JSON documents write it (the "text" of
+ * a loupe.lens/1 token): its bytes, each byte that is not part of valid
+ * UTF-8 written as <0xNN>, so the result is always valid UTF-8. Written as
+ * snprintf does (at most capacity bytes, NUL included), returning the full
+ * length; "" (0) for an id that is no token. */
+size_t loupe_tokenizer_token_text(const loupe_tokenizer *tokenizer, int32_t id, char *buffer, size_t capacity);
+
 /* ------------------------------------------------------------------------
  * The logit lens
  *
