@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import warnings
 
 from . import _arguments as arguments
 from ._paths import executable
@@ -100,7 +101,9 @@ class _Progress:
         self.done = 0
         if enabled:
             try:
-                from tqdm.auto import tqdm
+                with warnings.catch_warnings():  # tqdm.auto warns when a notebook lacks ipywidgets
+                    warnings.simplefilter("ignore")
+                    from tqdm.auto import tqdm
                 self.bar = tqdm(total=100, unit="%", desc="loupe corpus")
             except ImportError:
                 pass
