@@ -44,15 +44,15 @@ def token_ids(value, name="ids"):
         raise LoupeError(f"{name}: expected a sequence of token ids ({exception})") from None
     if array.ndim != 1:
         raise LoupeError(f"{name}: expected a flat sequence of token ids, got an array of shape {array.shape}")
-    if array.size and array.dtype.kind not in "iu":
-        if array.dtype == object and all(isinstance(v, numbers.Integral) and not isinstance(v, bool)
-                                         for v in array):
-            array = np.array([int(v) for v in array], dtype=object)
-        else:
-            raise LoupeError(f"{name}: expected whole-number token ids, got {array.dtype} values")
-    if array.size and (array.min() < -2**31 or array.max() >= 2**31):
-        bad = array.min() if array.min() < -2**31 else array.max()
-        raise LoupeError(f"{name}: token id {bad} is outside the vocabulary")
+    if array.size == 0:
+        return np.zeros(0, dtype=np.int32)
+    if array.dtype == object and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in array):
+        array = np.array([int(v) for v in array], dtype=object)  # ints beyond int64: range-checked below
+    elif array.dtype.kind not in "iu":
+        raise LoupeError(f"{name}: expected whole-number token ids, got {array.dtype} values")
+    low, high = array.min(), array.max()
+    if low < -2**31 or high >= 2**31:
+        raise LoupeError(f"{name}: token id {low if low < -2**31 else high} is outside the vocabulary")
     return np.ascontiguousarray(array, dtype=np.int32)
 
 

@@ -11,7 +11,7 @@ from . import _arguments as arguments
 from ._library import check, ffi, lib, new_error
 from .errors import LoupeError
 
-# (field, C type) of the (R, P) arrays; top_ids and top_probs are (R, P, K).
+# (field, dtype) of the (R, P) arrays; top_ids and top_probs are (R, P, K).
 _CELL_ARRAYS = (
     ("kl_final", np.float64), ("kl_final_rev", np.float64), ("kl_first", np.float64),
     ("kl_first_rev", np.float64), ("entropy", np.float64),
@@ -50,7 +50,7 @@ class LensResult:
     """
 
     def __init__(self):
-        raise TypeError("a LensResult comes from Model.lens or LensResult.from_json")
+        raise LoupeError("a LensResult comes from Model.lens or LensResult.from_json")
 
     @classmethod
     def _make(cls, fields):
@@ -102,7 +102,7 @@ class LensResult:
                 raise LoupeError(f"{name}: more than {_MAX_JSON_BYTES} bytes", "limit exceeded")
         saved = ffi.new("loupe_lens_saved **")
         error = new_error()
-        check(lib.loupe_lens_read_json(text, len(text), name.encode(), saved, error), error)
+        check(lib.loupe_lens_read_json(text, len(text), os.fsencode(name), saved, error), error)
         saved = ffi.gc(saved[0], lib.loupe_lens_saved_free)
         n_rows, n_positions = saved.row_end - saved.row_first, saved.position_end - saved.position_first
         arrays = _copy_arrays(n_rows, n_positions, saved.topk,
