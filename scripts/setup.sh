@@ -13,6 +13,6 @@ cmake --build "$build_dir" -j"$(nproc)"
 # python3-numpy), into the user's site-packages; it records this build's
 # libloupe.so. Offline: nothing is fetched, nothing compiled.
 python=${LOUPE_PYTHON:-/usr/bin/python3}
-LOUPE_LIBRARY="$PWD/$build_dir/libloupe.so" "$python" -m pip install --quiet --user --break-system-packages \
+LOUPE_LIBRARY="$PWD/$build_dir/libloupe.so" "$python" -m pip install --quiet --user --break-system-packages --root-user-action=ignore \
   --no-build-isolation --no-deps --no-index --force-reinstall ./python
 "$python" -c "import loupe; print(loupe.Model().lens('And God said').kl_final.shape)"
