@@ -35,7 +35,9 @@ def main():
     parser.add_argument("model")
     parser.add_argument("text")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="PyTorch's threads (default: every CPU)")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     with open(args.text, encoding="utf-8") as f:
         text = f.read()
     command = os.path.join(os.path.dirname(_library.LIBRARY_PATH), "loupe")
