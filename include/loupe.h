@@ -59,8 +59,9 @@ typedef struct loupe_model loupe_model;
 
 /* Opens the Hugging Face model folder `directory`: config.json and either
  * model.safetensors or model.safetensors.index.json with its shards.
- * Weights stored as F32 are used in place from the memory map; F16 and BF16
- * are converted to float32 once, here. On success *model_out owns the model;
+ * Weight matrices are used in place from the memory map as stored, F32, F16
+ * or BF16 (the products convert half-precision panels to float32 as they use
+ * them, exactly); only vectors (norms, biases) are converted here. On success *model_out owns the model;
  * release it with loupe_model_close. */
 loupe_status loupe_model_open(const char *directory, loupe_model **model_out,
                               loupe_error *error);
@@ -125,9 +126,11 @@ loupe_status loupe_model_forward(const loupe_model *model, const int32_t *ids, i
 void loupe_model_final_norm(const loupe_model *model, const float *residual, int n_rows,
                             float *normed);
 
-/* The unembedding of already-normalised rows: normed (N, C) -> logits (N, V). */
-void loupe_model_unembed(const loupe_model *model, const float *normed, int n_rows,
-                         float *logits);
+/* The unembedding of already-normalised rows: normed (N, C) -> logits (N, V).
+ * LOUPE_ERROR_MEMORY when a BF16 or F16 unembedding's conversion scratch
+ * (a few MB) cannot be allocated; LOUPE_OK otherwise. */
+loupe_status loupe_model_unembed(const loupe_model *model, const float *normed, int n_rows,
+                                 float *logits);
 
 /* The model's head on raw residual rows, final norm then unembedding:
  * residual (N, C) -> logits (N, V). The residual is not modified. */

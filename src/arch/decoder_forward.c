@@ -30,6 +30,7 @@ typedef struct decoder_run_state {
     float *cos_table, *sin_table; /* (T, R/2) */
     float *inv_freq;  /* (R/2) */
     float *scores;    /* attention scratch */
+    float *weight_panels; /* matmul_view's scratch (model_weight_scratch_floats) */
     float *arena;
 } decoder_run_state;
 
@@ -37,7 +38,8 @@ static int run_state_build(decoder_run_state *state, const model_description *d,
     size_t t = (size_t)T, c = (size_t)d->n_embd, a = (size_t)d->n_head * d->head_dim;
     size_t g = (size_t)d->n_kv_head * d->head_dim, half = (size_t)d->rope.rotary_dim / 2;
     size_t wide = 2 * (size_t)d->n_inner > 3 * a ? 2 * (size_t)d->n_inner : 3 * a;
-    size_t total = t * (3 * c + 2 * a + 2 * g + wide + 2 * half) + half + attention_scratch_floats(T);
+    size_t total = t * (3 * c + 2 * a + 2 * g + wide + 2 * half) + half + attention_scratch_floats(T) +
+                   model_weight_scratch_floats(d);
     state->arena = malloc(total * sizeof(float));
     if (state->arena == NULL) return -1;
     float *next = state->arena;
@@ -52,6 +54,7 @@ static int run_state_build(decoder_run_state *state, const model_description *d,
     state->cos_table = next, next += t * half;
     state->sin_table = next, next += t * half;
     state->inv_freq = next, next += half;
+    state->weight_panels = next, next += model_weight_scratch_floats(d);
     state->scores = next;
     return 0;
 }
@@ -62,12 +65,12 @@ static void project_qkv(const model_description *d, const decoder_block_weights 
                         int T) {
     int C = d->n_embd, D = d->head_dim, A = d->n_head * D, G = d->n_kv_head * D;
     if (!d->fused_qkv) {
-        matmul(s->q, s->normed, b->q_weight, b->q_bias, T, C, A, MATMUL_WEIGHT_OUT_IN, false);
-        matmul(s->k, s->normed, b->k_weight, b->k_bias, T, C, G, MATMUL_WEIGHT_OUT_IN, false);
-        matmul(s->v, s->normed, b->v_weight, b->v_bias, T, C, G, MATMUL_WEIGHT_OUT_IN, false);
+        matmul_view(s->q, s->normed, &b->q_weight, b->q_bias, T, C, A, MATMUL_WEIGHT_OUT_IN, false, s->weight_panels);
+        matmul_view(s->k, s->normed, &b->k_weight, b->k_bias, T, C, G, MATMUL_WEIGHT_OUT_IN, false, s->weight_panels);
+        matmul_view(s->v, s->normed, &b->v_weight, b->v_bias, T, C, G, MATMUL_WEIGHT_OUT_IN, false, s->weight_panels);
         return;
     }
-    matmul(s->wide, s->normed, b->qkv_weight, b->qkv_bias, T, C, 3 * A, MATMUL_WEIGHT_OUT_IN, false);
+    matmul_view(s->wide, s->normed, &b->qkv_weight, b->qkv_bias, T, C, 3 * A, MATMUL_WEIGHT_OUT_IN, false, s->weight_panels);
 #pragma omp parallel for schedule(static)
     for (int t = 0; t < T; t++)
         for (int h = 0; h < d->n_head; h++) {
@@ -103,15 +106,15 @@ static void attend(const model_description *d, const decoder_block_weights *b, d
 static void add_mlp(const model_description *d, const decoder_block_weights *b, decoder_run_state *s, int T) {
     int C = d->n_embd, I = d->n_inner;
     float *up = s->wide + (size_t)T * I;
-    matmul(up, s->normed, b->up_weight, b->up_bias, T, C, I, MATMUL_WEIGHT_OUT_IN, false);
+    matmul_view(up, s->normed, &b->up_weight, b->up_bias, T, C, I, MATMUL_WEIGHT_OUT_IN, false, s->weight_panels);
     if (d->gated_mlp) {
-        matmul(s->wide, s->normed, b->gate_weight, b->gate_bias, T, C, I, MATMUL_WEIGHT_OUT_IN, false);
+        matmul_view(s->wide, s->normed, &b->gate_weight, b->gate_bias, T, C, I, MATMUL_WEIGHT_OUT_IN, false, s->weight_panels);
         activation_gated(d->activation, s->wide, up, (size_t)T * I);
         up = s->wide;
     } else {
         activation_apply(d->activation, up, (size_t)T * I);
     }
-    matmul(s->residual, up, b->down_weight, b->down_bias, T, I, C, MATMUL_WEIGHT_OUT_IN, true);
+    matmul_view(s->residual, up, &b->down_weight, b->down_bias, T, I, C, MATMUL_WEIGHT_OUT_IN, true, s->weight_panels);
 }
 
 /* One block: the attention tap after the attention sub-block, then the MLP. */
@@ -123,13 +126,13 @@ static loupe_status run_block(const loupe_model *model, int layer, decoder_run_s
     model_apply_norm(d, s->normed, s->residual, b->attn_norm_weight, b->attn_norm_bias, T, C);
     attend(d, b, s, T);
     if (d->parallel_residual) {
-        matmul(s->branch, s->heads, b->o_weight, b->o_bias, T, A, C, MATMUL_WEIGHT_OUT_IN, false);
+        matmul_view(s->branch, s->heads, &b->o_weight, b->o_bias, T, A, C, MATMUL_WEIGHT_OUT_IN, false, s->weight_panels);
         /* the MLP reads the block's input, so its norm comes before the sum */
         model_apply_norm(d, s->normed, s->residual, b->mlp_norm_weight, b->mlp_norm_bias, T, C);
 #pragma omp parallel for schedule(static)
         for (size_t i = 0; i < (size_t)T * C; i++) s->residual[i] += s->branch[i];
     } else {
-        matmul(s->residual, s->heads, b->o_weight, b->o_bias, T, A, C, MATMUL_WEIGHT_OUT_IN, true);
+        matmul_view(s->residual, s->heads, &b->o_weight, b->o_bias, T, A, C, MATMUL_WEIGHT_OUT_IN, true, s->weight_panels);
     }
     loupe_status status = model_report_tap(params, LOUPE_TAP_AFTER_ATTENTION, layer + 1, s->residual, T, C);
     if (status != LOUPE_OK) return status;
@@ -151,9 +154,9 @@ loupe_status decoder_forward(const loupe_model *model, const int32_t *ids, int T
     rope_inverse_frequencies(&d->rope, state.inv_freq);
     rope_tables(state.inv_freq, d->rope.rotary_dim / 2, T, state.cos_table, state.sin_table);
     for (int t = 0; t < T; t++) {
-        const float *token = model->token_embedding + (size_t)ids[t] * C;
         float *row = state.residual + (size_t)t * C;
-        for (int c = 0; c < C; c++) row[c] = token[c] * d->embedding_scale;
+        weight_view_to_f32(&model->token_embedding, ids[t], 1, 0, C, row, C);
+        for (int c = 0; c < C; c++) row[c] *= d->embedding_scale;
     }
     status = model_report_tap(params, LOUPE_TAP_EMBEDDING, 0, state.residual, T, C);
     for (int layer = 0; layer < d->n_layer && status == LOUPE_OK; layer++)

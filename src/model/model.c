@@ -3,6 +3,7 @@
  * (final norm + unembedding) that the logit lens applies to every tap; the
  * family's table (src/arch) does the family's part of each.
  */
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,7 +85,7 @@ void loupe_model_get_info(const loupe_model *model, loupe_model_info *info) {
     info->n_inner = config->n_inner;
     info->n_vocab = config->n_vocab;
     info->n_ctx = config->n_ctx;
-    info->tied_unembedding = model->unembedding == model->token_embedding;
+    info->tied_unembedding = model->unembedding.data == model->token_embedding.data;
     info->n_parameters = model->n_parameters;
     info->weight_bytes = model->weights_file.stored_bytes;
 }
@@ -106,9 +107,17 @@ void loupe_model_final_norm(const loupe_model *model, const float *residual, int
     model->description.family->final_norm(model, residual, n_rows, normed);
 }
 
-void loupe_model_unembed(const loupe_model *model, const float *normed, int n_rows, float *logits) {
-    matmul(logits, normed, model->unembedding, NULL, n_rows, model->description.n_embd,
-           model->description.n_vocab, MATMUL_WEIGHT_OUT_IN, false);
+loupe_status loupe_model_unembed(const loupe_model *model, const float *normed, int n_rows, float *logits) {
+    const model_description *d = &model->description;
+    float *scratch = NULL;
+    if (weight_view_f32(&model->unembedding) == NULL) {
+        scratch = malloc((size_t)omp_get_max_threads() * matmul_scratch_floats(d->n_embd) * sizeof *scratch);
+        if (scratch == NULL) return LOUPE_ERROR_MEMORY;
+    }
+    matmul_view(logits, normed, &model->unembedding, NULL, n_rows, d->n_embd, d->n_vocab, MATMUL_WEIGHT_OUT_IN,
+                false, scratch);
+    free(scratch);
+    return LOUPE_OK;
 }
 
 loupe_status loupe_model_logits(const loupe_model *model, const float *residual, int n_rows,
@@ -116,8 +125,9 @@ loupe_status loupe_model_logits(const loupe_model *model, const float *residual,
     float *normed = malloc((size_t)n_rows * model->description.n_embd * sizeof *normed);
     if (normed == NULL) return error_set(error, LOUPE_ERROR_MEMORY, "out of memory for %d rows", n_rows);
     loupe_model_final_norm(model, residual, n_rows, normed);
-    loupe_model_unembed(model, normed, n_rows, logits);
+    loupe_status status = loupe_model_unembed(model, normed, n_rows, logits);
     free(normed);
+    if (status != LOUPE_OK) return error_set(error, status, "out of memory for the unembedding of %d rows", n_rows);
     return LOUPE_OK;
 }
 

@@ -1,6 +1,7 @@
 /*
  * model.h - what an open loupe_model holds: its description, its mapped
- * checkpoint and float32 views of the weights (all internal).
+ * checkpoint and views of the weights (all internal): matrices as stored
+ * (kernels/weight_view.h), vectors (norms, biases) as float32.
  */
 #ifndef LOUPE_MODEL_MODEL_H
 #define LOUPE_MODEL_MODEL_H
@@ -18,13 +19,13 @@ struct loupe_model {
     char *directory;       /* owned */
     model_description description;
     checkpoint weights_file;
-    const float *token_embedding;   /* (V, C) */
+    weight_view token_embedding;    /* (V, C) */
     const float *final_norm_weight; /* (C) */
     const float *final_norm_bias;   /* (C), NULL for RMSNorm */
-    const float *unembedding;       /* (V, C): the head, or the token embedding when tied */
+    weight_view unembedding;        /* (V, C): the head, or the token embedding when tied */
     gpt2_weights gpt2;                      /* gpt2 only */
     decoder_block_weights *decoder_blocks;  /* (L) the rotary families, owned */
-    float **owned_buffers; /* (n_owned) converted copies of F16/BF16/unaligned tensors */
+    float **owned_buffers; /* (n_owned) float32 copies: F16/BF16 vectors, unaligned F32 and F64 tensors */
     size_t n_owned;
     size_t owned_capacity;
     char dtype_name[16];   /* storage dtype of the weights, or "mixed" */
@@ -34,9 +35,20 @@ struct loupe_model {
 /* Binds the float tensor `name` with the given shape (n_dims 1 or 2; d1
  * unused for 1) as checkpoint_bind_f32 does, keeping any
  * converted copy among the model's owned buffers and counting its
- * parameters and dtype. */
+ * parameters and dtype. For vectors (norms, biases): matrices go through
+ * model_bind_matrix. */
 loupe_status model_bind_tensor(loupe_model *model, const char *name, int n_dims, int64_t d0, int64_t d1,
                                const float **out, loupe_error *error);
+
+/* Binds the matrix `name` (rows, columns) as a view, as checkpoint_bind_view
+ * does (BF16 and F16 in place), keeping any converted copy and counting its
+ * parameters and dtype. */
+loupe_status model_bind_matrix(loupe_model *model, const char *name, int64_t rows, int64_t columns,
+                               weight_view *out, loupe_error *error);
+
+/* Floats of the scratch a forward pass gives matmul_view for the model's
+ * products (every reduction width: C, A = H D, I), for every thread. */
+size_t model_weight_scratch_floats(const model_description *description);
 
 /* The unembedding: `head_name` (V, C) when the checkpoint has it and the
  * embeddings are not tied; the token embedding when tied. An untied model
