@@ -142,6 +142,35 @@ loupe_status loupe_model_logits(const loupe_model *model, const float *residual,
 loupe_status loupe_model_next_probs(const loupe_model *model, const int32_t *ids, int n_tokens,
                                     float temperature, float *probs, loupe_error *error);
 
+/* Keys and values of every layer for the positions run so far, so that
+ * generating N tokens costs one window and N single-token steps instead of
+ * N windows. One cache serves one sequence of one model at a time. */
+typedef struct loupe_kv_cache loupe_kv_cache;
+
+/* A cache for up to `capacity` positions (1 .. n_ctx) of model: (L,
+ * capacity, n_kv_head x head_dim) floats for the keys and as many for the
+ * values. Empty at first. Release it with loupe_kv_cache_free (NULL is a
+ * no-op) before the model. */
+loupe_status loupe_kv_cache_create(const loupe_model *model, int capacity, loupe_kv_cache **cache_out,
+                                   loupe_error *error);
+void loupe_kv_cache_free(loupe_kv_cache *cache);
+
+/* Positions the cache holds. */
+int loupe_kv_cache_length(const loupe_kv_cache *cache);
+
+/* Forgets every position (the next call starts a new sequence at position 0). */
+void loupe_kv_cache_clear(loupe_kv_cache *cache);
+
+/* loupe_model_next_probs for the sequence the cache holds followed by ids
+ * (T): the T tokens run at the positions after the cache's, attending to its
+ * keys and values, and are appended to it. The same computation as on the
+ * whole sequence, except that the products run on T rows instead of all of
+ * them (BLAS may round a few last bits differently). The cache's length +
+ * T must not exceed its capacity (LOUPE_ERROR_LIMIT); on failure the cache
+ * keeps its length. */
+loupe_status loupe_model_next_probs_cached(const loupe_model *model, loupe_kv_cache *cache, const int32_t *ids,
+                                           int n_tokens, float temperature, float *probs, loupe_error *error);
+
 /* ------------------------------------------------------------------------
  * Tokenizer: Hugging Face tokenizer.json, or GPT-2's vocab.json + merges.txt
  * ---------------------------------------------------------------------- */

@@ -90,7 +90,7 @@ loupe_status decoder_bind_weights(loupe_model *model, const decoder_tensor_names
  * parallel-residual block is x + attn(ln1 x), before the MLP's output is
  * added. */
 loupe_status decoder_forward(const loupe_model *model, const int32_t *ids, int n_tokens,
-                             const loupe_forward_params *params, float *final_residual,
+                             const loupe_forward_params *params, loupe_kv_cache *cache, float *final_residual,
                              loupe_error *error);
 
 extern const arch_family LLAMA_FAMILY, MISTRAL_FAMILY, QWEN2_FAMILY, QWEN3_FAMILY, GEMMA_FAMILY,

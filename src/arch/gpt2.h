@@ -35,7 +35,7 @@ loupe_status gpt2_bind_weights(loupe_model *model, loupe_error *error);
 
 /* The GPT-2 forward pass; see loupe_model_forward. */
 loupe_status gpt2_forward(const loupe_model *model, const int32_t *ids, int n_tokens,
-                          const loupe_forward_params *params, float *final_residual,
+                          const loupe_forward_params *params, loupe_kv_cache *cache, float *final_residual,
                           loupe_error *error);
 
 #endif

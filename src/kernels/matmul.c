@@ -8,6 +8,8 @@
 #include <pthread.h>
 #include <stddef.h>
 
+#include "kernels/parallel.h"
+
 /* loupe runs its own threads (OpenMP) around and inside its GEMMs; a second
  * pool in BLAS would spin against them for the same cores. So BLAS computes
  * single-threaded and matmul shares the output columns among OpenMP threads,
@@ -57,7 +59,8 @@ void matmul(float *out, const float *in, const float *weight, const float *bias,
             int N, matmul_layout layout, bool accumulate) {
     pthread_once(&blas_single_thread_once, blas_single_thread);
     int panels = panel_count(N);
-#pragma omp parallel for schedule(dynamic, 1) if (panels > 1 && !omp_in_parallel())
+#pragma omp parallel for schedule(dynamic, 1) \
+    if (panels > 1 && !omp_in_parallel() && parallel_worth_products((size_t)M * K * N))
     for (int panel = 0; panel < panels; panel++) {
         int n0 = panel * MATMUL_PANEL_COLUMNS, n1 = panel_end(n0, N);
         if (layout == MATMUL_WEIGHT_IN_OUT)
@@ -81,7 +84,7 @@ void matmul_view(float *out, const float *in, const weight_view *weight, const f
     /* Inside a parallel region the loop runs on the calling thread alone, in
      * a team of one: it uses the first part of scratch. */
     bool nested = omp_in_parallel();
-#pragma omp parallel for schedule(dynamic, 1) if (panels > 1 && !nested)
+#pragma omp parallel for schedule(dynamic, 1) if (panels > 1 && !nested && parallel_worth_products((size_t)M * K * N))
     for (int panel = 0; panel < panels; panel++) {
         int n0 = panel * MATMUL_PANEL_COLUMNS, n1 = panel_end(n0, N), width = n1 - n0;
         float *converted = scratch + (nested ? 0 : (size_t)omp_get_thread_num()) * matmul_scratch_floats(K);

@@ -32,6 +32,21 @@ struct loupe_model {
     int64_t n_parameters;
 };
 
+/* Keys and values of the positions run so far, per layer (loupe.h's
+ * loupe_kv_cache). W = KV D (GPT-2: C). */
+struct loupe_kv_cache {
+    const loupe_model *model;
+    int capacity; /* positions it can hold, 1 .. n_ctx */
+    int length;   /* positions it holds */
+    int width;    /* W */
+    float *keys;   /* (L, capacity, W), after the rotation where there is one */
+    float *values; /* (L, capacity, W) */
+};
+
+/* Layer `layer`'s (capacity, W) keys and values (layer from 0). */
+float *kv_cache_keys(loupe_kv_cache *cache, int layer);
+float *kv_cache_values(loupe_kv_cache *cache, int layer);
+
 /* Binds the float tensor `name` with the given shape (n_dims 1 or 2; d1
  * unused for 1) as checkpoint_bind_f32 does, keeping any
  * converted copy among the model's owned buffers and counting its
@@ -56,8 +71,10 @@ size_t model_weight_scratch_floats(const model_description *description);
 loupe_status model_bind_unembedding(loupe_model *model, const char *head_name, loupe_error *error);
 
 /* Checks a forward pass's input against the description: T in 1 .. n_ctx,
- * every id in 0 .. V-1 (messages name the position). */
-loupe_status model_check_input(const loupe_model *model, const int32_t *ids, int T, loupe_error *error);
+ * every id in 0 .. V-1 (messages name the position); with a cache (else
+ * NULL), its length + T within its capacity. */
+loupe_status model_check_input(const loupe_model *model, const int32_t *ids, int T, const loupe_kv_cache *cache,
+                               loupe_error *error);
 
 /* Passes a tap to the caller's callback (if any; the attention tap only when
  * asked for). */

@@ -84,9 +84,14 @@ loupe_status model_bind_unembedding(loupe_model *model, const char *head_name, l
                              error);
 }
 
-loupe_status model_check_input(const loupe_model *model, const int32_t *ids, int T, loupe_error *error) {
+loupe_status model_check_input(const loupe_model *model, const int32_t *ids, int T, const loupe_kv_cache *cache,
+                               loupe_error *error) {
     const model_description *description = &model->description;
     if (T < 1) return error_set(error, LOUPE_ERROR_ARGUMENT, "the text has no tokens");
+    if (cache != NULL && T > cache->capacity - cache->length)
+        return error_set(error, LOUPE_ERROR_LIMIT,
+                         "%d more tokens do not fit the cache of %d positions, which holds %d", T, cache->capacity,
+                         cache->length);
     if (T > description->n_ctx)
         return error_set(error, LOUPE_ERROR_LIMIT,
                          "the text is %d tokens, longer than the model's context of %d tokens", T,
