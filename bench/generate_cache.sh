@@ -5,7 +5,7 @@
 # earlier commit: git worktree add /tmp/base COMMIT && cmake -S /tmp/base -B
 # /tmp/base/build -DCMAKE_BUILD_TYPE=Release && cmake --build /tmp/base/build),
 # interleaved for RUNS rounds (default 5); medians, their ratio, and whether
-# both printed the same text.
+# both printed the same text. MODELS="demo bf16" (the default) picks them.
 source "$(dirname "$0")/common.sh"
 runs=${RUNS:-5}
 tokens=${TOKENS:-200}
@@ -13,7 +13,15 @@ baseline=${BASELINE:?set BASELINE to a loupe built without the cache}
 bench_build
 text="And God said, Let there be light: and there was light."
 seconds() { local start end; start=$(date +%s.%N); "$@" >/dev/null; end=$(date +%s.%N); echo "$end - $start" | bc; }
-for model in "$root/models/gpt2-demo" "$(bench_checkpoint BF16)"; do
+models=()
+for name in ${MODELS:-demo bf16}; do
+  case $name in
+    demo) models+=("$root/models/gpt2-demo") ;;
+    bf16) models+=("$(bench_checkpoint BF16)") ;;
+    *) echo "MODELS: demo or bf16, not $name" >&2; exit 2 ;;
+  esac
+done
+for model in "${models[@]}"; do
   cmp <("$loupe" generate --model "$model" --tokens "$tokens" "$text") \
       <("$baseline" generate --model "$model" --tokens "$tokens" "$text") >/dev/null &&
     same="same text" || same="TEXTS DIFFER"
