@@ -59,8 +59,9 @@ typedef struct loupe_model loupe_model;
 
 /* Opens the Hugging Face model folder `directory`: config.json and either
  * model.safetensors or model.safetensors.index.json with its shards.
- * Weights stored as F32 are used in place from the memory map; F16 and BF16
- * are converted to float32 once, here. On success *model_out owns the model;
+ * Weight matrices are used in place from the memory map as stored, F32, F16
+ * or BF16 (the products convert half-precision panels to float32 as they use
+ * them, exactly); only vectors (norms, biases) are converted here. On success *model_out owns the model;
  * release it with loupe_model_close. */
 loupe_status loupe_model_open(const char *directory, loupe_model **model_out,
                               loupe_error *error);
@@ -125,9 +126,11 @@ loupe_status loupe_model_forward(const loupe_model *model, const int32_t *ids, i
 void loupe_model_final_norm(const loupe_model *model, const float *residual, int n_rows,
                             float *normed);
 
-/* The unembedding of already-normalised rows: normed (N, C) -> logits (N, V). */
-void loupe_model_unembed(const loupe_model *model, const float *normed, int n_rows,
-                         float *logits);
+/* The unembedding of already-normalised rows: normed (N, C) -> logits (N, V).
+ * LOUPE_ERROR_MEMORY when a BF16 or F16 unembedding's conversion scratch
+ * (a few MB) cannot be allocated; LOUPE_OK otherwise. */
+loupe_status loupe_model_unembed(const loupe_model *model, const float *normed, int n_rows,
+                                 float *logits);
 
 /* The model's head on raw residual rows, final norm then unembedding:
  * residual (N, C) -> logits (N, V). The residual is not modified. */
@@ -138,6 +141,35 @@ loupe_status loupe_model_logits(const loupe_model *model, const float *residual,
  * temperature) at the last position; temperature > 0 (1 for the model's own). */
 loupe_status loupe_model_next_probs(const loupe_model *model, const int32_t *ids, int n_tokens,
                                     float temperature, float *probs, loupe_error *error);
+
+/* Keys and values of every layer for the positions run so far, so that
+ * generating N tokens costs one window and N single-token steps instead of
+ * N windows. One cache serves one sequence of one model at a time. */
+typedef struct loupe_kv_cache loupe_kv_cache;
+
+/* A cache for up to `capacity` positions (1 .. n_ctx) of model: (L,
+ * capacity, n_kv_head x head_dim) floats for the keys and as many for the
+ * values. Empty at first. Release it with loupe_kv_cache_free (NULL is a
+ * no-op) before the model. */
+loupe_status loupe_kv_cache_create(const loupe_model *model, int capacity, loupe_kv_cache **cache_out,
+                                   loupe_error *error);
+void loupe_kv_cache_free(loupe_kv_cache *cache);
+
+/* Positions the cache holds. */
+int loupe_kv_cache_length(const loupe_kv_cache *cache);
+
+/* Forgets every position (the next call starts a new sequence at position 0). */
+void loupe_kv_cache_clear(loupe_kv_cache *cache);
+
+/* loupe_model_next_probs for the sequence the cache holds followed by ids
+ * (T): the T tokens run at the positions after the cache's, attending to its
+ * keys and values, and are appended to it. The same computation as on the
+ * whole sequence, except that the products run on T rows instead of all of
+ * them (BLAS may round a few last bits differently). The cache's length +
+ * T must not exceed its capacity (LOUPE_ERROR_LIMIT); on failure the cache
+ * keeps its length. */
+loupe_status loupe_model_next_probs_cached(const loupe_model *model, loupe_kv_cache *cache, const int32_t *ids,
+                                           int n_tokens, float temperature, float *probs, loupe_error *error);
 
 /* ------------------------------------------------------------------------
  * Tokenizer: Hugging Face tokenizer.json, or GPT-2's vocab.json + merges.txt

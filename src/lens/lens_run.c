@@ -123,7 +123,7 @@ static int thread_index(void) {
  * logits are kept until block b + 1 is swept. */
 typedef struct lens_sweep {
     const loupe_model *model;
-    const float *unembedding;  /* (V, C) */
+    const weight_view *unembedding; /* (V, C), as stored */
     int R, T, C, V, K, B;
     int n_threads;
     bool use_tile_gemm;        /* the AVX-512 kernel of tile_gemm.h, else matmul (BLAS) */
@@ -132,6 +132,7 @@ typedef struct lens_sweep {
     float *packed;             /* the same rows packed for tile_gemm (tile_gemm_packed_floats(R B, C));
                                   NULL without it */
     float *tiles;              /* (threads, R B, CHUNK) */
+    float *chunk_weights;      /* (threads, CHUNK, C) a chunk of a BF16/F16 unembedding as floats; NULL for F32 */
     double *scratch;           /* (threads, 2 CHUNK) */
     lens_row_state *states;    /* (STRIPES, R B) */
     float *token_rows;         /* (3 B, C) unembedding rows of the tokens ranked */
@@ -155,6 +156,15 @@ static lens_step step_of(int block, int B, int T) {
     return step;
 }
 
+/* This thread's (CHUNK, C) floats for a converted chunk of the
+ * unembedding, also matmul_view's scratch for a recount (a chunk holds
+ * more than a panel); NULL for an F32 unembedding. */
+static float *chunk_weights_of(const lens_sweep *sweep) {
+    _Static_assert((int)LENS_VOCAB_CHUNK >= (int)MATMUL_PANEL_COLUMNS, "a chunk must hold matmul_view's panel");
+    if (sweep->chunk_weights == NULL) return NULL;
+    return sweep->chunk_weights + (size_t)thread_index() * LENS_VOCAB_CHUNK * sweep->C;
+}
+
 /* The kept final-row logits (B, V) of block `block`. */
 static float *final_logits_of(const lens_sweep *sweep, int block) { return sweep->final_logits[block & 1]; }
 
@@ -162,6 +172,7 @@ static void sweep_free(lens_sweep *sweep) {
     free(sweep->normed);
     free(sweep->packed);
     free(sweep->tiles);
+    free(sweep->chunk_weights);
     free(sweep->scratch);
     free(sweep->states);
     free(sweep->token_rows);
@@ -175,7 +186,7 @@ static void sweep_free(lens_sweep *sweep) {
 static int sweep_build(lens_sweep *sweep, const loupe_model *model, int R, int T, int K, int B) {
     memset(sweep, 0, sizeof *sweep);
     sweep->model = model;
-    sweep->unembedding = model->unembedding;
+    sweep->unembedding = &model->unembedding;
     sweep->R = R, sweep->T = T, sweep->K = K, sweep->B = B;
     sweep->C = model->description.n_embd, sweep->V = model->description.n_vocab;
     size_t block_rows = (size_t)R * B, C = (size_t)sweep->C, V = (size_t)sweep->V;
@@ -187,6 +198,8 @@ static int sweep_build(lens_sweep *sweep, const loupe_model *model, int R, int T
     if (sweep->use_tile_gemm)
         sweep->packed = aligned_alloc(64, tile_gemm_packed_floats((int)block_rows, sweep->C) * sizeof(float));
     sweep->tiles = malloc(threads * block_rows * LENS_VOCAB_CHUNK * sizeof(float));
+    bool in_place = weight_view_f32(sweep->unembedding) != NULL;
+    if (!in_place) sweep->chunk_weights = malloc(threads * LENS_VOCAB_CHUNK * C * sizeof(float));
     sweep->scratch = malloc(threads * 2 * LENS_VOCAB_CHUNK * sizeof(double));
     sweep->states = malloc(LENS_VOCAB_STRIPES * block_rows * sizeof(lens_row_state));
     sweep->token_rows = malloc(LENS_TOKEN_COUNT * (size_t)B * C * sizeof(float));
@@ -195,7 +208,8 @@ static int sweep_build(lens_sweep *sweep, const loupe_model *model, int R, int T
     sweep->final_logits[1] = malloc((size_t)B * V * sizeof(float));
     sweep->final_top = malloc((size_t)T * sizeof(int32_t));
     sweep->recount = malloc(V * sizeof(float));
-    if (!sweep->normed || (sweep->use_tile_gemm && !sweep->packed) || !sweep->tiles || !sweep->scratch || !sweep->states || !sweep->token_rows ||
+    if (!sweep->normed || (sweep->use_tile_gemm && !sweep->packed) || !sweep->tiles ||
+        (!in_place && !sweep->chunk_weights) || !sweep->scratch || !sweep->states || !sweep->token_rows ||
         !sweep->token_logits || !sweep->final_logits[0] || !sweep->final_logits[1] || !sweep->final_top ||
         !sweep->recount) {
         sweep_free(sweep);
@@ -228,8 +242,8 @@ static void step_prepare(lens_sweep *sweep, const float *taps, const int32_t *id
         cell_tokens(sweep, ids, step->begin + i, tokens);
         for (int k = 0; k < LENS_TOKEN_COUNT; k++) {
             int32_t id = tokens[k] >= 0 ? tokens[k] : 0;
-            memcpy(sweep->token_rows + ((size_t)i * LENS_TOKEN_COUNT + k) * C, sweep->unembedding + (size_t)id * C,
-                   (size_t)C * sizeof(float));
+            weight_view_to_f32(sweep->unembedding, id, 1, 0, C, sweep->token_rows + ((size_t)i * LENS_TOKEN_COUNT + k) * C,
+                               C);
         }
     }
     const float *final_taps = taps + (size_t)rows * T * C;
@@ -286,12 +300,15 @@ static void step_sweep(lens_sweep *sweep, const lens_step *step) {
     for (int stripe = 0; stripe < LENS_VOCAB_STRIPES; stripe++) {
         float *tile = sweep->tiles + (size_t)thread_index() * R * sweep->B * LENS_VOCAB_CHUNK;
         double *scratch = sweep->scratch + (size_t)thread_index() * 2 * LENS_VOCAB_CHUNK;
+        const float *in_place = weight_view_f32(sweep->unembedding);
         lens_row_state *states = sweep->states + (size_t)stripe * R * n;
         const int end = stripe_begin(stripe + 1, V);
         for (int v0 = stripe_begin(stripe, V); v0 < end; v0 += LENS_VOCAB_CHUNK) {
             const int chunk = end - v0 < LENS_VOCAB_CHUNK ? end - v0 : LENS_VOCAB_CHUNK;
             /* tile (M + n_next, chunk) = normed x the chunk's unembedding rows, transposed */
-            const float *chunk_rows = sweep->unembedding + (size_t)v0 * C;
+            const float *chunk_rows = in_place ? in_place + (size_t)v0 * C : chunk_weights_of(sweep);
+            if (tile_rows > 0 && in_place == NULL)
+                weight_view_to_f32(sweep->unembedding, v0, chunk, 0, C, chunk_weights_of(sweep), C);
             if (tile_rows > 0 && sweep->use_tile_gemm)
                 tile_gemm(tile, chunk, sweep->packed, tile_rows, chunk_rows, chunk, C);
             else if (tile_rows > 0)
@@ -336,7 +353,8 @@ static int32_t rank_in_row(const float *row_logits, int V, int32_t id) {
 /* The rank of a token whose logit in the tile was not the one counted
  * against: recounted on the whole row, projected again. */
 static int32_t recount_rank(lens_sweep *sweep, const float *normed_row, int32_t id) {
-    matmul(sweep->recount, normed_row, sweep->unembedding, NULL, 1, sweep->C, sweep->V, MATMUL_WEIGHT_OUT_IN, false);
+    matmul_view(sweep->recount, normed_row, sweep->unembedding, NULL, 1, sweep->C, sweep->V, MATMUL_WEIGHT_OUT_IN,
+                false, chunk_weights_of(sweep));
     return rank_in_row(sweep->recount, sweep->V, id);
 }
 
