@@ -56,7 +56,7 @@ loupe_status loupe_lens_row_logits(const loupe_model *model, const int32_t *ids,
     if (model == NULL || ids == NULL || logits == NULL)
         return error_set(error, LOUPE_ERROR_ARGUMENT, "lens logits: the model, ids and output must not be NULL");
     /* checked before the taps are allocated: their size follows n_tokens */
-    loupe_status status = model_check_input(model, ids, n_tokens, error);
+    loupe_status status = model_check_input(model, ids, n_tokens, NULL, error);
     if (status != LOUPE_OK) return status;
     loupe_model_info info;
     loupe_model_get_info(model, &info);
