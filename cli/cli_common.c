@@ -12,9 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <utf8proc.h>
-
 #include "cli.h"
+#include "loupe_internal.h"
 
 enum { TEXT_MAX_BYTES = 256 << 20 };
 
@@ -185,36 +184,10 @@ bool cli_parse_float(const char *option, const char *text, double min, double ma
 }
 
 void cli_write_text(FILE *out, const char *s, size_t length, bool json_escape) {
-    for (size_t at = 0; at < length;) {
-        utf8proc_int32_t codepoint = -1;
-        utf8proc_ssize_t used =
-            utf8proc_iterate((const utf8proc_uint8_t *)s + at, (utf8proc_ssize_t)(length - at), &codepoint);
-        if (used <= 0) {
-            fprintf(out, "<0x%02X>", (unsigned)(unsigned char)s[at]);
-            at++;
-            continue;
-        }
-        if (json_escape && codepoint < 0x80) {
-            char c = (char)codepoint;
-            if (c == '"') fputs("\\\"", out);
-            else if (c == '\\') fputs("\\\\", out);
-            else if (c == '\n') fputs("\\n", out);
-            else if (c == '\t') fputs("\\t", out);
-            else if (c == '\r') fputs("\\r", out);
-            else if (codepoint < 0x20 || codepoint == 0x7F) fprintf(out, "\\u%04x", (unsigned)codepoint);
-            else fputc(c, out);
-        } else {
-            fwrite(s + at, 1, (size_t)used, out);
-        }
-        at += (size_t)used;
-    }
+    json_write_text(out, s, length, json_escape);
 }
 
-void cli_json_string(FILE *out, const char *s, size_t length) {
-    fputc('"', out);
-    cli_write_text(out, s, length, true);
-    fputc('"', out);
-}
+void cli_json_string(FILE *out, const char *s, size_t length) { json_write_string(out, s, length); }
 
 bool cli_text_option(int option, const char *argument, cli_text_options *text) {
     switch (option) {

@@ -117,10 +117,25 @@ int cmd_generate(int argc, char **argv) {
     }
     uint64_t random_state = (uint64_t)seed;
     loupe_error error;
+    /* Keys and values are kept while the text fits the context: the first
+     * step runs the window, each later one only the newest token. Once the
+     * window slides, every position moves, so each step runs its window. */
+    loupe_kv_cache *cache = NULL;
+    size_t cached_positions = total - 1 < (size_t)info.n_ctx ? total - 1 : (size_t)info.n_ctx;
+    if (status == 0 && loupe_kv_cache_create(input.model, (int)cached_positions, &cache, &error) != LOUPE_OK)
+        status = cli_fail(&error);
     for (size_t n = input.n_ids; status == 0 && n < total; n++) {
         size_t window = n > (size_t)info.n_ctx ? (size_t)info.n_ctx : n;
-        if (loupe_model_next_probs(input.model, ids + n - window, (int)window,
-                                   temperature > 0.0 ? (float)temperature : 1.0f, probs, &error) != LOUPE_OK) {
+        float step_temperature = temperature > 0.0 ? (float)temperature : 1.0f;
+        size_t cached = (size_t)loupe_kv_cache_length(cache);
+        loupe_status step_status;
+        if (window == n && n <= cached_positions)
+            step_status = loupe_model_next_probs_cached(input.model, cache, ids + cached, (int)(n - cached),
+                                                        step_temperature, probs, &error);
+        else
+            step_status = loupe_model_next_probs(input.model, ids + n - window, (int)window, step_temperature,
+                                                 probs, &error);
+        if (step_status != LOUPE_OK) {
             status = cli_fail(&error);
             break;
         }
@@ -131,6 +146,7 @@ int cmd_generate(int argc, char **argv) {
         fflush(stdout);
     }
     if (status == 0) putchar('\n');
+    loupe_kv_cache_free(cache);
     free(probs);
     free(ids);
     cli_input_free(&input);

@@ -284,10 +284,11 @@ int cmd_lens(int argc, char **argv) {
     }
     view.result = result;
     bool print = chosen.has_format || (chosen.plot == NULL && chosen.summary == NULL && chosen.export.path == NULL);
+    int print_status = CLI_EXIT_OK;
     if (!print) {
         /* pictures only */
     } else if (chosen.format == LENS_FORMAT_JSON) {
-        lens_json_print(stdout, &view);
+        print_status = lens_json_print(stdout, &view);
     } else if (chosen.format == LENS_FORMAT_CSV) {
         lens_csv_print(stdout, &view, chosen.has_topk ? (int)chosen.topk : 1);
     } else {
@@ -301,7 +302,8 @@ int cmd_lens(int argc, char **argv) {
         lens_table_print(stdout, &view, &style);
         lens_legend_print(stdout, &view, &style);
     }
-    status = chosen.export.path != NULL ? lens_export_write(&view, input.model, &chosen.export) : CLI_EXIT_OK;
+    status = print_status;
+    if (status == CLI_EXIT_OK && chosen.export.path != NULL) status = lens_export_write(&view, input.model, &chosen.export);
     if (status == CLI_EXIT_OK && (chosen.plot != NULL || chosen.summary != NULL)) {
         char model_name[256];
         plot_style plot = {.metric = chosen.metric, .top_down = chosen.top_down, .dpi = chosen.dpi,

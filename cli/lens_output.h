@@ -221,8 +221,9 @@ void lens_table_print(FILE *out, const lens_view *view, const lens_table_style *
 /* The legend under the table (lens_legend.c). */
 void lens_legend_print(FILE *out, const lens_view *view, const lens_table_style *style);
 
-/* JSON, schema "loupe.lens/1" (lens_json.c; docs/LENS_JSON.md). */
-void lens_json_print(FILE *out, const lens_view *view);
+/* JSON, schema "loupe.lens/1" (lens_json.c; docs/LENS_JSON.md) of a run's
+ * view; returns 0, or prints the error and returns CLI_EXIT_FAILURE. */
+int lens_json_print(FILE *out, const lens_view *view);
 
 /* The arrays out, `--export FILE.safetensors` (lens_export.c;
  * docs/LENS_OUTPUT.md). */

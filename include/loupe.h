@@ -59,8 +59,9 @@ typedef struct loupe_model loupe_model;
 
 /* Opens the Hugging Face model folder `directory`: config.json and either
  * model.safetensors or model.safetensors.index.json with its shards.
- * Weights stored as F32 are used in place from the memory map; F16 and BF16
- * are converted to float32 once, here. On success *model_out owns the model;
+ * Weight matrices are used in place from the memory map as stored, F32, F16
+ * or BF16 (the products convert half-precision panels to float32 as they use
+ * them, exactly); only vectors (norms, biases) are converted here. On success *model_out owns the model;
  * release it with loupe_model_close. */
 loupe_status loupe_model_open(const char *directory, loupe_model **model_out,
                               loupe_error *error);
@@ -125,9 +126,11 @@ loupe_status loupe_model_forward(const loupe_model *model, const int32_t *ids, i
 void loupe_model_final_norm(const loupe_model *model, const float *residual, int n_rows,
                             float *normed);
 
-/* The unembedding of already-normalised rows: normed (N, C) -> logits (N, V). */
-void loupe_model_unembed(const loupe_model *model, const float *normed, int n_rows,
-                         float *logits);
+/* The unembedding of already-normalised rows: normed (N, C) -> logits (N, V).
+ * LOUPE_ERROR_MEMORY when a BF16 or F16 unembedding's conversion scratch
+ * (a few MB) cannot be allocated; LOUPE_OK otherwise. */
+loupe_status loupe_model_unembed(const loupe_model *model, const float *normed, int n_rows,
+                                 float *logits);
 
 /* The model's head on raw residual rows, final norm then unembedding:
  * residual (N, C) -> logits (N, V). The residual is not modified. */
@@ -138,6 +141,35 @@ loupe_status loupe_model_logits(const loupe_model *model, const float *residual,
  * temperature) at the last position; temperature > 0 (1 for the model's own). */
 loupe_status loupe_model_next_probs(const loupe_model *model, const int32_t *ids, int n_tokens,
                                     float temperature, float *probs, loupe_error *error);
+
+/* Keys and values of every layer for the positions run so far, so that
+ * generating N tokens costs one window and N single-token steps instead of
+ * N windows. One cache serves one sequence of one model at a time. */
+typedef struct loupe_kv_cache loupe_kv_cache;
+
+/* A cache for up to `capacity` positions (1 .. n_ctx) of model: (L,
+ * capacity, n_kv_head x head_dim) floats for the keys and as many for the
+ * values. Empty at first. Release it with loupe_kv_cache_free (NULL is a
+ * no-op) before the model. */
+loupe_status loupe_kv_cache_create(const loupe_model *model, int capacity, loupe_kv_cache **cache_out,
+                                   loupe_error *error);
+void loupe_kv_cache_free(loupe_kv_cache *cache);
+
+/* Positions the cache holds. */
+int loupe_kv_cache_length(const loupe_kv_cache *cache);
+
+/* Forgets every position (the next call starts a new sequence at position 0). */
+void loupe_kv_cache_clear(loupe_kv_cache *cache);
+
+/* loupe_model_next_probs for the sequence the cache holds followed by ids
+ * (T): the T tokens run at the positions after the cache's, attending to its
+ * keys and values, and are appended to it. The same computation as on the
+ * whole sequence, except that the products run on T rows instead of all of
+ * them (BLAS may round a few last bits differently). The cache's length +
+ * T must not exceed its capacity (LOUPE_ERROR_LIMIT); on failure the cache
+ * keeps its length. */
+loupe_status loupe_model_next_probs_cached(const loupe_model *model, loupe_kv_cache *cache, const int32_t *ids,
+                                           int n_tokens, float temperature, float *probs, loupe_error *error);
 
 /* ------------------------------------------------------------------------
  * Tokenizer: Hugging Face tokenizer.json, or GPT-2's vocab.json + merges.txt
@@ -219,6 +251,13 @@ loupe_status loupe_tokenizer_decode(const loupe_tokenizer *tokenizer, const int3
  * full rendering needs (excluding the NUL), like snprintf. */
 size_t loupe_tokenizer_render(const loupe_tokenizer *tokenizer, int32_t id, char *buffer,
                               size_t capacity);
+
+/* The text of one token as loupe's JSON documents write it (the "text" of
+ * a loupe.lens/1 token): its bytes, each byte that is not part of valid
+ * UTF-8 written as <0xNN>, so the result is always valid UTF-8. Written as
+ * snprintf does (at most capacity bytes, NUL included), returning the full
+ * length; "" (0) for an id that is no token. */
+size_t loupe_tokenizer_token_text(const loupe_tokenizer *tokenizer, int32_t id, char *buffer, size_t capacity);
 
 /* ------------------------------------------------------------------------
  * The logit lens
@@ -319,6 +358,58 @@ const float *loupe_lens_taps(const loupe_lens_result *result);
 /* The cell at (row, position); NULL when out of range. */
 const loupe_lens_cell *loupe_lens_cell_at(const loupe_lens_result *result, int row, int position);
 
+/* A window of a lens: rows [row_first, row_end) and positions
+ * [position_first, position_end), each non-empty and inside the lens. */
+typedef struct loupe_lens_window {
+    int row_first, row_end;
+    int position_first, position_end;
+} loupe_lens_window;
+
+/* The lens's numbers as flat arrays, for callers that want them whole (the
+ * Python package's numpy arrays). Shapes: R rows and P positions of the
+ * window, K = topk, row-major; a NULL pointer is not filled. Where a cell
+ * has no true next token (the text's last position) the target's prob and
+ * logit are NaN and its rank -1. */
+typedef struct loupe_lens_arrays {
+    double *kl_final, *kl_final_rev, *kl_first, *kl_first_rev, *entropy; /* (R, P) */
+    double *target_prob, *target_logit;                                 /* (R, P) */
+    int32_t *target_rank;                                               /* (R, P) */
+    double *input_prob, *input_logit;                                   /* (R, P) */
+    int32_t *input_rank;                                                /* (R, P) */
+    double *final_top_prob;                                             /* (R, P) */
+    int32_t *top_ids;                                                   /* (R, P, K) */
+    double *top_probs;                                                  /* (R, P, K) */
+} loupe_lens_arrays;
+
+/* Copies the cells of `window` (NULL: the whole lens) of a result into
+ * *arrays, every cell exactly as loupe_lens_cell_at gives it (float widened
+ * to double). LOUPE_ERROR_ARGUMENT when the window is empty or outside the
+ * lens. */
+loupe_status loupe_lens_copy_arrays(const loupe_lens_result *result, const loupe_lens_window *window,
+                                    const loupe_lens_arrays *arrays, loupe_error *error);
+
+/* The loupe.lens/1 document (docs/LENS_JSON.md) of the cells of `window`
+ * (NULL: the whole lens), byte for byte what `loupe lens --format json`
+ * prints for it: token texts from `tokenizer`, the model fields from
+ * `info`. On success *text_out (caller frees with loupe_free) holds
+ * *length_out bytes and a terminating NUL. */
+loupe_status loupe_lens_write_json(const loupe_lens_result *result, const loupe_tokenizer *tokenizer,
+                                   const loupe_model_info *info, const loupe_lens_window *window,
+                                   char **text_out, size_t *length_out, loupe_error *error);
+
+/* The residual stream at every tap the lens reads, raw (before the final
+ * norm): hidden (R, T, C), R = loupe_lens_row_count(L, subblocks), in the
+ * lens's row order (row 0 the embedding output, row R-1 the last block's).
+ * T must be 1 .. n_ctx and every id below V. */
+loupe_status loupe_lens_hidden_states(const loupe_model *model, const int32_t *ids, int n_tokens, bool subblocks,
+                                      float *hidden, loupe_error *error);
+
+/* One lens row's logits: the model's head (final norm, then unembedding)
+ * on the residual of row `row` (0 .. R-1) over ids (T): logits (T, V).
+ * Row R-1 gives the model's own logits. */
+loupe_status loupe_lens_row_logits(const loupe_model *model, const int32_t *ids, int n_tokens, bool subblocks,
+                                   int row, float *logits, loupe_error *error);
+
 /* ------------------------------------------------------------------------
  * A lens read back from its JSON document
  *
@@ -374,6 +465,11 @@ void loupe_lens_saved_free(loupe_lens_saved *saved);
 /* The cell at (row, position), both absolute (as in the full lens); NULL
  * outside the saved window. */
 const loupe_lens_cell *loupe_lens_saved_cell(const loupe_lens_saved *saved, int row, int position);
+
+/* loupe_lens_copy_arrays of a saved lens: the cells of its whole window
+ * (R, P as saved). */
+loupe_status loupe_lens_saved_copy_arrays(const loupe_lens_saved *saved, const loupe_lens_arrays *arrays,
+                                          loupe_error *error);
 
 /* ------------------------------------------------------------------------
  * Corpora: documents, windows and streaming statistics of the lens

@@ -254,8 +254,11 @@ static void check_contributions(const fixture *f, const loupe_lens_result *plain
         for (int k = 0; k < 2; k++) {
             if (tokens[k] < 0) continue;
             double bias_term = 0.0, sum = 0.0, largest = 0.0;
+            float *unembedding_row = malloc((size_t)C * sizeof(float)); /* (C) W_U[token] */
+            weight_view_to_f32(&model->unembedding, tokens[k], 1, 0, C, unembedding_row, C);
             for (int c = 0; model->final_norm_bias && c < C; c++)
-                bias_term += (double)model->unembedding[(size_t)tokens[k] * C + c] * model->final_norm_bias[c];
+                bias_term += (double)unembedding_row[c] * model->final_norm_bias[c];
+            free(unembedding_row);
             for (int row = 0; row < 3 * L + 1; row++) {
                 const loupe_lens_cell *cell = loupe_lens_cell_at(result, row, t);
                 CHECK((cell->attribution != NULL) == (row % 3 != 0 || row == 0));

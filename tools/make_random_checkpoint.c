@@ -5,7 +5,7 @@
  *
  * usage: make_random_checkpoint OUT_DIR [--arch FAMILY] [--dtype F32|F16|BF16]
  *        [--layers L] [--width C] [--heads H] [--kv-heads KV] [--head-dim D]
- *        [--inner I] [--vocab V] [--context P] [--seed S]
+ *        [--inner I] [--vocab V] [--context P] [--seed S] [--std S] [--tied]
  * Defaults: GPT-2 small (12 layers, width 768, 12 heads, vocabulary 50257,
  * context 1024), F32. Weights ~ N(0, 0.02) as GPT-2's initialiser, norms 1,
  * biases 0. The folder gets no tokenizer: copy vocab.json and merges.txt in.
@@ -18,7 +18,8 @@
  * rope scaling (llama), a sliding window of 4 and linear scaling in
  * transformers 5's rope_parameters (mistral), q/k/v biases and a tied head
  * (qwen2), q/k norms (qwen3), scaled embeddings and a tied head (gemma),
- * rotary_pct 0.5 and the parallel residual (gpt_neox).
+ * rotary_pct 0.5 and the parallel residual (gpt_neox). --tied ties the
+ * head to the embedding for any family (as Llama 3.2's small models).
  */
 #include <errno.h>
 #include <math.h>
@@ -128,28 +129,28 @@ static void write_family_config(FILE *file, const family_layout *family) {
     const char *name = family->name;
     if (strcmp(name, "llama") == 0)
         fputs("  \"hidden_act\": \"silu\",\n  \"rms_norm_eps\": 1e-05,\n  \"attention_bias\": false,\n"
-              "  \"mlp_bias\": false,\n  \"tie_word_embeddings\": false,\n  \"rope_theta\": 10000.0,\n"
+              "  \"mlp_bias\": false,\n  \"rope_theta\": 10000.0,\n"
               "  \"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8.0, \"low_freq_factor\": 1.0,"
               " \"high_freq_factor\": 4.0, \"original_max_position_embeddings\": 16},\n", file);
     else if (strcmp(name, "mistral") == 0)
-        fputs("  \"hidden_act\": \"silu\",\n  \"rms_norm_eps\": 1e-05,\n  \"tie_word_embeddings\": false,\n"
+        fputs("  \"hidden_act\": \"silu\",\n  \"rms_norm_eps\": 1e-05,\n"
               "  \"sliding_window\": 4,\n"
               "  \"rope_parameters\": {\"rope_type\": \"linear\", \"factor\": 2.0, \"rope_theta\": 10000.0},\n",
               file);
     else if (strcmp(name, "qwen2") == 0)
-        fputs("  \"hidden_act\": \"silu\",\n  \"rms_norm_eps\": 1e-06,\n  \"tie_word_embeddings\": true,\n"
+        fputs("  \"hidden_act\": \"silu\",\n  \"rms_norm_eps\": 1e-06,\n"
               "  \"rope_theta\": 1000000.0,\n  \"use_sliding_window\": false,\n  \"sliding_window\": 32,\n",
               file);
     else if (strcmp(name, "qwen3") == 0)
         fputs("  \"hidden_act\": \"silu\",\n  \"rms_norm_eps\": 1e-06,\n  \"attention_bias\": false,\n"
-              "  \"tie_word_embeddings\": false,\n  \"rope_theta\": 1000000.0,\n  \"use_sliding_window\": false,\n",
+              "  \"rope_theta\": 1000000.0,\n  \"use_sliding_window\": false,\n",
               file);
     else if (strcmp(name, "gemma") == 0)
         fputs("  \"hidden_act\": \"gelu\",\n  \"hidden_activation\": \"gelu_pytorch_tanh\",\n"
-              "  \"rms_norm_eps\": 1e-06,\n  \"attention_bias\": false,\n  \"tie_word_embeddings\": true,\n"
+              "  \"rms_norm_eps\": 1e-06,\n  \"attention_bias\": false,\n"
               "  \"rope_theta\": 10000.0,\n", file);
     else
-        fputs("  \"hidden_act\": \"gelu\",\n  \"layer_norm_eps\": 1e-05,\n  \"tie_word_embeddings\": false,\n"
+        fputs("  \"hidden_act\": \"gelu\",\n  \"layer_norm_eps\": 1e-05,\n"
               "  \"rotary_pct\": 0.5,\n  \"rotary_emb_base\": 10000,\n  \"use_parallel_residual\": true,\n"
               "  \"attention_bias\": true,\n", file);
 }
@@ -216,12 +217,13 @@ int main(int argc, char **argv) {
     if (argc < 2 || argv[1][0] == '-') {
         fprintf(stderr, "usage: %s OUT_DIR [--arch FAMILY] [--dtype F32|F16|BF16] [--layers L] [--width C] "
                         "[--heads H] [--kv-heads KV] [--head-dim D] [--inner I] [--vocab V] [--context P] "
-                        "[--seed S] [--std S]\n", argv[0]);
+                        "[--seed S] [--std S] [--tied]\n", argv[0]);
         return 2;
     }
     const char *out_dir = argv[1], *dtype = "F32", *arch = "gpt2";
     long L = 12, C = 768, H = 12, V = 50257, P = 1024, seed = 1, KV = 0, D = 0, I = 0;
     double std = 0.02;
+    int tied = 0;
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--dtype") == 0 && i + 1 < argc) {
             dtype = argv[++i];
@@ -229,6 +231,10 @@ int main(int argc, char **argv) {
         }
         if (strcmp(argv[i], "--arch") == 0 && i + 1 < argc) {
             arch = argv[++i];
+            continue;
+        }
+        if (strcmp(argv[i], "--tied") == 0) {
+            tied = 1;
             continue;
         }
         if (strcmp(argv[i], "--std") == 0 && i + 1 < argc) {
@@ -253,6 +259,12 @@ int main(int argc, char **argv) {
     const family_layout *family = NULL;
     for (size_t f = 0; f < sizeof FAMILY_LAYOUTS / sizeof FAMILY_LAYOUTS[0]; f++)
         if (strcmp(arch, FAMILY_LAYOUTS[f].name) == 0) family = &FAMILY_LAYOUTS[f];
+    family_layout chosen;
+    if (family != NULL && tied) {
+        chosen = *family;
+        chosen.tied = 1;
+        family = &chosen;
+    }
     if (family == NULL && strcmp(arch, "gpt2") != 0) {
         fprintf(stderr, "make_random_checkpoint: --arch must be gpt2, llama, mistral, qwen2, qwen3, gemma or "
                         "gpt_neox\n");
@@ -370,6 +382,7 @@ int main(int argc, char **argv) {
                 "  \"max_position_embeddings\": %ld,\n",
                 family->architecture, family->name, L, C, H, KV, D, I, V, P);
         write_family_config(file, family);
+        fprintf(file, "  \"tie_word_embeddings\": %s,\n", family->tied ? "true" : "false");
         fprintf(file, "  \"dtype\": \"%s\"\n}\n", dtype_name);
     } else
     fprintf(file,

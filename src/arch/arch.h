@@ -60,9 +60,12 @@ struct arch_family {
                                 loupe_error *error);
     /* Binds the family's tensors by their Hugging Face names, checking shapes. */
     loupe_status (*bind_weights)(loupe_model *model, loupe_error *error);
-    /* The forward pass with its taps; see loupe_model_forward. */
+    /* The forward pass with its taps; see loupe_model_forward. With a cache
+     * (else NULL), ids are the positions after the cache's length: they
+     * attend to its keys and values too, and their own are written into it
+     * (its length is the caller's to advance). */
     loupe_status (*forward)(const loupe_model *model, const int32_t *ids, int n_tokens,
-                            const loupe_forward_params *params, float *final_residual,
+                            const loupe_forward_params *params, loupe_kv_cache *cache, float *final_residual,
                             loupe_error *error);
     /* The final norm on residual rows (N, C) -> normed (N, C). */
     void (*final_norm)(const loupe_model *model, const float *residual, int n_rows, float *normed);

@@ -13,19 +13,24 @@
 #include <stdbool.h>
 
 #include "arch/arch.h"
+#include "kernels/weight_view.h"
 
 typedef struct decoder_block_weights {
     const float *attn_norm_weight, *attn_norm_bias; /* (C); bias with LayerNorm only */
-    const float *q_weight, *q_bias;                 /* (A, C), (A) */
-    const float *k_weight, *k_bias;                 /* (G, C), (G) */
-    const float *v_weight, *v_bias;                 /* (G, C), (G) */
-    const float *qkv_weight, *qkv_bias;             /* fused: (3A, C), rows per head [q_h k_h v_h] */
+    weight_view q_weight;                           /* (A, C) */
+    const float *q_bias;                            /* (A) */
+    weight_view k_weight, v_weight;                 /* (G, C) */
+    const float *k_bias, *v_bias;                   /* (G) */
+    weight_view qkv_weight;                         /* fused: (3A, C), rows per head [q_h k_h v_h] */
+    const float *qkv_bias;                          /* (3A) */
     const float *q_norm_weight, *k_norm_weight;     /* (D), Qwen3 */
-    const float *o_weight, *o_bias;                 /* (C, A), (C) */
+    weight_view o_weight;                           /* (C, A) */
+    const float *o_bias;                            /* (C) */
     const float *mlp_norm_weight, *mlp_norm_bias;   /* (C) */
-    const float *gate_weight, *gate_bias;           /* (I, C), (I): gated MLPs */
-    const float *up_weight, *up_bias;               /* (I, C), (I) */
-    const float *down_weight, *down_bias;           /* (C, I), (C) */
+    weight_view gate_weight, up_weight;             /* (I, C): gate with gated MLPs only */
+    const float *gate_bias, *up_bias;               /* (I) */
+    weight_view down_weight;                        /* (C, I) */
+    const float *down_bias;                         /* (C) */
 } decoder_block_weights;
 
 /* A family's tensor names. Block names are suffixes after
@@ -85,7 +90,7 @@ loupe_status decoder_bind_weights(loupe_model *model, const decoder_tensor_names
  * parallel-residual block is x + attn(ln1 x), before the MLP's output is
  * added. */
 loupe_status decoder_forward(const loupe_model *model, const int32_t *ids, int n_tokens,
-                             const loupe_forward_params *params, float *final_residual,
+                             const loupe_forward_params *params, loupe_kv_cache *cache, float *final_residual,
                              loupe_error *error);
 
 extern const arch_family LLAMA_FAMILY, MISTRAL_FAMILY, QWEN2_FAMILY, QWEN3_FAMILY, GEMMA_FAMILY,

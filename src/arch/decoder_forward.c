@@ -8,11 +8,13 @@
  */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "arch/decoder.h"
 #include "kernels/attention.h"
 #include "kernels/matmul.h"
 #include "kernels/norms.h"
+#include "kernels/parallel.h"
 #include "kernels/rope.h"
 #include "model/model.h"
 #include "util/error.h"
@@ -30,14 +32,22 @@ typedef struct decoder_run_state {
     float *cos_table, *sin_table; /* (T, R/2) */
     float *inv_freq;  /* (R/2) */
     float *scores;    /* attention scratch */
+    float *weight_panels; /* matmul_view's scratch (model_weight_scratch_floats) */
+    loupe_kv_cache *cache; /* NULL, or the earlier positions' keys and values, which this pass extends */
+    int past;              /* positions before the first of this pass (the cache's length) */
     float *arena;
 } decoder_run_state;
 
-static int run_state_build(decoder_run_state *state, const model_description *d, int T) {
+/* The rope tables hold past + T positions; the rest is sized for T. */
+static int run_state_build(decoder_run_state *state, const model_description *d, int T, loupe_kv_cache *cache) {
+    state->cache = cache;
+    state->past = cache ? cache->length : 0;
     size_t t = (size_t)T, c = (size_t)d->n_embd, a = (size_t)d->n_head * d->head_dim;
     size_t g = (size_t)d->n_kv_head * d->head_dim, half = (size_t)d->rope.rotary_dim / 2;
     size_t wide = 2 * (size_t)d->n_inner > 3 * a ? 2 * (size_t)d->n_inner : 3 * a;
-    size_t total = t * (3 * c + 2 * a + 2 * g + wide + 2 * half) + half + attention_scratch_floats(T);
+    size_t positions = t + (size_t)state->past;
+    size_t total = t * (3 * c + 2 * a + 2 * g + wide) + positions * 2 * half + half +
+                   attention_scratch_floats_past(T, state->past) + model_weight_scratch_floats(d);
     state->arena = malloc(total * sizeof(float));
     if (state->arena == NULL) return -1;
     float *next = state->arena;
@@ -49,9 +59,10 @@ static int run_state_build(decoder_run_state *state, const model_description *d,
     state->v = next, next += t * g;
     state->heads = next, next += t * a;
     state->wide = next, next += t * wide;
-    state->cos_table = next, next += t * half;
-    state->sin_table = next, next += t * half;
+    state->cos_table = next, next += positions * half;
+    state->sin_table = next, next += positions * half;
     state->inv_freq = next, next += half;
+    state->weight_panels = next, next += model_weight_scratch_floats(d);
     state->scores = next;
     return 0;
 }
@@ -62,13 +73,13 @@ static void project_qkv(const model_description *d, const decoder_block_weights 
                         int T) {
     int C = d->n_embd, D = d->head_dim, A = d->n_head * D, G = d->n_kv_head * D;
     if (!d->fused_qkv) {
-        matmul(s->q, s->normed, b->q_weight, b->q_bias, T, C, A, MATMUL_WEIGHT_OUT_IN, false);
-        matmul(s->k, s->normed, b->k_weight, b->k_bias, T, C, G, MATMUL_WEIGHT_OUT_IN, false);
-        matmul(s->v, s->normed, b->v_weight, b->v_bias, T, C, G, MATMUL_WEIGHT_OUT_IN, false);
+        matmul_view(s->q, s->normed, &b->q_weight, b->q_bias, T, C, A, MATMUL_WEIGHT_OUT_IN, false, s->weight_panels);
+        matmul_view(s->k, s->normed, &b->k_weight, b->k_bias, T, C, G, MATMUL_WEIGHT_OUT_IN, false, s->weight_panels);
+        matmul_view(s->v, s->normed, &b->v_weight, b->v_bias, T, C, G, MATMUL_WEIGHT_OUT_IN, false, s->weight_panels);
         return;
     }
-    matmul(s->wide, s->normed, b->qkv_weight, b->qkv_bias, T, C, 3 * A, MATMUL_WEIGHT_OUT_IN, false);
-#pragma omp parallel for schedule(static)
+    matmul_view(s->wide, s->normed, &b->qkv_weight, b->qkv_bias, T, C, 3 * A, MATMUL_WEIGHT_OUT_IN, false, s->weight_panels);
+#pragma omp parallel for schedule(static) if (parallel_worth((size_t)T * 3 * A))
     for (int t = 0; t < T; t++)
         for (int h = 0; h < d->n_head; h++) {
             const float *fused = s->wide + (size_t)t * 3 * A + (size_t)h * 3 * D;
@@ -81,37 +92,47 @@ static void project_qkv(const model_description *d, const decoder_block_weights 
         }
 }
 
-/* heads (T, A) <- attention of normed (T, C) for block b, before o. */
-static void attend(const model_description *d, const decoder_block_weights *b, decoder_run_state *s, int T) {
-    int D = d->head_dim, half = d->rope.rotary_dim / 2;
+/* heads (T, A) <- attention of normed (T, C) for block `layer`, before o;
+ * with a cache, after the layer's keys and values of the new positions are
+ * appended to it, over all of its positions. */
+static void attend(const model_description *d, int layer, const decoder_block_weights *b, decoder_run_state *s,
+                   int T) {
+    int D = d->head_dim, half = d->rope.rotary_dim / 2, G = d->n_kv_head * D;
     project_qkv(d, b, s, T);
     if (d->qk_norm) {
         rms_norm(s->q, s->q, b->q_norm_weight, d->norm_weight_offset, T * d->n_head, D, (float)d->norm_eps);
         rms_norm(s->k, s->k, b->k_norm_weight, d->norm_weight_offset, T * d->n_kv_head, D, (float)d->norm_eps);
     }
-    rope_apply(s->q, T, d->n_head, D, half, s->cos_table, s->sin_table);
-    rope_apply(s->k, T, d->n_kv_head, D, half, s->cos_table, s->sin_table);
-    attention_shape shape = {.T = T, .n_heads = d->n_head, .n_kv_heads = d->n_kv_head, .head_dim = D,
-                             .q_stride = d->n_head * D, .k_stride = d->n_kv_head * D,
-                             .v_stride = d->n_kv_head * D,
+    const float *cos_table = s->cos_table + (size_t)s->past * half, *sin_table = s->sin_table + (size_t)s->past * half;
+    rope_apply(s->q, T, d->n_head, D, half, cos_table, sin_table);
+    rope_apply(s->k, T, d->n_kv_head, D, half, cos_table, sin_table);
+    const float *keys = s->k, *values = s->v;
+    if (s->cache != NULL) {
+        float *cached_keys = kv_cache_keys(s->cache, layer), *cached_values = kv_cache_values(s->cache, layer);
+        memcpy(cached_keys + (size_t)s->past * G, s->k, (size_t)T * G * sizeof(float));
+        memcpy(cached_values + (size_t)s->past * G, s->v, (size_t)T * G * sizeof(float));
+        keys = cached_keys, values = cached_values;
+    }
+    attention_shape shape = {.T = T, .past = s->past, .n_heads = d->n_head, .n_kv_heads = d->n_kv_head,
+                             .head_dim = D, .q_stride = d->n_head * D, .k_stride = G, .v_stride = G,
                              .out_stride = d->n_head * D, .scale = 1.0f / sqrtf((float)D),
                              .window = d->sliding_window};
-    attention_grouped(s->heads, s->q, s->k, s->v, s->scores, &shape);
+    attention_grouped(s->heads, s->q, keys, values, s->scores, &shape);
 }
 
 /* residual (T, C) += mlp(normed) for block b. */
 static void add_mlp(const model_description *d, const decoder_block_weights *b, decoder_run_state *s, int T) {
     int C = d->n_embd, I = d->n_inner;
     float *up = s->wide + (size_t)T * I;
-    matmul(up, s->normed, b->up_weight, b->up_bias, T, C, I, MATMUL_WEIGHT_OUT_IN, false);
+    matmul_view(up, s->normed, &b->up_weight, b->up_bias, T, C, I, MATMUL_WEIGHT_OUT_IN, false, s->weight_panels);
     if (d->gated_mlp) {
-        matmul(s->wide, s->normed, b->gate_weight, b->gate_bias, T, C, I, MATMUL_WEIGHT_OUT_IN, false);
+        matmul_view(s->wide, s->normed, &b->gate_weight, b->gate_bias, T, C, I, MATMUL_WEIGHT_OUT_IN, false, s->weight_panels);
         activation_gated(d->activation, s->wide, up, (size_t)T * I);
         up = s->wide;
     } else {
         activation_apply(d->activation, up, (size_t)T * I);
     }
-    matmul(s->residual, up, b->down_weight, b->down_bias, T, I, C, MATMUL_WEIGHT_OUT_IN, true);
+    matmul_view(s->residual, up, &b->down_weight, b->down_bias, T, I, C, MATMUL_WEIGHT_OUT_IN, true, s->weight_panels);
 }
 
 /* One block: the attention tap after the attention sub-block, then the MLP. */
@@ -121,15 +142,15 @@ static loupe_status run_block(const loupe_model *model, int layer, decoder_run_s
     const decoder_block_weights *b = &model->decoder_blocks[layer];
     int C = d->n_embd, A = d->n_head * d->head_dim;
     model_apply_norm(d, s->normed, s->residual, b->attn_norm_weight, b->attn_norm_bias, T, C);
-    attend(d, b, s, T);
+    attend(d, layer, b, s, T);
     if (d->parallel_residual) {
-        matmul(s->branch, s->heads, b->o_weight, b->o_bias, T, A, C, MATMUL_WEIGHT_OUT_IN, false);
+        matmul_view(s->branch, s->heads, &b->o_weight, b->o_bias, T, A, C, MATMUL_WEIGHT_OUT_IN, false, s->weight_panels);
         /* the MLP reads the block's input, so its norm comes before the sum */
         model_apply_norm(d, s->normed, s->residual, b->mlp_norm_weight, b->mlp_norm_bias, T, C);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth((size_t)T * C))
         for (size_t i = 0; i < (size_t)T * C; i++) s->residual[i] += s->branch[i];
     } else {
-        matmul(s->residual, s->heads, b->o_weight, b->o_bias, T, A, C, MATMUL_WEIGHT_OUT_IN, true);
+        matmul_view(s->residual, s->heads, &b->o_weight, b->o_bias, T, A, C, MATMUL_WEIGHT_OUT_IN, true, s->weight_panels);
     }
     loupe_status status = model_report_tap(params, LOUPE_TAP_AFTER_ATTENTION, layer + 1, s->residual, T, C);
     if (status != LOUPE_OK) return status;
@@ -140,20 +161,21 @@ static loupe_status run_block(const loupe_model *model, int layer, decoder_run_s
 }
 
 loupe_status decoder_forward(const loupe_model *model, const int32_t *ids, int T,
-                             const loupe_forward_params *params, float *final_residual, loupe_error *error) {
+                             const loupe_forward_params *params, loupe_kv_cache *cache, float *final_residual,
+                             loupe_error *error) {
     const model_description *d = &model->description;
     int C = d->n_embd;
-    loupe_status status = model_check_input(model, ids, T, error);
+    loupe_status status = model_check_input(model, ids, T, cache, error);
     if (status != LOUPE_OK) return status;
     decoder_run_state state;
-    if (run_state_build(&state, d, T) != 0)
+    if (run_state_build(&state, d, T, cache) != 0)
         return error_set(error, LOUPE_ERROR_MEMORY, "out of memory for a %d-token forward pass", T);
     rope_inverse_frequencies(&d->rope, state.inv_freq);
-    rope_tables(state.inv_freq, d->rope.rotary_dim / 2, T, state.cos_table, state.sin_table);
+    rope_tables(state.inv_freq, d->rope.rotary_dim / 2, state.past + T, state.cos_table, state.sin_table);
     for (int t = 0; t < T; t++) {
-        const float *token = model->token_embedding + (size_t)ids[t] * C;
         float *row = state.residual + (size_t)t * C;
-        for (int c = 0; c < C; c++) row[c] = token[c] * d->embedding_scale;
+        weight_view_to_f32(&model->token_embedding, ids[t], 1, 0, C, row, C);
+        for (int c = 0; c < C; c++) row[c] *= d->embedding_scale;
     }
     status = model_report_tap(params, LOUPE_TAP_EMBEDDING, 0, state.residual, T, C);
     for (int layer = 0; layer < d->n_layer && status == LOUPE_OK; layer++)

@@ -6,23 +6,24 @@
 #define LOUPE_ARCH_GPT2_H
 
 #include "arch/arch.h"
+#include "kernels/weight_view.h"
 
 /* P below is n_ctx, I the MLP width (n_inner). */
 typedef struct gpt2_block_weights {
     const float *ln_1_weight, *ln_1_bias;         /* (C) */
-    const float *attn_qkv_weight;                 /* (C, 3C): Conv1D, [in, out] */
+    weight_view attn_qkv_weight;                    /* (C, 3C): Conv1D, [in, out] */
     const float *attn_qkv_bias;                   /* (3C) */
-    const float *attn_proj_weight;                /* (C, C) */
+    weight_view attn_proj_weight;                   /* (C, C) */
     const float *attn_proj_bias;                  /* (C) */
     const float *ln_2_weight, *ln_2_bias;         /* (C) */
-    const float *mlp_fc_weight;                   /* (C, I) */
+    weight_view mlp_fc_weight;                      /* (C, I) */
     const float *mlp_fc_bias;                     /* (I) */
-    const float *mlp_proj_weight;                 /* (I, C) */
+    weight_view mlp_proj_weight;                    /* (I, C) */
     const float *mlp_proj_bias;                   /* (C) */
 } gpt2_block_weights;
 
 typedef struct gpt2_weights {
-    const float *position_embedding; /* (P, C) wpe */
+    weight_view position_embedding;  /* (P, C) wpe */
     gpt2_block_weights *blocks;      /* (L), owned */
 } gpt2_weights;
 
@@ -34,7 +35,7 @@ loupe_status gpt2_bind_weights(loupe_model *model, loupe_error *error);
 
 /* The GPT-2 forward pass; see loupe_model_forward. */
 loupe_status gpt2_forward(const loupe_model *model, const int32_t *ids, int n_tokens,
-                          const loupe_forward_params *params, float *final_residual,
+                          const loupe_forward_params *params, loupe_kv_cache *cache, float *final_residual,
                           loupe_error *error);
 
 #endif

@@ -20,9 +20,14 @@ loupe_status gpt2_bind_weights(loupe_model *model, loupe_error *error) {
         status = model_bind_tensor(model, name, n_dims, d0, d1, &(field), error);            \
         if (status != LOUPE_OK) return status;                                  \
     } while (0)
+#define BIND_MATRIX(name, d0, d1, field)                                        \
+    do {                                                                        \
+        status = model_bind_matrix(model, name, d0, d1, &(field), error);       \
+        if (status != LOUPE_OK) return status;                                  \
+    } while (0)
 
-    BIND("transformer.wte.weight", 2, V, C, model->token_embedding);
-    BIND("transformer.wpe.weight", 2, P, C, w->position_embedding);
+    BIND_MATRIX("transformer.wte.weight", V, C, model->token_embedding);
+    BIND_MATRIX("transformer.wpe.weight", P, C, w->position_embedding);
     BIND("transformer.ln_f.weight", 1, C, 0, model->final_norm_weight);
     BIND("transformer.ln_f.bias", 1, C, 0, model->final_norm_bias);
 
@@ -36,21 +41,28 @@ loupe_status gpt2_bind_weights(loupe_model *model, loupe_error *error) {
             snprintf(name, sizeof name, "transformer.h.%d.%s", layer, suffix);          \
             BIND(name, n_dims, d0, d1, field);                                          \
         } while (0)
+#define BIND_BLOCK_MATRIX(suffix, d0, d1, field)                                        \
+        do {                                                                            \
+            snprintf(name, sizeof name, "transformer.h.%d.%s", layer, suffix);          \
+            BIND_MATRIX(name, d0, d1, field);                                           \
+        } while (0)
         BIND_BLOCK("ln_1.weight", 1, C, 0, b->ln_1_weight);
         BIND_BLOCK("ln_1.bias", 1, C, 0, b->ln_1_bias);
-        BIND_BLOCK("attn.c_attn.weight", 2, C, 3 * C, b->attn_qkv_weight);
+        BIND_BLOCK_MATRIX("attn.c_attn.weight", C, 3 * C, b->attn_qkv_weight);
         BIND_BLOCK("attn.c_attn.bias", 1, 3 * C, 0, b->attn_qkv_bias);
-        BIND_BLOCK("attn.c_proj.weight", 2, C, C, b->attn_proj_weight);
+        BIND_BLOCK_MATRIX("attn.c_proj.weight", C, C, b->attn_proj_weight);
         BIND_BLOCK("attn.c_proj.bias", 1, C, 0, b->attn_proj_bias);
         BIND_BLOCK("ln_2.weight", 1, C, 0, b->ln_2_weight);
         BIND_BLOCK("ln_2.bias", 1, C, 0, b->ln_2_bias);
-        BIND_BLOCK("mlp.c_fc.weight", 2, C, I, b->mlp_fc_weight);
+        BIND_BLOCK_MATRIX("mlp.c_fc.weight", C, I, b->mlp_fc_weight);
         BIND_BLOCK("mlp.c_fc.bias", 1, I, 0, b->mlp_fc_bias);
-        BIND_BLOCK("mlp.c_proj.weight", 2, I, C, b->mlp_proj_weight);
+        BIND_BLOCK_MATRIX("mlp.c_proj.weight", I, C, b->mlp_proj_weight);
         BIND_BLOCK("mlp.c_proj.bias", 1, C, 0, b->mlp_proj_bias);
 #undef BIND_BLOCK
+#undef BIND_BLOCK_MATRIX
     }
 
 #undef BIND
+#undef BIND_MATRIX
     return model_bind_unembedding(model, "lm_head.weight", error);
 }

@@ -268,11 +268,11 @@ static float *allocate_weights(size_t bytes) {
     return memory;
 }
 
-loupe_status checkpoint_bind_f32(const checkpoint *ckpt, const char *name, int n_dims,
-                                 const int64_t *shape, const float **data_out, float **owned_out,
-                                 loupe_error *error) {
-    *data_out = NULL;
-    *owned_out = NULL;
+/* The tensor `name` (found as by checkpoint_find) if it has exactly the
+ * given shape (n_dims dims), else an error naming it. */
+static loupe_status find_with_shape(const checkpoint *ckpt, const char *name, int n_dims, const int64_t *shape,
+                                    const tensor_view **tensor_out, loupe_error *error) {
+    *tensor_out = NULL;
     if (n_dims < 0 || n_dims > TENSOR_MAX_DIMS)
         return error_set(error, LOUPE_ERROR_ARGUMENT, "%s: tensor '%s': %d dims asked, the limit is %d",
                          ckpt->directory, name, n_dims, TENSOR_MAX_DIMS);
@@ -291,11 +291,13 @@ loupe_status checkpoint_bind_f32(const checkpoint *ckpt, const char *name, int n
         return error_set(error, LOUPE_ERROR_FORMAT, "%s: tensor '%s': expected shape %s, found %s",
                          tensor->file, tensor->name, expected, found);
     }
-    if (tensor->dtype == TENSOR_DTYPE_F32 && (uintptr_t)tensor->data % sizeof(float) == 0 &&
-        is_little_endian_host()) {
-        *data_out = (const float *)(const void *)tensor->data;
-        return LOUPE_OK;
-    }
+    *tensor_out = tensor;
+    return LOUPE_OK;
+}
+
+/* A float32 copy of tensor in a fresh buffer (caller frees). */
+static loupe_status convert_copy(const tensor_view *tensor, float **copy_out, loupe_error *error) {
+    *copy_out = NULL;
     size_t n_elements = (size_t)tensor->n_elements;
     if (n_elements > SIZE_MAX / sizeof(float))
         return error_set(error, LOUPE_ERROR_LIMIT, "%s: tensor '%s': too large to convert",
@@ -309,7 +311,52 @@ loupe_status checkpoint_bind_f32(const checkpoint *ckpt, const char *name, int n
         free(converted);
         return status;
     }
-    *data_out = converted;
-    *owned_out = converted;
+    *copy_out = converted;
     return LOUPE_OK;
+}
+
+/* 1 when tensor's bytes can be read as floats where they lie. */
+static int is_f32_in_place(const tensor_view *tensor) {
+    return tensor->dtype == TENSOR_DTYPE_F32 && (uintptr_t)tensor->data % sizeof(float) == 0 &&
+           is_little_endian_host();
+}
+
+loupe_status checkpoint_bind_f32(const checkpoint *ckpt, const char *name, int n_dims,
+                                 const int64_t *shape, const float **data_out, float **owned_out,
+                                 loupe_error *error) {
+    *data_out = NULL;
+    *owned_out = NULL;
+    const tensor_view *tensor;
+    loupe_status status = find_with_shape(ckpt, name, n_dims, shape, &tensor, error);
+    if (status != LOUPE_OK) return status;
+    if (is_f32_in_place(tensor)) {
+        *data_out = (const float *)(const void *)tensor->data;
+        return LOUPE_OK;
+    }
+    status = convert_copy(tensor, owned_out, error);
+    *data_out = *owned_out;
+    return status;
+}
+
+loupe_status checkpoint_bind_view(const checkpoint *ckpt, const char *name, int64_t rows, int64_t columns,
+                                  weight_view *view_out, float **owned_out, loupe_error *error) {
+    memset(view_out, 0, sizeof *view_out);
+    *owned_out = NULL;
+    const int64_t shape[2] = {rows, columns};
+    const tensor_view *tensor;
+    loupe_status status = find_with_shape(ckpt, name, 2, shape, &tensor, error);
+    if (status != LOUPE_OK) return status;
+    view_out->rows = rows;
+    view_out->columns = columns;
+    view_out->data = tensor->data;
+    if (tensor->dtype == TENSOR_DTYPE_BF16 || tensor->dtype == TENSOR_DTYPE_F16) {
+        view_out->dtype = tensor->dtype == TENSOR_DTYPE_BF16 ? WEIGHT_DTYPE_BF16 : WEIGHT_DTYPE_F16;
+        return LOUPE_OK;
+    }
+    view_out->dtype = WEIGHT_DTYPE_F32;
+    if (is_f32_in_place(tensor)) return LOUPE_OK;
+    status = convert_copy(tensor, owned_out, error);
+    if (status != LOUPE_OK) memset(view_out, 0, sizeof *view_out);
+    else view_out->data = *owned_out;
+    return status;
 }

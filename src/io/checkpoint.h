@@ -10,6 +10,7 @@
 
 #include "io/json.h"
 #include "io/safetensors.h"
+#include "kernels/weight_view.h"
 #include "loupe.h"
 #include "util/string_map.h"
 
@@ -65,5 +66,15 @@ const tensor_view *checkpoint_find(const checkpoint *ckpt, const char *name);
 loupe_status checkpoint_bind_f32(const checkpoint *ckpt, const char *name, int n_dims,
                                  const int64_t *shape, const float **data_out, float **owned_out,
                                  loupe_error *error);
+
+/* Binds the float matrix `name` (found as by checkpoint_find) with exactly
+ * the shape (rows, columns) as a view (kernels/weight_view.h): BF16 and F16
+ * data in place, as stored (any alignment); F32 data that is 4-byte aligned
+ * in place; other F32 data, and F64, as a converted float32 copy returned
+ * in *owned_out as well (caller frees; NULL otherwise). Errors as
+ * checkpoint_bind_f32's; *view_out is zeroed and *owned_out NULL on
+ * failure. */
+loupe_status checkpoint_bind_view(const checkpoint *ckpt, const char *name, int64_t rows, int64_t columns,
+                                  weight_view *view_out, float **owned_out, loupe_error *error);
 
 #endif

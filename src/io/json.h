@@ -6,8 +6,10 @@
 #ifndef LOUPE_IO_JSON_H
 #define LOUPE_IO_JSON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <cjson/cJSON.h>
 
@@ -44,5 +46,13 @@ const char *json_string_member(const cJSON *object, const char *name);
 
 /* A short word for an item's JSON type, for messages: "string", "number", ... */
 const char *json_type_name(const cJSON *item);
+
+/* Writes length bytes of s (json_write.c): UTF-8 as it is, each byte that
+ * is not part of valid UTF-8 as <0xNN>; with json_escape, '"', '\\' and the
+ * control characters escaped for a JSON string (\n, \t, \r, \u00XX). */
+void json_write_text(FILE *out, const char *s, size_t length, bool json_escape);
+
+/* json_write_text with escapes, between double quotes: a JSON string. */
+void json_write_string(FILE *out, const char *s, size_t length);
 
 #endif

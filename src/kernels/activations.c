@@ -11,6 +11,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "kernels/parallel.h"
 #include "kernels/vector_exp.h"
 
 /* Floats of the tanh form handled per vector_exp call (on the stack). */
@@ -45,7 +46,7 @@ int activation_from_name(const char *name, activation_kind *kind) {
 static void gelu_tanh(float *x, size_t n) {
     const float minus_two_sqrt_2_over_pi = -1.5957691216057308f;
     size_t blocks = (n + ACTIVATION_GELU_BLOCK - 1) / ACTIVATION_GELU_BLOCK;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(n))
     for (size_t block = 0; block < blocks; block++) {
         float *v = x + block * ACTIVATION_GELU_BLOCK;
         size_t count = n - block * ACTIVATION_GELU_BLOCK;
@@ -61,7 +62,7 @@ static void gelu_tanh(float *x, size_t n) {
 /* x (n) <- x / (1 + e^(-x)), the exps through vector_exp a block at a time. */
 static void silu(float *x, size_t n) {
     size_t blocks = (n + ACTIVATION_GELU_BLOCK - 1) / ACTIVATION_GELU_BLOCK;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(n))
     for (size_t block = 0; block < blocks; block++) {
         float *v = x + block * ACTIVATION_GELU_BLOCK;
         size_t count = n - block * ACTIVATION_GELU_BLOCK;
@@ -75,7 +76,7 @@ static void silu(float *x, size_t n) {
 
 void activation_gated(activation_kind kind, float *gate, const float *up, size_t n) {
     activation_apply(kind, gate, n);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(n))
     for (size_t i = 0; i < n; i++) gate[i] *= up[i];
 }
 
@@ -86,11 +87,11 @@ void activation_apply(activation_kind kind, float *x, size_t n) {
         gelu_tanh(x, n);
         break;
     case ACTIVATION_GELU_ERF:
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(n))
         for (size_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * inv_sqrt_2));
         break;
     case ACTIVATION_RELU:
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(n))
         for (size_t i = 0; i < n; i++) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
         break;
     case ACTIVATION_SILU:

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "kernels/matmul.h"
+#include "kernels/parallel.h"
 #include "kernels/vector_exp.h"
 
 /* The first key position query position t sees. */
@@ -23,7 +24,7 @@ static int first_visible(int t, int window) {
  * so the second GEMM ignores them. The exps run through vector_exp over each
  * row's live columns. */
 static void softmax_causal_rows(float *scores, int n, int K, int first, int window) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth((size_t)n * K))
     for (int i = 0; i < n; i++) {
         float *row = scores + (size_t)i * K;
         int last = first + i, lo = first_visible(last, window);
@@ -44,21 +45,24 @@ static void softmax_causal_rows(float *scores, int n, int K, int first, int wind
     }
 }
 
-size_t attention_scratch_floats(int T) {
+size_t attention_scratch_floats_past(int T, int past) {
     size_t rows = T < ATTENTION_QUERY_BLOCK ? (size_t)T : ATTENTION_QUERY_BLOCK;
-    return (size_t)omp_get_max_threads() * rows * (size_t)T;
+    return (size_t)omp_get_max_threads() * rows * ((size_t)past + (size_t)T);
 }
 
-/* One head: out (T, D), rows ldo apart, from q, k, v (T, D), rows ldq, ldk,
- * ldv apart, through head_scores (min(T, block), T), a query block at a time. */
+size_t attention_scratch_floats(int T) { return attention_scratch_floats_past(T, 0); }
+
+/* One head: out (T, D), rows ldo apart, from q (T, D) and k, v (past + T,
+ * D), rows ldq, ldk, ldv apart, through head_scores (min(T, block),
+ * past + T), a query block at a time. */
 static void attention_head(float *out, int ldo, const float *q, int ldq, const float *k, int ldk, const float *v,
-                           int ldv, float *head_scores, int T, int D, float scale, int window) {
+                           int ldv, float *head_scores, int T, int past, int D, float scale, int window) {
     for (int first = 0; first < T; first += ATTENTION_QUERY_BLOCK) {
         int n = T - first < ATTENTION_QUERY_BLOCK ? T - first : ATTENTION_QUERY_BLOCK;
-        int K = first + n; /* keys a block's last query can see */
+        int K = past + first + n; /* keys a block's last query can see */
         /* scores (n, K) = q (n, D) k^T (D, K) * scale */
         matmul_strided(head_scores, K, q + (size_t)first * ldq, ldq, k, ldk, n, D, K, MATMUL_WEIGHT_OUT_IN, scale);
-        softmax_causal_rows(head_scores, n, K, first, window);
+        softmax_causal_rows(head_scores, n, K, past + first, window);
         /* out rows (n, D) = scores (n, K) v (K, D) */
         matmul_strided(out + (size_t)first * ldo, ldo, head_scores, K, v, ldv, n, K, D, MATMUL_WEIGHT_IN_OUT, 1.0f);
     }
@@ -67,14 +71,15 @@ static void attention_head(float *out, int ldo, const float *q, int ldq, const f
 void attention_grouped(float *out, const float *q, const float *k, const float *v, float *scores,
                        const attention_shape *shape) {
     int D = shape->head_dim, group = shape->n_heads / shape->n_kv_heads;
-    size_t per_thread = attention_scratch_floats(shape->T) / (size_t)omp_get_max_threads();
+    size_t per_thread = attention_scratch_floats_past(shape->T, shape->past) / (size_t)omp_get_max_threads();
     /* Heads are independent: one per thread, each with its own scores. */
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) \
+    if (parallel_worth_products((size_t)shape->n_heads * shape->T * ((size_t)shape->past + shape->T) * D))
     for (int h = 0; h < shape->n_heads; h++) {
         const size_t column = (size_t)h * D, kv_column = (size_t)(h / group) * D;
         attention_head(out + column, shape->out_stride, q + column, shape->q_stride, k + kv_column, shape->k_stride,
                        v + kv_column, shape->v_stride, scores + (size_t)omp_get_thread_num() * per_thread, shape->T,
-                       D, shape->scale, shape->window);
+                       shape->past, D, shape->scale, shape->window);
     }
 }
 
@@ -99,14 +104,14 @@ void attention_causal(float *out, const float *qkv, float *scores, int T, int C,
 
 void attention_grouped_reference(float *out, const float *q, const float *k, const float *v,
                                  const attention_shape *shape) {
-    int T = shape->T, D = shape->head_dim, group = shape->n_heads / shape->n_kv_heads;
-    double *weights = malloc((size_t)T * sizeof *weights);
+    int T = shape->T, past = shape->past, D = shape->head_dim, group = shape->n_heads / shape->n_kv_heads;
+    double *weights = malloc(((size_t)past + T) * sizeof *weights);
     if (weights == NULL) return;
     for (int h = 0; h < shape->n_heads; h++) {
         const size_t column = (size_t)h * D, kv_column = (size_t)(h / group) * D;
-        for (int t = 0; t < T; t++) {
-            const float *query = q + (size_t)t * shape->q_stride + column;
-            int lo = first_visible(t, shape->window);
+        for (int query_index = 0; query_index < T; query_index++) {
+            const float *query = q + (size_t)query_index * shape->q_stride + column;
+            int t = past + query_index, lo = first_visible(t, shape->window);
             double max = -INFINITY;
             for (int j = lo; j <= t; j++) {
                 const float *key = k + (size_t)j * shape->k_stride + kv_column;
@@ -120,7 +125,7 @@ void attention_grouped_reference(float *out, const float *q, const float *k, con
             for (int d = 0; d < D; d++) {
                 double acc = 0.0;
                 for (int j = lo; j <= t; j++) acc += weights[j] * v[(size_t)j * shape->v_stride + kv_column + d];
-                out[(size_t)t * shape->out_stride + column + d] = (float)(acc / sum);
+                out[(size_t)query_index * shape->out_stride + column + d] = (float)(acc / sum);
             }
         }
     }

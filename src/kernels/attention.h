@@ -20,13 +20,20 @@ enum { ATTENTION_QUERY_BLOCK = 256 };
  * T) matrix per OpenMP thread (heads run in parallel). */
 size_t attention_scratch_floats(int T);
 
+/* The same for T queries after `past` cached positions: (min(T, block),
+ * past + T) per thread. */
+size_t attention_scratch_floats_past(int T, int past);
+
 /* The shape of one grouped-query attention: H query heads share
  * n_kv_heads key/value heads, query head h reading key/value head
  * h / (H / n_kv_heads) (transformers' repeat_kv). Rows of q, k, v and out are
  * q_stride, k_stride, v_stride and out_stride floats apart; head h's D
- * columns start at h * D of its row. */
+ * columns start at h * D of its row. With past > 0 the T queries are
+ * positions past .. past + T - 1 and k, v hold past + T rows (the earlier
+ * positions' keys and values kept by a cache, then the queries' own). */
 typedef struct attention_shape {
-    int T;           /* positions */
+    int T;           /* query positions */
+    int past;        /* positions before the first query (0 without a cache) */
     int n_heads;     /* H, a multiple of n_kv_heads */
     int n_kv_heads;
     int head_dim;    /* D */
@@ -36,8 +43,8 @@ typedef struct attention_shape {
 } attention_shape;
 
 /* out (T, H D) = per head softmax(q k^T * scale, causal, windowed) v, from
- * q (T, H D), k and v (T, n_kv_heads D). scores is scratch of
- * attention_scratch_floats(T). out may not overlap q, k or v. */
+ * q (T, H D), k and v (past + T, n_kv_heads D). scores is scratch of
+ * attention_scratch_floats_past(T, past). out may not overlap q, k or v. */
 void attention_grouped(float *out, const float *q, const float *k, const float *v, float *scores,
                        const attention_shape *shape);
 

@@ -8,6 +8,9 @@
 #define LOUPE_KERNELS_MATMUL_H
 
 #include <stdbool.h>
+#include <stddef.h>
+
+#include "kernels/weight_view.h"
 
 typedef enum matmul_layout {
     MATMUL_WEIGHT_IN_OUT, /* weight is (K, N): Hugging Face Conv1D, y = x W */
@@ -19,6 +22,25 @@ typedef enum matmul_layout {
  * (bias included if given) instead of overwriting it. */
 void matmul(float *out, const float *in, const float *weight, const float *bias, int M, int K,
             int N, matmul_layout layout, bool accumulate);
+
+/* matmul with the weight as stored (kernels/weight_view.h): (K, N) for
+ * MATMUL_WEIGHT_IN_OUT, (N, K) for MATMUL_WEIGHT_OUT_IN. An F32 weight is
+ * read in place; a BF16 or F16 one is converted one panel of output columns
+ * at a time (MATMUL_PANEL_COLUMNS, K x that many floats) into the calling
+ * thread's part of scratch, and the panel goes through the same BLAS call as
+ * matmul's: the result is the same bits as matmul on an F32 copy of the
+ * weight. scratch holds matmul_scratch_floats(K) floats per thread that the
+ * call may use: omp_get_max_threads() of them, or 1 when called inside a
+ * parallel region (the call then runs on the calling thread); NULL is fine
+ * for an F32 weight. */
+void matmul_view(float *out, const float *in, const weight_view *weight, const float *bias, int M, int K, int N,
+                 matmul_layout layout, bool accumulate, float *scratch);
+
+/* Output columns per panel of matmul and matmul_view. */
+enum { MATMUL_PANEL_COLUMNS = 128 };
+
+/* Floats of scratch one thread of matmul_view needs for a reduction of K. */
+size_t matmul_scratch_floats(int K);
 
 /* out (M, N), rows ldo floats apart, = scale x in (M, K), rows ldi apart,
  * x weight laid out as `layout` with rows ldw apart: (K, N) for

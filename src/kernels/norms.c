@@ -6,9 +6,11 @@
 #include <math.h>
 #include <stddef.h>
 
+#include "kernels/parallel.h"
+
 void layer_norm(float *out, const float *in, const float *weight, const float *bias, int N, int C,
                 float eps) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth((size_t)N * C))
     for (int n = 0; n < N; n++) {
         const float *x = in + (size_t)n * C;
         float *y = out + (size_t)n * C;
@@ -30,7 +32,7 @@ void layer_norm(float *out, const float *in, const float *weight, const float *b
 
 void rms_norm(float *out, const float *in, const float *weight, float weight_offset, int N, int C,
               float eps) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth((size_t)N * C))
     for (int n = 0; n < N; n++) {
         const float *x = in + (size_t)n * C;
         float *y = out + (size_t)n * C;

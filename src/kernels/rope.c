@@ -6,6 +6,8 @@
 #include <math.h>
 #include <stddef.h>
 
+#include "kernels/parallel.h"
+
 void rope_inverse_frequencies(const rope_params *params, float *inv_freq) {
     int R = params->rotary_dim;
     const float pi = 3.14159265358979323846f;
@@ -42,7 +44,7 @@ void rope_tables(const float *inv_freq, int half, int T, float *cos_table, float
 
 void rope_apply(float *x, int T, int n_heads, int D, int half, const float *cos_table,
                 const float *sin_table) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth((size_t)T * n_heads * D))
     for (int t = 0; t < T; t++) {
         const float *c = cos_table + (size_t)t * half, *s = sin_table + (size_t)t * half;
         for (int h = 0; h < n_heads; h++) {

@@ -56,16 +56,24 @@ loupe_status lens_contributions_attribute(const loupe_model *model, const float 
     const model_description *desc = &model->description;
     const int C = desc->n_embd;
     double *u = malloc(2 * (size_t)C * sizeof *u); /* (2, C): the target's, then the final top-1's */
-    if (u == NULL) return error_set(error, LOUPE_ERROR_MEMORY, "out of memory for the attributions");
+    float *unembedding_row = malloc((size_t)C * sizeof *unembedding_row); /* (C) W_U[v] as floats */
+    if (u == NULL || unembedding_row == NULL) {
+        free(u);
+        free(unembedding_row);
+        return error_set(error, LOUPE_ERROR_MEMORY, "out of memory for the attributions");
+    }
     for (int t = 0; t < T; t++) {
         const float *x = taps + ((size_t)(R - 1) * T + t) * C;
         double scale = norm_scale(desc, x, C);
         const int32_t tokens[2] = {t + 1 < T ? ids[t + 1] : -1, final_top[t]};
         /* u_v = W_U[v] g / s(x): the final norm and the unembedding of token v, its scale held fixed */
-        for (int k = 0; k < 2; k++)
-            for (int c = 0; c < C && tokens[k] >= 0; c++)
-                u[(size_t)k * C + c] = (double)model->unembedding[(size_t)tokens[k] * C + c] *
+        for (int k = 0; k < 2; k++) {
+            if (tokens[k] < 0) continue;
+            weight_view_to_f32(&model->unembedding, tokens[k], 1, 0, C, unembedding_row, C);
+            for (int c = 0; c < C; c++)
+                u[(size_t)k * C + c] = (double)unembedding_row[c] *
                                        ((double)desc->norm_weight_offset + model->final_norm_weight[c]) / scale;
+        }
         for (int r = 0; r < R; r++) {
             if (!lens_row_is_component(r, subblocks)) continue;
             const float *d = taps + ((size_t)r * T + t) * C;
@@ -75,5 +83,6 @@ loupe_status lens_contributions_attribute(const loupe_model *model, const float 
         }
     }
     free(u);
+    free(unembedding_row);
     return LOUPE_OK;
 }

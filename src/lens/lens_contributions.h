@@ -32,7 +32,8 @@ bool lens_row_is_component(int row, bool subblocks);
  * RMSNorm) and s(x) the norm's scale of x, sqrt(var(x) + eps) or
  * sqrt(mean(x^2) + eps); in double. Writes out (R, T) for the component
  * rows (others untouched); target is NaN at the last position.
- * LOUPE_ERROR_MEMORY when its scratch (2 C doubles) cannot be allocated. */
+ * LOUPE_ERROR_MEMORY when its scratch (2 C doubles, C floats) cannot be
+ * allocated. */
 loupe_status lens_contributions_attribute(const loupe_model *model, const float *taps, int R, int T, bool subblocks,
                                           const int32_t *ids, const int32_t *final_top, loupe_lens_attribution *out,
                                           loupe_error *error);

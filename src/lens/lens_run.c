@@ -37,6 +37,7 @@
 #include "lens/lens_contributions.h"
 #include "lens/lens_fused.h"
 #include "lens/lens_stats.h"
+#include "lens/lens_taps.h"
 #include "lens/lens_track.h"
 #include "loupe.h"
 #include "model/model.h"
@@ -61,33 +62,6 @@ loupe_lens_params loupe_lens_default_params(void) {
     loupe_lens_params params = {.topk = 5, .subblocks = false, .position_block = 24, .track_ids = NULL, .n_track = 0,
                                  .contributions = false, .keep_taps = false};
     return params;
-}
-
-/* Collects the taps in row order into taps (R, T, C). With contributions
- * each sub-block's output comes before the residual it makes (lens_rows.c). */
-typedef struct tap_store {
-    float *taps;
-    int next_row;
-    int n_rows;
-    bool subblocks;  /* the attention taps are rows */
-    float *previous; /* (T, C) with contributions: the residual before the current sub-block; else NULL */
-} tap_store;
-
-static loupe_status store_tap(void *user, loupe_tap_kind kind, int layer, const float *residual,
-                              int T, int C) {
-    (void)layer;
-    tap_store *store = user;
-    const size_t n = (size_t)T * C;
-    if (store->previous != NULL && kind == LOUPE_TAP_EMBEDDING) memcpy(store->previous, residual, n * sizeof(float));
-    if (store->previous != NULL && kind != LOUPE_TAP_EMBEDDING) {
-        if (store->next_row >= store->n_rows) return LOUPE_ERROR_ARGUMENT; /* cannot happen: rows counted from the model */
-        lens_contribution_delta(store->taps + (size_t)store->next_row++ * n, residual, store->previous, n);
-    }
-    if (kind == LOUPE_TAP_AFTER_ATTENTION && !store->subblocks) return LOUPE_OK;
-    if (store->next_row >= store->n_rows) return LOUPE_ERROR_ARGUMENT;
-    memcpy(store->taps + (size_t)store->next_row * n, residual, n * sizeof(float));
-    store->next_row++;
-    return LOUPE_OK;
 }
 
 static void make_row_names(loupe_lens_result *result, int n_layer, const loupe_lens_params *params) {
@@ -199,7 +173,7 @@ static int thread_index(void) {
  * logits are kept until block b + 1 is swept. */
 typedef struct lens_sweep {
     const loupe_model *model;
-    const float *unembedding;  /* (V, C) */
+    const weight_view *unembedding; /* (V, C), as stored */
     int R, T, C, V, K, B;
     int n_threads;
     bool use_tile_gemm;        /* the AVX-512 kernel of tile_gemm.h, else matmul (BLAS) */
@@ -208,6 +182,7 @@ typedef struct lens_sweep {
     float *packed;             /* the same rows packed for tile_gemm (tile_gemm_packed_floats(R B, C));
                                   NULL without it */
     float *tiles;              /* (threads, R B, CHUNK) */
+    float *chunk_weights;      /* (threads, CHUNK, C) a chunk of a BF16/F16 unembedding as floats; NULL for F32 */
     double *scratch;           /* (threads, 2 CHUNK) */
     lens_row_state *states;    /* (STRIPES, R B) */
     float *token_rows;         /* (3 B, C) unembedding rows of the tokens ranked */
@@ -231,6 +206,15 @@ static lens_step step_of(int block, int B, int T) {
     return step;
 }
 
+/* This thread's (CHUNK, C) floats for a converted chunk of the
+ * unembedding, also matmul_view's scratch for a recount (a chunk holds
+ * more than a panel); NULL for an F32 unembedding. */
+static float *chunk_weights_of(const lens_sweep *sweep) {
+    _Static_assert((int)LENS_VOCAB_CHUNK >= (int)MATMUL_PANEL_COLUMNS, "a chunk must hold matmul_view's panel");
+    if (sweep->chunk_weights == NULL) return NULL;
+    return sweep->chunk_weights + (size_t)thread_index() * LENS_VOCAB_CHUNK * sweep->C;
+}
+
 /* The kept final-row logits (B, V) of block `block`. */
 static float *final_logits_of(const lens_sweep *sweep, int block) { return sweep->final_logits[block & 1]; }
 
@@ -238,6 +222,7 @@ static void sweep_free(lens_sweep *sweep) {
     free(sweep->normed);
     free(sweep->packed);
     free(sweep->tiles);
+    free(sweep->chunk_weights);
     free(sweep->scratch);
     free(sweep->states);
     free(sweep->token_rows);
@@ -251,7 +236,7 @@ static void sweep_free(lens_sweep *sweep) {
 static int sweep_build(lens_sweep *sweep, const loupe_model *model, int R, int T, int K, int B) {
     memset(sweep, 0, sizeof *sweep);
     sweep->model = model;
-    sweep->unembedding = model->unembedding;
+    sweep->unembedding = &model->unembedding;
     sweep->R = R, sweep->T = T, sweep->K = K, sweep->B = B;
     sweep->C = model->description.n_embd, sweep->V = model->description.n_vocab;
     size_t block_rows = (size_t)R * B, C = (size_t)sweep->C, V = (size_t)sweep->V;
@@ -263,6 +248,8 @@ static int sweep_build(lens_sweep *sweep, const loupe_model *model, int R, int T
     if (sweep->use_tile_gemm)
         sweep->packed = aligned_alloc(64, tile_gemm_packed_floats((int)block_rows, sweep->C) * sizeof(float));
     sweep->tiles = malloc(threads * block_rows * LENS_VOCAB_CHUNK * sizeof(float));
+    bool in_place = weight_view_f32(sweep->unembedding) != NULL;
+    if (!in_place) sweep->chunk_weights = malloc(threads * LENS_VOCAB_CHUNK * C * sizeof(float));
     sweep->scratch = malloc(threads * 2 * LENS_VOCAB_CHUNK * sizeof(double));
     sweep->states = malloc(LENS_VOCAB_STRIPES * block_rows * sizeof(lens_row_state));
     sweep->token_rows = malloc(LENS_TOKEN_COUNT * (size_t)B * C * sizeof(float));
@@ -271,7 +258,8 @@ static int sweep_build(lens_sweep *sweep, const loupe_model *model, int R, int T
     sweep->final_logits[1] = malloc((size_t)B * V * sizeof(float));
     sweep->final_top = malloc((size_t)T * sizeof(int32_t));
     sweep->recount = malloc(V * sizeof(float));
-    if (!sweep->normed || (sweep->use_tile_gemm && !sweep->packed) || !sweep->tiles || !sweep->scratch || !sweep->states || !sweep->token_rows ||
+    if (!sweep->normed || (sweep->use_tile_gemm && !sweep->packed) || !sweep->tiles ||
+        (!in_place && !sweep->chunk_weights) || !sweep->scratch || !sweep->states || !sweep->token_rows ||
         !sweep->token_logits || !sweep->final_logits[0] || !sweep->final_logits[1] || !sweep->final_top ||
         !sweep->recount) {
         sweep_free(sweep);
@@ -304,8 +292,8 @@ static void step_prepare(lens_sweep *sweep, const float *taps, const int32_t *id
         cell_tokens(sweep, ids, step->begin + i, tokens);
         for (int k = 0; k < LENS_TOKEN_COUNT; k++) {
             int32_t id = tokens[k] >= 0 ? tokens[k] : 0;
-            memcpy(sweep->token_rows + ((size_t)i * LENS_TOKEN_COUNT + k) * C, sweep->unembedding + (size_t)id * C,
-                   (size_t)C * sizeof(float));
+            weight_view_to_f32(sweep->unembedding, id, 1, 0, C, sweep->token_rows + ((size_t)i * LENS_TOKEN_COUNT + k) * C,
+                               C);
         }
     }
     const float *final_taps = taps + (size_t)rows * T * C;
@@ -362,12 +350,15 @@ static void step_sweep(lens_sweep *sweep, const lens_step *step) {
     for (int stripe = 0; stripe < LENS_VOCAB_STRIPES; stripe++) {
         float *tile = sweep->tiles + (size_t)thread_index() * R * sweep->B * LENS_VOCAB_CHUNK;
         double *scratch = sweep->scratch + (size_t)thread_index() * 2 * LENS_VOCAB_CHUNK;
+        const float *in_place = weight_view_f32(sweep->unembedding);
         lens_row_state *states = sweep->states + (size_t)stripe * R * n;
         const int end = stripe_begin(stripe + 1, V);
         for (int v0 = stripe_begin(stripe, V); v0 < end; v0 += LENS_VOCAB_CHUNK) {
             const int chunk = end - v0 < LENS_VOCAB_CHUNK ? end - v0 : LENS_VOCAB_CHUNK;
             /* tile (M + n_next, chunk) = normed x the chunk's unembedding rows, transposed */
-            const float *chunk_rows = sweep->unembedding + (size_t)v0 * C;
+            const float *chunk_rows = in_place ? in_place + (size_t)v0 * C : chunk_weights_of(sweep);
+            if (tile_rows > 0 && in_place == NULL)
+                weight_view_to_f32(sweep->unembedding, v0, chunk, 0, C, chunk_weights_of(sweep), C);
             if (tile_rows > 0 && sweep->use_tile_gemm)
                 tile_gemm(tile, chunk, sweep->packed, tile_rows, chunk_rows, chunk, C);
             else if (tile_rows > 0)
@@ -412,7 +403,8 @@ static int32_t rank_in_row(const float *row_logits, int V, int32_t id) {
 /* The rank of a token whose logit in the tile was not the one counted
  * against: recounted on the whole row, projected again. */
 static int32_t recount_rank(lens_sweep *sweep, const float *normed_row, int32_t id) {
-    matmul(sweep->recount, normed_row, sweep->unembedding, NULL, 1, sweep->C, sweep->V, MATMUL_WEIGHT_OUT_IN, false);
+    matmul_view(sweep->recount, normed_row, sweep->unembedding, NULL, 1, sweep->C, sweep->V, MATMUL_WEIGHT_OUT_IN,
+                false, chunk_weights_of(sweep));
     return rank_in_row(sweep->recount, sweep->V, id);
 }
 
@@ -478,26 +470,18 @@ loupe_status loupe_lens_run(const loupe_model *model, const int32_t *ids, int n_
     int B = params->position_block < T ? params->position_block : T;
 
     loupe_lens_result *result = result_create(R, T, K);
-    tap_store store = {.taps = malloc((size_t)R * T * C * sizeof(float)), .next_row = 0, .n_rows = R,
-                       .subblocks = params->subblocks,
-                       .previous = params->contributions ? malloc((size_t)T * C * sizeof(float)) : NULL};
+    float *taps = malloc((size_t)R * T * C * sizeof(float)); /* (R, T, C) */
     lens_sweep sweep;
-    if (result == NULL || store.taps == NULL || (params->contributions && store.previous == NULL) ||
-        sweep_build(&sweep, model, R, T, K, B) != 0) {
+    if (result == NULL || taps == NULL || sweep_build(&sweep, model, R, T, K, B) != 0) {
         status = error_set(error, LOUPE_ERROR_MEMORY, "out of memory for the lens of %d tokens", T);
-        free(store.taps);
-        free(store.previous);
+        free(taps);
         loupe_lens_free(result);
         return status;
     }
     memcpy(result->ids, ids, (size_t)T * sizeof *ids);
     make_row_names(result, L, params);
 
-    loupe_forward_params forward = loupe_forward_default_params();
-    forward.tap = store_tap;
-    forward.tap_user = &store;
-    forward.tap_after_attention = params->subblocks || params->contributions;
-    status = loupe_model_forward(model, ids, T, &forward, NULL, error);
+    status = lens_taps_collect(model, ids, T, params->subblocks, params->contributions, taps, error);
     if (status == LOUPE_OK) {
         /* The sweep runs its matmuls on threads of its own. */
         int blas_threads = matmul_set_threads(1);
@@ -508,18 +492,17 @@ loupe_status loupe_lens_run(const loupe_model *model, const int32_t *ids, int n_
 #pragma omp parallel
         for (int block = -1; block < n_blocks; block++) {
             lens_step step = step_of(block, B, T);
-            step_prepare(&sweep, store.taps, ids, &step);
+            step_prepare(&sweep, taps, ids, &step);
             step_sweep(&sweep, &step);
             step_finish(&sweep, result, &step);
         }
         matmul_set_threads(blas_threads);
-        status = attach_tracked(result, model, store.taps, params, error);
-        if (status == LOUPE_OK) status = attach_attributions(result, model, store.taps, params, error);
+        status = attach_tracked(result, model, taps, params, error);
+        if (status == LOUPE_OK) status = attach_attributions(result, model, taps, params, error);
     }
     sweep_free(&sweep);
-    if (params->keep_taps) result->taps = store.taps;
-    else free(store.taps);
-    free(store.previous);
+    if (params->keep_taps) result->taps = taps;
+    else free(taps);
     if (status != LOUPE_OK) {
         loupe_lens_free(result);
         return status;
