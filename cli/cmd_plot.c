@@ -39,6 +39,8 @@ static const char usage[] =
     "  --token final-top|target  which token prob/logit/rank follow with --vs final\n"
     "  --top-down         the input row at the top (default: at the bottom)\n"
     "  --dpi N            resolution of PNG pictures, 36 to 1200 (default 144)\n"
+    "  --columns N        PNG/SVG heatmaps wrap into panels of at most N positions\n"
+    "                     (default 64)\n"
     "  --model DIR        the model folder whose tokenizer writes the tokens (default:\n"
     "                     the document's model.directory, else the embedded model)\n"
     "  --help             show this help\n"
@@ -50,6 +52,7 @@ typedef struct plot_command_options {
     double dpi;
     bool top_down;
     lens_metric metric;
+    long columns; /* --columns N (0: the default) */
 } plot_command_options;
 
 /* Parses argv; returns -1 to go on, else the exit status. */
@@ -60,6 +63,7 @@ static int parse_options(int argc, char **argv, plot_command_options *chosen) {
         {"vs", required_argument, NULL, 'V'},    {"kl", required_argument, NULL, 'K'},
         {"token", required_argument, NULL, 'T'}, {"top-down", no_argument, NULL, 'd'},
         {"dpi", required_argument, NULL, 'D'},   {"help", no_argument, NULL, 'h'},
+        {"columns", required_argument, NULL, 'c'},
         {NULL, 0, NULL, 0},
     };
     *chosen = (plot_command_options){.dpi = PLOT_DEFAULT_DPI};
@@ -77,6 +81,7 @@ static int parse_options(int argc, char **argv, plot_command_options *chosen) {
         case 'T': ok = lens_metric_option("--token", optarg, &chosen->metric); break;
         case 'd': chosen->top_down = true; break;
         case 'D': ok = cli_parse_float("--dpi", optarg, 36.0, 1200.0, &chosen->dpi); break;
+        case 'c': ok = cli_parse_int("--columns", optarg, 1, 100000, &chosen->columns); break;
         case 'h': fputs(usage, stdout); return CLI_EXIT_OK;
         default: fputs(usage, stderr); return CLI_EXIT_USAGE;
         }
@@ -162,7 +167,7 @@ int cmd_plot(int argc, char **argv) {
             .subblocks = saved->subblocks,
         };
         plot_style style = {.metric = chosen.metric, .top_down = chosen.top_down, .dpi = chosen.dpi,
-                            .model_name = saved->model_name};
+                            .model_name = saved->model_name, .columns = (int)chosen.columns};
         status = plot_outputs_write(&view, &style, chosen.plot, chosen.summary);
     }
     loupe_tokenizer_close(tokenizer);

@@ -310,6 +310,27 @@ loupe_status loupe_lens_run(const loupe_model *model, const int32_t *ids, int n_
                             loupe_error *error);
 void loupe_lens_free(loupe_lens_result *result);
 
+/* The lens of n_texts texts, text k being ids[k] (n_tokens[k] tokens, 1 ..
+ * n_ctx): each has its own forward pass, and their positions are projected
+ * together, so that short texts share each pass over the unembedding.
+ * results_out (n_texts) receives one result per text, the same as
+ * loupe_lens_run's on that text (the same bits with the AVX-512 projection
+ * kernel); each is freed with loupe_lens_free. On failure all are NULL. */
+loupe_status loupe_lens_run_batch(const loupe_model *model, const int32_t *const *ids, const int *n_tokens,
+                                  int n_texts, const loupe_lens_params *params, loupe_lens_result **results_out,
+                                  loupe_error *error);
+
+/* The lens of a text of any length: windows of window_tokens tokens (2 ..
+ * n_ctx) starting every `stride` tokens (1 .. window_tokens - 1), the last
+ * one moved back to end at the text's end, as loupe_corpus_window_next cuts
+ * them. Each position's cells come from the first window that holds it and
+ * its next token, the one where it has the most left context; the last
+ * position from the last window. A text of at most window_tokens tokens is
+ * one window: the result is loupe_lens_run's. */
+loupe_status loupe_lens_run_windowed(const loupe_model *model, const int32_t *ids, int n_tokens, int window_tokens,
+                                     int stride, const loupe_lens_params *params, loupe_lens_result **result_out,
+                                     loupe_error *error);
+
 /* The lens's rows for a model of n_layer blocks: 1 + n_layer, or
  * 1 + 2 n_layer with sub-blocks. The one definition of the rows, shared by
  * the lens, the corpus statistics and every output. */

@@ -731,6 +731,37 @@ dir=$(tokenizer_json too_large '')
 truncate -s $((128 * 1024 * 1024 + 1)) "$dir/tokenizer.json"
 check E1916 1 "$dir/tokenizer.json: larger than the limit of 134217728 bytes" "$loupe" tokenize --model "$dir" x
 
+# ---------------------------------------------------------------- loupe lens --batch
+printf '{"text": "hi"}\n' >"$work/prompts.jsonl"
+check E2431 2 "--batch: the prompts come from its file only: give no text, --file or --ids" \
+  "$loupe" lens --batch "$work/prompts.jsonl" "hello"
+check E2432 2 "--batch writes JSON lines: --format table or csv, --plot and --summary do not apply" \
+  "$loupe" lens --batch "$work/prompts.jsonl" --format csv
+check E2433 2 "--batch writes every position of each prompt: --positions and --window do not apply" \
+  "$loupe" lens --batch "$work/prompts.jsonl" --positions 1:
+check E2434 2 "--strict applies to --batch only" "$loupe" lens --strict "hello"
+check E2435 1 "$work/no_prompts.jsonl: cannot open: No such file or directory" "$loupe" lens --batch "$work/no_prompts.jsonl"
+printf '{"text": "hi"}\n{"text": \n' >"$work/bad_json.jsonl"
+check E2436 0 "warning: $work/bad_json.jsonl:2: invalid JSON at byte offset 8 \(skipped\)" "$loupe" lens --batch "$work/bad_json.jsonl"
+printf '{"text": "hi", "ids": [1]}\n' >"$work/both.jsonl"
+check E2437 0 "warning: $work/both.jsonl:1: expected an object with either \"text\" \(a string\) or \"ids\" \(an array of token ids\) \(skipped\)" \
+  "$loupe" lens --batch "$work/both.jsonl"
+printf '\n{"ids": [464, 50257]}\n' >"$work/bad_id.jsonl"
+check E2438 0 "warning: $work/bad_id.jsonl:2: ids\[1\]: expected a token id from 0 to 50256 \(skipped\)" "$loupe" lens --batch "$work/bad_id.jsonl"
+printf '{"text": "hi", "id": {}}\n' >"$work/bad_key.jsonl"
+check E2439 0 "warning: $work/bad_key.jsonl:1: \"id\" is an object, expected a string or a number \(skipped\)" "$loupe" lens --batch "$work/bad_key.jsonl"
+printf '{"ids": []}\n' >"$work/empty.jsonl"
+check E2440 0 "warning: $work/empty.jsonl:1: the prompt has no tokens \(skipped\)" "$loupe" lens --batch "$work/empty.jsonl"
+python3 -c 'import json; print(json.dumps({"ids": [464] * 513}))' >"$work/long.jsonl"
+check E2441 0 "warning: $work/long.jsonl:1: 513 tokens are more than the model's context of 512 \(skipped\)" "$loupe" lens --batch "$work/long.jsonl"
+check E2442 1 "$work/empty.jsonl:1: the prompt has no tokens" "$loupe" lens --batch "$work/empty.jsonl" --strict
+
+# ---------------------------------------------------------------- loupe lens --window
+check E2443 1 "window of 600 tokens is longer than the model's context of 512" "$loupe" lens --window 600 "hello world"
+check E2444 2 "--stride applies to --window only" "$loupe" lens --stride 3 "hello world"
+check E2445 2 "--stride: expected a whole number from 1 to 9 \(the window minus 1\), got '10'" \
+  "$loupe" lens --window 10 --stride 10 "hello world"
+
 # ---------------------------------------------------------------- the catalogue itself
 documented=$(grep -oE '^\| E[0-9]{3,4} ' "$catalogue" | tr -d '| ' | sort)
 tested=$(printf '%s\n' "${checked[@]}" | sort)
