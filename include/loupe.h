@@ -402,6 +402,42 @@ loupe_status loupe_lens_row_logits(const loupe_model *model, const int32_t *ids,
                                    int row, float *logits, loupe_error *error);
 
 /* ------------------------------------------------------------------------
+ * Two models' lenses compared
+ *
+ * Two models with the same rows and vocabulary (GELU and ReLU, a base model
+ * and its fine-tuning) run on the same ids; for every row and position, the
+ * KL between their lens distributions p_A and p_B in both directions, and
+ * the standing of the true next token and of each model's top-1 in each.
+ * ---------------------------------------------------------------------- */
+
+typedef struct loupe_compare_cell {
+    float kl_ab;                /* KL(p_A || p_B), nats */
+    float kl_ba;                /* KL(p_B || p_A) */
+    loupe_lens_token target_a;  /* the true next token in A's distribution; id -1 at the last position */
+    loupe_lens_token target_b;  /* the same token in B's */
+    loupe_lens_token top_a;     /* A's top-1 (the smaller id on ties), in A's distribution */
+    loupe_lens_token top_b;     /* B's top-1, in B's */
+} loupe_compare_cell;
+
+typedef struct loupe_compare_result loupe_compare_result;
+
+/* Runs both models on ids (T tokens, 1 .. each model's n_ctx) and compares
+ * their lenses, rows as loupe_lens_row_count(n_layer, subblocks). The models
+ * must have the same n_layer and n_vocab (LOUPE_ERROR_ARGUMENT otherwise);
+ * that their tokenizers agree is the caller's to check. Free with
+ * loupe_compare_free. */
+loupe_status loupe_lens_compare(const loupe_model *model_a, const loupe_model *model_b, const int32_t *ids,
+                                int n_tokens, bool subblocks, loupe_compare_result **result_out, loupe_error *error);
+void loupe_compare_free(loupe_compare_result *result);
+int loupe_compare_n_rows(const loupe_compare_result *result);
+int loupe_compare_n_positions(const loupe_compare_result *result);
+/* "input", "h1", ..., as loupe_lens_row_label; NULL out of range. */
+const char *loupe_compare_row_name(const loupe_compare_result *result, int row);
+const int32_t *loupe_compare_ids(const loupe_compare_result *result);
+/* The cell at (row, position); NULL when out of range. */
+const loupe_compare_cell *loupe_compare_cell_at(const loupe_compare_result *result, int row, int position);
+
+/* ------------------------------------------------------------------------
  * A lens read back from its JSON document
  *
  * `loupe lens --format json` writes a lens as a "loupe.lens/1" document

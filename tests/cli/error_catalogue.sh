@@ -762,6 +762,21 @@ check E2444 2 "--stride applies to --window only" "$loupe" lens --stride 3 "hell
 check E2445 2 "--stride: expected a whole number from 1 to 9 \(the window minus 1\), got '10'" \
   "$loupe" lens --window 10 --stride 10 "hello world"
 
+# ---------------------------------------------------------------- loupe compare
+check E2446 2 "compare: give two models, --model A --model B \(got 1\)" "$loupe" compare --model "$demo" "hello"
+check E2447 2 "compare: --model given more than twice" "$loupe" compare --model "$demo" --model "$demo" --model "$demo" "hello"
+check E2448 2 "--format: expected one of table, json, got 'csv'" "$loupe" compare --model "$demo" --model "$demo" --format csv "hello"
+check E2449 2 "compare: --plot draws .png or .svg, not .html" "$loupe" compare --model "$demo" --model "$demo" --plot "$work/c.html" "hello"
+mkdir -p "$work/tiny_with_tokenizer"
+cp "$tiny/config.json" "$tiny/model.safetensors" "$demo/vocab.json" "$demo/merges.txt" "$work/tiny_with_tokenizer/"
+check E2450 1 "the models have 6 and 3 layers: the lens rows must match" \
+  "$loupe" compare --model "$demo" --model "$work/tiny_with_tokenizer" --ids 1,2
+mkdir -p "$work/other_tokens"
+for f in "$demo"/*; do ln -s "$f" "$work/other_tokens/"; done
+echo '{"God": 50257}' >"$work/other_tokens/added_tokens.json"
+check E2451 1 "compare: the two models' tokenizers encode the text differently, from token 1 on \(2 and 3 tokens\)" \
+  "$loupe" compare --model "$demo" --model "$work/other_tokens" "And God"
+
 # ---------------------------------------------------------------- the catalogue itself
 documented=$(grep -oE '^\| E[0-9]{3,4} ' "$catalogue" | tr -d '| ' | sort)
 tested=$(printf '%s\n' "${checked[@]}" | sort)
