@@ -21,6 +21,7 @@
 static const char usage[] =
     "usage: loupe plot [options] --plot FILE [--summary FILE] LENS.json\n"
     "       loupe plot --plot FILE CORPUS.json\n"
+    "       loupe plot --plot FILE CORPUS.json CORPUS.json...\n"
     "\n"
     "Draws a lens saved with `loupe lens --format json` without running the model:\n"
     "the heatmap (rows = layers, columns = positions, each cell the top-1 token\n"
@@ -28,7 +29,8 @@ static const char usage[] =
     "FILE picks the format: .png, .svg or .html (an interactive page). A document\n"
     "saved with --layers or --positions draws that window. A document saved with\n"
     "`loupe corpus --format json` is redrawn as `loupe corpus --plot FILE` drew it\n"
-    "(with its rarity chart to FILE-rarity.EXT when it has one).\n"
+    "(with its rarity chart to FILE-rarity.EXT when it has one). Two or more saved\n"
+    "corpus documents are overlaid in one figure, one colour per report.\n"
     "\n"
     "  --plot FILE        the heatmap\n"
     "  --summary FILE     per layer, the mean over positions of the four KLs and the\n"
@@ -49,6 +51,8 @@ static const char usage[] =
 
 typedef struct plot_command_options {
     const char *model, *plot, *summary, *input;
+    const char *const *inputs; /* (n_inputs) */
+    int n_inputs;
     double dpi;
     bool top_down;
     lens_metric metric;
@@ -87,7 +91,7 @@ static int parse_options(int argc, char **argv, plot_command_options *chosen) {
         }
     }
     if (!ok) return CLI_EXIT_USAGE;
-    if (argc - optind != 1) {
+    if (argc - optind < 1) {
         cli_error("plot: expected one lens JSON file (loupe lens --format json), got %d arguments", argc - optind);
         return CLI_EXIT_USAGE;
     }
@@ -96,6 +100,8 @@ static int parse_options(int argc, char **argv, plot_command_options *chosen) {
         return CLI_EXIT_USAGE;
     }
     chosen->input = argv[optind];
+    chosen->inputs = (const char *const *)argv + optind;
+    chosen->n_inputs = argc - optind;
     return -1;
 }
 
@@ -144,11 +150,32 @@ static int open_tokenizer(const char *requested, const loupe_lens_saved *saved, 
     return 0;
 }
 
+/* Several files: saved corpus reports overlaid; a lens document first
+ * keeps the one-lens message. */
+static int overlay(const plot_command_options *chosen) {
+    char *text = NULL;
+    size_t length = 0;
+    loupe_error error;
+    bool corpus = file_read_all(chosen->input, CORPUS_PLOT_MAX_JSON_BYTES, &text, &length, &error) == LOUPE_OK &&
+                  corpus_json_is_corpus(text, length);
+    free(text);
+    if (!corpus) {
+        cli_error("plot: expected one lens JSON file (loupe lens --format json), got %d arguments", chosen->n_inputs);
+        return CLI_EXIT_USAGE;
+    }
+    if (chosen->summary != NULL) {
+        cli_error("plot: %s is a corpus document: it draws with --plot only (--summary draws a lens)", chosen->input);
+        return CLI_EXIT_USAGE;
+    }
+    return corpus_plot_overlay(chosen->inputs, chosen->n_inputs, chosen->plot);
+}
+
 int cmd_plot(int argc, char **argv) {
     plot_command_options chosen;
     int status = parse_options(argc, argv, &chosen);
     if (status >= 0) return status;
     status = plot_outputs_check(chosen.plot, chosen.summary);
+    if (status == 0 && chosen.n_inputs > 1) return overlay(&chosen);
     if (status == 0) status = corpus_plot_saved(chosen.input, chosen.plot, chosen.summary);
     if (status >= 0) return status;
     loupe_lens_saved *saved = NULL;

@@ -777,6 +777,22 @@ echo '{"God": 50257}' >"$work/other_tokens/added_tokens.json"
 check E2451 1 "compare: the two models' tokenizers encode the text differently, from token 1 on \(2 and 3 tokens\)" \
   "$loupe" compare --model "$demo" --model "$work/other_tokens" "And God"
 
+# ---------------------------------------------------------------- loupe plot A.json B.json
+findings=$here/../../docs/findings
+"$loupe" lens --format json "hello world" >"$work/overlay_lens.json"
+check E2452 1 "plot: $work/overlay_lens.json is not a corpus document: several files overlay saved loupe corpus --format json reports" \
+  "$loupe" plot --plot "$work/o.svg" "$findings/gpt2-demo-full.json" "$work/overlay_lens.json"
+python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1])); d["layers"] = d["layers"][:-1]; d["rarity"] = None
+d["metrics"] = {k: v[:-1] for k, v in d["metrics"].items()}
+for k in ["top1_is_final_top1", "top1_is_target", "decision_layer"]: d[k] = d[k][:-1]
+json.dump(d, open(sys.argv[2], "w"))' "$findings/gpt2-demo-relu-full.json" "$work/fewer.json"
+check E2453 1 "plot: $work/fewer.json has other layers than $findings/gpt2-demo-full.json \(6 rows and 7\): the reports must have the same rows" \
+  "$loupe" plot --plot "$work/o.svg" "$findings/gpt2-demo-full.json" "$work/fewer.json"
+f=$findings/gpt2-demo-full.json
+check E2454 2 "plot: at most 7 corpus reports in one figure, got 8" "$loupe" plot --plot "$work/o.svg" "$f" "$f" "$f" "$f" "$f" "$f" "$f" "$f"
+
 # ---------------------------------------------------------------- the catalogue itself
 documented=$(grep -oE '^\| E[0-9]{3,4} ' "$catalogue" | tr -d '| ' | sort)
 tested=$(printf '%s\n' "${checked[@]}" | sort)
