@@ -12,13 +12,13 @@
 # each other at every barrier measure the load more than loupe.
 source "$(dirname "$0")/common.sh"
 export OMP_NUM_THREADS=${THREADS:-1} OPENBLAS_NUM_THREADS=${THREADS:-1}
-export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-SkylakeX} # this VM's OpenBLAS misreads the CPU otherwise
 prompts=${PROMPTS:-200}
 rounds=${ROUNDS:-3}
 model=${MODEL:-$root/models/gpt2-demo}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 bench_build
+bench_blas_kernels
 
 # The prompts: consecutive pieces of the corpus's tokens, lengths drawn from 10 .. 40.
 head -c 200000 "$corpus" | "$loupe" tokenize --model "$model" --json | python3 -c '
