@@ -61,7 +61,8 @@ static const char usage[] =
     "  --vs final|first   compare with the final row (default) or the input row\n"
     "  --kl forward|reverse  the direction of KL (default forward)\n"
     "  --token final-top|target  which token prob/logit/rank follow with --vs final\n"
-    "  --values           append the metric's value to each cell (\"light .92\")\n"
+    "  --values           append the metric's value to each cell (\"light .92\"), in\n"
+    "                     the table and in PNG/SVG heatmaps\n"
     "  --top-down         the input row at the top (default: at the bottom)\n"
     "  --color WHEN       auto, always or never (default auto: colour when stdout is\n"
     "                     a terminal and NO_COLOR is unset; 24-bit colour when\n"
@@ -323,7 +324,7 @@ int cmd_lens(int argc, char **argv) {
         char model_name[256];
         plot_style plot = {.metric = chosen.metric, .top_down = chosen.top_down, .dpi = chosen.dpi,
                            .model_name = plot_model_name(info.directory, model_name, sizeof model_name),
-                           .columns = (int)chosen.columns};
+                           .columns = (int)chosen.columns, .values = chosen.values};
         status = plot_outputs_write(&view, &plot, chosen.plot, chosen.summary);
     }
     loupe_lens_free(result);

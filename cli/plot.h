@@ -28,6 +28,7 @@ typedef struct plot_style {
     double dpi;             /* PNG resolution */
     const char *model_name; /* for titles */
     int columns;            /* PNG/SVG heatmap: positions per panel (0: PLOT_DEFAULT_COLUMNS) */
+    bool values;            /* PNG/SVG heatmap: the metric's value after each cell's token (--values) */
 } plot_style;
 
 enum { PLOT_DEFAULT_COLUMNS = 64 };

@@ -49,6 +49,22 @@ static int row_on_line(const lens_view *view, const plot_style *style, int i) {
 
 static double max_double(double a, double b) { return a > b ? a : b; }
 
+/* A cell's text into label (PLOT_LABEL_CAPACITY + 32): its top-1 token, and
+ * with style->values the metric's value after it ("light .92", "-" where
+ * undefined), as the table writes it. */
+static char *cell_text(const lens_view *view, const plot_style *style, const loupe_lens_cell *cell, char *label) {
+    plot_token_label(view, cell->top_ids[0], label);
+    if (style->values) {
+        char number[32] = "-";
+        double value = 0.0;
+        if (lens_metric_value(&style->metric, cell, &value))
+            lens_metric_format(style->metric.kind, value, number, sizeof number);
+        size_t used = strlen(label);
+        snprintf(label + used, PLOT_LABEL_CAPACITY + 32 - used, " %s", number);
+    }
+    return label;
+}
+
 /* How far down the panel of shown position j lies. */
 static double panel_offset(const heatmap_layout *layout, int j) {
     return (j / layout->panel_columns) * layout->panel_height;
@@ -63,7 +79,7 @@ static loupe_status layout_heatmap(const lens_view *view, const plot_style *styl
     layout->column_width = calloc((size_t)n_positions, sizeof(double));
     if (layout->column_left == NULL || layout->column_width == NULL)
         return error_set(error, LOUPE_ERROR_MEMORY, "out of memory for the heatmap's layout");
-    char label[PLOT_LABEL_CAPACITY];
+    char label[PLOT_LABEL_CAPACITY + 32];
     layout->margin = 14.0;
     layout->cell_height = 20.0;
     layout->name_width = 0.0;
@@ -79,7 +95,7 @@ static loupe_status layout_heatmap(const lens_view *view, const plot_style *styl
         double width = plot_text_width(plot_token_label(view, lens_view_input_id(view, t), label), axis_font);
         width = max_double(width, plot_text_width(plot_token_label(view, lens_view_next_id(view, t), label), next_font));
         for (int row = view->rows.first; row < view->rows.end; row++)
-            width = max_double(width, plot_text_width(plot_token_label(view, lens_view_cell(view, row, t)->top_ids[0], label),
+            width = max_double(width, plot_text_width(cell_text(view, style, lens_view_cell(view, row, t), label),
                                                       cell_font));
         layout->column_left[j] = x;
         layout->column_width[j] = max_double(width + cell_padding, min_column_width);
@@ -129,8 +145,9 @@ static void draw_cell(plot_canvas *canvas, const lens_view *view, const plot_sty
                       const heatmap_layout *layout, int line, int row, int j) {
     int t = view->positions.first + j;
     const loupe_lens_cell *cell = lens_view_cell(view, row, t);
-    char label[PLOT_LABEL_CAPACITY], position[16], value_text[32] = "-", title[512];
+    char label[PLOT_LABEL_CAPACITY], text[PLOT_LABEL_CAPACITY + 32], position[16], value_text[32] = "-", title[512];
     plot_token_label(view, cell->top_ids[0], label);
+    cell_text(view, style, cell, text);
     double value = 0.0;
     bool defined = lens_metric_value(&style->metric, cell, &value);
     if (defined) lens_metric_format(style->metric.kind, value, value_text, sizeof value_text);
@@ -143,7 +160,7 @@ static void draw_cell(plot_canvas *canvas, const lens_view *view, const plot_sty
     lens_rgb fill = defined ? lens_colour_ramp(lens_scale_position(scale, value)) : plot_undefined_colour;
     double x = layout->column_left[j], y = layout->grid_top + panel_offset(layout, j) + line * layout->cell_height;
     plot_canvas_rect(canvas, x, y, layout->column_width[j] - 1.0, layout->cell_height - 1.0, fill);
-    plot_canvas_text(canvas, x + (layout->column_width[j] - 1.0) / 2, y + (layout->cell_height - 1.0) / 2, label,
+    plot_canvas_text(canvas, x + (layout->column_width[j] - 1.0) / 2, y + (layout->cell_height - 1.0) / 2, text,
                      cell_font, PLOT_ANCHOR_MIDDLE, lens_colour_black_text_on(fill) ? black : white);
     plot_canvas_group_end(canvas);
 }

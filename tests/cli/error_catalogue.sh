@@ -793,6 +793,11 @@ check E2453 1 "plot: $work/fewer.json has other layers than $findings/gpt2-demo-
 f=$findings/gpt2-demo-full.json
 check E2454 2 "plot: at most 7 corpus reports in one figure, got 8" "$loupe" plot --plot "$work/o.svg" "$f" "$f" "$f" "$f" "$f" "$f" "$f" "$f"
 
+# ---------------------------------------------------------------- loupe plot --layers/--positions
+"$loupe" lens --format json --positions 2:6 "And God said, Let there be light" >"$work/window_lens.json"
+check E2455 2 "--positions: the slice selects none of the document's 2 .. 5" \
+  "$loupe" plot --positions 0:2 --plot "$work/w.svg" "$work/window_lens.json"
+
 # ---------------------------------------------------------------- the catalogue itself
 documented=$(grep -oE '^\| E[0-9]{3,4} ' "$catalogue" | tr -d '| ' | sort)
 tested=$(printf '%s\n' "${checked[@]}" | sort)
