@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lens/lens_run.h"
+#include "lens/lens_taps.h"
 #include "loupe.h"
 #include "util/error.h"
 
@@ -79,21 +79,16 @@ static float *model_taps(const loupe_model *model, const int32_t *ids, int T, in
                          loupe_error *error) {
     loupe_model_info info;
     loupe_model_get_info(model, &info);
-    lens_tap_store store = {.taps = malloc((size_t)R * T * info.n_embd * sizeof(float)), .n_rows = R,
-                            .n_positions = T};
-    if (store.taps == NULL) {
+    float *taps = malloc((size_t)R * T * info.n_embd * sizeof(float));
+    if (taps == NULL) {
         error_set(error, LOUPE_ERROR_MEMORY, "out of memory for the taps of %d tokens", T);
         return NULL;
     }
-    loupe_forward_params forward = loupe_forward_default_params();
-    forward.tap = lens_store_tap;
-    forward.tap_user = &store;
-    forward.tap_after_attention = subblocks;
-    if (loupe_model_forward(model, ids, T, &forward, NULL, error) != LOUPE_OK) {
-        free(store.taps);
+    if (lens_taps_collect(model, ids, T, subblocks, taps, error) != LOUPE_OK) {
+        free(taps);
         return NULL;
     }
-    return store.taps;
+    return taps;
 }
 
 /* Checks that the two models have the same rows and vocabulary. */
