@@ -274,6 +274,8 @@ typedef struct loupe_lens_params {
     int topk;             /* top tokens kept per cell, 1 .. LOUPE_LENS_MAX_TOPK (default 5) */
     bool subblocks;       /* add a row after each attention sub-block */
     int position_block;   /* positions projected at once (default 24): bounds memory */
+    const struct loupe_tuned_lens *tuned; /* NULL (default): the logit lens; else rows 0 .. L-1 go
+                                             through its translators first (not with subblocks) */
 } loupe_lens_params;
 
 loupe_lens_params loupe_lens_default_params(void);
@@ -323,6 +325,9 @@ int loupe_lens_n_rows(const loupe_lens_result *result);
 int loupe_lens_n_positions(const loupe_lens_result *result);
 /* "input", "h1" .. "hL" (hidden_states numbering), "h3.attn" for sub-blocks. */
 const char *loupe_lens_row_name(const loupe_lens_result *result, int row);
+/* The tuned lens's folder the result was made with (loupe_lens_params.tuned),
+ * or NULL for the logit lens. */
+const char *loupe_lens_tuned_directory(const loupe_lens_result *result);
 /* The ids the lens ran on (T). */
 const int32_t *loupe_lens_ids(const loupe_lens_result *result);
 /* The cell at (row, position); NULL when out of range. */
@@ -379,6 +384,44 @@ loupe_status loupe_lens_hidden_states(const loupe_model *model, const int32_t *i
  * Row R-1 gives the model's own logits. */
 loupe_status loupe_lens_row_logits(const loupe_model *model, const int32_t *ids, int n_tokens, bool subblocks,
                                    int row, float *logits, loupe_error *error);
+
+/* ------------------------------------------------------------------------
+ * The tuned lens (docs/TUNED_LENS.md)
+ *
+ * A learned affine "translator" per layer i = 0 .. L-1 (0 = the embedding
+ * output, as tuned-lens counts): row i of the lens reads
+ * unembed(final_norm(h + A_i h + b_i)) instead of unembed(final_norm(h));
+ * the model's output row has none. A lens folder is tuned-lens's layout:
+ * config.json (its TunedLensConfig) and params.safetensors or params.pt.
+ * ---------------------------------------------------------------------- */
+
+typedef struct loupe_tuned_lens loupe_tuned_lens;
+
+/* Opens the lens folder `directory` for `model`: a lens for another model
+ * (d_model or num_hidden_layers differ) is LOUPE_ERROR_UNSUPPORTED saying
+ * what differs. Parameters of any float dtype (F32, F16, BF16) are kept as
+ * float32. Free with loupe_tuned_lens_close. */
+loupe_status loupe_tuned_lens_open(const char *directory, const loupe_model *model, loupe_tuned_lens **lens_out,
+                                   loupe_error *error);
+void loupe_tuned_lens_close(loupe_tuned_lens *lens);
+
+typedef struct loupe_tuned_lens_info {
+    const char *directory;   /* the lens folder */
+    const char *base_model;  /* config.json's base_model_name_or_path ("" when absent) */
+    const char *params_file; /* "params.safetensors" or "params.pt" */
+    int n_layer;             /* L translators */
+    int n_embd;              /* C */
+    bool bias;
+} loupe_tuned_lens_info;
+
+/* Fills *info; the strings live as long as the lens. */
+void loupe_tuned_lens_get_info(const loupe_tuned_lens *lens, loupe_tuned_lens_info *info);
+
+/* translated (N, C) = residual + residual A_layer^T + b_layer for raw
+ * residual rows (N, C) of lens row `layer`, 0 .. L-1; the two buffers must
+ * not overlap. */
+loupe_status loupe_tuned_lens_translate(const loupe_tuned_lens *lens, int layer, const float *residual, int n_rows,
+                                        float *translated, loupe_error *error);
 
 /* ------------------------------------------------------------------------
  * A lens read back from its JSON document
