@@ -28,6 +28,7 @@ int cmd_lens(int argc, char **argv);
 int cmd_corpus(int argc, char **argv);
 int cmd_count(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
+int cmd_train_lens(int argc, char **argv);
 
 /* Prints "loupe: <message>" on stderr. */
 void cli_error(const char *format, ...) __attribute__((format(printf, 1, 2)));

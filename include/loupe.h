@@ -423,6 +423,66 @@ void loupe_tuned_lens_get_info(const loupe_tuned_lens *lens, loupe_tuned_lens_in
 loupe_status loupe_tuned_lens_translate(const loupe_tuned_lens *lens, int layer, const float *residual, int n_rows,
                                         float *translated, loupe_error *error);
 
+/* Training a tuned lens (docs/TUNED_LENS.md): tuned-lens's loss and
+ * optimizer. Positions are added window by window; a step takes the mean
+ * of their losses summed over layers. */
+typedef enum loupe_lens_loss {
+    LOUPE_LENS_LOSS_KL, /* KL(final || lens) at every position, tuned-lens's default */
+    LOUPE_LENS_LOSS_CE, /* cross-entropy of the next token */
+} loupe_lens_loss;
+
+typedef struct loupe_lens_train_params {
+    loupe_lens_loss loss;  /* default KL */
+    int steps;             /* optimizer steps, for the schedule (default 250, as tuned-lens) */
+    double lr_scale;       /* SGD's learning rate is lr_scale (1 - momentum) (default 1) */
+    double momentum;       /* Nesterov momentum (default 0.9) */
+    double weight_decay;   /* default 1e-3 */
+    double max_grad_norm;  /* the gradient norm is clipped to this (default 1) */
+    int warmup_steps;      /* linear warm-up (default 0 for SGD) */
+} loupe_lens_train_params;
+
+loupe_lens_train_params loupe_lens_train_default_params(void);
+
+typedef struct loupe_lens_trainer loupe_lens_trainer;
+
+/* A trainer of an all-zero lens (the logit lens) for model; windows of at
+ * most max_tokens tokens. Free with loupe_lens_trainer_free. */
+loupe_status loupe_lens_trainer_create(const loupe_model *model, const loupe_lens_train_params *params,
+                                       int max_tokens, loupe_lens_trainer **trainer_out, loupe_error *error);
+void loupe_lens_trainer_free(loupe_lens_trainer *trainer);
+
+/* Runs the model on ids (T) and adds the loss gradient of positions
+ * [begin, end) (each must have a next token, end <= T - 1) to the step. */
+loupe_status loupe_lens_trainer_add(loupe_lens_trainer *trainer, const int32_t *ids, int n_tokens, int begin, int end,
+                                    loupe_error *error);
+
+/* Positions added since the last step. */
+int64_t loupe_lens_trainer_pending(const loupe_lens_trainer *trainer);
+
+/* Takes one optimizer step with the mean gradient of the positions added
+ * and fills layer_losses (L) with their mean loss per layer (nats), before
+ * the step. LOUPE_ERROR_ARGUMENT with no position added. */
+loupe_status loupe_lens_trainer_step(loupe_lens_trainer *trainer, double *layer_losses, loupe_error *error);
+
+/* Steps taken (including those of a checkpoint resumed). */
+int loupe_lens_trainer_steps_done(const loupe_lens_trainer *trainer);
+
+/* The lens being trained, valid while the trainer lives. */
+const loupe_tuned_lens *loupe_lens_trainer_lens(const loupe_lens_trainer *trainer);
+
+/* Writes the lens folder (created if missing): config.json, with
+ * base_model_name_or_path = base_model, and params.safetensors, each file
+ * atomically (written beside, then renamed). */
+loupe_status loupe_tuned_lens_save(const loupe_tuned_lens *lens, const char *directory, const char *base_model,
+                                   loupe_error *error);
+
+/* Checkpoints: the translators, the momentum and the step count in one
+ * safetensors file written atomically; loading it into a trainer of the
+ * same model and parameters continues the run exactly. */
+loupe_status loupe_lens_trainer_save_checkpoint(const loupe_lens_trainer *trainer, const char *path,
+                                                loupe_error *error);
+loupe_status loupe_lens_trainer_load_checkpoint(loupe_lens_trainer *trainer, const char *path, loupe_error *error);
+
 /* ------------------------------------------------------------------------
  * A lens read back from its JSON document
  *

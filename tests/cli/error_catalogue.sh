@@ -854,6 +854,34 @@ check E2221 1 "$dir/params.pt: tensor '0.weight': elements 5 .. 1029 run past it
 dir=$(lens_archive big_endian 'r["params/byteorder"] = b"big"')
 check E2222 1 "$dir/params.pt: a big-endian archive \(params/byteorder is not \"little\"\)" tuned_lens "$dir"
 
+# ---------------------------------------------------------------- loupe train-lens
+words=$work/words.txt
+python3 -c "print(' '.join(['the and of to in is a b c d e f'] * 8))" >"$words"
+train() { "$loupe" train-lens --model "$tuned_model" --tokens-per-step 8 --context 16 --progress never "$@"; }
+check E2223 2 "train-lens: --out LENSDIR is required" "$loupe" train-lens "$words"
+check_first E2224 2 "loupe: --loss: expected one of kl, ce, got 'mse'" "$loupe" train-lens --out "$work/x" --loss mse "$words"
+check_first E2225 2 "loupe: --warmup-steps: must be below --steps \(10\), got 10" \
+  "$loupe" train-lens --out "$work/x" --steps 10 --warmup-steps 10 "$words"
+check E2226 2 "train-lens: no corpus file given \(use '-' for standard input\)" "$loupe" train-lens --out "$work/x"
+train --out "$work/trained" --steps 4 --checkpoint-every 2 "$words" 2>/dev/null
+check E2227 2 "--resume: $work/trained/checkpoint.safetensors is at step 2 of 2 already" \
+  train --out "$work/x" --steps 2 --resume "$work/trained/checkpoint.safetensors" "$words"
+check E2228 1 "$data/tuned-tiny-safetensors/params.safetensors: not a checkpoint of this model's lens \(weights, biases and momentum for 3 layers of width 32\)" \
+  train --out "$work/x" --steps 4 --resume "$data/tuned-tiny-safetensors/params.safetensors" "$words"
+check E2229 1 "$work/trained/checkpoint.safetensors: a checkpoint of a run with --loss kl, not ce" \
+  train --out "$work/x" --steps 4 --loss ce --resume "$work/trained/checkpoint.safetensors" "$words"
+python3 - "$work/trained/checkpoint.safetensors" "$work/renamed.safetensors" <<'PY'
+import json, struct, sys
+raw = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+h = json.loads(raw[8:8 + n])
+h["__metadata__"]["kind"] = "something else"
+header = json.dumps(h).encode()
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(header)) + header + raw[8 + n:])
+PY
+check E2230 1 "$work/renamed.safetensors: not a loupe train-lens checkpoint \(its __metadata__\)" \
+  train --out "$work/x" --steps 4 --resume "$work/renamed.safetensors" "$words"
+
 # ---------------------------------------------------------------- the catalogue itself
 documented=$(grep -oE '^\| E[0-9]{3,4} ' "$catalogue" | tr -d '| ' | sort)
 tested=$(printf '%s\n' "${checked[@]}" | sort)

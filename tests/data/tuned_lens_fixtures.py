@@ -18,7 +18,23 @@ lens's logits of rows 0 .. L-1 of the model's hidden states (the hidden.i
 of the model's reference.safetensors, from transformers), computed as
 tuned-lens defines them, unembed(final_norm(h + translator_i(h))), in
 float64 from the parameters as stored.
+
+tuned-tiny-f32/training.safetensors holds what training must match, on the
+positions 0 .. T-2 of those hidden states (each has a next token):
+  kl_grad_weight (L, C, C), kl_grad_bias (L, C), kl_loss (L): the loss of
+    tuned-lens's train_loop, per layer the mean over positions of
+    KL(p_final || q_i), p_final the model's output distribution, and the
+    gradient of its sum over layers by autograd, in float64;
+  ce_grad_weight, ce_grad_bias, ce_loss: the same for the cross-entropy of
+    the next token;
+  stepped_weight (L, C, C), stepped_bias (L, C): the translators after
+    three optimizer steps on that batch with the CE loss (whose gradient
+    norm, about 1.6, is clipped), in float32, as
+    tuned-lens steps: torch.optim.SGD(lr = 1 - 0.9, momentum 0.9, nesterov,
+    weight_decay 1e-3), the gradient norm clipped to 1, the learning rate
+    scaled by the linear schedule of 3 steps without warm-up.
 """
+import copy
 import json
 import os
 import struct
@@ -105,6 +121,51 @@ def main():
         write_safetensors(os.path.join(out, "reference.safetensors"),
                           {"logits": torch.stack(rows).float()})
         translators.float()
+    write_training(translators, reference, wte, ln_w, ln_b, eps, C, L)
+
+
+def lens_losses(translators, hidden, final_log_p, ids, wte, ln_w, ln_b, eps, C, kind):
+    """Per-layer losses (L) of tuned-lens's train_loop on positions 0 .. T-2."""
+    losses = []
+    for i, translator in enumerate(translators):
+        h = hidden[i][:-1]
+        normed = torch.nn.functional.layer_norm(h + translator(h), (C,), ln_w, ln_b, eps)
+        log_q = (normed @ wte.T).log_softmax(-1)
+        if kind == "kl":
+            losses.append(torch.sum(final_log_p.exp() * (final_log_p - log_q), dim=-1).mean())
+        else:
+            losses.append(torch.nn.functional.nll_loss(log_q, ids[1:]))
+    return torch.stack(losses)
+
+
+def write_training(translators, reference, wte, ln_w, ln_b, eps, C, L):
+    # the float32 translators as saved (those in memory went through float16 and bfloat16)
+    translators.load_state_dict(torch.load(os.path.join(HERE, "tuned-tiny-f32", "params.pt")))
+    ids = torch.tensor(reference["input_ids"], dtype=torch.int64)
+    hidden = [torch.tensor(reference["hidden.%d" % i], dtype=torch.float64) for i in range(L)]
+    final_log_p = torch.tensor(reference["lens_logits"][L], dtype=torch.float64)[:-1].log_softmax(-1)
+    out = {}
+    for kind in ("kl", "ce"):
+        model = copy.deepcopy(translators).double()
+        losses = lens_losses(model, hidden, final_log_p, ids, wte, ln_w, ln_b, eps, C, kind)
+        losses.sum().backward()
+        out[kind + "_grad_weight"] = torch.stack([t.weight.grad for t in model]).float()
+        out[kind + "_grad_bias"] = torch.stack([t.bias.grad for t in model]).float()
+        out[kind + "_loss"] = losses.detach().float()
+    model = copy.deepcopy(translators).float()
+    steps = 3
+    optimizer = torch.optim.SGD(model.parameters(), lr=1 - 0.9, momentum=0.9, nesterov=True, weight_decay=1e-3)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda k: max(0.0, (steps - k) / steps))
+    args = ([h.float() for h in hidden], final_log_p.float(), ids, wte.float(), ln_w.float(), ln_b.float(), eps, C)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        lens_losses(model, *args, kind="ce").sum().backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+    out["stepped_weight"] = torch.stack([t.weight.detach() for t in model])
+    out["stepped_bias"] = torch.stack([t.bias.detach() for t in model])
+    write_safetensors(os.path.join(HERE, "tuned-tiny-f32", "training.safetensors"), out)
 
 
 if __name__ == "__main__":
