@@ -3,13 +3,11 @@
  *
  * For the n scored positions of a window the rows of every layer are
  * stacked, (L n, C), with the final row after them for KL, (n, C); each
- * chunk of the unembedding gives one tile (rows, chunk) of logits. Pass 1
- * keeps a running max and sum of exps per row (the log-normaliser). Pass 2
- * computes the tile again, turns it into dL/dz = weight (q - p) (p the
- * final distribution, or the target's one-hot for CE) while adding up the
- * loss, and folds it into dL/dnormed (L n, C) += dz Wchunk. Then per layer
- * the norm's backward gives dL/du for u = h + A h + b, and dA += du^T h,
- * db += sum du.
+ * chunk of the unembedding gives one tile (rows, chunk) of logits, which is
+ * turned into exp(z - running max) in place and multiplied back with the
+ * chunk's unembedding rows into each row's running sum S. Two matrix
+ * products per chunk, one pass. Then per layer the norm's backward gives
+ * dL/du for u = h + A h + b, and dA += du^T h, db += sum du.
  */
 #include "train/lens_loss.h"
 
@@ -32,10 +30,10 @@ struct lens_loss_workspace {
     float *tile;       /* (L n + n, CHUNK) */
     double *row_max;   /* (L n + n) */
     double *row_sum;   /* (L n + n) sum of exp(z - max) */
-    float *grad_normed; /* (L n, C) dL/dnormed */
+    float *grad_normed; /* (L n + n, C) the rows' running S = sum exp(z - m) W, then dL/dnormed (L n rows) */
     float *grad_translated; /* (n, C) dL/du of one layer */
     float *transposed; /* (C, n) the same, transposed for the product with h */
-    float *final_probs; /* (n, CHUNK) p of the final row, for one chunk (KL) */
+    float *final_probs; /* (n, CHUNK) exp(zf - mf) of the final row, for one chunk (KL) */
 };
 
 lens_loss_workspace *lens_loss_workspace_create(const loupe_model *model, int max_tokens, lens_loss_kind kind) {
@@ -51,7 +49,7 @@ lens_loss_workspace *lens_loss_workspace_create(const loupe_model *model, int ma
     w->tile = malloc(rows * LENS_LOSS_CHUNK * sizeof(float));
     w->row_max = malloc(rows * sizeof(double));
     w->row_sum = malloc(rows * sizeof(double));
-    w->grad_normed = malloc((size_t)w->L * n * C * sizeof(float));
+    w->grad_normed = malloc(rows * C * sizeof(float));
     w->grad_translated = malloc(n * C * sizeof(float));
     w->transposed = malloc(n * C * sizeof(float));
     w->final_probs = malloc(n * LENS_LOSS_CHUNK * sizeof(float));
@@ -133,76 +131,106 @@ loupe_status lens_loss_accumulate(lens_loss_workspace *w, const loupe_tuned_lens
     }
     if (kl) loupe_model_final_norm(w->model, taps + ((size_t)L * T + begin) * C, n, w->normed + (size_t)lens_rows * C);
 
-    /* pass 1: the log-normaliser of every row */
-    for (int r = 0; r < rows; r++) w->row_max[r] = -INFINITY, w->row_sum[r] = 0.0;
-    for (int v0 = 0; v0 < V; v0 += LENS_LOSS_CHUNK) {
-        const int chunk = V - v0 < LENS_LOSS_CHUNK ? V - v0 : LENS_LOSS_CHUNK;
-        chunk_logits(w, rows, v0, chunk);
-#pragma omp parallel for schedule(static)
-        for (int r = 0; r < rows; r++) {
-            float *z = w->tile + (size_t)r * chunk;
-            float top = (float)w->row_max[r];
-            for (int v = 0; v < chunk; v++)
-                if (z[v] > top) top = z[v];
-            double sum = w->row_max[r] == -INFINITY ? 0.0 : w->row_sum[r] * exp(w->row_max[r] - top);
-            for (int v = 0; v < chunk; v++) z[v] -= top; /* max subtracted before any exp */
-            vector_exp(z, z, (size_t)chunk);
-            for (int v = 0; v < chunk; v++) sum += z[v];
-            w->row_max[r] = top, w->row_sum[r] = sum;
-        }
+    /* One pass over the vocabulary. Per row, a running max m and sum of
+     * exp(z - m), and S = sum_v exp(z_v - m) W_v (C), rescaled whenever m
+     * grows, so that at the end S / sum is the expectation of W under the
+     * row's distribution: dL/dnormed = weight (E_q[W] - E_p[W]) without a
+     * second pass (the online softmax of flash attention). For KL also
+     * A = sum_v exp(zf_v - mf) (zf_v - z_v), kept on the final row's scale,
+     * so that KL = A / sum_f - log Z_f + log Z_q. */
+    double *cross = calloc((size_t)lens_rows, sizeof(double));   /* (L n) A, or the target's logit for CE */
+    double *final_scale = calloc((size_t)n, sizeof(double));     /* (n) exp(old mf - new mf) of the chunk */
+    if (cross == NULL || final_scale == NULL) {
+        free(cross);
+        free(final_scale);
+        return error_set(error, LOUPE_ERROR_MEMORY, "out of memory for the lens loss");
     }
-    for (int r = 0; r < rows; r++) w->row_sum[r] = w->row_max[r] + log(w->row_sum[r]); /* now log Z */
-    const double *log_normaliser = w->row_sum;
-
-    /* pass 2: the loss, dz and dL/dnormed */
-    memset(w->grad_normed, 0, (size_t)lens_rows * C * sizeof(float));
-    double *layer_loss = calloc((size_t)L, sizeof(double));
-    if (layer_loss == NULL) return error_set(error, LOUPE_ERROR_MEMORY, "out of memory for the lens loss");
+    for (int r = 0; r < rows; r++) w->row_max[r] = -INFINITY, w->row_sum[r] = 0.0;
+    memset(w->grad_normed, 0, (size_t)rows * C * sizeof(float)); /* S of every row */
     for (int v0 = 0; v0 < V; v0 += LENS_LOSS_CHUNK) {
         const int chunk = V - v0 < LENS_LOSS_CHUNK ? V - v0 : LENS_LOSS_CHUNK;
         chunk_logits(w, rows, v0, chunk);
-        if (kl) { /* the final row's log p (in place) and p, once for every layer */
+        if (kl) { /* the final rows' new max and exp(zf - mf) into final_probs; their logits stay for A */
 #pragma omp parallel for schedule(static)
             for (int t = 0; t < n; t++) {
-                float *log_p = w->tile + (size_t)(lens_rows + t) * chunk;
-                const float log_zf = (float)log_normaliser[lens_rows + t];
-                for (int v = 0; v < chunk; v++) log_p[v] -= log_zf;
-                vector_exp(log_p, w->final_probs + (size_t)t * chunk, (size_t)chunk);
+                const int r = lens_rows + t;
+                const float *zf = w->tile + (size_t)r * chunk;
+                float top = (float)w->row_max[r];
+                for (int v = 0; v < chunk; v++) top = zf[v] > top ? zf[v] : top;
+                final_scale[t] = w->row_max[r] == -INFINITY ? 0.0 : exp(w->row_max[r] - top);
+                float *e = w->final_probs + (size_t)t * chunk;
+                for (int v = 0; v < chunk; v++) e[v] = zf[v] - top; /* max subtracted before any exp */
+                vector_exp(e, e, (size_t)chunk);
+                w->row_max[r] = top;
             }
         }
-        for (int i = 0; i < L; i++) {
-            double loss = 0.0;
-#pragma omp parallel for schedule(static) reduction(+ : loss)
+#pragma omp parallel for schedule(static)
+        for (int r = 0; r < lens_rows; r++) {
+            const int t = r % n;
+            float *z = w->tile + (size_t)r * chunk;
+            if (kl) {
+                const float *zf = w->tile + (size_t)(lens_rows + t) * chunk, *e = w->final_probs + (size_t)t * chunk;
+                double sum = 0.0;
+                for (int v = 0; v < chunk; v++) sum += (double)e[v] * (zf[v] - z[v]);
+                cross[r] = cross[r] * final_scale[t] + sum;
+            } else {
+                const int32_t target = ids[begin + t + 1];
+                if (target >= v0 && target < v0 + chunk) cross[r] = z[target - v0];
+            }
+            float top = (float)w->row_max[r];
+            for (int v = 0; v < chunk; v++) top = z[v] > top ? z[v] : top;
+            const double rescale = w->row_max[r] == -INFINITY ? 0.0 : exp(w->row_max[r] - top);
+            for (int v = 0; v < chunk; v++) z[v] -= top;
+            vector_exp(z, z, (size_t)chunk);
+            double sum = 0.0;
+            for (int v = 0; v < chunk; v++) sum += z[v];
+            w->row_sum[r] = w->row_sum[r] * rescale + sum;
+            w->row_max[r] = top;
+            float *row_s = w->grad_normed + (size_t)r * C;
+            for (int c = 0; c < C; c++) row_s[c] = (float)(row_s[c] * rescale);
+        }
+        if (kl) {
+#pragma omp parallel for schedule(static)
             for (int t = 0; t < n; t++) {
-                float *z = w->tile + (size_t)(i * n + t) * chunk; /* logits, then log q, then dz */
-                const float log_z = (float)log_normaliser[i * n + t];
-                for (int v = 0; v < chunk; v++) z[v] -= log_z;
-                if (kl) {
-                    const float *log_p = w->tile + (size_t)(lens_rows + t) * chunk;
-                    const float *p = w->final_probs + (size_t)t * chunk;
-                    double sum = 0.0;
-                    for (int v = 0; v < chunk; v++) sum += (double)p[v] * (log_p[v] - z[v]);
-                    loss += sum;
-                    vector_exp(z, z, (size_t)chunk);
-                    const float scale = (float)weight;
-                    for (int v = 0; v < chunk; v++) z[v] = scale * (z[v] - p[v]);
-                } else {
-                    const int32_t target = ids[begin + t + 1];
-                    if (target >= v0 && target < v0 + chunk) loss -= z[target - v0];
-                    vector_exp(z, z, (size_t)chunk);
-                    if (target >= v0 && target < v0 + chunk) z[target - v0] -= 1.0f;
-                    const float scale = (float)weight;
-                    for (int v = 0; v < chunk; v++) z[v] *= scale;
-                }
+                const int r = lens_rows + t;
+                float *zf = w->tile + (size_t)r * chunk;
+                const float *e = w->final_probs + (size_t)t * chunk;
+                double sum = 0.0;
+                for (int v = 0; v < chunk; v++) sum += (zf[v] = e[v]);
+                w->row_sum[r] = w->row_sum[r] * final_scale[t] + sum;
+                float *row_s = w->grad_normed + (size_t)r * C;
+                for (int c = 0; c < C; c++) row_s[c] = (float)(row_s[c] * final_scale[t]);
             }
-            layer_loss[i] += loss;
         }
-        /* dL/dnormed (L n, C) += dz (L n, chunk) x Wchunk (chunk, C) */
-        matmul(w->grad_normed, w->tile, w->model->unembedding + (size_t)v0 * C, NULL, lens_rows, chunk, C,
+        /* S (rows, C) += exp(z - m) (rows, chunk) x Wchunk (chunk, C) */
+        matmul(w->grad_normed, w->tile, w->model->unembedding + (size_t)v0 * C, NULL, rows, chunk, C,
                MATMUL_WEIGHT_IN_OUT, true);
     }
-    for (int i = 0; i < L; i++) loss_sums[i] += weight * layer_loss[i];
-    free(layer_loss);
+    /* the losses, and dL/dnormed = weight (S / sum - S_f / sum_f), or - W_target for CE */
+    for (int i = 0; i < L; i++) {
+        double loss = 0.0;
+        for (int t = 0; t < n; t++) {
+            const int r = i * n + t;
+            const double log_z = w->row_max[r] + log(w->row_sum[r]);
+            float *row = w->grad_normed + (size_t)r * C;
+            const float scale = (float)(weight / w->row_sum[r]);
+            if (kl) {
+                const int f = lens_rows + t;
+                const double log_zf = w->row_max[f] + log(w->row_sum[f]);
+                loss += cross[r] / w->row_sum[f] - log_zf + log_z;
+                const float *final_row = w->grad_normed + (size_t)f * C;
+                const float final_scale_row = (float)(weight / w->row_sum[f]);
+                for (int c = 0; c < C; c++) row[c] = scale * row[c] - final_scale_row * final_row[c];
+            } else {
+                loss += log_z - cross[r];
+                const float *target_row = w->model->unembedding + (size_t)ids[begin + t + 1] * C;
+                for (int c = 0; c < C; c++) row[c] = scale * row[c] - (float)weight * target_row[c];
+            }
+        }
+        loss_sums[i] += weight * loss;
+    }
+    free(cross);
+    free(final_scale);
 
     /* through the norm to u, then to A and b */
     for (int i = 0; i < L; i++) {

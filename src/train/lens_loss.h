@@ -9,9 +9,11 @@
  *
  * The gradient flows through the final norm (LayerNorm or RMSNorm), the
  * unembedding and the log-softmax in float32 with double accumulation.
- * No (T, V) array per layer exists: the vocabulary is streamed in chunks of
- * LENS_LOSS_CHUNK entries, twice - one pass for every row's log-normaliser,
- * one for the loss and dL/dlogits, folded at once into dL/dnormed.
+ * No (T, V) array per layer exists: the vocabulary is streamed once, in
+ * chunks of LENS_LOSS_CHUNK entries, each row keeping a running
+ * log-normaliser and the running expectation of the unembedding rows under
+ * its distribution (rescaled as the max grows, the online softmax), from
+ * which dL/dnormed = E_q[W] - E_p[W] and the loss follow at the end.
  *
  * Shapes: L translators, T positions of a window, C width, V vocabulary.
  */
