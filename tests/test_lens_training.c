@@ -128,7 +128,9 @@ static void reference_logits(const fixture *f, const double *u, double *z) {
         normed[c] = (u[c] - mean) * inverse * f->model->final_norm_weight[c] + f->model->final_norm_bias[c];
     for (int v = 0; v < f->V; v++) {
         double sum = 0;
-        for (int c = 0; c < C; c++) sum += (double)f->model->unembedding[(size_t)v * C + c] * normed[c];
+        float row[256];
+        weight_view_to_f32(&f->model->unembedding, v, 1, 0, C, row, C);
+        for (int c = 0; c < C; c++) sum += (double)row[c] * normed[c];
         z[v] = sum;
     }
 }

@@ -34,6 +34,8 @@ struct lens_loss_workspace {
     float *grad_translated; /* (n, C) dL/du of one layer */
     float *transposed; /* (C, n) the same, transposed for the product with h */
     float *final_probs; /* (n, CHUNK) exp(zf - mf) of the final row, for one chunk (KL) */
+    float *chunk_rows;  /* (CHUNK, C) the chunk's unembedding rows as float32 (F16/BF16 weights) */
+    const float *chunk; /* (chunk, C) the current chunk's rows: in place for F32, else chunk_rows */
 };
 
 lens_loss_workspace *lens_loss_workspace_create(const loupe_model *model, int max_tokens, lens_loss_kind kind) {
@@ -53,7 +55,8 @@ lens_loss_workspace *lens_loss_workspace_create(const loupe_model *model, int ma
     w->grad_translated = malloc(n * C * sizeof(float));
     w->transposed = malloc(n * C * sizeof(float));
     w->final_probs = malloc(n * LENS_LOSS_CHUNK * sizeof(float));
-    if (!w->final_probs || !w->translated || !w->normed || !w->tile || !w->row_max || !w->row_sum || !w->grad_normed ||
+    w->chunk_rows = malloc((size_t)LENS_LOSS_CHUNK * C * sizeof(float));
+    if (!w->final_probs || !w->chunk_rows || !w->translated || !w->normed || !w->tile || !w->row_max || !w->row_sum || !w->grad_normed ||
         !w->grad_translated || !w->transposed) {
         lens_loss_workspace_free(w);
         return NULL;
@@ -72,6 +75,7 @@ void lens_loss_workspace_free(lens_loss_workspace *w) {
     free(w->grad_translated);
     free(w->transposed);
     free(w->final_probs);
+    free(w->chunk_rows);
     free(w);
 }
 
@@ -102,11 +106,18 @@ static void norm_backward(const model_description *description, const float *wei
     }
 }
 
-/* The tile (rows, chunk) of logits of the normed rows for vocabulary
- * entries v0 .. v0 + chunk - 1. */
-static void chunk_logits(const lens_loss_workspace *w, int rows, int v0, int chunk) {
-    matmul(w->tile, w->normed, w->model->unembedding + (size_t)v0 * w->C, NULL, rows, w->C, chunk,
-           MATMUL_WEIGHT_OUT_IN, false);
+/* Points w->chunk at the unembedding rows v0 .. v0 + chunk - 1 as float32
+ * and computes the tile (rows, chunk) of logits of the normed rows. */
+static void chunk_logits(lens_loss_workspace *w, int rows, int v0, int chunk) {
+    const weight_view *unembedding = &w->model->unembedding;
+    const float *in_place = weight_view_f32(unembedding);
+    if (in_place != NULL) {
+        w->chunk = in_place + (size_t)v0 * w->C;
+    } else {
+        weight_view_to_f32(unembedding, v0, chunk, 0, w->C, w->chunk_rows, w->C);
+        w->chunk = w->chunk_rows;
+    }
+    matmul(w->tile, w->normed, w->chunk, NULL, rows, w->C, chunk, MATMUL_WEIGHT_OUT_IN, false);
 }
 
 loupe_status lens_loss_accumulate(lens_loss_workspace *w, const loupe_tuned_lens *lens, const float *taps,
@@ -203,7 +214,7 @@ loupe_status lens_loss_accumulate(lens_loss_workspace *w, const loupe_tuned_lens
             }
         }
         /* S (rows, C) += exp(z - m) (rows, chunk) x Wchunk (chunk, C) */
-        matmul(w->grad_normed, w->tile, w->model->unembedding + (size_t)v0 * C, NULL, rows, chunk, C,
+        matmul(w->grad_normed, w->tile, w->chunk, NULL, rows, chunk, C,
                MATMUL_WEIGHT_IN_OUT, true);
     }
     /* the losses, and dL/dnormed = weight (S / sum - S_f / sum_f), or - W_target for CE */
@@ -223,7 +234,8 @@ loupe_status lens_loss_accumulate(lens_loss_workspace *w, const loupe_tuned_lens
                 for (int c = 0; c < C; c++) row[c] = scale * row[c] - final_scale_row * final_row[c];
             } else {
                 loss += log_z - cross[r];
-                const float *target_row = w->model->unembedding + (size_t)ids[begin + t + 1] * C;
+                float *target_row = w->transposed; /* free until the backward below */
+                weight_view_to_f32(&w->model->unembedding, ids[begin + t + 1], 1, 0, C, target_row, C);
                 for (int c = 0; c < C; c++) row[c] = scale * row[c] - (float)weight * target_row[c];
             }
         }
