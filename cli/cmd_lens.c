@@ -39,6 +39,8 @@ static const char usage[] =
     "  --topk K           top tokens kept per cell in json, 1 to 100 (default 5);\n"
     "                     in csv, given, it adds the columns top2_* .. topK_*\n"
     "  --subblocks        add a row after each block's attention (hN.attn)\n"
+    "  --tuned LENSDIR    the tuned lens of LENSDIR (config.json and params.safetensors\n"
+    "                     or params.pt, docs/TUNED_LENS.md) instead of the logit lens\n"
     "  --layers A:B       show rows A .. B-1 only (row 0 = input, row N = hN; with\n"
     "                     --subblocks the hN.attn rows count too)\n"
     "  --positions A:B    show positions A .. B-1 only (0 = the first token)\n"
@@ -136,7 +138,7 @@ bool lens_metric_option(const char *option, const char *text, lens_metric *metri
 
 /* Everything the command line chose. */
 typedef struct lens_command_options {
-    const char *model, *colour, *plot, *summary;
+    const char *model, *colour, *plot, *summary, *tuned;
     cli_text_options text;
     long topk, width;
     double dpi;
@@ -162,7 +164,8 @@ static int parse_options(int argc, char **argv, lens_command_options *chosen) {
         {"color", required_argument, NULL, 'c'},  {"colour", required_argument, NULL, 'c'},
         {"width", required_argument, NULL, 'w'},  {"values", no_argument, NULL, 'v'},
         {"plot", required_argument, NULL, 'p'},   {"summary", required_argument, NULL, 'S'},
-        {"dpi", required_argument, NULL, 'D'},      CLI_TEXT_LONG_OPTIONS,
+        {"dpi", required_argument, NULL, 'D'},      {"tuned", required_argument, NULL, 'U'},
+        CLI_TEXT_LONG_OPTIONS,
         {"batch", required_argument, NULL, LENS_OPTION_BATCH}, {"strict", no_argument, NULL, LENS_OPTION_STRICT},
         {"window", required_argument, NULL, LENS_OPTION_WINDOW}, {"stride", required_argument, NULL, LENS_OPTION_STRIDE},
         {"columns", required_argument, NULL, LENS_OPTION_COLUMNS},
@@ -186,6 +189,7 @@ static int parse_options(int argc, char **argv, lens_command_options *chosen) {
             chosen->has_topk = true;
             break;
         case 's': chosen->subblocks = true; break;
+        case 'U': chosen->tuned = optarg; break;
         case 'F':
             ok = parse_choice("--format", optarg, formats, 3, &choice);
             chosen->format = choice;
@@ -262,6 +266,10 @@ int cmd_lens(int argc, char **argv) {
     lens_command_options chosen;
     int status = parse_options(argc, argv, &chosen);
     if (status >= 0) return status;
+    if (chosen.tuned != NULL && (chosen.batch != NULL || chosen.window > 0)) {
+        cli_error("--tuned applies to one text in one window: not with --batch or --window");
+        return CLI_EXIT_USAGE;
+    }
     if (chosen.batch != NULL) return run_batch(&chosen, argc - optind);
     if (chosen.strict) {
         cli_error("--strict applies to --batch only");
@@ -275,11 +283,18 @@ int cmd_lens(int argc, char **argv) {
     if (status != 0) return status;
     loupe_model_info info;
     loupe_model_get_info(input.model, &info);
+    loupe_tuned_lens *tuned = NULL;
+    status = cli_tuned_open(chosen.tuned, chosen.subblocks, input.model, &tuned);
+    if (status != 0) {
+        cli_input_free(&input);
+        return status;
+    }
     int n_rows = loupe_lens_row_count(info.n_layer, chosen.subblocks);
     lens_view view = {.tokenizer = input.tokenizer, .info = &info, .topk = (int)chosen.topk,
-                      .subblocks = chosen.subblocks};
+                      .subblocks = chosen.subblocks, .tuned_directory = chosen.tuned};
     if (!lens_slice_resolve("--layers", &chosen.rows, n_rows, &view.rows) ||
         !lens_slice_resolve("--positions", &chosen.positions, (int)input.n_ids, &view.positions)) {
+        loupe_tuned_lens_close(tuned);
         cli_input_free(&input);
         return CLI_EXIT_USAGE;
     }
@@ -287,6 +302,7 @@ int cmd_lens(int argc, char **argv) {
     loupe_lens_params params = loupe_lens_default_params();
     params.topk = (int)chosen.topk;
     params.subblocks = chosen.subblocks;
+    params.tuned = tuned;
     loupe_lens_result *result = NULL;
     loupe_error error;
     loupe_status run = chosen.window > 0
@@ -296,6 +312,7 @@ int cmd_lens(int argc, char **argv) {
                            : loupe_lens_run(input.model, input.ids, (int)input.n_ids, &params, &result, &error);
     if (run != LOUPE_OK) {
         status = cli_fail(&error);
+        loupe_tuned_lens_close(tuned);
         cli_input_free(&input);
         return status;
     }
@@ -321,13 +338,15 @@ int cmd_lens(int argc, char **argv) {
     }
     status = print_status;
     if (status == CLI_EXIT_OK && (chosen.plot != NULL || chosen.summary != NULL)) {
-        char model_name[256];
+        char model_name[256], titled[300];
+        plot_model_name(info.directory, model_name, sizeof model_name);
         plot_style plot = {.metric = chosen.metric, .top_down = chosen.top_down, .dpi = chosen.dpi,
-                           .model_name = plot_model_name(info.directory, model_name, sizeof model_name),
+                           .model_name = cli_lens_titled(model_name, tuned, titled, sizeof titled),
                            .columns = (int)chosen.columns, .values = chosen.values};
         status = plot_outputs_write(&view, &plot, chosen.plot, chosen.summary);
     }
     loupe_lens_free(result);
+    loupe_tuned_lens_close(tuned);
     cli_input_free(&input);
     return status;
 }

@@ -74,6 +74,8 @@ typedef struct corpus_report {
     const char *counts_path;      /* NULL without --counts */
     loupe_corpus_stats_params stats_params;
     bool subblocks;
+    loupe_tuned_lens *tuned;      /* --tuned, or NULL: the logit lens */
+    const char *tuned_directory;  /* its folder */
     bool partial;                 /* stopped by Ctrl-C or an error: the aggregate so far */
     double seconds;
 } corpus_report;

@@ -45,7 +45,9 @@ corpus_plot_data *corpus_plot_data_from_report(corpus_report *report) {
             data->bucket_input_rank[at * R + row] =
                 loupe_corpus_stats_bucket_summary(report->stats, b, row, LOUPE_CORPUS_INPUT_RANK).median;
     }
-    plot_model_name(report->info->directory, data->model_name, sizeof data->model_name);
+    char model_name[sizeof data->model_name];
+    plot_model_name(report->info->directory, model_name, sizeof model_name);
+    cli_lens_titled(model_name, report->tuned, data->model_name, sizeof data->model_name); /* titles say which lens */
     data->positions = report->positions;
     data->partial = report->partial;
     return data;

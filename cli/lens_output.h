@@ -58,6 +58,7 @@ typedef struct lens_view {
     lens_window positions; /* the positions shown, [first, end) within 0 .. T */
     int topk;
     bool subblocks;
+    const char *tuned_directory; /* the tuned lens's folder (--tuned), or NULL: the logit lens */
 } lens_view;
 
 /* The accessors (lens_view.c). Row and position are absolute indices inside

@@ -46,7 +46,8 @@ loupe_status loupe_tokenizer_decode(const loupe_tokenizer *tokenizer, const int3
                                     char **text_out, size_t *length_out, loupe_error *error);
 size_t loupe_tokenizer_token_text(const loupe_tokenizer *tokenizer, int32_t id, char *buffer, size_t capacity);
 
-typedef struct loupe_lens_params { int topk; bool subblocks; int position_block; } loupe_lens_params;
+typedef struct loupe_tuned_lens loupe_tuned_lens;
+typedef struct loupe_lens_params { int topk; bool subblocks; int position_block; const loupe_tuned_lens *tuned; } loupe_lens_params;
 loupe_lens_params loupe_lens_default_params(void);
 typedef struct loupe_lens_token { int32_t id; float logit; float prob; int32_t rank; } loupe_lens_token;
 typedef struct loupe_lens_cell {

@@ -84,6 +84,11 @@ static void write_document(FILE *out, const loupe_lens_result *result, const lou
     fprintf(out, ", \"n_layer\": %d, \"n_embd\": %d, \"n_head\": %d, \"n_vocab\": %d, \"n_ctx\": %d},\n", info->n_layer,
             info->n_embd, info->n_head, info->n_vocab, info->n_ctx);
     fprintf(out, " \"options\": {\"topk\": %d, \"subblocks\": %s},\n", topk, subblocks ? "true" : "false");
+    if (loupe_lens_tuned_directory(result) != NULL) {
+        fputs(" \"lens\": {\"kind\": \"tuned\", \"directory\": ", out);
+        write_string(out, loupe_lens_tuned_directory(result));
+        fputs("},\n", out);
+    }
     fprintf(out, " \"positions\": [%d, %d], \"rows\": [%d, %d],\n \"tokens\": [", w->position_first,
             w->position_end, w->row_first, w->row_end);
     for (int t = w->position_first; t < w->position_end; t++) {

@@ -51,6 +51,7 @@ struct loupe_lens_result {
     loupe_lens_cell *cells; /* (R, T) */
     int32_t *top_ids;       /* (R, T, K) the cells' top_ids point here */
     float *top_probs;       /* (R, T, K) */
+    char *tuned_directory;  /* the tuned lens's folder, or NULL for the logit lens (owned) */
 };
 
 loupe_lens_params loupe_lens_default_params(void) {
@@ -71,6 +72,38 @@ static loupe_status validate(const loupe_lens_params *params, int n_tokens, loup
         return error_set(error, LOUPE_ERROR_ARGUMENT, "position_block must be 1 .. 4096, not %d",
                          params->position_block);
     if (n_tokens < 1) return error_set(error, LOUPE_ERROR_ARGUMENT, "the text has no tokens");
+    return LOUPE_OK;
+}
+
+/* Rows 0 .. R-2 of taps (R, T, C) through the tuned lens's translators, in
+ * place; the last row, the model's output, has none. */
+static loupe_status translate_taps(const loupe_tuned_lens *tuned, float *taps, int R, int T, int C,
+                                   loupe_error *error) {
+    float *translated = malloc((size_t)T * C * sizeof(float)); /* (T, C) */
+    if (translated == NULL) return error_set(error, LOUPE_ERROR_MEMORY, "out of memory for the tuned lens");
+    loupe_status status = LOUPE_OK;
+    for (int row = 0; row < R - 1 && status == LOUPE_OK; row++) {
+        float *rows = taps + (size_t)row * T * C;
+        status = loupe_tuned_lens_translate(tuned, row, rows, T, translated, error);
+        memcpy(rows, translated, (size_t)T * C * sizeof(float));
+    }
+    free(translated);
+    return status;
+}
+
+/* A tuned lens needs one translator per block output, of the model's width. */
+static loupe_status validate_tuned(const loupe_lens_params *params, const loupe_model_info *info,
+                                   loupe_error *error) {
+    if (params->tuned == NULL) return LOUPE_OK;
+    if (params->subblocks)
+        return error_set(error, LOUPE_ERROR_ARGUMENT,
+                         "the tuned lens has translators for block outputs only, not for sub-blocks");
+    loupe_tuned_lens_info tuned;
+    loupe_tuned_lens_get_info(params->tuned, &tuned);
+    if (tuned.n_layer != info->n_layer || tuned.n_embd != info->n_embd)
+        return error_set(error, LOUPE_ERROR_ARGUMENT,
+                         "%s: the lens has %d translators of width %d, the model %d layers of width %d",
+                         tuned.directory, tuned.n_layer, tuned.n_embd, info->n_layer, info->n_embd);
     return LOUPE_OK;
 }
 
@@ -470,6 +503,8 @@ loupe_status lens_run_texts(const loupe_model *model, const int32_t *const *ids,
     }
     loupe_model_info info;
     loupe_model_get_info(model, &info);
+    loupe_status status = validate_tuned(params, &info, error);
+    if (status != LOUPE_OK) return status;
     int64_t total = 0;
     for (int k = 0; k < n_texts; k++) total += n_tokens[k];
     if (total > INT32_MAX) return error_set(error, LOUPE_ERROR_LIMIT, "%lld tokens are too many for one lens", (long long)total);
@@ -483,7 +518,6 @@ loupe_status lens_run_texts(const loupe_model *model, const int32_t *const *ids,
     float *taps = malloc((size_t)R * T * C * sizeof(float));  /* (R, T, C): the texts end to end */
     float *text_taps = n_texts > 1 ? malloc((size_t)R * longest * C * sizeof(float)) : taps; /* (R, n_k, C) */
     int32_t *next_ids = malloc((size_t)T * sizeof *next_ids);
-    loupe_status status = LOUPE_OK;
     if (result == NULL || taps == NULL || text_taps == NULL || next_ids == NULL)
         status = error_set(error, LOUPE_ERROR_MEMORY, "out of memory for the lens of %d tokens", T);
     for (int k = 0, offset = 0; k < n_texts && status == LOUPE_OK; offset += n_tokens[k], k++) {
@@ -495,6 +529,13 @@ loupe_status lens_run_texts(const loupe_model *model, const int32_t *const *ids,
             for (int r = 0; r < R && status == LOUPE_OK; r++)
                 memcpy(taps + ((size_t)r * T + offset) * C, text_taps + (size_t)r * n * C, (size_t)n * C * sizeof(float));
     }
+    if (status == LOUPE_OK && params->tuned != NULL) {
+        loupe_tuned_lens_info tuned;
+        loupe_tuned_lens_get_info(params->tuned, &tuned);
+        result->tuned_directory = strdup(tuned.directory);
+        if (result->tuned_directory == NULL) status = error_set(error, LOUPE_ERROR_MEMORY, "out of memory");
+    }
+    if (status == LOUPE_OK && params->tuned != NULL) status = translate_taps(params->tuned, taps, R, T, C, error);
     if (status == LOUPE_OK) status = lens_project_taps(model, taps, next_ids, params, result, error);
     free(next_ids);
     if (text_taps != taps) free(text_taps);
@@ -520,6 +561,7 @@ void loupe_lens_free(loupe_lens_result *result) {
     free(result->cells);
     free(result->top_ids);
     free(result->top_probs);
+    free(result->tuned_directory);
     free(result);
 }
 
@@ -533,6 +575,8 @@ const char *loupe_lens_row_name(const loupe_lens_result *result, int row) {
 }
 
 const int32_t *loupe_lens_ids(const loupe_lens_result *result) { return result->ids; }
+
+const char *loupe_lens_tuned_directory(const loupe_lens_result *result) { return result->tuned_directory; }
 
 const loupe_lens_cell *loupe_lens_cell_at(const loupe_lens_result *result, int row, int position) {
     if (row < 0 || row >= result->n_rows || position < 0 || position >= result->n_positions) return NULL;
