@@ -1,0 +1,76 @@
+/*
+ * ball_matmul.h - the certified matrix product: an input of balls times a
+ * weight matrix of floats (optionally widened to w [1 - R, 1 + R]) plus a
+ * bias, by Rump's midpoint-radius product over BLAS.
+ *
+ * The midpoint is one double GEMM of the midpoints (dgemm: its a priori
+ * error gamma_K(double) |mid| |W| is some 10^-13 of the product, so the
+ * intervals start tight); the radius is one float GEMM of nonnegative
+ * operands,
+ *     rad_out >= ((R + gamma_K(double)) |mid| + (1 + R) rad) x |W| + R |bias|,
+ * whose own rounding is bounded a priori in round-to-nearest:
+ * exact <= (computed + K eta) / (1 - gamma_K(float)), eta the smallest
+ * subnormal (underflow). The bound holds for any summation order, blocking
+ * and fused multiply-adds the BLAS may use, and needs no rounding mode
+ * (BLAS threads would not inherit one). It assumes the BLAS neither flushes
+ * subnormals to zero nor computes in less than the type's precision.
+ * docs/CERTIFY.md has the derivation.
+ *
+ * Shapes: M rows, K the reduction, N outputs.
+ */
+#ifndef LOUPE_INTERVAL_BALL_MATMUL_H
+#define LOUPE_INTERVAL_BALL_MATMUL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "kernels/matmul.h"
+
+/* A weight matrix prepared for ball products: its values in double and
+ * their magnitudes in float, in the layout of the float original. */
+typedef struct ball_weight {
+    const double *values;     /* (K, N) or (N, K) as layout */
+    const float *magnitudes;  /* the same shape: |w| */
+    int K, N;
+    matmul_layout layout;
+} ball_weight;
+
+/* Scratch of one ball product: sized once for the largest product. */
+typedef struct ball_matmul_workspace {
+    double *in_mid;      /* (M K) */
+    float *in_radius;    /* (M K) the radius GEMM's left operand */
+    double *out_mid;     /* (M N) */
+    float *out_radius;   /* (M N) */
+    double *weight_values;    /* (K N) for ball_weight_prepare into the workspace */
+    float *weight_magnitudes; /* (K N) */
+    size_t capacity_in, capacity_out, capacity_weight;
+    void *arena;
+} ball_matmul_workspace;
+
+/* Allocates a workspace for products with at most in_entries = M K,
+ * out_entries = M N and weight_entries = K N; 0 on success, -1 when out
+ * of memory. Free with ball_matmul_workspace_free (a zeroed workspace is a
+ * no-op). */
+int ball_matmul_workspace_build(ball_matmul_workspace *workspace, size_t in_entries, size_t out_entries,
+                                size_t weight_entries);
+void ball_matmul_workspace_free(ball_matmul_workspace *workspace);
+
+/* Fills values (K N doubles) and magnitudes (K N floats) from weight
+ * (K, N) or (N, K) as layout, and points *prepared at them. */
+void ball_weight_prepare(ball_weight *prepared, const float *weight, int K, int N, matmul_layout layout,
+                         double *values, float *magnitudes);
+
+/* The same into the workspace's weight buffers (K N within their capacity). */
+void ball_weight_prepare_in(ball_weight *prepared, const float *weight, int K, int N, matmul_layout layout,
+                            ball_matmul_workspace *workspace);
+
+/* out (M, N) = in (M, K) x weight [+ bias (N)] [+ out when accumulate], as
+ * balls: out_mid, out_rad (M, N) contain every exact result for inputs in
+ * the balls (in_mid, in_rad) (in_rad NULL: exact inputs), weights in
+ * w [1 - weight_radius, 1 + weight_radius] and the bias widened the same
+ * way. M K and M N within the workspace's capacities. Outputs may not
+ * overlap inputs. */
+void ball_matmul(float *out_mid, float *out_rad, const float *in_mid, const float *in_rad, const ball_weight *weight,
+                 const float *bias, int M, double weight_radius, bool accumulate, ball_matmul_workspace *workspace);
+
+#endif
