@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "lens_output.h"
+#include "loupe_internal.h"
 #include "plot.h"
 
 static const char usage[] =
@@ -75,6 +76,11 @@ static const char usage[] =
     "  --dpi N            resolution of PNG pictures, 36 to 1200 (default 144)\n"
     "                     With --plot or --summary nothing is printed unless\n"
     "                     --format is given.\n"
+    "  --certify          also run the lens in interval arithmetic: every cell's\n"
+    "                     logits as intervals that contain the exact real result;\n"
+    "                     json gains \"certified\" members (docs/INTERVALS.md)\n"
+    "  --weight-radius R  with --certify: widen every weight to w [1-R, 1+R]; bf16\n"
+    "                     and f16 name those formats' unit roundoff (default 0)\n"
     "  --help             show this help\n";
 
 typedef enum lens_format { LENS_FORMAT_TABLE, LENS_FORMAT_JSON, LENS_FORMAT_CSV } lens_format;
@@ -125,6 +131,8 @@ typedef struct lens_command_options {
     long topk, width;
     double dpi;
     bool subblocks, top_down, values, has_width, has_format, has_topk;
+    bool certify, has_weight_radius;
+    double weight_radius;
     int format;
     lens_metric metric;
     lens_slice rows, positions;
@@ -143,6 +151,7 @@ static int parse_options(int argc, char **argv, lens_command_options *chosen) {
         {"width", required_argument, NULL, 'w'},  {"values", no_argument, NULL, 'v'},
         {"plot", required_argument, NULL, 'p'},   {"summary", required_argument, NULL, 'S'},
         {"dpi", required_argument, NULL, 'D'},      CLI_TEXT_LONG_OPTIONS,
+        {"certify", no_argument, NULL, 'C'},      {"weight-radius", required_argument, NULL, 'W'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     static const char *const formats[] = {"table", "json", "csv"};
@@ -187,12 +196,21 @@ static int parse_options(int argc, char **argv, lens_command_options *chosen) {
             chosen->has_width = true;
             break;
         case 'v': chosen->values = true; break;
+        case 'C': chosen->certify = true; break;
+        case 'W':
+            ok = lens_certified_weight_radius(optarg, &chosen->weight_radius);
+            chosen->has_weight_radius = true;
+            break;
         case 'h': fputs(usage, stdout); return CLI_EXIT_OK;
         default:
             if (cli_text_option(option, optarg, &chosen->text)) break;
             fputs(usage, stderr);
             return CLI_EXIT_USAGE;
         }
+    }
+    if (ok && chosen->has_weight_radius && !chosen->certify) {
+        cli_error("--weight-radius needs --certify");
+        ok = false;
     }
     return ok ? -1 : CLI_EXIT_USAGE;
 }
@@ -229,6 +247,17 @@ int cmd_lens(int argc, char **argv) {
         return status;
     }
     view.result = result;
+    certified_lens *certified = NULL;
+    if (chosen.certify) {
+        status = lens_certified_run(input.model, input.ids, (int)input.n_ids, chosen.subblocks, chosen.weight_radius,
+                                    &certified);
+        if (status != CLI_EXIT_OK) {
+            loupe_lens_free(result);
+            cli_input_free(&input);
+            return status;
+        }
+        view.certified = certified;
+    }
     bool print = chosen.has_format || (chosen.plot == NULL && chosen.summary == NULL);
     int print_status = CLI_EXIT_OK;
     if (!print) {
@@ -255,6 +284,7 @@ int cmd_lens(int argc, char **argv) {
                            .model_name = plot_model_name(info.directory, model_name, sizeof model_name)};
         status = plot_outputs_write(&view, &plot, chosen.plot, chosen.summary);
     }
+    certified_lens_free(certified);
     loupe_lens_free(result);
     cli_input_free(&input);
     return status;
