@@ -22,7 +22,8 @@ static void test_adversarial_product(void) {
 
 /* Every grid point of the ball (mid, rad) maps inside the ball's image. */
 static void check_image(activation_kind kind, float mid, float rad) {
-    float m = mid, r = rad;
+    double m = mid;
+    float r = rad;
     ball_activation(kind, &m, &r, 1);
     double lo, hi;
     ball_bounds(m, r, &lo, &hi);
@@ -51,7 +52,8 @@ static void test_activations(void) {
         for (size_t b = 0; b < sizeof balls / sizeof balls[0]; b++) check_image(kinds[k], balls[b][0], balls[b][1]);
     /* the minimum itself: a ball around GELU's minimiser reaches down to
      * its value, about -0.170040 (tanh form) */
-    float m = -0.75f, r = 0.05f;
+    double m = -0.75;
+    float r = 0.05f;
     ball_activation(ACTIVATION_GELU_TANH, &m, &r, 1);
     CHECK_MSG(m - r <= -0.17004f && m - r > -0.1701f, "GELU's minimum: lower end %.7g", m - r);
 }

@@ -2,7 +2,9 @@
  * test_certified_forward.c - the certified forward pass and lens on the tiny
  * fixtures, held to properties that an independent computation decides:
  * the ordinary float32 forward pass (kernels of src/kernels, a different
- * arithmetic) lies inside every certified ball of every tap; the certified
+ * arithmetic) lies inside every certified ball of every tap, up to its own
+ * float32 rounding (the balls, with double midpoints, can be narrower than
+ * float32's error, which is then all that separates them); the certified
  * lens's intervals contain the float32 lens's logits, probabilities and
  * ranks; top1_certain cells have the float lens's top-1; widening the
  * weights (bf16) only widens the balls. Arb's 256-bit evaluation is the
@@ -44,16 +46,20 @@ typedef struct ball_check {
     int narrower_violations;
 } ball_check;
 
-static loupe_status check_ball_tap(void *user, loupe_tap_kind kind, int layer, const float *mid, const float *rad,
+static loupe_status check_ball_tap(void *user, loupe_tap_kind kind, int layer, const double *mid, const float *rad,
                                    int T, int C) {
     (void)kind;
     (void)layer;
     ball_check *check = user;
     const float *ref = check->reference->taps + (size_t)check->n * T * C;
+    double squares = 0.0;
+    for (size_t i = 0; i < (size_t)T * C; i++) squares += (double)ref[i] * ref[i];
+    /* float32's error after a few blocks: well below 1e-4 of the row's RMS */
+    double float_error = 1e-4 * sqrt(squares / ((double)T * C));
     for (size_t i = 0; i < (size_t)T * C; i++) {
         double lo, hi;
         ball_bounds(mid[i], rad[i], &lo, &hi);
-        if (!(ref[i] >= lo && ref[i] <= hi)) {
+        if (!(ref[i] >= lo - float_error && ref[i] <= hi + float_error)) {
             if (check->outside < 5)
                 fprintf(stderr, "tap %d entry %zu: float32 %.9g outside %.9g +- %.3g\n", check->n, i, ref[i], mid[i],
                         rad[i]);

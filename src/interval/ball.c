@@ -15,6 +15,10 @@ double ball_gamma(long n, double unit) {
     return nu / (1.0 - nu) * (1.0 + 0x1p-51);
 }
 
+double ball_chain_upper(double x, long n) { return x * (1.0 + ball_gamma(n + 2, BALL_DOUBLE_UNIT)); }
+
+double ball_chain_lower(double x, long n) { return x * (1.0 - ball_gamma(n + 2, BALL_DOUBLE_UNIT)); }
+
 float ball_radius_up(double r) {
     if (!(r >= 0.0)) return r < 0.0 ? 0.0f : INFINITY; /* NaN: unknown; negative: a caller's zero */
     double wide = r * BALL_CHAIN_UP + 0x1p-1000;
@@ -24,39 +28,30 @@ float ball_radius_up(double r) {
     return f;
 }
 
-void ball_bounds(float mid, float rad, double *lo, double *hi) {
-    double low = (double)mid - (double)rad, high = (double)mid + (double)rad;
+void ball_bounds(double mid, float rad, double *lo, double *hi) {
+    double low = mid - (double)rad, high = mid + (double)rad;
     *lo = low - fabs(low) * 0x1p-52;
     *hi = high + fabs(high) * 0x1p-52;
 }
 
-void ball_round(double mid_exact, double rad_exact, float *mid, float *rad) {
-    if (!isfinite(mid_exact) || fabs(mid_exact) > (double)FLT_MAX) {
-        *mid = isnan(mid_exact) ? 0.0f : (mid_exact > 0 ? FLT_MAX : -FLT_MAX);
+void ball_set(double mid_exact, double rad_exact, double *mid, float *rad) {
+    if (!isfinite(mid_exact)) {
+        *mid = 0.0;
         *rad = INFINITY;
         return;
     }
-    float m = (float)mid_exact;
-    /* mid_exact - m is exact in double: m is mid_exact rounded to float */
-    *mid = m;
-    *rad = ball_radius_up(rad_exact + fabs(mid_exact - (double)m));
+    *mid = mid_exact;
+    *rad = ball_radius_up(rad_exact);
 }
 
-void ball_from_bounds(double lo, double hi, float *mid, float *rad) {
+void ball_from_bounds(double lo, double hi, double *mid, float *rad) {
     if (!isfinite(lo) || !isfinite(hi)) {
-        double centre = isfinite(lo) ? lo : isfinite(hi) ? hi : 0.0;
-        ball_round(centre, INFINITY, mid, rad);
+        ball_set(isfinite(lo) ? lo : isfinite(hi) ? hi : 0.0, INFINITY, mid, rad);
         return;
     }
     double centre = 0.5 * lo + 0.5 * hi;
-    if (!(fabs(centre) <= (double)FLT_MAX)) {
-        ball_round(centre, INFINITY, mid, rad);
-        return;
-    }
-    float m = (float)centre;
-    double reach = fmax(hi - (double)m, (double)m - lo); /* one subtraction each: the chain rule covers it */
-    *mid = m;
-    *rad = ball_radius_up(reach);
+    double reach = fmax(hi - centre, centre - lo); /* one subtraction each: the chain rule covers it */
+    ball_set(centre, reach, mid, rad);
 }
 
 int ball_weight_radius_parse(const char *text, double *radius) {

@@ -1,11 +1,12 @@
 /*
  * ball.h - midpoint-radius ("ball") numbers: the closed interval
- * [mid - rad, mid + rad] with a float midpoint and a float radius, and the
+ * [mid - rad, mid + rad] with a double midpoint and a float radius, and the
  * few rules every interval kernel (src/interval) builds on.
  *
- * The kernels compute in double and round at the end: a midpoint rounds to
- * nearest, and what that rounding moved is added to the radius; a radius
- * rounds up through ball_radius_up. docs/CERTIFY.md derives every bound.
+ * The kernels compute in double. Midpoints stay in double, so the radius
+ * they start from is some 1e-16 of a value rather than float's 6e-8 (every
+ * later step multiplies it); a radius rounds up to float through
+ * ball_radius_up. docs/CERTIFY.md derives every bound.
  *
  * The accounting rule for double arithmetic: every +, -, x, /, sqrt on
  * finite doubles in round-to-nearest errs by at most 2^-53 of its result
@@ -37,6 +38,15 @@
  * of summation, with or without fused multiply-adds. Rounded up. n u < 1/2. */
 double ball_gamma(long n, double unit);
 
+/* x >= 0 computed in double by a chain of at most n roundings whose
+ * results are all nonnegative, widened to an upper (lower) bound of its
+ * exact value: x (1 +- gamma_(n+2)), the two extra units for this
+ * multiplication's own rounding. Values (a variance, a sum of
+ * exponentials) are widened this way, by their own count of roundings;
+ * radii by ball_radius_up's cruder factor, which only scales a radius. */
+double ball_chain_upper(double x, long n);
+double ball_chain_lower(double x, long n);
+
 /* The smallest float >= r (1 + 2^-30) + 2^-1000, for a radius r >= 0
  * computed in double: covers the chain rule above and any double underflow.
  * +inf when that exceeds FLT_MAX, and for NaN (a radius that is unknown is
@@ -45,18 +55,17 @@ float ball_radius_up(double r);
 
 /* lo, hi: bounds of the ball (mid, rad) in double, widened outward by
  * 2^-52 of their size, so lo <= mid - rad and mid + rad <= hi exactly. */
-void ball_bounds(float mid, float rad, double *lo, double *hi);
+void ball_bounds(double mid, float rad, double *lo, double *hi);
 
-/* The ball (*mid, *rad) of floats that contains [lo, hi] (lo <= hi, exact
- * bounds in double): the midpoint rounded to nearest, the radius to the
- * farther end rounded up. A NaN or infinite bound gives radius +inf. */
-void ball_from_bounds(double lo, double hi, float *mid, float *rad);
+/* The ball (*mid, *rad) that contains [lo, hi] (lo <= hi, exact bounds in
+ * double): the midpoint between them, the radius to the farther end
+ * rounded up. A NaN or infinite bound gives radius +inf. */
+void ball_from_bounds(double lo, double hi, double *mid, float *rad);
 
-/* The ball of floats that contains mid_exact +- rad_exact, where mid_exact
- * is a double midpoint (exact, or its error already in rad_exact) and
- * rad_exact >= 0 a radius in double: the rounding of the midpoint to float
- * goes into the radius. */
-void ball_round(double mid_exact, double rad_exact, float *mid, float *rad);
+/* The ball (*mid, *rad) for a midpoint computed in double whose error is
+ * already in rad_exact >= 0: a NaN or infinite midpoint gives radius +inf
+ * (and midpoint 0). */
+void ball_set(double mid_exact, double rad_exact, double *mid, float *rad);
 
 /* Bounds of e^(a - b) from libm's exp (below 1 ulp; widened by 8) with
  * the subtraction's rounding and double underflow accounted for. */

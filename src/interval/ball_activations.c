@@ -131,7 +131,7 @@ static void image_bounds(activation_kind kind, const activation_minimum *minimum
     }
 }
 
-void ball_activation(activation_kind kind, float *mid, float *rad, size_t n) {
+void ball_activation(activation_kind kind, double *mid, float *rad, size_t n) {
     const activation_minimum *minimum = minimum_of(kind);
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) {
@@ -146,14 +146,14 @@ void ball_activation(activation_kind kind, float *mid, float *rad, size_t n) {
     }
 }
 
-void ball_activation_gated(activation_kind kind, float *gate_mid, float *gate_rad, const float *up_mid,
+void ball_activation_gated(activation_kind kind, double *gate_mid, float *gate_rad, const double *up_mid,
                            const float *up_rad, size_t n) {
     ball_activation(kind, gate_mid, gate_rad, n);
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) {
         double gm = gate_mid[i], gr = gate_rad[i], um = up_mid[i], ur = up_rad[i];
-        double p = gm * um; /* exact: two floats' product fits a double */
-        double r = fabs(gm) * ur + gr * fabs(um) + gr * ur;
-        ball_round(p, r, &gate_mid[i], &gate_rad[i]);
+        double p = gm * um;
+        double r = fabs(gm) * ur + gr * fabs(um) + gr * ur + 0x1p-53 * fabs(p);
+        ball_set(p, r, &gate_mid[i], &gate_rad[i]);
     }
 }

@@ -17,10 +17,10 @@
 #include "kernels/activations.h"
 
 /* The ball (mid, rad) (n) <- activation(ball), in place. */
-void ball_activation(activation_kind kind, float *mid, float *rad, size_t n);
+void ball_activation(activation_kind kind, double *mid, float *rad, size_t n);
 
 /* gate (n) <- activation(gate) x up (n), as balls, in place in gate. */
-void ball_activation_gated(activation_kind kind, float *gate_mid, float *gate_rad, const float *up_mid,
+void ball_activation_gated(activation_kind kind, double *gate_mid, float *gate_rad, const double *up_mid,
                            const float *up_rad, size_t n);
 
 /* Bounds lo <= f(x) <= hi of the activation at one double x, for tests and

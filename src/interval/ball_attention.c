@@ -65,8 +65,8 @@ void ball_attention_workspace_free(ball_attention_workspace *workspace) {
 }
 
 /* Gathers head h's q, k (of kv head g) and v into the scratch operands. */
-static void gather_head(head_scratch *s, const float *q_mid, const float *q_rad, const float *k_mid,
-                        const float *k_rad, const float *v_mid, const float *v_rad, const attention_shape *shape,
+static void gather_head(head_scratch *s, const double *q_mid, const float *q_rad, const double *k_mid,
+                        const float *k_rad, const double *v_mid, const float *v_rad, const attention_shape *shape,
                         int h, int g) {
     int T = shape->T, D = shape->head_dim;
     double gamma_d = ball_gamma(D, BALL_DOUBLE_UNIT), gamma_t = ball_gamma(T, BALL_DOUBLE_UNIT);
@@ -77,13 +77,13 @@ static void gather_head(head_scratch *s, const float *q_mid, const float *q_rad,
         for (int i = 0; i < D; i++) {
             size_t at = (size_t)t * D + i, wide = (size_t)t * 2 * D + i;
             s->q_mid[at] = q_mid[qa + i];
-            s->q_operand[wide] = fabsf(q_mid[qa + i]);
+            s->q_operand[wide] = ball_radius_up(fabs(q_mid[qa + i]));
             s->q_operand[wide + D] = q_rad[qa + i];
-            double km = fabs((double)k_mid[ka + i]), kr = k_rad[ka + i];
+            double km = fabs(k_mid[ka + i]), kr = k_rad[ka + i];
             s->k_mid[at] = k_mid[ka + i];
             s->k_operand[wide] = ball_radius_up(kr + gamma_d * km);
             s->k_operand[wide + D] = ball_radius_up(km + kr);
-            double vm = fabs((double)v_mid[va + i]), vr = v_rad[va + i];
+            double vm = fabs(v_mid[va + i]), vr = v_rad[va + i];
             s->v_mid[at] = v_mid[va + i];
             s->v_operand[at] = ball_radius_up(vr + gamma_t * vm);
             s->v_operand[(size_t)T * D + at] = ball_radius_up(vm + vr);
@@ -114,8 +114,8 @@ static void probability_row(head_scratch *s, int T, int D, int i, int j0, double
         sum_lo += ball_exp_lower(row_mid[j], top);
         sum_hi += ball_exp_upper(row_hi[j], top);
     }
-    sum_lo *= BALL_CHAIN_DOWN;
-    sum_hi *= BALL_CHAIN_UP;
+    sum_lo = ball_chain_lower(sum_lo, i - j0 + 1);
+    sum_hi = ball_chain_upper(sum_hi, i - j0 + 1);
     for (int j = 0; j < T; j++) {
         if (j < j0 || j > i) {
             row_mid[j] = 0.0;
@@ -134,7 +134,7 @@ static void probability_row(head_scratch *s, int T, int D, int i, int j0, double
 }
 
 /* One head: scores, probabilities, weighted values, into out. */
-static void attend_head(float *out_mid, float *out_rad, head_scratch *s, const attention_shape *shape, int h,
+static void attend_head(double *out_mid, float *out_rad, head_scratch *s, const attention_shape *shape, int h,
                         double scale) {
     int T = shape->T, D = shape->head_dim;
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, 1.0, s->q_mid, D, s->k_mid, D, 0.0, s->score_mid,
@@ -153,12 +153,12 @@ static void attend_head(float *out_mid, float *out_rad, head_scratch *s, const a
     for (int t = 0; t < T; t++)
         for (int i = 0; i < D; i++) {
             size_t at = (size_t)t * D + i, to = (size_t)t * shape->out_stride + (size_t)h * D + i;
-            ball_round(s->out_mid[at], ((double)s->out_rad[at] + underflow) * inflate, &out_mid[to], &out_rad[to]);
+            ball_set(s->out_mid[at], ((double)s->out_rad[at] + underflow) * inflate, &out_mid[to], &out_rad[to]);
         }
 }
 
-void ball_attention(float *out_mid, float *out_rad, const float *q_mid, const float *q_rad, const float *k_mid,
-                    const float *k_rad, const float *v_mid, const float *v_rad, const attention_shape *shape,
+void ball_attention(double *out_mid, float *out_rad, const double *q_mid, const float *q_rad, const double *k_mid,
+                    const float *k_rad, const double *v_mid, const float *v_rad, const attention_shape *shape,
                     double scale, ball_attention_workspace *workspace) {
     int group = shape->n_heads / shape->n_kv_heads;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(workspace->n_threads)

@@ -38,8 +38,8 @@ void ball_attention_workspace_free(ball_attention_workspace *workspace);
  * `shape` (its float scale is ignored). The exact scale is within 2^-50 of
  * `scale` relatively (e.g. 1 / sqrt(D) in double, a few roundings) and positive.
  * shape->T and head_dim within the workspace's. out may not overlap inputs. */
-void ball_attention(float *out_mid, float *out_rad, const float *q_mid, const float *q_rad, const float *k_mid,
-                    const float *k_rad, const float *v_mid, const float *v_rad, const attention_shape *shape,
+void ball_attention(double *out_mid, float *out_rad, const double *q_mid, const float *q_rad, const double *k_mid,
+                    const float *k_rad, const double *v_mid, const float *v_rad, const attention_shape *shape,
                     double scale, ball_attention_workspace *workspace);
 
 #endif

@@ -21,13 +21,12 @@ static void blas_single_thread(void) { matmul_set_threads(1); }
 
 int ball_matmul_workspace_build(ball_matmul_workspace *workspace, size_t in_entries, size_t out_entries,
                                 size_t weight_entries) {
-    size_t bytes = in_entries * (sizeof(double) + sizeof(float)) + out_entries * (sizeof(double) + sizeof(float)) +
+    size_t bytes = in_entries * sizeof(float) + out_entries * (sizeof(double) + sizeof(float)) +
                    weight_entries * (sizeof(double) + sizeof(float));
     char *arena = malloc(bytes > 0 ? bytes : 1);
     if (arena == NULL) return -1;
     workspace->arena = arena;
     /* doubles first, so every double is aligned */
-    workspace->in_mid = (double *)arena, arena += in_entries * sizeof(double);
     workspace->out_mid = (double *)arena, arena += out_entries * sizeof(double);
     workspace->weight_values = (double *)arena, arena += weight_entries * sizeof(double);
     workspace->in_radius = (float *)arena, arena += in_entries * sizeof(float);
@@ -61,13 +60,14 @@ void ball_weight_prepare_in(ball_weight *prepared, const float *weight, int K, i
 }
 
 /* Output columns [n0, n1): both GEMMs, then midpoint and radius per entry. */
-static void ball_matmul_columns(float *out_mid, float *out_rad, const ball_weight *w, const float *bias, int M,
-                                double weight_radius, bool accumulate, ball_matmul_workspace *ws, int n0, int n1) {
+static void ball_matmul_columns(double *out_mid, float *out_rad, const double *in_mid, const ball_weight *w,
+                                const float *bias, int M, double weight_radius, bool accumulate,
+                                ball_matmul_workspace *ws, int n0, int n1) {
     int K = w->K, N = w->N, width = n1 - n0;
     CBLAS_TRANSPOSE transpose = w->layout == MATMUL_WEIGHT_IN_OUT ? CblasNoTrans : CblasTrans;
     size_t offset = w->layout == MATMUL_WEIGHT_IN_OUT ? (size_t)n0 : (size_t)n0 * K;
     int ldw = w->layout == MATMUL_WEIGHT_IN_OUT ? N : K;
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, transpose, M, width, K, 1.0, ws->in_mid, K, w->values + offset, ldw,
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, transpose, M, width, K, 1.0, in_mid, K, w->values + offset, ldw,
                 0.0, ws->out_mid + n0, N);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, transpose, M, width, K, 1.0f, ws->in_radius, K,
                 w->magnitudes + offset, ldw, 0.0f, ws->out_radius + n0, N);
@@ -79,18 +79,18 @@ static void ball_matmul_columns(float *out_mid, float *out_rad, const ball_weigh
             size_t at = (size_t)m * N + n;
             double product = ws->out_mid[at];
             double b = bias != NULL ? (double)bias[n] : 0.0;
-            double old_mid = accumulate ? (double)out_mid[at] : 0.0;
+            double old_mid = accumulate ? out_mid[at] : 0.0;
             double old_rad = accumulate ? (double)out_rad[at] : 0.0;
             double mid = product + b + old_mid;
             /* two roundings of the sum: at most 2^-52 (|product| + |b| + |old|) */
             double sum_error = 0x1p-51 * (fabs(product) + fabs(b) + fabs(old_mid));
             double rad = ((double)ws->out_radius[at] + underflow) * inflate + weight_radius * fabs(b) + sum_error +
                          old_rad;
-            ball_round(mid, rad, &out_mid[at], &out_rad[at]);
+            ball_set(mid, rad, &out_mid[at], &out_rad[at]);
         }
 }
 
-void ball_matmul(float *out_mid, float *out_rad, const float *in_mid, const float *in_rad, const ball_weight *weight,
+void ball_matmul(double *out_mid, float *out_rad, const double *in_mid, const float *in_rad, const ball_weight *weight,
                  const float *bias, int M, double weight_radius, bool accumulate, ball_matmul_workspace *ws) {
     pthread_once(&blas_single_thread_once, blas_single_thread);
     int K = weight->K, N = weight->N;
@@ -105,15 +105,14 @@ void ball_matmul(float *out_mid, float *out_rad, const float *in_mid, const floa
 #endif
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n_in; i++) {
-        ws->in_mid[i] = in_mid[i];
         double r = in_rad != NULL ? (double)in_rad[i] : 0.0;
-        ws->in_radius[i] = ball_radius_up(mid_factor * fabs((double)in_mid[i]) + rad_factor * r);
+        ws->in_radius[i] = ball_radius_up(mid_factor * fabs(in_mid[i]) + rad_factor * r);
     }
     int panels = (N + BALL_PANEL_COLUMNS - 1) / BALL_PANEL_COLUMNS;
 #pragma omp parallel for schedule(dynamic, 1) if (panels > 1 && !omp_in_parallel())
     for (int panel = 0; panel < panels; panel++) {
         int n0 = panel * BALL_PANEL_COLUMNS;
         int n1 = n0 + BALL_PANEL_COLUMNS < N ? n0 + BALL_PANEL_COLUMNS : N;
-        ball_matmul_columns(out_mid, out_rad, weight, bias, M, weight_radius, accumulate, ws, n0, n1);
+        ball_matmul_columns(out_mid, out_rad, in_mid, weight, bias, M, weight_radius, accumulate, ws, n0, n1);
     }
 }

@@ -37,7 +37,6 @@ typedef struct ball_weight {
 
 /* Scratch of one ball product: sized once for the largest product. */
 typedef struct ball_matmul_workspace {
-    double *in_mid;      /* (M K) */
     float *in_radius;    /* (M K) the radius GEMM's left operand */
     double *out_mid;     /* (M N) */
     float *out_radius;   /* (M N) */
@@ -70,7 +69,7 @@ void ball_weight_prepare_in(ball_weight *prepared, const float *weight, int K, i
  * w [1 - weight_radius, 1 + weight_radius] and the bias widened the same
  * way. M K and M N within the workspace's capacities. Outputs may not
  * overlap inputs. */
-void ball_matmul(float *out_mid, float *out_rad, const float *in_mid, const float *in_rad, const ball_weight *weight,
+void ball_matmul(double *out_mid, float *out_rad, const double *in_mid, const float *in_rad, const ball_weight *weight,
                  const float *bias, int M, double weight_radius, bool accumulate, ball_matmul_workspace *workspace);
 
 #endif

@@ -13,20 +13,23 @@
 static void square_bounds(double m, double r, double *lo, double *hi) {
     double a = fabs(m);
     double low = a > r ? a - r : 0.0;
-    *lo = low * low * BALL_CHAIN_DOWN;
-    *hi = (a + r) * (a + r) * BALL_CHAIN_UP;
+    *lo = ball_chain_lower(low * low, 2);
+    *hi = ball_chain_upper((a + r) * (a + r), 2);
 }
 
-/* [s_lo, s_hi] containing 1 / sqrt(v + eps) for v in [v_lo, v_hi]. */
-static void inverse_root_bounds(double v_lo, double v_hi, double eps, double *s_lo, double *s_hi) {
-    *s_lo = 1.0 / sqrt(v_hi * BALL_CHAIN_UP + eps) * BALL_CHAIN_DOWN;
-    *s_hi = 1.0 / sqrt(v_lo * BALL_CHAIN_DOWN + eps) * BALL_CHAIN_UP;
+/* [s_lo, s_hi] containing 1 / sqrt(v + eps) for v in [v_lo, v_hi], from
+ * the sums of C squares' bounds sum_lo, sum_hi (v = sum / C): C additions
+ * and the division, then the addition, sqrt and quotient. */
+static void inverse_root_bounds(double sum_lo, double sum_hi, int C, double eps, double *s_lo, double *s_hi) {
+    double v_lo = ball_chain_lower(sum_lo / C, C + 1), v_hi = ball_chain_upper(sum_hi / C, C + 1);
+    *s_lo = ball_chain_lower(1.0 / sqrt(v_hi + eps), 3);
+    *s_hi = ball_chain_upper(1.0 / sqrt(v_lo + eps), 3);
 }
 
 /* One output: the ball (dm, dr) times the interval [s_lo, s_hi], times the
  * weight w (1 +- R) (scaled by `scale` = offset + w), plus bias b (1 +- R). */
 static void scale_shift(double dm, double dr, double s_lo, double s_hi, double scale, double b, double R,
-                        float *out_mid, float *out_rad) {
+                        double *out_mid, float *out_rad) {
     double sm = 0.5 * (s_lo + s_hi), sr = fmax(s_hi - sm, sm - s_lo) * BALL_CHAIN_UP;
     double p = dm * sm;                                        /* rounding: 2^-53 |p| */
     double pr = fabs(dm) * sr + dr * sm + dr * sr + 0x1p-53 * fabs(p);
@@ -34,20 +37,22 @@ static void scale_shift(double dm, double dr, double s_lo, double s_hi, double s
     double qr = pr * fabs(scale) * (1.0 + R) + R * fabs(q) + 0x1p-53 * fabs(q);
     double y = q + b;
     double yr = qr + R * fabs(b) + 0x1p-53 * fabs(y);
-    ball_round(y, yr, out_mid, out_rad);
+    ball_set(y, yr, out_mid, out_rad);
 }
 
-void ball_layer_norm(float *out_mid, float *out_rad, const float *in_mid, const float *in_rad, const float *weight,
+void ball_layer_norm(double *out_mid, float *out_rad, const double *in_mid, const float *in_rad, const float *weight,
                      const float *bias, int N, int C, float eps, double weight_radius) {
     double gamma_c = ball_gamma(C, BALL_DOUBLE_UNIT);
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
-        const float *xm = in_mid + (size_t)n * C, *xr = in_rad + (size_t)n * C;
-        float *ym = out_mid + (size_t)n * C, *yr = out_rad + (size_t)n * C;
+        const double *xm = in_mid + (size_t)n * C;
+        const float *xr = in_rad + (size_t)n * C;
+        double *ym = out_mid + (size_t)n * C;
+        float *yr = out_rad + (size_t)n * C;
         double sum = 0.0, magnitude = 0.0, radius_sum = 0.0;
         for (int c = 0; c < C; c++) {
             sum += xm[c];
-            magnitude += fabs((double)xm[c]);
+            magnitude += fabs(xm[c]);
             radius_sum += xr[c];
         }
         double mean = sum / C;
@@ -64,7 +69,7 @@ void ball_layer_norm(float *out_mid, float *out_rad, const float *in_mid, const 
             v_hi += hi;
         }
         double s_lo, s_hi;
-        inverse_root_bounds(v_lo / C * BALL_CHAIN_DOWN, v_hi / C * BALL_CHAIN_UP, (double)eps, &s_lo, &s_hi);
+        inverse_root_bounds(v_lo, v_hi, C, (double)eps, &s_lo, &s_hi);
         for (int c = 0; c < C; c++) {
             double d = xm[c] - mean;
             double dr = (xr[c] + mean_rad + 0x1p-53 * fabs(d)) * BALL_CHAIN_UP;
@@ -73,12 +78,14 @@ void ball_layer_norm(float *out_mid, float *out_rad, const float *in_mid, const 
     }
 }
 
-void ball_rms_norm(float *out_mid, float *out_rad, const float *in_mid, const float *in_rad, const float *weight,
+void ball_rms_norm(double *out_mid, float *out_rad, const double *in_mid, const float *in_rad, const float *weight,
                    float weight_offset, int N, int C, float eps, double weight_radius) {
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
-        const float *xm = in_mid + (size_t)n * C, *xr = in_rad + (size_t)n * C;
-        float *ym = out_mid + (size_t)n * C, *yr = out_rad + (size_t)n * C;
+        const double *xm = in_mid + (size_t)n * C;
+        const float *xr = in_rad + (size_t)n * C;
+        double *ym = out_mid + (size_t)n * C;
+        float *yr = out_rad + (size_t)n * C;
         double v_lo = 0.0, v_hi = 0.0;
         for (int c = 0; c < C; c++) {
             double lo, hi;
@@ -87,7 +94,7 @@ void ball_rms_norm(float *out_mid, float *out_rad, const float *in_mid, const fl
             v_hi += hi;
         }
         double s_lo, s_hi;
-        inverse_root_bounds(v_lo / C * BALL_CHAIN_DOWN, v_hi / C * BALL_CHAIN_UP, (double)eps, &s_lo, &s_hi);
+        inverse_root_bounds(v_lo, v_hi, C, (double)eps, &s_lo, &s_hi);
         /* offset + w rounds once in double: 2^-53 more of relative width */
         double R = weight_offset != 0.0f ? weight_radius + 0x1p-52 : weight_radius;
         for (int c = 0; c < C; c++)

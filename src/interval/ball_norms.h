@@ -12,12 +12,12 @@
 #define LOUPE_INTERVAL_BALL_NORMS_H
 
 /* out (N, C) = LayerNorm(in) as balls; out may not overlap in. */
-void ball_layer_norm(float *out_mid, float *out_rad, const float *in_mid, const float *in_rad, const float *weight,
+void ball_layer_norm(double *out_mid, float *out_rad, const double *in_mid, const float *in_rad, const float *weight,
                      const float *bias, int N, int C, float eps, double weight_radius);
 
 /* out (N, C) = RMSNorm(in) x (weight_offset + weight) as balls; out may
  * equal in (row by row). */
-void ball_rms_norm(float *out_mid, float *out_rad, const float *in_mid, const float *in_rad, const float *weight,
+void ball_rms_norm(double *out_mid, float *out_rad, const double *in_mid, const float *in_rad, const float *weight,
                    float weight_offset, int N, int C, float eps, double weight_radius);
 
 #endif

@@ -25,8 +25,8 @@ loupe_status certified_forward(const loupe_model *model, const int32_t *ids, int
     return certified_gpt2_forward(model, ids, T, params, error);
 }
 
-void certified_final_norm(const loupe_model *model, const float *in_mid, const float *in_rad, int N,
-                          double weight_radius, float *out_mid, float *out_rad) {
+void certified_final_norm(const loupe_model *model, const double *in_mid, const float *in_rad, int N,
+                          double weight_radius, double *out_mid, float *out_rad) {
     const model_description *d = &model->description;
     float eps = (float)d->norm_eps;
     if (d->norm == NORM_LAYER)
@@ -42,14 +42,14 @@ static int compare_floats(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-void certified_relative_radius(const float *mid, const float *rad, size_t n, float *scratch, double *median,
+void certified_relative_radius(const double *mid, const float *rad, size_t n, float *scratch, double *median,
                                double *max) {
     double squares = 0.0;
-    for (size_t i = 0; i < n; i++) squares += (double)mid[i] * mid[i];
+    for (size_t i = 0; i < n; i++) squares += mid[i] * mid[i];
     double floor = 1e-6 * sqrt(squares / (double)(n > 0 ? n : 1));
     size_t kept = 0;
     for (size_t i = 0; i < n; i++)
-        if (fabs((double)mid[i]) > floor) scratch[kept++] = (float)(rad[i] / fabs((double)mid[i]));
+        if (fabs(mid[i]) > floor) scratch[kept++] = (float)(rad[i] / fabs(mid[i]));
     *median = *max = 0.0;
     if (kept == 0) return;
     qsort(scratch, kept, sizeof(float), compare_floats);

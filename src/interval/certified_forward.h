@@ -18,7 +18,7 @@
 
 /* A tap: the residual stream as balls, mid and rad (T, C), valid for the
  * call only. A status other than LOUPE_OK stops the pass. */
-typedef loupe_status (*certified_tap_fn)(void *user, loupe_tap_kind kind, int layer, const float *mid,
+typedef loupe_status (*certified_tap_fn)(void *user, loupe_tap_kind kind, int layer, const double *mid,
                                          const float *rad, int T, int C);
 
 /* The steps of a block whose outputs certified_kernel_widths measures. */
@@ -44,7 +44,7 @@ typedef struct certified_kernel_widths {
 /* That measure of n balls (mid, rad): the median and the largest relative
  * radius rad / |mid| over the entries with |mid| above 1e-6 of their RMS
  * (0 and 0 when none is). scratch holds n floats. */
-void certified_relative_radius(const float *mid, const float *rad, size_t n, float *scratch, double *median,
+void certified_relative_radius(const double *mid, const float *rad, size_t n, float *scratch, double *median,
                                double *max);
 
 typedef struct certified_forward_params {
@@ -66,7 +66,7 @@ loupe_status certified_forward(const loupe_model *model, const int32_t *ids, int
 
 /* The model's final norm on rows of balls: in (N, C) -> out (N, C), out
  * may not overlap in; weights widened by weight_radius. */
-void certified_final_norm(const loupe_model *model, const float *in_mid, const float *in_rad, int N,
-                          double weight_radius, float *out_mid, float *out_rad);
+void certified_final_norm(const loupe_model *model, const double *in_mid, const float *in_rad, int N,
+                          double weight_radius, double *out_mid, float *out_rad);
 
 #endif

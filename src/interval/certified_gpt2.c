@@ -20,10 +20,11 @@
 /* Balls of one forward pass, carved from one allocation; the buffers are
  * shared as in gpt2_forward (the heads' output lands in `normed`). */
 typedef struct certified_gpt2_state {
-    float *residual_mid, *residual_rad; /* (T, C) */
-    float *normed_mid, *normed_rad;     /* (T, C) */
-    float *wide_mid, *wide_rad;         /* (T, max(3C, I)) */
-    float *arena;
+    double *residual_mid, *normed_mid; /* (T, C) */
+    double *wide_mid;                  /* (T, max(3C, I)) */
+    float *residual_rad, *normed_rad;  /* (T, C) */
+    float *wide_rad;                   /* (T, max(3C, I)) */
+    void *arena;
     float *measure_scratch; /* (T max(3C, I)) when widths are measured, else NULL */
     ball_matmul_workspace products;
     ball_attention_workspace attention;
@@ -40,25 +41,26 @@ static int state_build(certified_gpt2_state *s, int T, int C, int H, int I, bool
     size_t t = (size_t)T, c = (size_t)C, wide = 3 * c > (size_t)I ? 3 * c : (size_t)I;
     size_t inner = c > (size_t)I ? c : (size_t)I;
     *s = (certified_gpt2_state){0};
-    s->arena = malloc((4 * t * c + 2 * t * wide) * sizeof(float));
+    s->arena = malloc((2 * t * c + t * wide) * (sizeof(double) + sizeof(float)));
     if (measure) s->measure_scratch = malloc(t * wide * sizeof(float));
     if (s->arena == NULL || (measure && s->measure_scratch == NULL) || ball_matmul_workspace_build(&s->products, t * inner, t * wide, c * wide) != 0 ||
         ball_attention_workspace_build(&s->attention, T, C / H) != 0) {
         state_free(s);
         return -1;
     }
-    float *next = s->arena;
-    s->residual_mid = next, next += t * c;
-    s->residual_rad = next, next += t * c;
-    s->normed_mid = next, next += t * c;
-    s->normed_rad = next, next += t * c;
-    s->wide_mid = next, next += t * wide;
-    s->wide_rad = next;
+    double *mids = s->arena;
+    s->residual_mid = mids, mids += t * c;
+    s->normed_mid = mids, mids += t * c;
+    s->wide_mid = mids, mids += t * wide;
+    float *radii = (float *)mids;
+    s->residual_rad = radii, radii += t * c;
+    s->normed_rad = radii, radii += t * c;
+    s->wide_rad = radii;
     return 0;
 }
 
 /* out (T, N) [+]= in (T, K) x weight (K, N) + bias, weight a Conv1D. */
-static void product(certified_gpt2_state *s, float *out_mid, float *out_rad, const float *in_mid,
+static void product(certified_gpt2_state *s, double *out_mid, float *out_rad, const double *in_mid,
                     const float *in_rad, const float *weight, const float *bias, int T, int K, int N, double R,
                     bool accumulate) {
     ball_weight prepared;
@@ -75,7 +77,7 @@ static loupe_status report(const certified_forward_params *params, loupe_tap_kin
 
 /* Records the median relative radius of a step's output (n balls). */
 static void measure(const certified_forward_params *params, certified_gpt2_state *s, int layer, certified_step step,
-                    const float *mid, const float *rad, size_t n) {
+                    const double *mid, const float *rad, size_t n) {
     if (params->widths == NULL || layer >= params->widths->n_layer) return;
     double median, max;
     certified_relative_radius(mid, rad, n, s->measure_scratch, &median, &max);
@@ -91,8 +93,7 @@ static void embed(const loupe_model *model, const int32_t *ids, int T, double R,
         for (int c = 0; c < C; c++) {
             size_t at = (size_t)t * C + c;
             double a = token[c], b = position[c], sum = a + b;
-            ball_round(sum, R * (fabs(a) + fabs(b)) + 0x1p-53 * fabs(sum), &s->residual_mid[at],
-                       &s->residual_rad[at]);
+            ball_set(sum, R * (fabs(a) + fabs(b)) + 0x1p-53 * fabs(sum), &s->residual_mid[at], &s->residual_rad[at]);
         }
     }
 }

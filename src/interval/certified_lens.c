@@ -30,18 +30,19 @@ enum { CERTIFIED_LENS_CHUNK = 64 };
 
 /* The taps as balls, in row order. */
 typedef struct ball_tap_store {
-    float *mid, *rad; /* (R, T, C) */
+    double *mid; /* (R, T, C) */
+    float *rad;  /* (R, T, C) */
     int next_row, n_rows;
 } ball_tap_store;
 
-static loupe_status store_ball_tap(void *user, loupe_tap_kind kind, int layer, const float *mid, const float *rad,
+static loupe_status store_ball_tap(void *user, loupe_tap_kind kind, int layer, const double *mid, const float *rad,
                                    int T, int C) {
     (void)kind;
     (void)layer;
     ball_tap_store *store = user;
     if (store->next_row >= store->n_rows) return LOUPE_ERROR_ARGUMENT; /* cannot happen: rows counted from the model */
     size_t at = (size_t)store->next_row * T * C, n = (size_t)T * C;
-    memcpy(store->mid + at, mid, n * sizeof(float));
+    memcpy(store->mid + at, mid, n * sizeof(double));
     memcpy(store->rad + at, rad, n * sizeof(float));
     store->next_row++;
     return LOUPE_OK;
@@ -64,7 +65,7 @@ typedef struct cell_scratch {
 } cell_scratch;
 
 /* rank interval of token id among logit intervals [lo, hi] (V). */
-static void rank_bounds(const float *mid, const float *rad, int V, int32_t id, int32_t rank[2]) {
+static void rank_bounds(const double *mid, const float *rad, int V, int32_t id, int32_t rank[2]) {
     double id_lo, id_hi;
     ball_bounds(mid[id], rad[id], &id_lo, &id_hi);
     int32_t certainly = 0, possibly = 0;
@@ -92,7 +93,7 @@ static void probability_of(const cell_scratch *s, double sum_lo, double sum_hi, 
 }
 
 /* One cell from its logits mid, rad (V). */
-static void cell_compute(certified_cell *cell, const float *mid, const float *rad, int V, int32_t input_id,
+static void cell_compute(certified_cell *cell, const double *mid, const float *rad, int V, int32_t input_id,
                          int32_t target_id, cell_scratch *s) {
     int top = 0;
     for (int j = 1; j < V; j++)
@@ -126,22 +127,25 @@ static void cell_compute(certified_cell *cell, const float *mid, const float *ra
         sum_lo += s->lo_exp[j];
         sum_hi += s->hi_exp[j];
     }
-    sum_lo *= BALL_CHAIN_DOWN;
-    sum_hi = isfinite(shift) ? sum_hi * BALL_CHAIN_UP : INFINITY;
+    sum_lo = ball_chain_lower(sum_lo, V);
+    sum_hi = isfinite(shift) ? ball_chain_upper(sum_hi, V) : INFINITY;
     double top_lo, top_hi;
     ball_bounds(mid[top], rad[top], &top_lo, &top_hi);
     cell->top1 = top;
     cell->top1_certain = top_lo > other_hi;
     double spread = (double)rad[top] + rad[second];
-    cell->certainty = spread > 0.0 ? (float)(((double)mid[top] - mid[second]) / spread) : INFINITY;
-    cell->input_logit[0] = float_down((double)mid[input_id] - rad[input_id]);
-    cell->input_logit[1] = float_up((double)mid[input_id] + rad[input_id]);
+    cell->certainty = spread > 0.0 ? (float)((mid[top] - mid[second]) / spread) : INFINITY;
+    double lo, hi;
+    ball_bounds(mid[input_id], rad[input_id], &lo, &hi);
+    cell->input_logit[0] = float_down(lo);
+    cell->input_logit[1] = float_up(hi);
     probability_of(s, sum_lo, sum_hi, input_id, cell->input_prob);
     rank_bounds(mid, rad, V, input_id, cell->input_rank);
     cell->has_target = target_id >= 0;
     if (cell->has_target) {
-        cell->target_logit[0] = float_down((double)mid[target_id] - rad[target_id]);
-        cell->target_logit[1] = float_up((double)mid[target_id] + rad[target_id]);
+        ball_bounds(mid[target_id], rad[target_id], &lo, &hi);
+        cell->target_logit[0] = float_down(lo);
+        cell->target_logit[1] = float_up(hi);
         probability_of(s, sum_lo, sum_hi, target_id, cell->target_prob);
         rank_bounds(mid, rad, V, target_id, cell->target_rank);
     }
@@ -161,9 +165,11 @@ const certified_cell *certified_lens_cell(const certified_lens *lens, int row, i
 
 /* Everything the lens allocates besides its result, in one place. */
 typedef struct certified_lens_state {
-    float *tap_mid, *tap_rad;       /* (R, T, C) */
-    float *normed_mid, *normed_rad; /* (R, T, C) */
-    float *logit_mid, *logit_rad;   /* (CHUNK, V) */
+    double *tap_mid, *normed_mid;   /* (R, T, C) */
+    float *tap_rad, *normed_rad;    /* (R, T, C) */
+    double *logit_mid;              /* (CHUNK, V) */
+    float *logit_rad;               /* (CHUNK, V) */
+    float *radius_scratch;          /* (T C) */
     double *unembedding_values;     /* (V, C) */
     float *unembedding_magnitudes;  /* (V, C) */
     float *cell_scratch;            /* (threads, 2 V) */
@@ -180,6 +186,7 @@ static void state_free(certified_lens_state *s) {
     free(s->unembedding_values);
     free(s->unembedding_magnitudes);
     free(s->cell_scratch);
+    free(s->radius_scratch);
     ball_matmul_workspace_free(&s->products);
 }
 
@@ -202,18 +209,19 @@ static int thread_index(void) {
 static int state_build(certified_lens_state *s, size_t R, size_t T, size_t C, size_t V) {
     *s = (certified_lens_state){0};
     size_t taps = R * T * C, chunk = CERTIFIED_LENS_CHUNK;
-    s->tap_mid = malloc(taps * sizeof(float));
+    s->tap_mid = malloc(taps * sizeof(double));
     s->tap_rad = malloc(taps * sizeof(float));
-    s->normed_mid = malloc(taps * sizeof(float));
+    s->normed_mid = malloc(taps * sizeof(double));
     s->normed_rad = malloc(taps * sizeof(float));
-    s->logit_mid = malloc(chunk * V * sizeof(float));
+    s->radius_scratch = malloc(T * C * sizeof(float));
+    s->logit_mid = malloc(chunk * V * sizeof(double));
     s->logit_rad = malloc(chunk * V * sizeof(float));
     s->unembedding_values = malloc(V * C * sizeof(double));
     s->unembedding_magnitudes = malloc(V * C * sizeof(float));
     s->cell_scratch = malloc((size_t)max_threads() * 2 * V * sizeof(float));
     if (s->tap_mid == NULL || s->tap_rad == NULL || s->normed_mid == NULL || s->normed_rad == NULL ||
         s->logit_mid == NULL || s->logit_rad == NULL || s->unembedding_values == NULL ||
-        s->unembedding_magnitudes == NULL || s->cell_scratch == NULL ||
+        s->unembedding_magnitudes == NULL || s->cell_scratch == NULL || s->radius_scratch == NULL ||
         ball_matmul_workspace_build(&s->products, chunk * C, chunk * V, 0) != 0) {
         state_free(s);
         return -1;
@@ -270,8 +278,8 @@ loupe_status certified_lens_run(const loupe_model *model, const int32_t *ids, in
     if (status == LOUPE_OK) {
         size_t per_row = (size_t)T * C;
         for (int row = 0; row < R; row++) {
-            double median, max; /* normed is free scratch until the final norm */
-            certified_relative_radius(s.tap_mid + row * per_row, s.tap_rad + row * per_row, per_row, s.normed_mid,
+            double median, max;
+            certified_relative_radius(s.tap_mid + row * per_row, s.tap_rad + row * per_row, per_row, s.radius_scratch,
                                       &median, &max);
             lens->rows[row] = (certified_row){(float)median, (float)max};
         }

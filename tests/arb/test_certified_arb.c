@@ -254,7 +254,7 @@ static bool ball_inside(const arb_t x, float lo, float hi) {
 }
 
 /* True when Arb's ball x lies inside [mid - rad, mid + rad], computed exactly. */
-static bool ball_inside_ball(const arb_t x, float mid, float rad) {
+static bool ball_inside_ball(const arb_t x, double mid, float rad) {
     arf_t m, r, lo, hi;
     arf_init(m), arf_init(r), arf_init(lo), arf_init(hi);
     arf_set_d(m, mid);
@@ -279,7 +279,7 @@ static int compare_doubles(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-static loupe_status compare_tap(void *user, loupe_tap_kind kind, int layer, const float *mid, const float *rad,
+static loupe_status compare_tap(void *user, loupe_tap_kind kind, int layer, const double *mid, const float *rad,
                                 int T, int C) {
     (void)kind;
     (void)layer;

@@ -25,8 +25,9 @@ enum { ADVERSARIAL_ROWS = 6, ADVERSARIAL_K = 3 };
 static int ball_adversarial_misses(void) {
     static const int orders[ADVERSARIAL_ROWS][ADVERSARIAL_K] = {{0, 1, 2}, {0, 2, 1}, {1, 0, 2},
                                                                 {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
-    const float values[ADVERSARIAL_K] = {0x1p40f, -0x1p40f, 0x1p-20f};
-    float in[ADVERSARIAL_ROWS * ADVERSARIAL_K], weight[ADVERSARIAL_K] = {0x1p20f, 0x1p20f, 0x1p20f};
+    const double values[ADVERSARIAL_K] = {0x1p40, -0x1p40, 0x1p-20};
+    double in[ADVERSARIAL_ROWS * ADVERSARIAL_K];
+    float weight[ADVERSARIAL_K] = {0x1p20f, 0x1p20f, 0x1p20f};
     for (int r = 0; r < ADVERSARIAL_ROWS; r++)
         for (int k = 0; k < ADVERSARIAL_K; k++) in[r * ADVERSARIAL_K + k] = values[orders[r][k]];
     ball_matmul_workspace workspace;
@@ -35,7 +36,8 @@ static int ball_adversarial_misses(void) {
         return ADVERSARIAL_ROWS;
     ball_weight prepared;
     ball_weight_prepare_in(&prepared, weight, ADVERSARIAL_K, 1, MATMUL_WEIGHT_IN_OUT, &workspace);
-    float mid[ADVERSARIAL_ROWS], rad[ADVERSARIAL_ROWS];
+    double mid[ADVERSARIAL_ROWS];
+    float rad[ADVERSARIAL_ROWS];
     ball_matmul(mid, rad, in, NULL, &prepared, NULL, ADVERSARIAL_ROWS, 0.0, false, &workspace);
     ball_matmul_workspace_free(&workspace);
     int misses = 0;
