@@ -172,5 +172,6 @@ int main(void) {
     test_model("gpt2-tiny-gelu");
     test_model("gpt2-tiny-relu");
     test_model("gpt2-tiny-bf16");
+    test_model("llama-tiny");
     return test_finish("test_certified_forward");
 }

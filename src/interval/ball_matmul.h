@@ -5,9 +5,13 @@
  *
  * The midpoint is one double GEMM of the midpoints (dgemm: its a priori
  * error gamma_K(double) |mid| |W| is some 10^-13 of the product, so the
- * intervals start tight); the radius is one float GEMM of nonnegative
- * operands,
- *     rad_out >= ((R + gamma_K(double)) |mid| + (1 + R) rad) x |W| + R |bias|,
+ * intervals start tight) - or, when every input row's balls are already
+ * wide (radius above 2^-8 of the midpoints, summed over the row), one float
+ * GEMM of the midpoints rounded to float, whose error (2^-24 + gamma_K(float))
+ * |mid| |W| is then a small part of the radius and which costs half as
+ * much. The radius is one float GEMM of nonnegative operands,
+ *     rad_out >= ((R + e) |mid| + (1 + R) rad) x |W| + R |bias|,
+ * e the midpoint GEMM's relative error term,
  * whose own rounding is bounded a priori in round-to-nearest:
  * exact <= (computed + K eta) / (1 - gamma_K(float)), eta the smallest
  * subnormal (underflow). The bound holds for any summation order, blocking
@@ -29,7 +33,8 @@
 /* A weight matrix prepared for ball products: its values in double and
  * their magnitudes in float, in the layout of the float original. */
 typedef struct ball_weight {
-    const double *values;     /* (K, N) or (N, K) as layout */
+    const float *floats;      /* (K, N) or (N, K) as layout: the weights themselves */
+    const double *values;     /* the same in double */
     const float *magnitudes;  /* the same shape: |w| */
     int K, N;
     matmul_layout layout;
@@ -38,6 +43,8 @@ typedef struct ball_weight {
 /* Scratch of one ball product: sized once for the largest product. */
 typedef struct ball_matmul_workspace {
     float *in_radius;    /* (M K) the radius GEMM's left operand */
+    float *in_float;     /* (M K) the midpoints rounded to float, for the float midpoint GEMM */
+    float *out_float;    /* (M N) its product */
     double *out_mid;     /* (M N) */
     float *out_radius;   /* (M N) */
     double *weight_values;    /* (K N) for ball_weight_prepare into the workspace */

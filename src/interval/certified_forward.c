@@ -8,21 +8,15 @@
 #include <stdlib.h>
 
 #include "interval/ball_norms.h"
+#include "interval/certified_decoder.h"
 #include "interval/certified_gpt2.h"
 #include "model/model.h"
 #include "util/error.h"
 
-bool certified_forward_supported(const loupe_model *model) {
-    return model->description.family == &GPT2_FAMILY;
-}
-
 loupe_status certified_forward(const loupe_model *model, const int32_t *ids, int T,
                                const certified_forward_params *params, loupe_error *error) {
-    if (!certified_forward_supported(model))
-        return error_set(error, LOUPE_ERROR_UNSUPPORTED,
-                         "--certify: the certified forward pass covers the gpt2 family, not model_type '%s'",
-                         model->description.model_type);
-    return certified_gpt2_forward(model, ids, T, params, error);
+    if (model->description.family == &GPT2_FAMILY) return certified_gpt2_forward(model, ids, T, params, error);
+    return certified_decoder_forward(model, ids, T, params, error);
 }
 
 void certified_final_norm(const loupe_model *model, const double *in_mid, const float *in_rad, int N,

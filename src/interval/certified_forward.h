@@ -5,8 +5,8 @@
  * loaded, exact +, x, /, sqrt, exp, tanh, erf) on the same tokens, with
  * every weight optionally widened to w [1 - R, 1 + R].
  *
- * Families: gpt2 (LayerNorm, learned positions, GELU or ReLU). Others are
- * LOUPE_ERROR_UNSUPPORTED. Shapes: T tokens, C width.
+ * Families: every one loupe runs: gpt2 (certified_gpt2.c) and the rotary
+ * decoders (certified_decoder.c). Shapes: T tokens, C width.
  */
 #ifndef LOUPE_INTERVAL_CERTIFIED_FORWARD_H
 #define LOUPE_INTERVAL_CERTIFIED_FORWARD_H
@@ -55,12 +55,8 @@ typedef struct certified_forward_params {
     certified_kernel_widths *widths; /* NULL, or measured per step (costs a sort per step) */
 } certified_forward_params;
 
-/* True when the model's family has a certified forward pass. */
-bool certified_forward_supported(const loupe_model *model);
-
 /* Runs the certified forward pass on ids (T) and reports every tap in
- * order, as loupe_model_forward does. Unsupported families are
- * LOUPE_ERROR_UNSUPPORTED; out of memory LOUPE_ERROR_MEMORY. */
+ * order, as loupe_model_forward does; out of memory is LOUPE_ERROR_MEMORY. */
 loupe_status certified_forward(const loupe_model *model, const int32_t *ids, int T,
                                const certified_forward_params *params, loupe_error *error);
 

@@ -251,7 +251,6 @@ loupe_status certified_lens_run(const loupe_model *model, const int32_t *ids, in
                                 double weight_radius, certified_lens **out, loupe_error *error) {
     *out = NULL;
     const model_description *d = &model->description;
-    if (!certified_forward_supported(model)) return certified_forward(model, ids, T, NULL, error);
     loupe_status status = model_check_input(model, ids, T, error);
     if (status != LOUPE_OK) return status;
     int R = loupe_lens_row_count(d->n_layer, subblocks), C = d->n_embd, V = d->n_vocab;

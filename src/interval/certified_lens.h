@@ -40,8 +40,8 @@ typedef struct certified_lens {
 
 /* Runs the certified lens on ids (T) with the lens rows loupe_lens_run
  * has for `subblocks`, weights widened by weight_radius (>= 0).
- * *out is freed with certified_lens_free. Unsupported families are
- * LOUPE_ERROR_UNSUPPORTED, out of memory LOUPE_ERROR_MEMORY. */
+ * *out is freed with certified_lens_free; out of memory is
+ * LOUPE_ERROR_MEMORY. */
 loupe_status certified_lens_run(const loupe_model *model, const int32_t *ids, int T, bool subblocks,
                                 double weight_radius, certified_lens **out, loupe_error *error);
 void certified_lens_free(certified_lens *lens);
