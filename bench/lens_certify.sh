@@ -5,9 +5,8 @@
 # bound: at most 5x). usage: bench/lens_certify.sh [ROUNDS]
 source "$(dirname "$0")/common.sh"
 rounds=${1:-3}
-# OpenBLAS cannot identify this machine's CPU and would fall back to its slow Prescott kernels
-export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-SkylakeX}
 bench_build
+bench_blas_kernels
 dir=$(bench_checkpoint F32)
 text=$(mktemp)
 trap 'rm -f "$text"' EXIT
