@@ -64,20 +64,25 @@ typedef struct cell_scratch {
     float *lo_exp, *hi_exp; /* (V) shifted exponentials' arguments, then values */
 } cell_scratch;
 
-/* rank interval of token id among logit intervals [lo, hi] (V). */
-static void rank_bounds(const double *mid, const float *rad, int V, int32_t id, int32_t rank[2]) {
-    double id_lo, id_hi;
-    ball_bounds(mid[id], rad[id], &id_lo, &id_hi);
-    int32_t certainly = 0, possibly = 0;
+/* The rank intervals of tokens a and b (b may be -1: none) among the logit
+ * intervals (V), in one pass: 1 + the tokens certainly above (lower bound
+ * over the token's upper bound), 1 + those possibly above. */
+static void rank_bounds(const double *mid, const float *rad, int V, int32_t a, int32_t b, int32_t rank_a[2],
+                        int32_t rank_b[2]) {
+    double a_lo, a_hi, b_lo = INFINITY, b_hi = INFINITY;
+    ball_bounds(mid[a], rad[a], &a_lo, &a_hi);
+    if (b >= 0) ball_bounds(mid[b], rad[b], &b_lo, &b_hi);
+    int32_t a_certainly = 0, a_possibly = 0, b_certainly = 0, b_possibly = 0;
     for (int j = 0; j < V; j++) {
-        if (j == id) continue;
         double lo, hi;
         ball_bounds(mid[j], rad[j], &lo, &hi);
-        certainly += lo > id_hi;
-        possibly += hi > id_lo;
+        a_certainly += j != a && lo > a_hi;
+        a_possibly += j != a && hi > a_lo;
+        b_certainly += j != b && lo > b_hi;
+        b_possibly += j != b && hi > b_lo;
     }
-    rank[0] = 1 + certainly;
-    rank[1] = 1 + possibly;
+    rank_a[0] = 1 + a_certainly, rank_a[1] = 1 + a_possibly;
+    if (b >= 0) rank_b[0] = 1 + b_certainly, rank_b[1] = 1 + b_possibly;
 }
 
 /* The probability bounds of token id from the exponentials' bounds. */
@@ -95,18 +100,19 @@ static void probability_of(const cell_scratch *s, double sum_lo, double sum_hi, 
 /* One cell from its logits mid, rad (V). */
 static void cell_compute(certified_cell *cell, const double *mid, const float *rad, int V, int32_t input_id,
                          int32_t target_id, cell_scratch *s) {
-    int top = 0;
-    for (int j = 1; j < V; j++)
-        if (mid[j] > mid[top]) top = j;
-    int second = top == 0 ? 1 : 0;
-    double shift = -INFINITY, other_hi = -INFINITY;
+    /* one pass: the two largest midpoints, the two largest upper bounds */
+    int top = 0, second = -1, highest = 0;
+    double shift = -INFINITY, runner_hi = -INFINITY; /* the largest upper bound, and the largest but highest's */
     for (int j = 0; j < V; j++) {
         double lo, hi;
         ball_bounds(mid[j], rad[j], &lo, &hi);
-        if (hi > shift) shift = hi;
-        if (j != top && hi > other_hi) other_hi = hi;
-        if (j != top && mid[j] > mid[second]) second = j;
+        if (j > 0 && mid[j] > mid[top]) second = top, top = j;
+        else if (j > 0 && (second < 0 || mid[j] > mid[second])) second = j;
+        if (hi > shift) runner_hi = shift, shift = hi, highest = j;
+        else if (hi > runner_hi) runner_hi = hi;
     }
+    if (second < 0) second = top; /* V = 1 */
+    double other_hi = highest == top ? runner_hi : shift; /* the largest upper bound of the tokens but top */
     /* the exponentials' arguments, rounded in the safe direction */
     for (int j = 0; j < V; j++) {
         double lo, hi;
@@ -140,14 +146,13 @@ static void cell_compute(certified_cell *cell, const double *mid, const float *r
     cell->input_logit[0] = float_down(lo);
     cell->input_logit[1] = float_up(hi);
     probability_of(s, sum_lo, sum_hi, input_id, cell->input_prob);
-    rank_bounds(mid, rad, V, input_id, cell->input_rank);
+    rank_bounds(mid, rad, V, input_id, target_id, cell->input_rank, cell->target_rank);
     cell->has_target = target_id >= 0;
     if (cell->has_target) {
         ball_bounds(mid[target_id], rad[target_id], &lo, &hi);
         cell->target_logit[0] = float_down(lo);
         cell->target_logit[1] = float_up(hi);
         probability_of(s, sum_lo, sum_hi, target_id, cell->target_prob);
-        rank_bounds(mid, rad, V, target_id, cell->target_rank);
     }
 }
 
