@@ -272,6 +272,7 @@ typedef struct comparison {
     int n, outside;
     double tightness[MAX_ROWS]; /* median of rad / |float32 - exact| per row */
     double relative[MAX_ROWS];  /* median relative radius per row */
+    double error[MAX_ROWS];     /* median of |float32 - exact| / |exact| per row */
 } comparison;
 
 static int compare_doubles(const void *a, const void *b) {
@@ -288,6 +289,7 @@ static loupe_status compare_tap(void *user, loupe_tap_kind kind, int layer, cons
     arb_srcptr exact = cmp->o->taps + (size_t)cmp->n * n;
     const float *f32 = cmp->float_taps + (size_t)cmp->n * n;
     double *ratios = malloc(n * sizeof(double)), *relative = malloc(n * sizeof(double));
+    double *errors = malloc(n * sizeof(double));
     size_t kept = 0;
     for (size_t i = 0; i < n; i++) {
         if (!ball_inside_ball(exact + i, mid[i], rad[i])) {
@@ -298,20 +300,24 @@ static loupe_status compare_tap(void *user, loupe_tap_kind kind, int layer, cons
             }
             cmp->outside++;
         }
-        double e = fabs((double)f32[i] - arf_get_d(arb_midref(exact + i), ARF_RND_NEAR));
+        double x = arf_get_d(arb_midref(exact + i), ARF_RND_NEAR), e = fabs((double)f32[i] - x);
         if (e > 0.0 && isfinite(rad[i])) {
             relative[kept] = rad[i] / (fabs(mid[i]) + 1e-30);
+            errors[kept] = e / (fabs(x) + 1e-30);
             ratios[kept++] = rad[i] / e;
         }
     }
     if (kept > 0 && cmp->n < MAX_ROWS) {
         qsort(ratios, kept, sizeof(double), compare_doubles);
         qsort(relative, kept, sizeof(double), compare_doubles);
+        qsort(errors, kept, sizeof(double), compare_doubles);
         cmp->tightness[cmp->n] = ratios[kept / 2];
         cmp->relative[cmp->n] = relative[kept / 2];
+        cmp->error[cmp->n] = errors[kept / 2];
     }
     free(ratios);
     free(relative);
+    free(errors);
     cmp->n++;
     return LOUPE_OK;
 }
@@ -366,8 +372,11 @@ int main(int argc, char **argv) {
     CHECK(certified_forward(model, ids, T, &params, &error) == LOUPE_OK);
     CHECK(cmp.n == R);
     CHECK_MSG(cmp.outside == 0, "%s: %d of Arb's tap entries outside loupe's balls", argv[1], cmp.outside);
-    printf("%s, T = %d: per row, median relative radius and median radius / |float32 error|\n", argv[1], T);
-    for (int row = 0; row < R; row++) printf("  row %2d  %10.3g  %10.3g\n", row, cmp.relative[row], cmp.tightness[row]);
+    printf("%s, T = %d: per row, medians over the row's entries of the relative radius, of radius / |float32 error|\n"
+           "and of the float32 pass's relative error |float32 - exact| / |exact| (entries with a finite radius)\n",
+           argv[1], T);
+    for (int row = 0; row < R; row++)
+        printf("  row %2d  %10.3g  %10.3g  %10.3g\n", row, cmp.relative[row], cmp.tightness[row], cmp.error[row]);
 
     /* the lens: target and input logits (every token's for V <= 1000) */
     certified_lens *lens = NULL;
