@@ -22,7 +22,7 @@ static void blas_single_thread(void) { matmul_set_threads(1); }
 int ball_matmul_workspace_build(ball_matmul_workspace *workspace, size_t in_entries, size_t out_entries,
                                 size_t weight_entries) {
     size_t bytes = 2 * in_entries * sizeof(float) + out_entries * (sizeof(double) + 2 * sizeof(float)) +
-                   weight_entries * (sizeof(double) + sizeof(float));
+                   weight_entries * (sizeof(double) + 2 * sizeof(float));
     char *arena = malloc(bytes > 0 ? bytes : 1);
     if (arena == NULL) return -1;
     workspace->arena = arena;
@@ -33,7 +33,8 @@ int ball_matmul_workspace_build(ball_matmul_workspace *workspace, size_t in_entr
     workspace->in_float = (float *)arena, arena += in_entries * sizeof(float);
     workspace->out_radius = (float *)arena, arena += out_entries * sizeof(float);
     workspace->out_float = (float *)arena, arena += out_entries * sizeof(float);
-    workspace->weight_magnitudes = (float *)arena;
+    workspace->weight_magnitudes = (float *)arena, arena += weight_entries * sizeof(float);
+    workspace->weight_floats = (float *)arena;
     workspace->capacity_in = in_entries;
     workspace->capacity_out = out_entries;
     workspace->capacity_weight = weight_entries;
@@ -45,21 +46,25 @@ void ball_matmul_workspace_free(ball_matmul_workspace *workspace) {
     workspace->arena = NULL;
 }
 
-void ball_weight_prepare(ball_weight *prepared, const float *weight, int K, int N, matmul_layout layout,
-                         double *values, float *magnitudes) {
+void ball_weight_prepare(ball_weight *prepared, const weight_view *weight, int K, int N, matmul_layout layout,
+                         float *floats, double *values, float *magnitudes) {
     size_t n = (size_t)K * N;
+    const float *direct = weight_view_f32(weight);
+    if (direct == NULL) weight_view_to_f32(weight, 0, weight->rows, 0, weight->columns, floats, weight->columns);
+    const float *w = direct != NULL ? direct : floats;
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) {
-        values[i] = weight[i];
-        magnitudes[i] = fabsf(weight[i]);
+        values[i] = w[i];
+        magnitudes[i] = fabsf(w[i]);
     }
     *prepared = (ball_weight){
-        .floats = weight, .values = values, .magnitudes = magnitudes, .K = K, .N = N, .layout = layout};
+        .floats = w, .values = values, .magnitudes = magnitudes, .K = K, .N = N, .layout = layout};
 }
 
-void ball_weight_prepare_in(ball_weight *prepared, const float *weight, int K, int N, matmul_layout layout,
+void ball_weight_prepare_in(ball_weight *prepared, const weight_view *weight, int K, int N, matmul_layout layout,
                             ball_matmul_workspace *workspace) {
-    ball_weight_prepare(prepared, weight, K, N, layout, workspace->weight_values, workspace->weight_magnitudes);
+    ball_weight_prepare(prepared, weight, K, N, layout, workspace->weight_floats, workspace->weight_values,
+                        workspace->weight_magnitudes);
 }
 
 /* The input's balls are wide enough for the float midpoint GEMM when every

@@ -29,6 +29,7 @@
 #include <stddef.h>
 
 #include "kernels/matmul.h"
+#include "kernels/weight_view.h"
 
 /* A weight matrix prepared for ball products: its values in double and
  * their magnitudes in float, in the layout of the float original. */
@@ -49,6 +50,7 @@ typedef struct ball_matmul_workspace {
     float *out_radius;   /* (M N) */
     double *weight_values;    /* (K N) for ball_weight_prepare into the workspace */
     float *weight_magnitudes; /* (K N) */
+    float *weight_floats;     /* (K N) */
     size_t capacity_in, capacity_out, capacity_weight;
     void *arena;
 } ball_matmul_workspace;
@@ -61,13 +63,14 @@ int ball_matmul_workspace_build(ball_matmul_workspace *workspace, size_t in_entr
                                 size_t weight_entries);
 void ball_matmul_workspace_free(ball_matmul_workspace *workspace);
 
-/* Fills values (K N doubles) and magnitudes (K N floats) from weight
- * (K, N) or (N, K) as layout, and points *prepared at them. */
-void ball_weight_prepare(ball_weight *prepared, const float *weight, int K, int N, matmul_layout layout,
-                         double *values, float *magnitudes);
+/* Fills floats (K N, the weight as float32, exactly), values (K N
+ * doubles) and magnitudes (K N floats) from the view weight, (K, N) or
+ * (N, K) as layout, and points *prepared at them. */
+void ball_weight_prepare(ball_weight *prepared, const weight_view *weight, int K, int N, matmul_layout layout,
+                         float *floats, double *values, float *magnitudes);
 
 /* The same into the workspace's weight buffers (K N within their capacity). */
-void ball_weight_prepare_in(ball_weight *prepared, const float *weight, int K, int N, matmul_layout layout,
+void ball_weight_prepare_in(ball_weight *prepared, const weight_view *weight, int K, int N, matmul_layout layout,
                             ball_matmul_workspace *workspace);
 
 /* out (M, N) = in (M, K) x weight [+ bias (N)] [+ out when accumulate], as

@@ -84,7 +84,7 @@ static int state_build(certified_decoder_state *s, const model_description *d, i
 }
 
 /* out (T, N) [+]= in (T, K) x weight^T + bias, weight (N, K) as nn.Linear. */
-static void product(certified_decoder_state *s, balls out, balls in, const float *weight, const float *bias, int T,
+static void product(certified_decoder_state *s, balls out, balls in, const weight_view *weight, const float *bias, int T,
                     int K, int N, double R, bool accumulate) {
     ball_weight prepared;
     ball_weight_prepare_in(&prepared, weight, K, N, MATMUL_WEIGHT_OUT_IN, &s->products);
@@ -106,12 +106,12 @@ static void project_qkv(const model_description *d, const decoder_block_weights 
                         double R) {
     int C = d->n_embd, D = d->head_dim, A = d->n_head * D, G = d->n_kv_head * D;
     if (!d->fused_qkv) {
-        product(s, s->q, s->normed, b->q_weight, b->q_bias, T, C, A, R, false);
-        product(s, s->k, s->normed, b->k_weight, b->k_bias, T, C, G, R, false);
-        product(s, s->v, s->normed, b->v_weight, b->v_bias, T, C, G, R, false);
+        product(s, s->q, s->normed, &b->q_weight, b->q_bias, T, C, A, R, false);
+        product(s, s->k, s->normed, &b->k_weight, b->k_bias, T, C, G, R, false);
+        product(s, s->v, s->normed, &b->v_weight, b->v_bias, T, C, G, R, false);
         return;
     }
-    product(s, s->wide, s->normed, b->qkv_weight, b->qkv_bias, T, C, 3 * A, R, false);
+    product(s, s->wide, s->normed, &b->qkv_weight, b->qkv_bias, T, C, 3 * A, R, false);
 #pragma omp parallel for schedule(static)
     for (int t = 0; t < T; t++)
         for (int h = 0; h < d->n_head; h++) {
@@ -150,15 +150,15 @@ static void add_mlp(const model_description *d, const decoder_block_weights *b, 
     int C = d->n_embd, I = d->n_inner;
     size_t ti = (size_t)T * I;
     balls up = {s->wide.mid + ti, s->wide.rad + ti};
-    product(s, up, s->normed, b->up_weight, b->up_bias, T, C, I, R, false);
+    product(s, up, s->normed, &b->up_weight, b->up_bias, T, C, I, R, false);
     if (d->gated_mlp) {
-        product(s, s->wide, s->normed, b->gate_weight, b->gate_bias, T, C, I, R, false);
+        product(s, s->wide, s->normed, &b->gate_weight, b->gate_bias, T, C, I, R, false);
         ball_activation_gated(d->activation, s->wide.mid, s->wide.rad, up.mid, up.rad, ti);
         up = s->wide;
     } else {
         ball_activation(d->activation, up.mid, up.rad, ti);
     }
-    product(s, s->residual, up, b->down_weight, b->down_bias, T, I, C, R, true);
+    product(s, s->residual, up, &b->down_weight, b->down_bias, T, I, C, R, true);
 }
 
 static loupe_status report(const certified_forward_params *params, loupe_tap_kind kind, int layer,
@@ -178,7 +178,7 @@ static loupe_status run_block(const loupe_model *model, int layer, certified_dec
     apply_norm(d, s->normed, s->residual, b->attn_norm_weight, b->attn_norm_bias, T, C, R);
     attend(d, b, s, T, R);
     if (d->parallel_residual) {
-        product(s, s->branch, s->heads, b->o_weight, b->o_bias, T, A, C, R, false);
+        product(s, s->branch, s->heads, &b->o_weight, b->o_bias, T, A, C, R, false);
         /* the MLP reads the block's input, so its norm comes before the sum */
         apply_norm(d, s->normed, s->residual, b->mlp_norm_weight, b->mlp_norm_bias, T, C, R);
 #pragma omp parallel for schedule(static)
@@ -188,7 +188,7 @@ static loupe_status run_block(const loupe_model *model, int layer, certified_dec
                      &s->residual.rad[i]);
         }
     } else {
-        product(s, s->residual, s->heads, b->o_weight, b->o_bias, T, A, C, R, true);
+        product(s, s->residual, s->heads, &b->o_weight, b->o_bias, T, A, C, R, true);
     }
     loupe_status status = report(params, LOUPE_TAP_AFTER_ATTENTION, layer + 1, s, T, C);
     if (status != LOUPE_OK) return status;
@@ -201,7 +201,7 @@ loupe_status certified_decoder_forward(const loupe_model *model, const int32_t *
                                        const certified_forward_params *params, loupe_error *error) {
     const model_description *d = &model->description;
     int C = d->n_embd;
-    loupe_status status = model_check_input(model, ids, T, error);
+    loupe_status status = model_check_input(model, ids, T, NULL, error);
     if (status != LOUPE_OK) return status;
     certified_decoder_state state;
     if (state_build(&state, d, T) != 0)
@@ -209,8 +209,9 @@ loupe_status certified_decoder_forward(const loupe_model *model, const int32_t *
     rope_inverse_frequencies(&d->rope, state.inv_freq);
     ball_rope_tables(state.inv_freq, d->rope.rotary_dim / 2, T, state.cos_table, state.sin_table);
     double R = params->weight_radius;
+    float *token = state.normed.rad; /* a row as float32, exactly; free until the first norm */
     for (int t = 0; t < T; t++) {
-        const float *token = model->token_embedding + (size_t)ids[t] * C;
+        weight_view_to_f32(&model->token_embedding, ids[t], 1, 0, C, token, C);
         for (int c = 0; c < C; c++) {
             size_t at = (size_t)t * C + c;
             /* a float times a float is exact in double */

@@ -61,7 +61,7 @@ static int state_build(certified_gpt2_state *s, int T, int C, int H, int I, bool
 
 /* out (T, N) [+]= in (T, K) x weight (K, N) + bias, weight a Conv1D. */
 static void product(certified_gpt2_state *s, double *out_mid, float *out_rad, const double *in_mid,
-                    const float *in_rad, const float *weight, const float *bias, int T, int K, int N, double R,
+                    const float *in_rad, const weight_view *weight, const float *bias, int T, int K, int N, double R,
                     bool accumulate) {
     ball_weight prepared;
     ball_weight_prepare_in(&prepared, weight, K, N, MATMUL_WEIGHT_IN_OUT, &s->products);
@@ -87,9 +87,11 @@ static void measure(const certified_forward_params *params, certified_gpt2_state
 /* The embedding: token + position (each widened by R), rounded. */
 static void embed(const loupe_model *model, const int32_t *ids, int T, double R, certified_gpt2_state *s) {
     int C = model->description.n_embd;
+    /* the rows as float32, exactly, in the radius buffer (free until the first norm) */
+    float *token = s->normed_rad, *position = s->normed_rad + C;
     for (int t = 0; t < T; t++) {
-        const float *token = model->token_embedding + (size_t)ids[t] * C;
-        const float *position = model->gpt2.position_embedding + (size_t)t * C;
+        weight_view_to_f32(&model->token_embedding, ids[t], 1, 0, C, token, C);
+        weight_view_to_f32(&model->gpt2.position_embedding, t, 1, 0, C, position, C);
         for (int c = 0; c < C; c++) {
             size_t at = (size_t)t * C + c;
             double a = token[c], b = position[c], sum = a + b;
@@ -109,7 +111,7 @@ static void attention_block(const loupe_model *model, int layer, int T, const ce
     ball_layer_norm(s->normed_mid, s->normed_rad, s->residual_mid, s->residual_rad, b->ln_1_weight, b->ln_1_bias,
                     T, C, (float)d->norm_eps, R);
     measure(params, s, layer, CERTIFIED_STEP_NORM_1, s->normed_mid, s->normed_rad, tc);
-    product(s, s->wide_mid, s->wide_rad, s->normed_mid, s->normed_rad, b->attn_qkv_weight, b->attn_qkv_bias, T, C,
+    product(s, s->wide_mid, s->wide_rad, s->normed_mid, s->normed_rad, &b->attn_qkv_weight, b->attn_qkv_bias, T, C,
             3 * C, R, false);
     measure(params, s, layer, CERTIFIED_STEP_QKV, s->wide_mid, s->wide_rad, 3 * tc);
     /* the exact scale: 1 / sqrt(D) [/ (layer + 1)], within a few roundings */
@@ -121,7 +123,7 @@ static void attention_block(const loupe_model *model, int layer, int T, const ce
     ball_attention(s->normed_mid, s->normed_rad, s->wide_mid, s->wide_rad, s->wide_mid + C, s->wide_rad + C,
                    s->wide_mid + 2 * C, s->wide_rad + 2 * C, &shape, scale, &s->attention);
     measure(params, s, layer, CERTIFIED_STEP_ATTENTION, s->normed_mid, s->normed_rad, tc);
-    product(s, s->residual_mid, s->residual_rad, s->normed_mid, s->normed_rad, b->attn_proj_weight,
+    product(s, s->residual_mid, s->residual_rad, s->normed_mid, s->normed_rad, &b->attn_proj_weight,
             b->attn_proj_bias, T, C, C, R, true);
     measure(params, s, layer, CERTIFIED_STEP_RESIDUAL_1, s->residual_mid, s->residual_rad, tc);
 }
@@ -137,12 +139,12 @@ static void mlp_block(const loupe_model *model, int layer, int T, const certifie
     ball_layer_norm(s->normed_mid, s->normed_rad, s->residual_mid, s->residual_rad, b->ln_2_weight, b->ln_2_bias,
                     T, C, (float)d->norm_eps, R);
     measure(params, s, layer, CERTIFIED_STEP_NORM_2, s->normed_mid, s->normed_rad, tc);
-    product(s, s->wide_mid, s->wide_rad, s->normed_mid, s->normed_rad, b->mlp_fc_weight, b->mlp_fc_bias, T, C, I,
+    product(s, s->wide_mid, s->wide_rad, s->normed_mid, s->normed_rad, &b->mlp_fc_weight, b->mlp_fc_bias, T, C, I,
             R, false);
     measure(params, s, layer, CERTIFIED_STEP_UP, s->wide_mid, s->wide_rad, ti);
     ball_activation(d->activation, s->wide_mid, s->wide_rad, ti);
     measure(params, s, layer, CERTIFIED_STEP_ACTIVATION, s->wide_mid, s->wide_rad, ti);
-    product(s, s->residual_mid, s->residual_rad, s->wide_mid, s->wide_rad, b->mlp_proj_weight, b->mlp_proj_bias,
+    product(s, s->residual_mid, s->residual_rad, s->wide_mid, s->wide_rad, &b->mlp_proj_weight, b->mlp_proj_bias,
             T, I, C, R, true);
     measure(params, s, layer, CERTIFIED_STEP_RESIDUAL_2, s->residual_mid, s->residual_rad, tc);
 }
@@ -151,7 +153,7 @@ loupe_status certified_gpt2_forward(const loupe_model *model, const int32_t *ids
                                     const certified_forward_params *params, loupe_error *error) {
     const model_description *d = &model->description;
     int C = d->n_embd;
-    loupe_status status = model_check_input(model, ids, T, error);
+    loupe_status status = model_check_input(model, ids, T, NULL, error);
     if (status != LOUPE_OK) return status;
     certified_gpt2_state state;
     if (state_build(&state, T, C, d->n_head, d->n_inner, params->widths != NULL) != 0)

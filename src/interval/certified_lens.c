@@ -177,6 +177,7 @@ typedef struct certified_lens_state {
     float *radius_scratch;          /* (T C) */
     double *unembedding_values;     /* (V, C) */
     float *unembedding_magnitudes;  /* (V, C) */
+    float *unembedding_floats;      /* (V, C) the unembedding as float32 when it is stored in half precision */
     float *cell_scratch;            /* (threads, 2 V) */
     ball_matmul_workspace products;
 } certified_lens_state;
@@ -190,6 +191,7 @@ static void state_free(certified_lens_state *s) {
     free(s->logit_rad);
     free(s->unembedding_values);
     free(s->unembedding_magnitudes);
+    free(s->unembedding_floats);
     free(s->cell_scratch);
     free(s->radius_scratch);
     ball_matmul_workspace_free(&s->products);
@@ -223,10 +225,11 @@ static int state_build(certified_lens_state *s, size_t R, size_t T, size_t C, si
     s->logit_rad = malloc(chunk * V * sizeof(float));
     s->unembedding_values = malloc(V * C * sizeof(double));
     s->unembedding_magnitudes = malloc(V * C * sizeof(float));
+    s->unembedding_floats = malloc(V * C * sizeof(float));
     s->cell_scratch = malloc((size_t)max_threads() * 2 * V * sizeof(float));
     if (s->tap_mid == NULL || s->tap_rad == NULL || s->normed_mid == NULL || s->normed_rad == NULL ||
         s->logit_mid == NULL || s->logit_rad == NULL || s->unembedding_values == NULL ||
-        s->unembedding_magnitudes == NULL || s->cell_scratch == NULL || s->radius_scratch == NULL ||
+        s->unembedding_magnitudes == NULL || s->unembedding_floats == NULL || s->cell_scratch == NULL || s->radius_scratch == NULL ||
         ball_matmul_workspace_build(&s->products, chunk * C, chunk * V, 0) != 0) {
         state_free(s);
         return -1;
@@ -256,7 +259,7 @@ loupe_status certified_lens_run(const loupe_model *model, const int32_t *ids, in
                                 double weight_radius, certified_lens **out, loupe_error *error) {
     *out = NULL;
     const model_description *d = &model->description;
-    loupe_status status = model_check_input(model, ids, T, error);
+    loupe_status status = model_check_input(model, ids, T, NULL, error);
     if (status != LOUPE_OK) return status;
     int R = loupe_lens_row_count(d->n_layer, subblocks), C = d->n_embd, V = d->n_vocab;
     certified_lens *lens = calloc(1, sizeof *lens);
@@ -289,8 +292,8 @@ loupe_status certified_lens_run(const loupe_model *model, const int32_t *ids, in
         }
         certified_final_norm(model, s.tap_mid, s.tap_rad, R * T, weight_radius, s.normed_mid, s.normed_rad);
         ball_weight unembedding;
-        ball_weight_prepare(&unembedding, model->unembedding, C, V, MATMUL_WEIGHT_OUT_IN, s.unembedding_values,
-                            s.unembedding_magnitudes);
+        ball_weight_prepare(&unembedding, &model->unembedding, C, V, MATMUL_WEIGHT_OUT_IN, s.unembedding_floats,
+                            s.unembedding_values, s.unembedding_magnitudes);
         for (int first = 0; first < R * T; first += CERTIFIED_LENS_CHUNK) {
             int n = R * T - first < CERTIFIED_LENS_CHUNK ? R * T - first : CERTIFIED_LENS_CHUNK;
             chunk_run(&s, lens, &unembedding, ids, first, n, C, V);

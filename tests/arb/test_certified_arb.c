@@ -45,9 +45,20 @@ static arb_ptr arb_vector_of(const float *w, size_t n) {
     return v;
 }
 
+/* Rows row0 .. row0 + n_rows of a weight matrix as arbs (exact float32
+ * values); caller frees with _arb_vec_clear. */
+static arb_ptr arb_rows_of(const weight_view *weight, int64_t row0, int64_t n_rows) {
+    size_t n = (size_t)(n_rows * weight->columns);
+    float *floats = malloc(n * sizeof(float));
+    weight_view_to_f32(weight, row0, n_rows, 0, weight->columns, floats, weight->columns);
+    arb_ptr v = arb_vector_of(floats, n);
+    free(floats);
+    return v;
+}
+
 /* out (T, N) = in (T, K) x weight (K, N) + bias (N), Conv1D layout. */
-static void arb_conv1d(arb_ptr out, arb_srcptr in, const float *weight, const float *bias, int T, int K, int N) {
-    arb_ptr w = arb_vector_of(weight, (size_t)K * N), b = arb_vector_of(bias, (size_t)N);
+static void arb_conv1d(arb_ptr out, arb_srcptr in, const weight_view *weight, const float *bias, int T, int K, int N) {
+    arb_ptr w = arb_rows_of(weight, 0, K), b = arb_vector_of(bias, (size_t)N);
     for (int t = 0; t < T; t++)
         for (int n = 0; n < N; n++)
             arb_dot(out + (size_t)t * N + n, b + n, 0, in + (size_t)t * K, 1, w + n, N, K, PRECISION);
@@ -178,13 +189,12 @@ static void oracle_run(oracle *o, const int32_t *ids) {
     size_t tc = (size_t)T * C;
     arb_ptr normed = _arb_vec_init((slong)tc), wide = _arb_vec_init((slong)T * (3 * C > I ? 3 * C : I));
     arb_ptr heads = _arb_vec_init((slong)tc), branch = _arb_vec_init((slong)tc);
-    for (int t = 0; t < T; t++)
-        for (int c = 0; c < C; c++) {
-            arb_ptr x = o->residual + (size_t)t * C + c;
-            arb_set_d(x, m->gpt2.position_embedding[(size_t)t * C + c]);
-            arb_set_d(normed, m->token_embedding[(size_t)ids[t] * C + c]);
-            arb_add(x, x, normed, PRECISION);
-        }
+    for (int t = 0; t < T; t++) {
+        arb_ptr position = arb_rows_of(&m->gpt2.position_embedding, t, 1), token = arb_rows_of(&m->token_embedding, ids[t], 1);
+        for (int c = 0; c < C; c++) arb_add(o->residual + (size_t)t * C + c, position + c, token + c, PRECISION);
+        _arb_vec_clear(position, C);
+        _arb_vec_clear(token, C);
+    }
     keep_tap(o);
     double eps = (double)(float)d->norm_eps;
     for (int layer = 0; layer < d->n_layer; layer++) {
@@ -195,15 +205,15 @@ static void oracle_run(oracle *o, const int32_t *ids) {
         if (d->scale_attn_weights) arb_rsqrt_ui(scale, (ulong)(C / H), PRECISION);
         if (d->scale_attn_by_inverse_layer_idx) arb_div_ui(scale, scale, (ulong)(layer + 1), PRECISION);
         arb_layer_norm(normed, o->residual, b->ln_1_weight, b->ln_1_bias, T, C, eps);
-        arb_conv1d(wide, normed, b->attn_qkv_weight, b->attn_qkv_bias, T, C, 3 * C);
+        arb_conv1d(wide, normed, &b->attn_qkv_weight, b->attn_qkv_bias, T, C, 3 * C);
         arb_attention(heads, wide, T, C, H, scale);
-        arb_conv1d(branch, heads, b->attn_proj_weight, b->attn_proj_bias, T, C, C);
+        arb_conv1d(branch, heads, &b->attn_proj_weight, b->attn_proj_bias, T, C, C);
         _arb_vec_add(o->residual, o->residual, branch, (slong)tc, PRECISION);
         keep_tap(o);
         arb_layer_norm(normed, o->residual, b->ln_2_weight, b->ln_2_bias, T, C, eps);
-        arb_conv1d(wide, normed, b->mlp_fc_weight, b->mlp_fc_bias, T, C, I);
+        arb_conv1d(wide, normed, &b->mlp_fc_weight, b->mlp_fc_bias, T, C, I);
         arb_activation(wide, (size_t)T * I, d->activation);
-        arb_conv1d(branch, wide, b->mlp_proj_weight, b->mlp_proj_bias, T, I, C);
+        arb_conv1d(branch, wide, &b->mlp_proj_weight, b->mlp_proj_bias, T, I, C);
         _arb_vec_add(o->residual, o->residual, branch, (slong)tc, PRECISION);
         keep_tap(o);
         arb_clear(scale);
@@ -220,7 +230,7 @@ static void oracle_logit(arb_t logit, const oracle *o, arb_srcptr row, int32_t i
     arb_ptr normed = _arb_vec_init(o->C);
     arb_layer_norm(normed, row, m->final_norm_weight, m->final_norm_bias, 1, o->C,
                    (double)(float)m->description.norm_eps);
-    arb_ptr w = arb_vector_of(m->unembedding + (size_t)id * o->C, (size_t)o->C);
+    arb_ptr w = arb_rows_of(&m->unembedding, id, 1);
     arb_dot(logit, NULL, 0, normed, 1, w, 1, o->C, PRECISION);
     _arb_vec_clear(w, o->C);
     _arb_vec_clear(normed, o->C);

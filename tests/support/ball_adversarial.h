@@ -35,7 +35,8 @@ static int ball_adversarial_misses(void) {
                                     ADVERSARIAL_K) != 0)
         return ADVERSARIAL_ROWS;
     ball_weight prepared;
-    ball_weight_prepare_in(&prepared, weight, ADVERSARIAL_K, 1, MATMUL_WEIGHT_IN_OUT, &workspace);
+    weight_view view = {.dtype = WEIGHT_DTYPE_F32, .data = weight, .rows = ADVERSARIAL_K, .columns = 1};
+    ball_weight_prepare_in(&prepared, &view, ADVERSARIAL_K, 1, MATMUL_WEIGHT_IN_OUT, &workspace);
     double mid[ADVERSARIAL_ROWS];
     float rad[ADVERSARIAL_ROWS];
     ball_matmul(mid, rad, in, NULL, &prepared, NULL, ADVERSARIAL_ROWS, 0.0, false, &workspace);
