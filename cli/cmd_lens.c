@@ -11,7 +11,9 @@
 #include <string.h>
 
 #include "cli.h"
+#include "lens_batch.h"
 #include "lens_output.h"
+#include "loupe_internal.h"
 #include "plot.h"
 
 static const char usage[] =
@@ -38,6 +40,8 @@ static const char usage[] =
     "  --topk K           top tokens kept per cell in json, 1 to 100 (default 5);\n"
     "                     in csv, given, it adds the columns top2_* .. topK_*\n"
     "  --subblocks        add a row after each block's attention (hN.attn)\n"
+    "  --tuned LENSDIR    the tuned lens of LENSDIR (config.json and params.safetensors\n"
+    "                     or params.pt, docs/TUNED_LENS.md) instead of the logit lens\n"
     "  --contributions    add rows hN.attn_out and hN.mlp_out: what block N's\n"
     "                     attention and MLP add to the residual, read through the\n"
     "                     final norm and unembedding; json adds each one's direct\n"
@@ -70,7 +74,8 @@ static const char usage[] =
     "  --kl forward|reverse  the direction of KL (default forward)\n"
     "  --token final-top|target|track:N  which token prob/logit/rank follow with\n"
     "                     --vs final; track:N is the Nth --track token\n"
-    "  --values           append the metric's value to each cell (\"light .92\")\n"
+    "  --values           append the metric's value to each cell (\"light .92\"), in\n"
+    "                     the table and in PNG/SVG heatmaps\n"
     "  --top-down         the input row at the top (default: at the bottom)\n"
     "  --color WHEN       auto, always or never (default auto: colour when stdout is\n"
     "                     a terminal and NO_COLOR is unset; 24-bit colour when\n"
@@ -83,6 +88,8 @@ static const char usage[] =
     "                     the mean over positions of the four KLs and the median\n"
     "                     of the target and input ranks\n"
     "  --dpi N            resolution of PNG pictures, 36 to 1200 (default 144)\n"
+    "  --columns N        PNG/SVG heatmaps wrap into panels of at most N positions\n"
+    "                     (default 64)\n"
     "  --export FILE.safetensors  also write the window's arrays: one (rows x\n"
     "                     positions) tensor per cell field of the json, named as\n"
     "                     it (target_prob, input_rank, kl_final, ...), top_ids,\n"
@@ -92,9 +99,29 @@ static const char usage[] =
     "                     of rows ROWS (a slice as --layers takes, over all rows)\n"
     "                     With --plot, --summary or --export nothing is printed unless\n"
     "                     --format is given.\n"
+    "  --batch FILE       many prompts, one JSON object per line ({\"text\": ...} or\n"
+    "                     {\"ids\": [...]}, an optional \"id\" echoed): one lens JSON\n"
+    "                     per line out, the model loaded once (README: Many prompts)\n"
+    "  --strict           with --batch: a bad line is an error (default: skipped)\n"
+    "  --window N         a text longer than the context: the lens of windows of N\n"
+    "                     tokens (at most the context), each position taken from\n"
+    "                     the window where it has the most left context, as\n"
+    "                     loupe corpus scores them\n"
+    "  --stride S         tokens between window starts, 1 to N-1 (default N/2)\n"
+    "  --certify          also run the lens in interval arithmetic: every cell's\n"
+    "                     logits as intervals that contain the exact real result;\n"
+    "                     json gains \"certified\" members (docs/INTERVALS.md)\n"
+    "  --weight-radius R  with --certify: widen every weight to w [1-R, 1+R]; bf16\n"
+    "                     and f16 name those formats' unit roundoff (default 0)\n"
     "  --help             show this help\n";
 
 typedef enum lens_format { LENS_FORMAT_TABLE, LENS_FORMAT_JSON, LENS_FORMAT_CSV } lens_format;
+
+/* getopt_long values of the options that have no short letter. */
+enum {
+    LENS_OPTION_BATCH = 0x240, LENS_OPTION_STRICT, LENS_OPTION_WINDOW, LENS_OPTION_STRIDE, LENS_OPTION_COLUMNS,
+    LENS_OPTION_CONTRIBUTIONS,
+};
 
 /* Sets *value to the index of text among names (n); false with a message
  * naming the option otherwise. */
@@ -142,14 +169,20 @@ bool lens_metric_option(const char *option, const char *text, lens_metric *metri
 
 /* Everything the command line chose. */
 typedef struct lens_command_options {
-    const char *model, *colour, *plot, *summary;
+    const char *model, *colour, *plot, *summary, *tuned;
     cli_text_options text;
     long topk, width;
     double dpi;
     bool subblocks, contributions, top_down, values, has_width, has_format, has_topk;
+    bool certify, has_weight_radius;
+    double weight_radius;
     int format;
     lens_metric metric;
     lens_slice rows, positions;
+    const char *batch; /* --batch FILE */
+    bool strict, has_positions;
+    long window, stride; /* --window N (0: none), --stride S (0: N / 2) */
+    long columns;        /* --columns N (0: the default) */
     cli_track_list track;
     lens_export_options export;
 } lens_command_options;
@@ -166,9 +199,15 @@ static int parse_options(int argc, char **argv, lens_command_options *chosen) {
         {"color", required_argument, NULL, 'c'},  {"colour", required_argument, NULL, 'c'},
         {"width", required_argument, NULL, 'w'},  {"values", no_argument, NULL, 'v'},
         {"plot", required_argument, NULL, 'p'},   {"summary", required_argument, NULL, 'S'},
-        {"dpi", required_argument, NULL, 'D'},      CLI_TEXT_LONG_OPTIONS,
+        {"dpi", required_argument, NULL, 'D'},      {"tuned", required_argument, NULL, 'U'},
+        CLI_TEXT_LONG_OPTIONS,
+        {"batch", required_argument, NULL, LENS_OPTION_BATCH}, {"strict", no_argument, NULL, LENS_OPTION_STRICT},
+        {"window", required_argument, NULL, LENS_OPTION_WINDOW}, {"stride", required_argument, NULL, LENS_OPTION_STRIDE},
+        {"columns", required_argument, NULL, LENS_OPTION_COLUMNS},
+        {"certify", no_argument, NULL, 'C'},      {"weight-radius", required_argument, NULL, 'W'},
         {"track", required_argument, NULL, 't'},  {"export", required_argument, NULL, 'X'},
-        {"export-taps", no_argument, NULL, 'A'},  {"contributions", no_argument, NULL, 'C'},  {"export-logprobs", required_argument, NULL, 'G'},
+        {"export-taps", no_argument, NULL, 'A'},  {"contributions", no_argument, NULL, LENS_OPTION_CONTRIBUTIONS},
+        {"export-logprobs", required_argument, NULL, 'G'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     static const char *const formats[] = {"table", "json", "csv"};
@@ -189,7 +228,8 @@ static int parse_options(int argc, char **argv, lens_command_options *chosen) {
             chosen->has_topk = true;
             break;
         case 's': chosen->subblocks = true; break;
-        case 'C': chosen->contributions = true; break;
+        case 'U': chosen->tuned = optarg; break;
+        case LENS_OPTION_CONTRIBUTIONS: chosen->contributions = true; break;
         case 'F':
             ok = parse_choice("--format", optarg, formats, 3, &choice);
             chosen->format = choice;
@@ -203,7 +243,15 @@ static int parse_options(int argc, char **argv, lens_command_options *chosen) {
         case 'S': ok = plot_check_path("--summary", optarg); chosen->summary = optarg; break;
         case 'D': ok = cli_parse_float("--dpi", optarg, 36.0, 1200.0, &chosen->dpi); break;
         case 'L': ok = lens_slice_parse("--layers", optarg, &chosen->rows); break;
-        case 'P': ok = lens_slice_parse("--positions", optarg, &chosen->positions); break;
+        case 'P':
+            ok = lens_slice_parse("--positions", optarg, &chosen->positions);
+            chosen->has_positions = true;
+            break;
+        case LENS_OPTION_BATCH: chosen->batch = optarg; break;
+        case LENS_OPTION_STRICT: chosen->strict = true; break;
+        case LENS_OPTION_WINDOW: ok = cli_parse_int("--window", optarg, 2, INT32_MAX, &chosen->window); break;
+        case LENS_OPTION_STRIDE: ok = cli_parse_int("--stride", optarg, 1, INT32_MAX, &chosen->stride); break;
+        case LENS_OPTION_COLUMNS: ok = cli_parse_int("--columns", optarg, 1, 100000, &chosen->columns); break;
         case 'd': chosen->top_down = true; break;
         case 'c':
             ok = parse_choice("--color", optarg, colours, 3, &choice);
@@ -214,6 +262,11 @@ static int parse_options(int argc, char **argv, lens_command_options *chosen) {
             chosen->has_width = true;
             break;
         case 'v': chosen->values = true; break;
+        case 'C': chosen->certify = true; break;
+        case 'W':
+            ok = lens_certified_weight_radius(optarg, &chosen->weight_radius);
+            chosen->has_weight_radius = true;
+            break;
         case 't': ok = cli_track_add(optarg, &chosen->track); break;
         case 'X': chosen->export.path = optarg; break;
         case 'A': chosen->export.taps = true; break;
@@ -228,6 +281,18 @@ static int parse_options(int argc, char **argv, lens_command_options *chosen) {
             return CLI_EXIT_USAGE;
         }
     }
+    if (ok && chosen->stride > 0 && chosen->window == 0) {
+        cli_error("--stride applies to --window only");
+        ok = false;
+    } else if (ok && chosen->window > 0 && chosen->stride >= chosen->window) {
+        cli_error("--stride: expected a whole number from 1 to %ld (the window minus 1), got '%ld'",
+                  chosen->window - 1, chosen->stride);
+        ok = false;
+    }
+    if (ok && chosen->has_weight_radius && !chosen->certify) {
+        cli_error("--weight-radius needs --certify");
+        ok = false;
+    }
     if (ok && chosen->metric.token == LENS_TOKEN_TRACKED && chosen->metric.tracked >= chosen->track.count) {
         cli_error("--token track:%d: only %d token%s tracked (--track)", chosen->metric.tracked + 1,
                   chosen->track.count, chosen->track.count == 1 ? " is" : "s are");
@@ -236,10 +301,55 @@ static int parse_options(int argc, char **argv, lens_command_options *chosen) {
     return ok ? -1 : CLI_EXIT_USAGE;
 }
 
+/* `loupe lens --batch`: the options that apply handed on to lens_batch.c,
+ * the others refused. */
+static int run_batch(const lens_command_options *chosen, int n_words) {
+    if (n_words > 0 || chosen->text.file != NULL || chosen->text.ids != NULL) {
+        cli_error("--batch: the prompts come from its file only: give no text, --file or --ids");
+        return CLI_EXIT_USAGE;
+    }
+    if ((chosen->has_format && chosen->format != LENS_FORMAT_JSON) || chosen->plot != NULL ||
+        chosen->summary != NULL) {
+        cli_error("--batch writes JSON lines: --format table or csv, --plot and --summary do not apply");
+        return CLI_EXIT_USAGE;
+    }
+    if (chosen->has_positions || chosen->window > 0) {
+        cli_error("--batch writes every position of each prompt: --positions and --window do not apply");
+        return CLI_EXIT_USAGE;
+    }
+    lens_batch_options options = {.model = chosen->model, .path = chosen->batch, .strict = chosen->strict,
+                                  .no_special = chosen->text.no_special, .bos = chosen->text.bos,
+                                  .subblocks = chosen->subblocks, .topk = (int)chosen->topk, .rows = chosen->rows};
+    return lens_batch_command(&options);
+}
+
 int cmd_lens(int argc, char **argv) {
     lens_command_options chosen;
     int status = parse_options(argc, argv, &chosen);
     if (status >= 0) return status;
+    if (chosen.certify && (chosen.tuned != NULL || chosen.batch != NULL || chosen.window > 0)) {
+        cli_error("--certify runs the logit lens of one text in one window: not with --tuned, --batch or --window");
+        return CLI_EXIT_USAGE;
+    }
+    if (chosen.tuned != NULL && (chosen.batch != NULL || chosen.window > 0)) {
+        cli_error("--tuned applies to one text in one window: not with --batch or --window");
+        return CLI_EXIT_USAGE;
+    }
+    bool follows = chosen.track.count > 0 || chosen.contributions || chosen.export.path != NULL ||
+                   chosen.export.taps || chosen.export.has_logprob_rows;
+    if (follows && (chosen.batch != NULL || chosen.window > 0)) {
+        cli_error("--track, --contributions and --export apply to one text in one window: not with --batch or --window");
+        return CLI_EXIT_USAGE;
+    }
+    if (chosen.contributions && (chosen.tuned != NULL || chosen.certify)) {
+        cli_error("--contributions reads the logit lens's own rows: not with --tuned or --certify");
+        return CLI_EXIT_USAGE;
+    }
+    if (chosen.batch != NULL) return run_batch(&chosen, argc - optind);
+    if (chosen.strict) {
+        cli_error("--strict applies to --batch only");
+        return CLI_EXIT_USAGE;
+    }
     status = plot_outputs_check(chosen.plot, chosen.summary);
     if (status != 0) return status;
 
@@ -248,22 +358,32 @@ int cmd_lens(int argc, char **argv) {
     if (status != 0) return status;
     loupe_model_info info;
     loupe_model_get_info(input.model, &info);
+    loupe_tuned_lens *tuned = NULL;
+    status = cli_tuned_open(chosen.tuned, chosen.subblocks, input.model, &tuned);
+    if (status != 0) {
+        cli_input_free(&input);
+        return status;
+    }
     if (!cli_track_resolve(input.tokenizer, info.n_vocab, &chosen.track)) {
+        loupe_tuned_lens_close(tuned);
         cli_input_free(&input);
         return CLI_EXIT_USAGE;
     }
     int n_rows = loupe_lens_row_count_with(info.n_layer, chosen.subblocks, chosen.contributions);
     lens_view view = {.tokenizer = input.tokenizer, .info = &info, .topk = (int)chosen.topk,
-                      .subblocks = chosen.subblocks, .contributions = chosen.contributions};
+                      .subblocks = chosen.subblocks, .contributions = chosen.contributions,
+                      .tuned_directory = chosen.tuned};
     if (!lens_slice_resolve("--layers", &chosen.rows, n_rows, &view.rows) ||
         !lens_slice_resolve("--positions", &chosen.positions, (int)input.n_ids, &view.positions) ||
         (chosen.export.has_logprob_rows &&
          !lens_slice_resolve("--export-logprobs", &chosen.export.logprob_slice, n_rows, &chosen.export.logprob_rows))) {
+        loupe_tuned_lens_close(tuned);
         cli_input_free(&input);
         return CLI_EXIT_USAGE;
     }
     status = lens_export_check(&chosen.export, view.positions.end - view.positions.first, info.n_vocab);
     if (status != CLI_EXIT_OK) {
+        loupe_tuned_lens_close(tuned);
         cli_input_free(&input);
         return status;
     }
@@ -271,18 +391,36 @@ int cmd_lens(int argc, char **argv) {
     loupe_lens_params params = loupe_lens_default_params();
     params.topk = (int)chosen.topk;
     params.subblocks = chosen.subblocks;
+    params.tuned = tuned;
     params.contributions = chosen.contributions;
     params.keep_taps = chosen.export.taps || chosen.export.has_logprob_rows;
     params.track_ids = chosen.track.ids;
     params.n_track = chosen.track.count;
     loupe_lens_result *result = NULL;
     loupe_error error;
-    if (loupe_lens_run(input.model, input.ids, (int)input.n_ids, &params, &result, &error) != LOUPE_OK) {
+    loupe_status run = chosen.window > 0
+                           ? loupe_lens_run_windowed(input.model, input.ids, (int)input.n_ids, (int)chosen.window,
+                                                     chosen.stride > 0 ? (int)chosen.stride : (int)chosen.window / 2,
+                                                     &params, &result, &error)
+                           : loupe_lens_run(input.model, input.ids, (int)input.n_ids, &params, &result, &error);
+    if (run != LOUPE_OK) {
         status = cli_fail(&error);
+        loupe_tuned_lens_close(tuned);
         cli_input_free(&input);
         return status;
     }
     view.result = result;
+    certified_lens *certified = NULL;
+    if (chosen.certify) {
+        status = lens_certified_run(input.model, input.ids, (int)input.n_ids, chosen.subblocks, chosen.weight_radius,
+                                    &certified);
+        if (status != CLI_EXIT_OK) {
+            loupe_lens_free(result);
+            cli_input_free(&input);
+            return status;
+        }
+        view.certified = certified;
+    }
     bool print = chosen.has_format || (chosen.plot == NULL && chosen.summary == NULL && chosen.export.path == NULL);
     int print_status = CLI_EXIT_OK;
     if (!print) {
@@ -305,12 +443,16 @@ int cmd_lens(int argc, char **argv) {
     status = print_status;
     if (status == CLI_EXIT_OK && chosen.export.path != NULL) status = lens_export_write(&view, input.model, &chosen.export);
     if (status == CLI_EXIT_OK && (chosen.plot != NULL || chosen.summary != NULL)) {
-        char model_name[256];
+        char model_name[256], titled[300];
+        plot_model_name(info.directory, model_name, sizeof model_name);
         plot_style plot = {.metric = chosen.metric, .top_down = chosen.top_down, .dpi = chosen.dpi,
-                           .model_name = plot_model_name(info.directory, model_name, sizeof model_name)};
+                           .model_name = cli_lens_titled(model_name, tuned, titled, sizeof titled),
+                           .columns = (int)chosen.columns, .values = chosen.values};
         status = plot_outputs_write(&view, &plot, chosen.plot, chosen.summary);
     }
+    certified_lens_free(certified);
     loupe_lens_free(result);
+    loupe_tuned_lens_close(tuned);
     cli_input_free(&input);
     return status;
 }

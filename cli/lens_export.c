@@ -26,7 +26,7 @@ enum { EXPORT_MAX_TENSORS = 40 };
 
 /* The tensors of one export, their data owned, and the header's metadata. */
 typedef struct lens_export {
-    safetensors_entry entries[EXPORT_MAX_TENSORS];
+    safetensors_typed_entry entries[EXPORT_MAX_TENSORS];
     size_t n_entries;
     safetensors_metadata metadata[6];
     size_t n_metadata;
@@ -47,7 +47,7 @@ static void *add_tensor(lens_export *export, const char *name, safetensors_write
         free(data);
         return NULL;
     }
-    safetensors_entry *entry = &export->entries[export->n_entries++];
+    safetensors_typed_entry *entry = &export->entries[export->n_entries++];
     entry->name = name;
     entry->dtype = dtype;
     entry->n_dims = n_dims;
@@ -244,7 +244,7 @@ typedef struct export_job {
 
 static loupe_status write_body(FILE *out, const void *context, loupe_error *error) {
     const export_job *job = context;
-    return safetensors_write(out, job->path, job->export->entries, job->export->n_entries, job->export->metadata,
+    return safetensors_write_typed(out, job->path, job->export->entries, job->export->n_entries, job->export->metadata,
                              job->export->n_metadata, error);
 }
 

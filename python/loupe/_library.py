@@ -46,9 +46,10 @@ loupe_status loupe_tokenizer_decode(const loupe_tokenizer *tokenizer, const int3
                                     char **text_out, size_t *length_out, loupe_error *error);
 size_t loupe_tokenizer_token_text(const loupe_tokenizer *tokenizer, int32_t id, char *buffer, size_t capacity);
 
+typedef struct loupe_tuned_lens loupe_tuned_lens;
 typedef struct loupe_lens_params {
-    int topk; bool subblocks; int position_block; const int32_t *track_ids; int n_track;
-    bool contributions; bool keep_taps;
+    int topk; bool subblocks; int position_block; const loupe_tuned_lens *tuned; const int32_t *track_ids;
+    int n_track; bool contributions; bool keep_taps;
 } loupe_lens_params;
 loupe_lens_params loupe_lens_default_params(void);
 typedef struct loupe_lens_token { int32_t id; float logit; float prob; int32_t rank; } loupe_lens_token;

@@ -1,16 +1,18 @@
 /*
  * loupe_internal.h - the library's internals that the loupe command uses
  * besides loupe.h: errors in the library's style, whole-file reads, the
- * JSON parsing helpers of the document readers and the safetensors writer.
- * Internal: not installed, no stable interface, not exported by libloupe.so
- * (link loupe_core, the static library). Its folder is the only one of src/
- * on the command's include path.
+ * JSON parsing helpers of the document readers, the safetensors writer and
+ * the certified lens. Internal: not installed, no stable interface, not
+ * exported by libloupe.so (link loupe_core, the static library). Its folder
+ * is the only one of src/ on the command's include path.
  */
 #ifndef LOUPE_INTERNAL_H
 #define LOUPE_INTERNAL_H
 
+#include "../interval/ball.h"
+#include "../interval/certified_lens.h"
 #include "../io/json.h"
-#include "../io/safetensors_write.h"
+#include "../io/safetensors_write_typed.h"
 #include "../util/error.h"
 #include "../util/file_map.h"
 

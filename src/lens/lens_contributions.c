@@ -51,7 +51,7 @@ static double attribute(const model_description *desc, const double *u, const fl
 }
 
 loupe_status lens_contributions_attribute(const loupe_model *model, const float *taps, int R, int T, bool subblocks,
-                                          const int32_t *ids, const int32_t *final_top, loupe_lens_attribution *out,
+                                          const int32_t *next_ids, const int32_t *final_top, loupe_lens_attribution *out,
                                           loupe_error *error) {
     const model_description *desc = &model->description;
     const int C = desc->n_embd;
@@ -65,7 +65,7 @@ loupe_status lens_contributions_attribute(const loupe_model *model, const float 
     for (int t = 0; t < T; t++) {
         const float *x = taps + ((size_t)(R - 1) * T + t) * C;
         double scale = norm_scale(desc, x, C);
-        const int32_t tokens[2] = {t + 1 < T ? ids[t + 1] : -1, final_top[t]};
+        const int32_t tokens[2] = {next_ids[t], final_top[t]};
         /* u_v = W_U[v] g / s(x): the final norm and the unembedding of token v, its scale held fixed */
         for (int k = 0; k < 2; k++) {
             if (tokens[k] < 0) continue;

@@ -26,16 +26,16 @@ bool lens_row_is_component(int row, bool subblocks);
 
 /* The direct logit attribution of every component row of taps (R, T, C)
  * (the lens's rows with contributions; row R-1 the final residual) to the
- * true next token ids[t + 1] and to final_top[t] (T): for a component d at
+ * true next token next_ids[t] (T, -1 where none) and to final_top[t] (T): for a component d at
  * position t, sum_c W_U[v, c] g_c c(d)_c / s(x), with x the final residual
  * at t, g the final norm's weight, c(d) = d - mean(d) for LayerNorm (d for
  * RMSNorm) and s(x) the norm's scale of x, sqrt(var(x) + eps) or
  * sqrt(mean(x^2) + eps); in double. Writes out (R, T) for the component
- * rows (others untouched); target is NaN at the last position.
+ * rows (others untouched); target is NaN where next_ids is -1.
  * LOUPE_ERROR_MEMORY when its scratch (2 C doubles, C floats) cannot be
  * allocated. */
 loupe_status lens_contributions_attribute(const loupe_model *model, const float *taps, int R, int T, bool subblocks,
-                                          const int32_t *ids, const int32_t *final_top, loupe_lens_attribution *out,
+                                          const int32_t *next_ids, const int32_t *final_top, loupe_lens_attribution *out,
                                           loupe_error *error);
 
 #endif

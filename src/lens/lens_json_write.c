@@ -117,6 +117,11 @@ static void write_document(FILE *out, const loupe_lens_result *result, const lou
     if (contributions) fputs(", \"contributions\": true", out);
     write_track_option(out, loupe_lens_cell_at(result, w->row_first, w->position_first));
     fputs("},\n", out);
+    if (loupe_lens_tuned_directory(result) != NULL) {
+        fputs(" \"lens\": {\"kind\": \"tuned\", \"directory\": ", out);
+        write_string(out, loupe_lens_tuned_directory(result));
+        fputs("},\n", out);
+    }
     fprintf(out, " \"positions\": [%d, %d], \"rows\": [%d, %d],\n \"tokens\": [", w->position_first,
             w->position_end, w->row_first, w->row_end);
     for (int t = w->position_first; t < w->position_end; t++) {

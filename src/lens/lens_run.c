@@ -36,6 +36,7 @@
 #include "kernels/tile_gemm.h"
 #include "lens/lens_contributions.h"
 #include "lens/lens_fused.h"
+#include "lens/lens_run.h"
 #include "lens/lens_stats.h"
 #include "lens/lens_taps.h"
 #include "lens/lens_track.h"
@@ -52,6 +53,7 @@ struct loupe_lens_result {
     loupe_lens_cell *cells; /* (R, T) */
     int32_t *top_ids;       /* (R, T, K) the cells' top_ids point here */
     float *top_probs;       /* (R, T, K) */
+    char *tuned_directory;  /* the tuned lens's folder, or NULL for the logit lens (owned) */
     int n_track;            /* N tracked tokens */
     loupe_lens_token *tracked; /* (R, T, N) the cells' tracked point here; NULL when N is 0 */
     loupe_lens_attribution *attributions; /* (R, T) with contributions: the component rows' cells point here */
@@ -64,13 +66,13 @@ loupe_lens_params loupe_lens_default_params(void) {
     return params;
 }
 
-static void make_row_names(loupe_lens_result *result, int n_layer, const loupe_lens_params *params) {
+static void make_row_names(loupe_lens_result *result, int n_layer, bool subblocks, bool contributions) {
     for (int row = 0; row < result->n_rows; row++)
-        loupe_lens_row_label_with(n_layer, params->subblocks, params->contributions, row, result->row_names[row],
+        loupe_lens_row_label_with(n_layer, subblocks, contributions, row, result->row_names[row],
                                   sizeof result->row_names[0]);
 }
 
-static loupe_status validate(const loupe_lens_params *params, int n_tokens, int n_vocab, loupe_error *error) {
+static loupe_status validate(const loupe_lens_params *params, int n_tokens, loupe_error *error) {
     if (params->topk < 1 || params->topk > LOUPE_LENS_MAX_TOPK)
         return error_set(error, LOUPE_ERROR_ARGUMENT, "topk must be 1 .. %d, not %d", LOUPE_LENS_MAX_TOPK,
                          params->topk);
@@ -78,7 +80,42 @@ static loupe_status validate(const loupe_lens_params *params, int n_tokens, int 
         return error_set(error, LOUPE_ERROR_ARGUMENT, "position_block must be 1 .. 4096, not %d",
                          params->position_block);
     if (n_tokens < 1) return error_set(error, LOUPE_ERROR_ARGUMENT, "the text has no tokens");
-    return lens_track_check(params->track_ids, params->n_track, n_vocab, error);
+    return LOUPE_OK;
+}
+
+/* Rows 0 .. R-2 of taps (R, T, C) through the tuned lens's translators, in
+ * place; the last row, the model's output, has none. */
+static loupe_status translate_taps(const loupe_tuned_lens *tuned, float *taps, int R, int T, int C,
+                                   loupe_error *error) {
+    float *translated = malloc((size_t)T * C * sizeof(float)); /* (T, C) */
+    if (translated == NULL) return error_set(error, LOUPE_ERROR_MEMORY, "out of memory for the tuned lens");
+    loupe_status status = LOUPE_OK;
+    for (int row = 0; row < R - 1 && status == LOUPE_OK; row++) {
+        float *rows = taps + (size_t)row * T * C;
+        status = loupe_tuned_lens_translate(tuned, row, rows, T, translated, error);
+        memcpy(rows, translated, (size_t)T * C * sizeof(float));
+    }
+    free(translated);
+    return status;
+}
+
+/* A tuned lens needs one translator per block output, of the model's width. */
+static loupe_status validate_tuned(const loupe_lens_params *params, const loupe_model_info *info,
+                                   loupe_error *error) {
+    if (params->tuned == NULL) return LOUPE_OK;
+    if (params->subblocks)
+        return error_set(error, LOUPE_ERROR_ARGUMENT,
+                         "the tuned lens has translators for block outputs only, not for sub-blocks");
+    if (params->contributions)
+        return error_set(error, LOUPE_ERROR_ARGUMENT,
+                         "the tuned lens has translators for block outputs only, not for contributions");
+    loupe_tuned_lens_info tuned;
+    loupe_tuned_lens_get_info(params->tuned, &tuned);
+    if (tuned.n_layer != info->n_layer || tuned.n_embd != info->n_embd)
+        return error_set(error, LOUPE_ERROR_ARGUMENT,
+                         "%s: the lens has %d translators of width %d, the model %d layers of width %d",
+                         tuned.directory, tuned.n_layer, tuned.n_embd, info->n_layer, info->n_embd);
+    return LOUPE_OK;
 }
 
 static loupe_lens_result *result_create(int R, int T, int K) {
@@ -98,6 +135,24 @@ static loupe_lens_result *result_create(int R, int T, int K) {
         return NULL;
     }
     return result;
+}
+
+/* lens_result_create's result, with the contribution rows when asked. */
+static loupe_lens_result *result_create_with(int n_layer, bool subblocks, bool contributions, int T, int K) {
+    loupe_lens_result *result = result_create(loupe_lens_row_count_with(n_layer, subblocks, contributions), T, K);
+    if (result != NULL) make_row_names(result, n_layer, subblocks, contributions);
+    return result;
+}
+
+loupe_lens_result *lens_result_create(int n_layer, bool subblocks, int T, int K) {
+    return result_create_with(n_layer, subblocks, false, T, K);
+}
+
+loupe_status lens_params_check_one_text(const loupe_lens_params *params, const char *what, loupe_error *error) {
+    if (params != NULL && (params->n_track > 0 || params->contributions || params->keep_taps))
+        return error_set(error, LOUPE_ERROR_ARGUMENT,
+                         "track_ids, contributions and keep_taps apply to one text in one window, not to %s", what);
+    return LOUPE_OK;
 }
 
 /* The tracked tokens of every cell from the taps (R, T, C), and each cell
@@ -120,10 +175,10 @@ static loupe_status attach_tracked(loupe_lens_result *result, const loupe_model 
 }
 
 /* The direct logit attributions of the component rows from the taps (R, T,
- * C), each such cell pointed at its own (lens_contributions.h). Nothing to
- * do without contributions. */
+ * C) to next_ids (T, -1 where none), each such cell pointed at its own
+ * (lens_contributions.h). Nothing to do without contributions. */
 static loupe_status attach_attributions(loupe_lens_result *result, const loupe_model *model, const float *taps,
-                                        const loupe_lens_params *params, loupe_error *error) {
+                                        const int32_t *next_ids, const loupe_lens_params *params, loupe_error *error) {
     if (!params->contributions) return LOUPE_OK;
     const int R = result->n_rows, T = result->n_positions;
     result->attributions = calloc((size_t)R * T, sizeof *result->attributions);
@@ -133,13 +188,32 @@ static loupe_status attach_attributions(loupe_lens_result *result, const loupe_m
         status = error_set(error, LOUPE_ERROR_MEMORY, "out of memory for the attributions");
     for (int t = 0; t < T && status == LOUPE_OK; t++) final_top[t] = result->cells[(size_t)(R - 1) * T + t].top_ids[0];
     if (status == LOUPE_OK)
-        status = lens_contributions_attribute(model, taps, R, T, params->subblocks, result->ids, final_top,
+        status = lens_contributions_attribute(model, taps, R, T, params->subblocks, next_ids, final_top,
                                               result->attributions, error);
     for (int r = 0; r < R && status == LOUPE_OK; r++)
         for (int t = 0; t < T && lens_row_is_component(r, params->subblocks); t++)
             result->cells[(size_t)r * T + t].attribution = &result->attributions[(size_t)r * T + t];
     free(final_top);
     return status;
+}
+
+void lens_result_copy_positions(loupe_lens_result *to, int to_first, const loupe_lens_result *from,
+                                int from_first, int n) {
+    const int K = to->topk;
+    memcpy(to->ids + to_first, from->ids + from_first, (size_t)n * sizeof *to->ids);
+    for (int r = 0; r < to->n_rows; r++) {
+        size_t to_index = (size_t)r * to->n_positions + to_first;
+        size_t from_index = (size_t)r * from->n_positions + from_first;
+        memcpy(to->top_ids + to_index * K, from->top_ids + from_index * K, (size_t)n * K * sizeof *to->top_ids);
+        memcpy(to->top_probs + to_index * K, from->top_probs + from_index * K,
+               (size_t)n * K * sizeof *to->top_probs);
+        for (int i = 0; i < n; i++) {
+            loupe_lens_cell *cell = &to->cells[to_index + i];
+            *cell = from->cells[from_index + i];
+            cell->top_ids = to->top_ids + (to_index + i) * K;
+            cell->top_probs = to->top_probs + (to_index + i) * K;
+        }
+    }
 }
 
 /* ------------------------------------------------------------------------
@@ -188,6 +262,7 @@ typedef struct lens_sweep {
     float *token_rows;         /* (3 B, C) unembedding rows of the tokens ranked */
     float *token_logits;       /* ((R-1) B, 3 B) their logits in rows 0 .. R-2 */
     float *final_logits[2];    /* (B, V) each: the final row of even and of odd blocks */
+    const int32_t *next_ids;   /* (T) the token each position predicts, -1 for none */
     int32_t *final_top;        /* (T) the final row's top-1 */
     float *recount;            /* (V) one row's logits, for a recount */
 } lens_sweep;
@@ -272,7 +347,7 @@ static int stripe_begin(int stripe, int V) { return (int)((int64_t)stripe * V / 
 
 /* The ids whose ranks cell (position t) counts: target, input, final top. */
 static void cell_tokens(const lens_sweep *sweep, const int32_t *ids, int t, int32_t tokens[LENS_TOKEN_COUNT]) {
-    tokens[LENS_TOKEN_TARGET] = t + 1 < sweep->T ? ids[t + 1] : -1;
+    tokens[LENS_TOKEN_TARGET] = sweep->next_ids[t];
     tokens[LENS_TOKEN_INPUT] = ids[t];
     tokens[LENS_TOKEN_FINAL_TOP] = sweep->final_top[t];
 }
@@ -453,62 +528,100 @@ static void step_finish(lens_sweep *sweep, loupe_lens_result *result, const lens
         sweep->final_top[step->next_begin + j] = top_of_row(next_final_logits + (size_t)j * V, V);
 }
 
-loupe_status loupe_lens_run(const loupe_model *model, const int32_t *ids, int n_tokens,
-                            const loupe_lens_params *params, loupe_lens_result **result_out,
-                            loupe_error *error) {
-    *result_out = NULL;
+loupe_status lens_project_taps(const loupe_model *model, const float *taps, const int32_t *next_ids,
+                               const loupe_lens_params *params, loupe_lens_result *result, loupe_error *error) {
+    const int R = result->n_rows, T = result->n_positions, K = result->topk;
+    const int B = params->position_block < T ? params->position_block : T;
+    lens_sweep sweep;
+    if (sweep_build(&sweep, model, R, T, K, B) != 0)
+        return error_set(error, LOUPE_ERROR_MEMORY, "out of memory for the lens of %d tokens", T);
+    sweep.next_ids = next_ids;
+    const int32_t *ids = result->ids;
+    /* The sweep runs its matmuls on threads of its own. */
+    int blas_threads = matmul_set_threads(1);
+    const int n_blocks = (T + B - 1) / B;
+    /* One parallel region for every step: its phases are shared out
+     * among the threads, so none waits through serial work. Step -1
+     * only projects the first block's final row. */
+#pragma omp parallel
+    for (int block = -1; block < n_blocks; block++) {
+        lens_step step = step_of(block, B, T);
+        step_prepare(&sweep, taps, ids, &step);
+        step_sweep(&sweep, &step);
+        step_finish(&sweep, result, &step);
+    }
+    matmul_set_threads(blas_threads);
+    sweep_free(&sweep);
+    return LOUPE_OK;
+}
+
+loupe_status lens_run_texts(const loupe_model *model, const int32_t *const *ids, const int *n_tokens, int n_texts,
+                            const loupe_lens_params *params, loupe_lens_result **packed_out, loupe_error *error) {
+    *packed_out = NULL;
     error_clear(error);
     loupe_lens_params defaults = loupe_lens_default_params();
     if (params == NULL) params = &defaults;
+    if (n_texts < 1) return error_set(error, LOUPE_ERROR_ARGUMENT, "no texts to run the lens on");
+    for (int k = 0; k < n_texts; k++) {
+        loupe_status status = validate(params, n_tokens[k], error);
+        if (status != LOUPE_OK) return status;
+    }
     loupe_model_info info;
     loupe_model_get_info(model, &info);
-    loupe_status status = validate(params, n_tokens, info.n_vocab, error);
+    loupe_status status = validate_tuned(params, &info, error);
+    if (status == LOUPE_OK) status = lens_track_check(params->track_ids, params->n_track, info.n_vocab, error);
+    if (status == LOUPE_OK && n_texts > 1) status = lens_params_check_one_text(params, "several texts", error);
     if (status != LOUPE_OK) return status;
-    int T = n_tokens, C = info.n_embd, V = info.n_vocab, L = info.n_layer;
-    int R = loupe_lens_row_count_with(L, params->subblocks, params->contributions);
-    int K = params->topk < V ? params->topk : V;
-    int B = params->position_block < T ? params->position_block : T;
-
-    loupe_lens_result *result = result_create(R, T, K);
-    float *taps = malloc((size_t)R * T * C * sizeof(float)); /* (R, T, C) */
-    lens_sweep sweep;
-    if (result == NULL || taps == NULL || sweep_build(&sweep, model, R, T, K, B) != 0) {
+    int64_t total = 0;
+    for (int k = 0; k < n_texts; k++) total += n_tokens[k];
+    if (total > INT32_MAX) return error_set(error, LOUPE_ERROR_LIMIT, "%lld tokens are too many for one lens", (long long)total);
+    const int T = (int)total;
+    const int C = info.n_embd, V = info.n_vocab;
+    const int R = loupe_lens_row_count_with(info.n_layer, params->subblocks, params->contributions);
+    const int K = params->topk < V ? params->topk : V;
+    loupe_lens_result *result = result_create_with(info.n_layer, params->subblocks, params->contributions, T, K);
+    int longest = 0;
+    for (int k = 0; k < n_texts; k++) longest = n_tokens[k] > longest ? n_tokens[k] : longest;
+    float *taps = malloc((size_t)R * T * C * sizeof(float));  /* (R, T, C): the texts end to end */
+    float *text_taps = n_texts > 1 ? malloc((size_t)R * longest * C * sizeof(float)) : taps; /* (R, n_k, C) */
+    int32_t *next_ids = malloc((size_t)T * sizeof *next_ids);
+    if (result == NULL || taps == NULL || text_taps == NULL || next_ids == NULL)
         status = error_set(error, LOUPE_ERROR_MEMORY, "out of memory for the lens of %d tokens", T);
-        free(taps);
-        loupe_lens_free(result);
-        return status;
+    for (int k = 0, offset = 0; k < n_texts && status == LOUPE_OK; offset += n_tokens[k], k++) {
+        const int n = n_tokens[k];
+        memcpy(result->ids + offset, ids[k], (size_t)n * sizeof *next_ids);
+        for (int t = 0; t < n; t++) next_ids[offset + t] = t + 1 < n ? ids[k][t + 1] : -1;
+        status = lens_taps_collect(model, ids[k], n, params->subblocks, params->contributions, text_taps, error);
+        if (text_taps != taps)
+            for (int r = 0; r < R && status == LOUPE_OK; r++)
+                memcpy(taps + ((size_t)r * T + offset) * C, text_taps + (size_t)r * n * C, (size_t)n * C * sizeof(float));
     }
-    memcpy(result->ids, ids, (size_t)T * sizeof *ids);
-    make_row_names(result, L, params);
-
-    status = lens_taps_collect(model, ids, T, params->subblocks, params->contributions, taps, error);
-    if (status == LOUPE_OK) {
-        /* The sweep runs its matmuls on threads of its own. */
-        int blas_threads = matmul_set_threads(1);
-        const int n_blocks = (T + B - 1) / B;
-        /* One parallel region for every step: its phases are shared out
-         * among the threads, so none waits through serial work. Step -1
-         * only projects the first block's final row. */
-#pragma omp parallel
-        for (int block = -1; block < n_blocks; block++) {
-            lens_step step = step_of(block, B, T);
-            step_prepare(&sweep, taps, ids, &step);
-            step_sweep(&sweep, &step);
-            step_finish(&sweep, result, &step);
-        }
-        matmul_set_threads(blas_threads);
-        status = attach_tracked(result, model, taps, params, error);
-        if (status == LOUPE_OK) status = attach_attributions(result, model, taps, params, error);
+    if (status == LOUPE_OK && params->tuned != NULL) {
+        loupe_tuned_lens_info tuned;
+        loupe_tuned_lens_get_info(params->tuned, &tuned);
+        result->tuned_directory = strdup(tuned.directory);
+        if (result->tuned_directory == NULL) status = error_set(error, LOUPE_ERROR_MEMORY, "out of memory");
     }
-    sweep_free(&sweep);
-    if (params->keep_taps) result->taps = taps;
+    if (status == LOUPE_OK && params->tuned != NULL) status = translate_taps(params->tuned, taps, R, T, C, error);
+    if (status == LOUPE_OK) status = lens_project_taps(model, taps, next_ids, params, result, error);
+    if (status == LOUPE_OK) status = attach_tracked(result, model, taps, params, error);
+    if (status == LOUPE_OK) status = attach_attributions(result, model, taps, next_ids, params, error);
+    free(next_ids);
+    if (text_taps != taps) free(text_taps);
+    if (params->keep_taps && result != NULL) result->taps = taps;
     else free(taps);
     if (status != LOUPE_OK) {
         loupe_lens_free(result);
         return status;
     }
-    *result_out = result;
+    *packed_out = result;
     return LOUPE_OK;
+}
+
+loupe_status loupe_lens_run(const loupe_model *model, const int32_t *ids, int n_tokens,
+                            const loupe_lens_params *params, loupe_lens_result **result_out,
+                            loupe_error *error) {
+    return lens_run_texts(model, &ids, &n_tokens, 1, params, result_out, error);
 }
 
 void loupe_lens_free(loupe_lens_result *result) {
@@ -518,6 +631,7 @@ void loupe_lens_free(loupe_lens_result *result) {
     free(result->cells);
     free(result->top_ids);
     free(result->top_probs);
+    free(result->tuned_directory);
     free(result->tracked);
     free(result->attributions);
     free(result->taps);
@@ -534,6 +648,8 @@ const char *loupe_lens_row_name(const loupe_lens_result *result, int row) {
 }
 
 const int32_t *loupe_lens_ids(const loupe_lens_result *result) { return result->ids; }
+
+const char *loupe_lens_tuned_directory(const loupe_lens_result *result) { return result->tuned_directory; }
 
 const float *loupe_lens_taps(const loupe_lens_result *result) { return result->taps; }
 
