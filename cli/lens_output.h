@@ -58,6 +58,7 @@ typedef struct lens_view {
     lens_window positions; /* the positions shown, [first, end) within 0 .. T */
     int topk;
     bool subblocks;
+    loupe_precision precision; /* the run's (LOUPE_PRECISION_F32 for a saved lens) */
 } lens_view;
 
 /* The accessors (lens_view.c). Row and position are absolute indices inside
