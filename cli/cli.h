@@ -28,12 +28,25 @@ int cmd_lens(int argc, char **argv);
 int cmd_corpus(int argc, char **argv);
 int cmd_count(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+int cmd_train_lens(int argc, char **argv);
 
 /* Prints "loupe: <message>" on stderr. */
 void cli_error(const char *format, ...) __attribute__((format(printf, 1, 2)));
 
 /* Prints a loupe_error and returns CLI_EXIT_FAILURE. */
 int cli_fail(const loupe_error *error);
+
+/* --tuned LENSDIR of `loupe lens` and `loupe corpus` (tuned_option.c):
+ * opens the tuned lens for the model into *lens_out (NULL, and nothing
+ * done, when directory is NULL); with --subblocks a usage error. Returns
+ * an exit status, 0 on success, the message printed. */
+int cli_tuned_open(const char *directory, bool subblocks, const loupe_model *model, loupe_tuned_lens **lens_out);
+/* "tuned" with a tuned lens, else "logit": the lens's name in the JSON. */
+const char *cli_lens_kind(const loupe_tuned_lens *lens);
+/* model_name, followed by ", tuned lens" with one, into buffer (capacity
+ * bytes): the name the pictures' titles start with. Returns buffer. */
+char *cli_lens_titled(const char *model_name, const loupe_tuned_lens *lens, char *buffer, size_t capacity);
 
 /* The model folder to use: `requested` if not NULL, else $LOUPE_MODEL, else
  * the embedded gpt2-demo found relative to the executable or the install

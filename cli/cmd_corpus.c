@@ -43,6 +43,8 @@ static const char usage[] =
     "  --plot FILE        draw per-layer curves with quantile bands to FILE (.png,\n"
     "                     .svg or .html); with --counts also FILE-rarity.EXT\n"
     "  --subblocks        add a row after each block's attention (hN.attn)\n"
+    "  --tuned LENSDIR    the tuned lens of LENSDIR instead of the logit lens\n"
+    "                     (docs/TUNED_LENS.md)\n"
     "  --exact-limit N    values per statistic kept exactly before the quantile\n"
     "                     sketch takes over (default 10000)\n"
     "  --sketch-error X   relative error bound of sketched quantiles (default 0.01)\n"
@@ -52,7 +54,7 @@ static const char usage[] =
     "  --help             show this help\n";
 
 typedef struct corpus_options {
-    const char *model, *counts, *plot, *progress;
+    const char *model, *counts, *plot, *progress, *tuned;
     long stride, min_context, max_tokens, exact_limit, reservoir, seed;
     double sketch_error;
     bool has_stride, json, subblocks;
@@ -69,7 +71,8 @@ static int parse_options(int argc, char **argv, corpus_options *chosen) {
         {"exact-limit", required_argument, NULL, 'x'}, {"sketch-error", required_argument, NULL, 'e'},
         {"reservoir", required_argument, NULL, 'r'}, {"seed", required_argument, NULL, 'd'},
         {"progress", required_argument, NULL, 'P'},  {"help", no_argument, NULL, 'h'},
-        CORPUS_SOURCE_LONG_OPTIONS,                  {NULL, 0, NULL, 0},
+        {"tuned", required_argument, NULL, 'U'},     CORPUS_SOURCE_LONG_OPTIONS,
+        {NULL, 0, NULL, 0},
     };
     loupe_corpus_stats_params defaults = loupe_corpus_stats_default_params();
     memset(chosen, 0, sizeof *chosen);
@@ -102,6 +105,7 @@ static int parse_options(int argc, char **argv, corpus_options *chosen) {
             break;
         case 'p': ok = plot_check_path("--plot", optarg); chosen->plot = optarg; break;
         case 'S': chosen->subblocks = true; break;
+        case 'U': chosen->tuned = optarg; break;
         case 'x': ok = cli_parse_int("--exact-limit", optarg, 0, 1 << 26, &chosen->exact_limit); break;
         case 'e': ok = cli_parse_float("--sketch-error", optarg, 1e-4, 0.5, &chosen->sketch_error); break;
         case 'r': ok = cli_parse_int("--reservoir", optarg, 4, 1 << 24, &chosen->reservoir); break;
@@ -242,6 +246,9 @@ static int prepare(const corpus_options *chosen, corpus_run *run, corpus_report 
     if (loupe_model_open(*directory, &model, &error) != LOUPE_OK) return cli_fail(&error);
     run->model = model;
     if (loupe_tokenizer_open(*directory, &run->tokenizer, &error) != LOUPE_OK) return cli_fail(&error);
+    int tuned_status = cli_tuned_open(chosen->tuned, chosen->subblocks, model, &report->tuned);
+    if (tuned_status != 0) return tuned_status;
+    report->tuned_directory = chosen->tuned;
     loupe_model_get_info(model, info);
     report->info = info;
     report->windows = (loupe_corpus_window_params){
@@ -284,6 +291,7 @@ static int prepare(const corpus_options *chosen, corpus_run *run, corpus_report 
     run->lens = loupe_lens_default_params();
     run->lens.topk = 1;
     run->lens.subblocks = chosen->subblocks;
+    run->lens.tuned = report->tuned;
     return 0;
 }
 
@@ -332,6 +340,7 @@ int cmd_corpus(int argc, char **argv) {
     }
     loupe_corpus_stats_free(report.stats);
     free(report.row_names);
+    loupe_tuned_lens_close(report.tuned);
     free(counts);
     loupe_tokenizer_close(run.tokenizer);
     loupe_model_close(run.model);

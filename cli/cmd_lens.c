@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "lens_batch.h"
 #include "lens_output.h"
 #include "plot.h"
 
@@ -41,6 +42,8 @@ static const char usage[] =
     "  --precision P      f32 (default: the exact lens) or bf16: the projections in\n"
     "                     BF16 with AVX512_BF16, faster, each json cell with a proven\n"
     "                     logit_error_bound (docs/PRECISION.md)\n"
+    "  --tuned LENSDIR    the tuned lens of LENSDIR (config.json and params.safetensors\n"
+    "                     or params.pt, docs/TUNED_LENS.md) instead of the logit lens\n"
     "  --layers A:B       show rows A .. B-1 only (row 0 = input, row N = hN; with\n"
     "                     --subblocks the hN.attn rows count too)\n"
     "  --positions A:B    show positions A .. B-1 only (0 = the first token)\n"
@@ -63,7 +66,8 @@ static const char usage[] =
     "  --vs final|first   compare with the final row (default) or the input row\n"
     "  --kl forward|reverse  the direction of KL (default forward)\n"
     "  --token final-top|target  which token prob/logit/rank follow with --vs final\n"
-    "  --values           append the metric's value to each cell (\"light .92\")\n"
+    "  --values           append the metric's value to each cell (\"light .92\"), in\n"
+    "                     the table and in PNG/SVG heatmaps\n"
     "  --top-down         the input row at the top (default: at the bottom)\n"
     "  --color WHEN       auto, always or never (default auto: colour when stdout is\n"
     "                     a terminal and NO_COLOR is unset; 24-bit colour when\n"
@@ -76,11 +80,25 @@ static const char usage[] =
     "                     the mean over positions of the four KLs and the median\n"
     "                     of the target and input ranks\n"
     "  --dpi N            resolution of PNG pictures, 36 to 1200 (default 144)\n"
+    "  --columns N        PNG/SVG heatmaps wrap into panels of at most N positions\n"
+    "                     (default 64)\n"
     "                     With --plot or --summary nothing is printed unless\n"
     "                     --format is given.\n"
+    "  --batch FILE       many prompts, one JSON object per line ({\"text\": ...} or\n"
+    "                     {\"ids\": [...]}, an optional \"id\" echoed): one lens JSON\n"
+    "                     per line out, the model loaded once (README: Many prompts)\n"
+    "  --strict           with --batch: a bad line is an error (default: skipped)\n"
+    "  --window N         a text longer than the context: the lens of windows of N\n"
+    "                     tokens (at most the context), each position taken from\n"
+    "                     the window where it has the most left context, as\n"
+    "                     loupe corpus scores them\n"
+    "  --stride S         tokens between window starts, 1 to N-1 (default N/2)\n"
     "  --help             show this help\n";
 
 typedef enum lens_format { LENS_FORMAT_TABLE, LENS_FORMAT_JSON, LENS_FORMAT_CSV } lens_format;
+
+/* getopt_long values of the options that have no short letter. */
+enum { LENS_OPTION_BATCH = 0x240, LENS_OPTION_STRICT, LENS_OPTION_WINDOW, LENS_OPTION_STRIDE, LENS_OPTION_COLUMNS };
 
 /* Sets *value to the index of text among names (n); false with a message
  * naming the option otherwise. */
@@ -123,7 +141,7 @@ bool lens_metric_option(const char *option, const char *text, lens_metric *metri
 
 /* Everything the command line chose. */
 typedef struct lens_command_options {
-    const char *model, *colour, *plot, *summary;
+    const char *model, *colour, *plot, *summary, *tuned;
     cli_text_options text;
     long topk, width;
     double dpi;
@@ -131,6 +149,10 @@ typedef struct lens_command_options {
     int format, precision;
     lens_metric metric;
     lens_slice rows, positions;
+    const char *batch; /* --batch FILE */
+    bool strict, has_positions;
+    long window, stride; /* --window N (0: none), --stride S (0: N / 2) */
+    long columns;        /* --columns N (0: the default) */
 } lens_command_options;
 
 /* Parses argv; returns -1 to go on, else the exit status. */
@@ -145,8 +167,12 @@ static int parse_options(int argc, char **argv, lens_command_options *chosen) {
         {"color", required_argument, NULL, 'c'},  {"colour", required_argument, NULL, 'c'},
         {"width", required_argument, NULL, 'w'},  {"values", no_argument, NULL, 'v'},
         {"plot", required_argument, NULL, 'p'},   {"summary", required_argument, NULL, 'S'},
-        {"dpi", required_argument, NULL, 'D'},      {"precision", required_argument, NULL, 'r'},
+        {"dpi", required_argument, NULL, 'D'},      {"tuned", required_argument, NULL, 'U'},
+        {"precision", required_argument, NULL, 'r'},
         CLI_TEXT_LONG_OPTIONS,
+        {"batch", required_argument, NULL, LENS_OPTION_BATCH}, {"strict", no_argument, NULL, LENS_OPTION_STRICT},
+        {"window", required_argument, NULL, LENS_OPTION_WINDOW}, {"stride", required_argument, NULL, LENS_OPTION_STRIDE},
+        {"columns", required_argument, NULL, LENS_OPTION_COLUMNS},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     static const char *const formats[] = {"table", "json", "csv"};
@@ -168,6 +194,7 @@ static int parse_options(int argc, char **argv, lens_command_options *chosen) {
             chosen->has_topk = true;
             break;
         case 's': chosen->subblocks = true; break;
+        case 'U': chosen->tuned = optarg; break;
         case 'F':
             ok = parse_choice("--format", optarg, formats, 3, &choice);
             chosen->format = choice;
@@ -181,7 +208,15 @@ static int parse_options(int argc, char **argv, lens_command_options *chosen) {
         case 'S': ok = plot_check_path("--summary", optarg); chosen->summary = optarg; break;
         case 'D': ok = cli_parse_float("--dpi", optarg, 36.0, 1200.0, &chosen->dpi); break;
         case 'L': ok = lens_slice_parse("--layers", optarg, &chosen->rows); break;
-        case 'P': ok = lens_slice_parse("--positions", optarg, &chosen->positions); break;
+        case 'P':
+            ok = lens_slice_parse("--positions", optarg, &chosen->positions);
+            chosen->has_positions = true;
+            break;
+        case LENS_OPTION_BATCH: chosen->batch = optarg; break;
+        case LENS_OPTION_STRICT: chosen->strict = true; break;
+        case LENS_OPTION_WINDOW: ok = cli_parse_int("--window", optarg, 2, INT32_MAX, &chosen->window); break;
+        case LENS_OPTION_STRIDE: ok = cli_parse_int("--stride", optarg, 1, INT32_MAX, &chosen->stride); break;
+        case LENS_OPTION_COLUMNS: ok = cli_parse_int("--columns", optarg, 1, 100000, &chosen->columns); break;
         case 'd': chosen->top_down = true; break;
         case 'c':
             ok = parse_choice("--color", optarg, colours, 3, &choice);
@@ -200,13 +235,53 @@ static int parse_options(int argc, char **argv, lens_command_options *chosen) {
             return CLI_EXIT_USAGE;
         }
     }
+    if (ok && chosen->stride > 0 && chosen->window == 0) {
+        cli_error("--stride applies to --window only");
+        ok = false;
+    } else if (ok && chosen->window > 0 && chosen->stride >= chosen->window) {
+        cli_error("--stride: expected a whole number from 1 to %ld (the window minus 1), got '%ld'",
+                  chosen->window - 1, chosen->stride);
+        ok = false;
+    }
     return ok ? -1 : CLI_EXIT_USAGE;
+}
+
+/* `loupe lens --batch`: the options that apply handed on to lens_batch.c,
+ * the others refused. */
+static int run_batch(const lens_command_options *chosen, int n_words) {
+    if (n_words > 0 || chosen->text.file != NULL || chosen->text.ids != NULL) {
+        cli_error("--batch: the prompts come from its file only: give no text, --file or --ids");
+        return CLI_EXIT_USAGE;
+    }
+    if ((chosen->has_format && chosen->format != LENS_FORMAT_JSON) || chosen->plot != NULL ||
+        chosen->summary != NULL) {
+        cli_error("--batch writes JSON lines: --format table or csv, --plot and --summary do not apply");
+        return CLI_EXIT_USAGE;
+    }
+    if (chosen->has_positions || chosen->window > 0) {
+        cli_error("--batch writes every position of each prompt: --positions and --window do not apply");
+        return CLI_EXIT_USAGE;
+    }
+    lens_batch_options options = {.model = chosen->model, .path = chosen->batch, .strict = chosen->strict,
+                                  .no_special = chosen->text.no_special, .bos = chosen->text.bos,
+                                  .subblocks = chosen->subblocks, .topk = (int)chosen->topk,
+                                  .precision = (loupe_precision)chosen->precision, .rows = chosen->rows};
+    return lens_batch_command(&options);
 }
 
 int cmd_lens(int argc, char **argv) {
     lens_command_options chosen;
     int status = parse_options(argc, argv, &chosen);
     if (status >= 0) return status;
+    if (chosen.tuned != NULL && (chosen.batch != NULL || chosen.window > 0)) {
+        cli_error("--tuned applies to one text in one window: not with --batch or --window");
+        return CLI_EXIT_USAGE;
+    }
+    if (chosen.batch != NULL) return run_batch(&chosen, argc - optind);
+    if (chosen.strict) {
+        cli_error("--strict applies to --batch only");
+        return CLI_EXIT_USAGE;
+    }
     status = plot_outputs_check(chosen.plot, chosen.summary);
     if (status != 0) return status;
 
@@ -215,11 +290,19 @@ int cmd_lens(int argc, char **argv) {
     if (status != 0) return status;
     loupe_model_info info;
     loupe_model_get_info(input.model, &info);
+    loupe_tuned_lens *tuned = NULL;
+    status = cli_tuned_open(chosen.tuned, chosen.subblocks, input.model, &tuned);
+    if (status != 0) {
+        cli_input_free(&input);
+        return status;
+    }
     int n_rows = loupe_lens_row_count(info.n_layer, chosen.subblocks);
     lens_view view = {.tokenizer = input.tokenizer, .info = &info, .topk = (int)chosen.topk,
-                      .subblocks = chosen.subblocks, .precision = (loupe_precision)chosen.precision};
+                      .subblocks = chosen.subblocks, .precision = (loupe_precision)chosen.precision,
+                      .tuned_directory = chosen.tuned};
     if (!lens_slice_resolve("--layers", &chosen.rows, n_rows, &view.rows) ||
         !lens_slice_resolve("--positions", &chosen.positions, (int)input.n_ids, &view.positions)) {
+        loupe_tuned_lens_close(tuned);
         cli_input_free(&input);
         return CLI_EXIT_USAGE;
     }
@@ -228,10 +311,17 @@ int cmd_lens(int argc, char **argv) {
     params.topk = (int)chosen.topk;
     params.subblocks = chosen.subblocks;
     params.precision = (loupe_precision)chosen.precision;
+    params.tuned = tuned;
     loupe_lens_result *result = NULL;
     loupe_error error;
-    if (loupe_lens_run(input.model, input.ids, (int)input.n_ids, &params, &result, &error) != LOUPE_OK) {
+    loupe_status run = chosen.window > 0
+                           ? loupe_lens_run_windowed(input.model, input.ids, (int)input.n_ids, (int)chosen.window,
+                                                     chosen.stride > 0 ? (int)chosen.stride : (int)chosen.window / 2,
+                                                     &params, &result, &error)
+                           : loupe_lens_run(input.model, input.ids, (int)input.n_ids, &params, &result, &error);
+    if (run != LOUPE_OK) {
         status = cli_fail(&error);
+        loupe_tuned_lens_close(tuned);
         cli_input_free(&input);
         return status;
     }
@@ -257,12 +347,15 @@ int cmd_lens(int argc, char **argv) {
     }
     status = print_status;
     if (status == CLI_EXIT_OK && (chosen.plot != NULL || chosen.summary != NULL)) {
-        char model_name[256];
+        char model_name[256], titled[300];
+        plot_model_name(info.directory, model_name, sizeof model_name);
         plot_style plot = {.metric = chosen.metric, .top_down = chosen.top_down, .dpi = chosen.dpi,
-                           .model_name = plot_model_name(info.directory, model_name, sizeof model_name)};
+                           .model_name = cli_lens_titled(model_name, tuned, titled, sizeof titled),
+                           .columns = (int)chosen.columns, .values = chosen.values};
         status = plot_outputs_write(&view, &plot, chosen.plot, chosen.summary);
     }
     loupe_lens_free(result);
+    loupe_tuned_lens_close(tuned);
     cli_input_free(&input);
     return status;
 }

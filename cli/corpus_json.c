@@ -68,6 +68,11 @@ static void write_header(FILE *out, const corpus_report *report) {
             "\"seed\": %llu},\n",
             report->subblocks ? "true" : "false", report->stats_params.exact_limit, report->stats_params.sketch_error,
             report->stats_params.reservoir_size, (unsigned long long)report->stats_params.seed);
+    if (report->tuned != NULL) {
+        fputs(" \"lens\": {\"kind\": \"tuned\", \"directory\": ", out);
+        write_string(out, report->tuned_directory);
+        fputs("},\n", out);
+    }
 }
 
 /* "name": [f(row) for each row] */

@@ -74,6 +74,8 @@ typedef struct corpus_report {
     const char *counts_path;      /* NULL without --counts */
     loupe_corpus_stats_params stats_params;
     bool subblocks;
+    loupe_tuned_lens *tuned;      /* --tuned, or NULL: the logit lens */
+    const char *tuned_directory;  /* its folder */
     bool partial;                 /* stopped by Ctrl-C or an error: the aggregate so far */
     double seconds;
 } corpus_report;
@@ -137,6 +139,11 @@ int corpus_plot_write(corpus_report *report, const char *path);
  * one (or cannot be read: the lens reader then says why), else the exit
  * status (an error printed; --summary is refused, it draws a lens). */
 int corpus_plot_saved(const char *path, const char *plot_path, const char *summary_path);
+
+/* `loupe plot A.json B.json ... --plot FILE`: n (2 .. 7) saved corpus
+ * reports with the same rows overlaid in one figure, one colour per report
+ * (corpus_plot_overlay.c). Returns the exit status (errors printed). */
+int corpus_plot_overlay(const char *const *paths, int n, const char *plot_path);
 
 /* ------------------------------------------------------------------------
  * Reading a saved loupe.corpus/1 document back (corpus_json_read.c)

@@ -45,7 +45,9 @@ corpus_plot_data *corpus_plot_data_from_report(corpus_report *report) {
             data->bucket_input_rank[at * R + row] =
                 loupe_corpus_stats_bucket_summary(report->stats, b, row, LOUPE_CORPUS_INPUT_RANK).median;
     }
-    plot_model_name(report->info->directory, data->model_name, sizeof data->model_name);
+    char model_name[sizeof data->model_name];
+    plot_model_name(report->info->directory, model_name, sizeof model_name);
+    cli_lens_titled(model_name, report->tuned, data->model_name, sizeof data->model_name); /* titles say which lens */
     data->positions = report->positions;
     data->partial = report->partial;
     return data;
@@ -94,11 +96,13 @@ int corpus_plot_draw(const corpus_plot_data *data, const char *path) {
 #define LOW(m) (data->p10 + (size_t)(m) * R)
 #define HIGH(m) (data->p90 + (size_t)(m) * R)
     plot_series ranks[] = {{"target (true next token)", MEDIAN(0)}, {"input token", MEDIAN(1)}};
-    plot_band rank_bands[] = {{"10% .. 90%", LOW(0), HIGH(0), 0}, {NULL, LOW(1), HIGH(1), 1}};
+    plot_band rank_bands[] = {{"target 10% .. 90%", LOW(0), HIGH(0), 0}, {"input 10% .. 90%", LOW(1), HIGH(1), 1}};
     plot_series kls[] = {{"KL(final || layer)", MEDIAN(2)}, {"KL(layer || final)", MEDIAN(3)},
                          {"KL(input || layer)", MEDIAN(4)}, {"KL(layer || input)", MEDIAN(5)}};
-    plot_band kl_bands[] = {{"10% .. 90%", LOW(2), HIGH(2), 0}, {NULL, LOW(3), HIGH(3), 1},
-                            {NULL, LOW(4), HIGH(4), 2}, {NULL, LOW(5), HIGH(5), 3}};
+    plot_band kl_bands[] = {{"KL(final || layer) 10% .. 90%", LOW(2), HIGH(2), 0},
+                            {"KL(layer || final) 10% .. 90%", LOW(3), HIGH(3), 1},
+                            {"KL(input || layer) 10% .. 90%", LOW(4), HIGH(4), 2},
+                            {"KL(layer || input) 10% .. 90%", LOW(5), HIGH(5), 3}};
     plot_series entropy[] = {{"entropy", MEDIAN(6)}};
     plot_band entropy_band[] = {{"10% .. 90%", LOW(6), HIGH(6), 0}};
 #undef MEDIAN

@@ -30,6 +30,7 @@ static void print_totals(FILE *out, const corpus_report *report) {
             report->windows.min_context);
     if (report->max_tokens > 0) fprintf(out, ", max-tokens %lld", (long long)report->max_tokens);
     fprintf(out, "; %.1f s\n", report->seconds);
+    if (report->tuned != NULL) fprintf(out, "lens: the tuned lens of %s\n", report->tuned_directory);
 }
 
 /* Per row: top-1 agreement with the final top-1 and the next token, decisions. */

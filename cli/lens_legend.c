@@ -47,6 +47,9 @@ void lens_legend_print(FILE *out, const lens_view *view, const lens_table_style 
             view->subblocks ? ", hN.attn = after block N's attention" : "",
             style->top_down ? "input row at the top" : "input row at the bottom");
     fputs("  *:      the model's final top-1 at this position is the true next token\n", out);
+    if (view->tuned_directory != NULL)
+        fprintf(out, "  lens:   the tuned lens of %s: every row but the last through its translator\n",
+                view->tuned_directory);
     bool show_metric = style->colour != LENS_COLOUR_NONE || style->values;
     if (!show_metric) return;
     fprintf(out, "  %-8s%s (--metric %s)\n", style->colour != LENS_COLOUR_NONE ? "colour:" : "values:",

@@ -59,6 +59,7 @@ typedef struct lens_view {
     int topk;
     bool subblocks;
     loupe_precision precision; /* the run's (LOUPE_PRECISION_F32 for a saved lens) */
+    const char *tuned_directory; /* the tuned lens's folder (--tuned), or NULL: the logit lens */
 } lens_view;
 
 /* The accessors (lens_view.c). Row and position are absolute indices inside

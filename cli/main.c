@@ -21,6 +21,8 @@ static void print_usage(FILE *out) {
             "  corpus     the lens's statistics per layer over whole corpora\n"
             "  count      token frequencies of a corpus (for corpus --counts)\n"
             "  plot       draw a saved lens or corpus JSON: PNG, SVG or HTML\n"
+            "  compare    two models' lenses on one text: KL between them, both top-1s\n"
+            "  train-lens train a tuned lens on a corpus (for lens --tuned)\n"
             "\n"
             "Every command takes --model DIR (a Hugging Face model folder; default: the\n"
             "embedded gpt2-demo model) and --help (or: loupe help COMMAND). Text comes\n"
@@ -64,6 +66,8 @@ int main(int argc, char **argv) {
         {"corpus", cmd_corpus},
         {"count", cmd_count},
         {"plot", cmd_plot},
+        {"compare", cmd_compare},
+        {"train-lens", cmd_train_lens},
     };
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (strcmp(command, commands[i].name) != 0) continue;

@@ -27,7 +27,11 @@ typedef struct plot_style {
     bool top_down;          /* the input row at the top (default: at the bottom) */
     double dpi;             /* PNG resolution */
     const char *model_name; /* for titles */
+    int columns;            /* PNG/SVG heatmap: positions per panel (0: PLOT_DEFAULT_COLUMNS) */
+    bool values;            /* PNG/SVG heatmap: the metric's value after each cell's token (--values) */
 } plot_style;
+
+enum { PLOT_DEFAULT_COLUMNS = 64 };
 
 /* The heatmap: rows = lens rows, columns = positions, each cell the top-1
  * token coloured by style->metric; written to path as PNG, SVG or HTML. */

@@ -1,7 +1,10 @@
 /*
  * plot_chart.c - the line charts of plot_chart.h, drawn on a plot_canvas:
  * panels stacked over one x axis, series with a legend at the right, bands
- * shaded under them, linear or log10 y axes with round ticks.
+ * shaded under them and outlined in their colour (dashed), so that
+ * overlapping bands both stay readable, linear or log10 y axes with round
+ * ticks. A log axis cannot hold 0: zeros (a KL of a row against itself) are
+ * drawn on the axis's bottom edge, labelled 0, and the panel's title says so.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -33,9 +36,23 @@ typedef struct chart_layout {
 
 static double max_double(double a, double b) { return a > b ? a : b; }
 
-/* A value that can be drawn on the panel's axis. */
+/* A value that can be drawn on the panel's axis (zeros on a log axis on its
+ * bottom edge). */
 static bool drawable(const plot_chart *chart, double value) {
-    return isfinite(value) && (!chart->log_y || value > 0.0);
+    return isfinite(value) && (!chart->log_y || value >= 0.0);
+}
+
+/* Whether a log panel has zeros to draw on its bottom edge. */
+static bool log_zeros(const plot_chart *chart, int n_points) {
+    if (!chart->log_y) return false;
+    for (int s = 0; s < chart->n_series + 2 * chart->n_bands; s++) {
+        const double *values = s < chart->n_series ? chart->series[s].values
+                               : (s - chart->n_series) % 2 == 0 ? chart->bands[(s - chart->n_series) / 2].low
+                                                                : chart->bands[(s - chart->n_series) / 2].high;
+        for (int i = 0; i < n_points; i++)
+            if (values[i] == 0.0) return true;
+    }
+    return false;
 }
 
 /* The y range of a panel: round ends that hold every drawable value. */
@@ -47,7 +64,7 @@ static void y_range(const plot_chart *chart, int n_points, double *low, double *
                                : (s - chart->n_series) % 2 == 0 ? chart->bands[(s - chart->n_series) / 2].low
                                                                 : chart->bands[(s - chart->n_series) / 2].high;
         for (int i = 0; i < n_points; i++)
-            if (drawable(chart, values[i])) {
+            if (drawable(chart, values[i]) && !(chart->log_y && values[i] == 0.0)) {
                 if (!any || values[i] < lo) lo = values[i];
                 if (!any || values[i] > hi) hi = values[i];
                 any = true;
@@ -58,6 +75,7 @@ static void y_range(const plot_chart *chart, int n_points, double *low, double *
         *low = pow(10.0, floor(log10(lo)));
         *high = pow(10.0, ceil(log10(hi)));
         if (*high <= *low) *high = *low * 10.0;
+        if (log_zeros(chart, n_points)) *low /= 10.0; /* a decade below the values: the bottom edge, 0 */
         return;
     }
     if (!any) lo = hi = 0.0;
@@ -73,6 +91,7 @@ static void y_range(const plot_chart *chart, int n_points, double *low, double *
 
 /* The y pixel of value within a panel whose plot area starts at top. */
 static double y_pixel(const plot_chart *chart, double value, double low, double high, double top) {
+    if (chart->log_y && value <= 0.0) return top + panel_height;
     double t = chart->log_y ? (log10(value) - log10(low)) / (log10(high) - log10(low)) : (value - low) / (high - low);
     return top + (1.0 - t) * panel_height;
 }
@@ -111,12 +130,13 @@ static void draw_axes(plot_canvas *canvas, const plot_figure *figure, const plot
                       const chart_layout *layout, double top, double low, double high) {
     plot_tick ticks[PLOT_MAX_TICKS];
     int n = plot_axis_ticks(low, high, chart->log_y, ticks, PLOT_MAX_TICKS);
+    bool zeros = log_zeros(chart, figure->n_points);
     for (int i = 0; i < n; i++) {
         double y = y_pixel(chart, ticks[i].value, low, high, top);
         double grid[] = {layout->plot_left, y, layout->plot_left + layout->plot_width, y};
         plot_canvas_line(canvas, grid, 2, light, 1.0, false);
         char label[32];
-        snprintf(label, sizeof label, "%g", ticks[i].value);
+        snprintf(label, sizeof label, "%g", i == 0 && zeros ? 0.0 : ticks[i].value);
         plot_canvas_text(canvas, layout->plot_left - 5.0, y, label, tick_font, PLOT_ANCHOR_END, black);
     }
     for (int i = 0; i < figure->n_points; i++) {
@@ -125,9 +145,11 @@ static void draw_axes(plot_canvas *canvas, const plot_figure *figure, const plot
         plot_canvas_line(canvas, tick, 2, grey, 1.0, false);
     }
     plot_canvas_frame(canvas, layout->plot_left, top, layout->plot_width, panel_height, grey, 1.0);
+    /* the unit after the title, unless the title names it already */
+    bool unit = chart->y_label != NULL && strstr(chart->title, chart->y_label) == NULL;
     char title[PLOT_TITLE_CAPACITY];
-    snprintf(title, sizeof title, "%s%s%s%s", chart->title, chart->y_label ? " (" : "", chart->y_label ? chart->y_label : "",
-             chart->y_label ? ")" : "");
+    snprintf(title, sizeof title, "%s%s%s%s%s", chart->title, unit ? " (" : "", unit ? chart->y_label : "",
+             unit ? ")" : "", zeros ? "; log axis: 0 drawn on the bottom edge" : "");
     plot_canvas_text(canvas, layout->plot_left, top - 12.0, title, panel_font, PLOT_ANCHOR_START, black);
 }
 
@@ -157,6 +179,8 @@ static void draw_band(plot_canvas *canvas, const plot_figure *figure, const plot
             xy[2] += 3.0;
         }
         plot_canvas_polygon(canvas, xy, n, series_colour(band->series), 0.22);
+        plot_canvas_line(canvas, xy, end - first, series_colour(band->series), 1.0, true);
+        plot_canvas_line(canvas, xy + 2 * (end - first), end - first, series_colour(band->series), 1.0, true);
         first = end;
     }
 }
@@ -206,6 +230,7 @@ static void draw_legend(plot_canvas *canvas, const plot_chart *chart, const char
         double area[] = {layout->legend_left, y - 5.0, layout->legend_left + 22.0, y - 5.0,
                          layout->legend_left + 22.0, y + 5.0, layout->legend_left, y + 5.0};
         plot_canvas_polygon(canvas, area, 4, series_colour(chart->bands[b].series), 0.22);
+        plot_canvas_frame(canvas, layout->legend_left, y - 5.0, 22.0, 10.0, series_colour(chart->bands[b].series), 1.0);
         plot_canvas_text(canvas, layout->legend_left + 28.0, y, chart->bands[b].name, label_font, PLOT_ANCHOR_START,
                          black);
         y += 18.0;

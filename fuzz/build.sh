@@ -3,7 +3,8 @@
 # one self-contained folder (default fuzz/out/):
 #   fuzz_<name>          the fuzzers (utf8proc, PCRE2 and the C++ runtime linked in
 #                        statically; no BLAS, no OpenMP)
-#   libcjson.so.1        Debian's cJSON, found through an rpath of $ORIGIN
+#   libcjson.so.1        Debian's cJSON and libzip (libzip.so.4, which needs the
+#                        system's zlib, bzip2 and xz), found through an rpath of $ORIGIN
 #   tokenizer/           the GPT-2 vocab.json and merges.txt the tokenizer
 #                        targets encode with
 #   corpus/<name>/       the seed corpora (from fuzz/corpus/)
@@ -20,9 +21,11 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
 cjson_so=$(ls /usr/lib/x86_64-linux-gnu/libcjson.so.1 2>/dev/null || true)
+zip_so=$(ls /usr/lib/x86_64-linux-gnu/libzip.so.4 2>/dev/null || true)
 utf8proc_a=/usr/lib/x86_64-linux-gnu/libutf8proc.a
 pcre2_a=/usr/lib/x86_64-linux-gnu/libpcre2-8.a
 [ -n "$cjson_so" ] || { echo "build.sh: libcjson.so.1 not found (apt-get install libcjson-dev)" >&2; exit 1; }
+[ -n "$zip_so" ] || { echo "build.sh: libzip.so.4 not found (apt-get install libzip-dev)" >&2; exit 1; }
 [ -f "$utf8proc_a" ] || { echo "build.sh: $utf8proc_a not found (apt-get install libutf8proc-dev)" >&2; exit 1; }
 [ -f "$pcre2_a" ] || { echo "build.sh: $pcre2_a not found (apt-get install libpcre2-dev)" >&2; exit 1; }
 
@@ -48,11 +51,12 @@ done
 "$cc" "${flags[@]}" -c "$here/targets/fuzz_support.c" -o "$objects/fuzz_support.o"
 
 cp -L "$cjson_so" "$out/libcjson.so.1"
+cp -L "$zip_so" "$out/libzip.so.4"
 for target in "$here"/targets/fuzz_*.c; do
   name=$(basename "${target%.c}")
   [ "$name" = fuzz_support ] && continue
   "$cc" "${flags[@]}" "$target" "$objects/fuzz_support.o" "${object_list[@]}" \
-    "$utf8proc_a" "$pcre2_a" "$out/libcjson.so.1" -lopenblas -lm -static-libstdc++ -static-libgcc \
+    "$utf8proc_a" "$pcre2_a" "$out/libcjson.so.1" "$out/libzip.so.4" -lopenblas -lm -static-libstdc++ -static-libgcc \
     -Wl,-rpath,'$ORIGIN' -o "$out/$name"
   short=${name#fuzz_}
   mkdir -p "$out/corpus/$short"

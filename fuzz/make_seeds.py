@@ -193,6 +193,16 @@ def tokenizer_json_seeds():
     write("tokenizer_json", "split", (json.dumps(split) + "\0ab-ab 12 AB--b  ").encode())
 
 
+def torch_seeds():
+    """The params.pt lens archives of tests/data (torch.save) whole, and their pickles."""
+    import zipfile
+    for folder in ("tuned-tiny-f32", "tuned-tiny-f16", "tuned-tiny-bf16"):
+        path = DATA / folder / "params.pt"
+        write("torch_archive", folder, path.read_bytes())
+        with zipfile.ZipFile(path) as archive:
+            write("torch_pickle", folder, archive.read("params/data.pkl"))
+
+
 if __name__ == "__main__":
     safetensors_seeds()
     config_seeds()
@@ -200,3 +210,4 @@ if __name__ == "__main__":
     tokenizer_seeds()
     hf_added_tokens_seeds()
     tokenizer_json_seeds()
+    torch_seeds()

@@ -283,6 +283,8 @@ typedef struct loupe_lens_params {
     bool subblocks;       /* add a row after each attention sub-block */
     int position_block;   /* positions projected at once (default 24): bounds memory */
     loupe_precision precision; /* default LOUPE_PRECISION_F32 */
+    const struct loupe_tuned_lens *tuned; /* NULL (default): the logit lens; else rows 0 .. L-1 go
+                                             through its translators first (not with subblocks) */
 } loupe_lens_params;
 
 loupe_lens_params loupe_lens_default_params(void);
@@ -323,6 +325,27 @@ loupe_status loupe_lens_run(const loupe_model *model, const int32_t *ids, int n_
                             loupe_error *error);
 void loupe_lens_free(loupe_lens_result *result);
 
+/* The lens of n_texts texts, text k being ids[k] (n_tokens[k] tokens, 1 ..
+ * n_ctx): each has its own forward pass, and their positions are projected
+ * together, so that short texts share each pass over the unembedding.
+ * results_out (n_texts) receives one result per text, the same as
+ * loupe_lens_run's on that text (the same bits with the AVX-512 projection
+ * kernel); each is freed with loupe_lens_free. On failure all are NULL. */
+loupe_status loupe_lens_run_batch(const loupe_model *model, const int32_t *const *ids, const int *n_tokens,
+                                  int n_texts, const loupe_lens_params *params, loupe_lens_result **results_out,
+                                  loupe_error *error);
+
+/* The lens of a text of any length: windows of window_tokens tokens (2 ..
+ * n_ctx) starting every `stride` tokens (1 .. window_tokens - 1), the last
+ * one moved back to end at the text's end, as loupe_corpus_window_next cuts
+ * them. Each position's cells come from the first window that holds it and
+ * its next token, the one where it has the most left context; the last
+ * position from the last window. A text of at most window_tokens tokens is
+ * one window: the result is loupe_lens_run's. */
+loupe_status loupe_lens_run_windowed(const loupe_model *model, const int32_t *ids, int n_tokens, int window_tokens,
+                                     int stride, const loupe_lens_params *params, loupe_lens_result **result_out,
+                                     loupe_error *error);
+
 /* The lens's rows for a model of n_layer blocks: 1 + n_layer, or
  * 1 + 2 n_layer with sub-blocks. The one definition of the rows, shared by
  * the lens, the corpus statistics and every output. */
@@ -338,6 +361,9 @@ loupe_precision loupe_lens_precision(const loupe_lens_result *result);
 int loupe_lens_n_positions(const loupe_lens_result *result);
 /* "input", "h1" .. "hL" (hidden_states numbering), "h3.attn" for sub-blocks. */
 const char *loupe_lens_row_name(const loupe_lens_result *result, int row);
+/* The tuned lens's folder the result was made with (loupe_lens_params.tuned),
+ * or NULL for the logit lens. */
+const char *loupe_lens_tuned_directory(const loupe_lens_result *result);
 /* The ids the lens ran on (T). */
 const int32_t *loupe_lens_ids(const loupe_lens_result *result);
 /* The cell at (row, position); NULL when out of range. */
@@ -394,6 +420,140 @@ loupe_status loupe_lens_hidden_states(const loupe_model *model, const int32_t *i
  * Row R-1 gives the model's own logits. */
 loupe_status loupe_lens_row_logits(const loupe_model *model, const int32_t *ids, int n_tokens, bool subblocks,
                                    int row, float *logits, loupe_error *error);
+
+/* ------------------------------------------------------------------------
+ * Two models' lenses compared
+ *
+ * Two models with the same rows and vocabulary (GELU and ReLU, a base model
+ * and its fine-tuning) run on the same ids; for every row and position, the
+ * KL between their lens distributions p_A and p_B in both directions, and
+ * the standing of the true next token and of each model's top-1 in each.
+ * ---------------------------------------------------------------------- */
+
+typedef struct loupe_compare_cell {
+    float kl_ab;                /* KL(p_A || p_B), nats */
+    float kl_ba;                /* KL(p_B || p_A) */
+    loupe_lens_token target_a;  /* the true next token in A's distribution; id -1 at the last position */
+    loupe_lens_token target_b;  /* the same token in B's */
+    loupe_lens_token top_a;     /* A's top-1 (the smaller id on ties), in A's distribution */
+    loupe_lens_token top_b;     /* B's top-1, in B's */
+} loupe_compare_cell;
+
+typedef struct loupe_compare_result loupe_compare_result;
+
+/* Runs both models on ids (T tokens, 1 .. each model's n_ctx) and compares
+ * their lenses, rows as loupe_lens_row_count(n_layer, subblocks). The models
+ * must have the same n_layer and n_vocab (LOUPE_ERROR_ARGUMENT otherwise);
+ * that their tokenizers agree is the caller's to check. Free with
+ * loupe_compare_free. */
+loupe_status loupe_lens_compare(const loupe_model *model_a, const loupe_model *model_b, const int32_t *ids,
+                                int n_tokens, bool subblocks, loupe_compare_result **result_out, loupe_error *error);
+void loupe_compare_free(loupe_compare_result *result);
+int loupe_compare_n_rows(const loupe_compare_result *result);
+int loupe_compare_n_positions(const loupe_compare_result *result);
+/* "input", "h1", ..., as loupe_lens_row_label; NULL out of range. */
+const char *loupe_compare_row_name(const loupe_compare_result *result, int row);
+const int32_t *loupe_compare_ids(const loupe_compare_result *result);
+/* The cell at (row, position); NULL when out of range. */
+const loupe_compare_cell *loupe_compare_cell_at(const loupe_compare_result *result, int row, int position);
+
+/* ------------------------------------------------------------------------
+ * The tuned lens (docs/TUNED_LENS.md)
+ *
+ * A learned affine "translator" per layer i = 0 .. L-1 (0 = the embedding
+ * output, as tuned-lens counts): row i of the lens reads
+ * unembed(final_norm(h + A_i h + b_i)) instead of unembed(final_norm(h));
+ * the model's output row has none. A lens folder is tuned-lens's layout:
+ * config.json (its TunedLensConfig) and params.safetensors or params.pt.
+ * ---------------------------------------------------------------------- */
+
+typedef struct loupe_tuned_lens loupe_tuned_lens;
+
+/* Opens the lens folder `directory` for `model`: a lens for another model
+ * (d_model or num_hidden_layers differ) is LOUPE_ERROR_UNSUPPORTED saying
+ * what differs. Parameters of any float dtype (F32, F16, BF16) are kept as
+ * float32. Free with loupe_tuned_lens_close. */
+loupe_status loupe_tuned_lens_open(const char *directory, const loupe_model *model, loupe_tuned_lens **lens_out,
+                                   loupe_error *error);
+void loupe_tuned_lens_close(loupe_tuned_lens *lens);
+
+typedef struct loupe_tuned_lens_info {
+    const char *directory;   /* the lens folder */
+    const char *base_model;  /* config.json's base_model_name_or_path ("" when absent) */
+    const char *params_file; /* "params.safetensors" or "params.pt" */
+    int n_layer;             /* L translators */
+    int n_embd;              /* C */
+    bool bias;
+} loupe_tuned_lens_info;
+
+/* Fills *info; the strings live as long as the lens. */
+void loupe_tuned_lens_get_info(const loupe_tuned_lens *lens, loupe_tuned_lens_info *info);
+
+/* translated (N, C) = residual + residual A_layer^T + b_layer for raw
+ * residual rows (N, C) of lens row `layer`, 0 .. L-1; the two buffers must
+ * not overlap. */
+loupe_status loupe_tuned_lens_translate(const loupe_tuned_lens *lens, int layer, const float *residual, int n_rows,
+                                        float *translated, loupe_error *error);
+
+/* Training a tuned lens (docs/TUNED_LENS.md): tuned-lens's loss and
+ * optimizer. Positions are added window by window; a step takes the mean
+ * of their losses summed over layers. */
+typedef enum loupe_lens_loss {
+    LOUPE_LENS_LOSS_KL, /* KL(final || lens) at every position, tuned-lens's default */
+    LOUPE_LENS_LOSS_CE, /* cross-entropy of the next token */
+} loupe_lens_loss;
+
+typedef struct loupe_lens_train_params {
+    loupe_lens_loss loss;  /* default KL */
+    int steps;             /* optimizer steps, for the schedule (default 250, as tuned-lens) */
+    double lr_scale;       /* SGD's learning rate is lr_scale (1 - momentum) (default 1) */
+    double momentum;       /* Nesterov momentum (default 0.9) */
+    double weight_decay;   /* default 1e-3 */
+    double max_grad_norm;  /* the gradient norm is clipped to this (default 1) */
+    int warmup_steps;      /* linear warm-up (default 0 for SGD) */
+} loupe_lens_train_params;
+
+loupe_lens_train_params loupe_lens_train_default_params(void);
+
+typedef struct loupe_lens_trainer loupe_lens_trainer;
+
+/* A trainer of an all-zero lens (the logit lens) for model; windows of at
+ * most max_tokens tokens. Free with loupe_lens_trainer_free. */
+loupe_status loupe_lens_trainer_create(const loupe_model *model, const loupe_lens_train_params *params,
+                                       int max_tokens, loupe_lens_trainer **trainer_out, loupe_error *error);
+void loupe_lens_trainer_free(loupe_lens_trainer *trainer);
+
+/* Runs the model on ids (T) and adds the loss gradient of positions
+ * [begin, end) (each must have a next token, end <= T - 1) to the step. */
+loupe_status loupe_lens_trainer_add(loupe_lens_trainer *trainer, const int32_t *ids, int n_tokens, int begin, int end,
+                                    loupe_error *error);
+
+/* Positions added since the last step. */
+int64_t loupe_lens_trainer_pending(const loupe_lens_trainer *trainer);
+
+/* Takes one optimizer step with the mean gradient of the positions added
+ * and fills layer_losses (L) with their mean loss per layer (nats), before
+ * the step. LOUPE_ERROR_ARGUMENT with no position added. */
+loupe_status loupe_lens_trainer_step(loupe_lens_trainer *trainer, double *layer_losses, loupe_error *error);
+
+/* Steps taken (including those of a checkpoint resumed). */
+int loupe_lens_trainer_steps_done(const loupe_lens_trainer *trainer);
+
+/* The lens being trained, valid while the trainer lives. */
+const loupe_tuned_lens *loupe_lens_trainer_lens(const loupe_lens_trainer *trainer);
+
+/* Writes the lens folder (created if missing): config.json, with
+ * base_model_name_or_path = base_model, and params.safetensors, each file
+ * atomically (written beside, then renamed). */
+loupe_status loupe_tuned_lens_save(const loupe_tuned_lens *lens, const char *directory, const char *base_model,
+                                   loupe_error *error);
+
+/* Checkpoints: the translators, the momentum and the step count in one
+ * safetensors file written atomically; loading it into a trainer of the
+ * same model and parameters continues the run exactly. */
+loupe_status loupe_lens_trainer_save_checkpoint(const loupe_lens_trainer *trainer, const char *path,
+                                                loupe_error *error);
+loupe_status loupe_lens_trainer_load_checkpoint(loupe_lens_trainer *trainer, const char *path, loupe_error *error);
 
 /* ------------------------------------------------------------------------
  * A lens read back from its JSON document

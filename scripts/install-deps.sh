@@ -7,14 +7,14 @@ set -euo pipefail
 # chromium (with nodejs to drive it) runs the HTML report's test headless;
 # npm (Debian's, unless the installed nodejs brings its own) installs the
 # Hugging Face tokenizers library for the tokenizer reference test;
-# libpcre2-dev compiles tokenizer.json's patterns; python3-torch and
+# libpcre2-dev compiles tokenizer.json's patterns; libzip-dev reads published tuned lenses (params.pt); python3-torch and
 # python3-numpy run the model families' PyTorch reference; python3-cffi,
 # -numpy, -pip, -setuptools and -wheel install and run the Python package
 # (python/), python3-pytest, jupyter-nbconvert and python3-ipykernel its
 # tests and notebook, python3-matplotlib and python3-tqdm the notebook's
 # plot and progress bar.
 packages=(build-essential chromium cmake fonts-dejavu-core fonts-noto-cjk fonts-noto-color-emoji libcairo2-dev
-          libcjson-dev libopenblas-dev libpango1.0-dev libpcre2-dev libutf8proc-dev nodejs pkg-config python3
+          libcjson-dev libopenblas-dev libpango1.0-dev libpcre2-dev libutf8proc-dev libzip-dev nodejs pkg-config python3
           python3-numpy python3-torch time
           jupyter-nbconvert python3-cffi python3-ipykernel python3-matplotlib python3-pip python3-pytest
           python3-setuptools python3-tqdm python3-wheel)

@@ -9,6 +9,7 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -354,7 +355,8 @@ static loupe_status read_document(const reader *r, const cJSON *root, loupe_lens
     if (status == LOUPE_OK) status = read_options(r, root, saved);
     if (status != LOUPE_OK) return status;
     long full_rows = loupe_lens_row_count(saved->info.n_layer, saved->subblocks);
-    status = get_window(r, root, "positions", saved->info.n_ctx, &saved->position_first, &saved->position_end);
+    /* a lens made with --window may be longer than the context */
+    status = get_window(r, root, "positions", INT32_MAX - 1, &saved->position_first, &saved->position_end);
     if (status == LOUPE_OK) status = get_window(r, root, "rows", full_rows, &saved->row_first, &saved->row_end);
     if (status != LOUPE_OK) return status;
     int n_rows = saved->row_end - saved->row_first, n_positions = saved->position_end - saved->position_first;

@@ -93,6 +93,11 @@ static void write_document(FILE *out, const loupe_lens_result *result, const lou
     const loupe_precision precision = loupe_lens_precision(result);
     fprintf(out, " \"options\": {\"topk\": %d, \"subblocks\": %s, \"precision\": \"%s\"},\n", topk,
             subblocks ? "true" : "false", precision == LOUPE_PRECISION_BF16 ? "bf16" : "f32");
+    if (loupe_lens_tuned_directory(result) != NULL) {
+        fputs(" \"lens\": {\"kind\": \"tuned\", \"directory\": ", out);
+        write_string(out, loupe_lens_tuned_directory(result));
+        fputs("},\n", out);
+    }
     fprintf(out, " \"positions\": [%d, %d], \"rows\": [%d, %d],\n \"tokens\": [", w->position_first,
             w->position_end, w->row_first, w->row_end);
     for (int t = w->position_first; t < w->position_end; t++) {

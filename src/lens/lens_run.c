@@ -42,6 +42,7 @@
 #include "kernels/tile_gemm.h"
 #include "lens/lens_bf16.h"
 #include "lens/lens_fused.h"
+#include "lens/lens_run.h"
 #include "lens/lens_stats.h"
 #include "lens/lens_taps.h"
 #include "loupe.h"
@@ -58,7 +59,8 @@ struct loupe_lens_result {
     loupe_lens_cell *cells; /* (R, T) */
     int32_t *top_ids;       /* (R, T, K) the cells' top_ids point here */
     float *top_probs;       /* (R, T, K) */
-    loupe_precision precision;
+    char *tuned_directory;  /* the tuned lens's folder, or NULL for the logit lens (owned) */
+    loupe_precision precision; /* the projections' (params.precision) */
 };
 
 loupe_lens_params loupe_lens_default_params(void) {
@@ -89,6 +91,38 @@ static loupe_status validate(const loupe_lens_params *params, int n_tokens, loup
     return LOUPE_OK;
 }
 
+/* Rows 0 .. R-2 of taps (R, T, C) through the tuned lens's translators, in
+ * place; the last row, the model's output, has none. */
+static loupe_status translate_taps(const loupe_tuned_lens *tuned, float *taps, int R, int T, int C,
+                                   loupe_error *error) {
+    float *translated = malloc((size_t)T * C * sizeof(float)); /* (T, C) */
+    if (translated == NULL) return error_set(error, LOUPE_ERROR_MEMORY, "out of memory for the tuned lens");
+    loupe_status status = LOUPE_OK;
+    for (int row = 0; row < R - 1 && status == LOUPE_OK; row++) {
+        float *rows = taps + (size_t)row * T * C;
+        status = loupe_tuned_lens_translate(tuned, row, rows, T, translated, error);
+        memcpy(rows, translated, (size_t)T * C * sizeof(float));
+    }
+    free(translated);
+    return status;
+}
+
+/* A tuned lens needs one translator per block output, of the model's width. */
+static loupe_status validate_tuned(const loupe_lens_params *params, const loupe_model_info *info,
+                                   loupe_error *error) {
+    if (params->tuned == NULL) return LOUPE_OK;
+    if (params->subblocks)
+        return error_set(error, LOUPE_ERROR_ARGUMENT,
+                         "the tuned lens has translators for block outputs only, not for sub-blocks");
+    loupe_tuned_lens_info tuned;
+    loupe_tuned_lens_get_info(params->tuned, &tuned);
+    if (tuned.n_layer != info->n_layer || tuned.n_embd != info->n_embd)
+        return error_set(error, LOUPE_ERROR_ARGUMENT,
+                         "%s: the lens has %d translators of width %d, the model %d layers of width %d",
+                         tuned.directory, tuned.n_layer, tuned.n_embd, info->n_layer, info->n_embd);
+    return LOUPE_OK;
+}
+
 static loupe_lens_result *result_create(int R, int T, int K) {
     loupe_lens_result *result = calloc(1, sizeof *result);
     if (result == NULL) return NULL;
@@ -106,6 +140,32 @@ static loupe_lens_result *result_create(int R, int T, int K) {
         return NULL;
     }
     return result;
+}
+
+loupe_lens_result *lens_result_create(int n_layer, bool subblocks, int T, int K) {
+    loupe_lens_result *result = result_create(loupe_lens_row_count(n_layer, subblocks), T, K);
+    if (result != NULL) make_row_names(result, n_layer, subblocks);
+    return result;
+}
+
+void lens_result_copy_positions(loupe_lens_result *to, int to_first, const loupe_lens_result *from,
+                                int from_first, int n) {
+    const int K = to->topk;
+    to->precision = from->precision;
+    memcpy(to->ids + to_first, from->ids + from_first, (size_t)n * sizeof *to->ids);
+    for (int r = 0; r < to->n_rows; r++) {
+        size_t to_index = (size_t)r * to->n_positions + to_first;
+        size_t from_index = (size_t)r * from->n_positions + from_first;
+        memcpy(to->top_ids + to_index * K, from->top_ids + from_index * K, (size_t)n * K * sizeof *to->top_ids);
+        memcpy(to->top_probs + to_index * K, from->top_probs + from_index * K,
+               (size_t)n * K * sizeof *to->top_probs);
+        for (int i = 0; i < n; i++) {
+            loupe_lens_cell *cell = &to->cells[to_index + i];
+            *cell = from->cells[from_index + i];
+            cell->top_ids = to->top_ids + (to_index + i) * K;
+            cell->top_probs = to->top_probs + (to_index + i) * K;
+        }
+    }
 }
 
 /* ------------------------------------------------------------------------
@@ -163,6 +223,7 @@ typedef struct lens_sweep {
     float *token_rows;         /* (3 B, C) unembedding rows of the tokens ranked */
     float *token_logits;       /* ((R-1) B, 3 B) their logits in rows 0 .. R-2 */
     float *final_logits[2];    /* (B, V) each: the final row of even and of odd blocks */
+    const int32_t *next_ids;   /* (T) the token each position predicts, -1 for none */
     int32_t *final_top;        /* (T) the final row's top-1 */
     float *recount;            /* (V) one row's logits, for a recount */
 } lens_sweep;
@@ -277,7 +338,7 @@ static int stripe_begin(int stripe, int V, int align) {
 
 /* The ids whose ranks cell (position t) counts: target, input, final top. */
 static void cell_tokens(const lens_sweep *sweep, const int32_t *ids, int t, int32_t tokens[LENS_TOKEN_COUNT]) {
-    tokens[LENS_TOKEN_TARGET] = t + 1 < sweep->T ? ids[t + 1] : -1;
+    tokens[LENS_TOKEN_TARGET] = sweep->next_ids[t];
     tokens[LENS_TOKEN_INPUT] = ids[t];
     tokens[LENS_TOKEN_FINAL_TOP] = sweep->final_top[t];
 }
@@ -505,64 +566,101 @@ static void step_finish(lens_sweep *sweep, loupe_lens_result *result, const lens
         sweep->final_top[step->next_begin + j] = top_of_row(next_final_logits + (size_t)j * V, V);
 }
 
-loupe_status loupe_lens_run(const loupe_model *model, const int32_t *ids, int n_tokens,
-                            const loupe_lens_params *params, loupe_lens_result **result_out,
-                            loupe_error *error) {
-    *result_out = NULL;
+loupe_status lens_project_taps(const loupe_model *model, const float *taps, const int32_t *next_ids,
+                               const loupe_lens_params *params, loupe_lens_result *result, loupe_error *error) {
+    const int R = result->n_rows, T = result->n_positions, K = result->topk;
+    const int B = params->position_block < T ? params->position_block : T;
+    loupe_model_info info;
+    loupe_model_get_info(model, &info);
+    const bool bf16 = params->precision == LOUPE_PRECISION_BF16;
+    /* top1_guaranteed compares the top-1 with the second: the states keep two. */
+    const int state_topk = bf16 && K < 2 && info.n_vocab >= 2 ? 2 : K;
+    lens_sweep sweep;
+    if (sweep_build(&sweep, model, R, T, state_topk, B, bf16) != 0)
+        return error_set(error, LOUPE_ERROR_MEMORY, "out of memory for the lens of %d tokens", T);
+    result->precision = params->precision;
+    sweep.next_ids = next_ids;
+    const int32_t *ids = result->ids;
+    /* The sweep runs its matmuls on threads of its own. */
+    int blas_threads = matmul_set_threads(1);
+    const int n_blocks = (T + B - 1) / B;
+    /* One parallel region for every step: its phases are shared out
+     * among the threads, so none waits through serial work. Step -1
+     * only projects the first block's final row. */
+#pragma omp parallel
+    for (int block = -1; block < n_blocks; block++) {
+        lens_step step = step_of(block, B, T);
+        step_prepare(&sweep, result, taps, ids, &step);
+        step_sweep(&sweep, &step);
+        step_finish(&sweep, result, &step);
+    }
+    matmul_set_threads(blas_threads);
+    sweep_free(&sweep);
+    return LOUPE_OK;
+}
+
+loupe_status lens_run_texts(const loupe_model *model, const int32_t *const *ids, const int *n_tokens, int n_texts,
+                            const loupe_lens_params *params, loupe_lens_result **packed_out, loupe_error *error) {
+    *packed_out = NULL;
     error_clear(error);
     loupe_lens_params defaults = loupe_lens_default_params();
     if (params == NULL) params = &defaults;
-    loupe_status status = validate(params, n_tokens, error);
-    if (status != LOUPE_OK) return status;
-
+    if (n_texts < 1) return error_set(error, LOUPE_ERROR_ARGUMENT, "no texts to run the lens on");
+    for (int k = 0; k < n_texts; k++) {
+        loupe_status status = validate(params, n_tokens[k], error);
+        if (status != LOUPE_OK) return status;
+    }
     loupe_model_info info;
     loupe_model_get_info(model, &info);
-    int T = n_tokens, C = info.n_embd, V = info.n_vocab, L = info.n_layer;
-    int R = loupe_lens_row_count(L, params->subblocks);
-    int K = params->topk < V ? params->topk : V;
-    const bool bf16 = params->precision == LOUPE_PRECISION_BF16;
-    /* top1_guaranteed compares the top-1 with the second: the states keep two. */
-    int state_topk = bf16 && K < 2 && V >= 2 ? 2 : K;
-    int B = params->position_block < T ? params->position_block : T;
-
-    loupe_lens_result *result = result_create(R, T, K);
-    float *taps = malloc((size_t)R * T * C * sizeof(float)); /* (R, T, C) */
-    lens_sweep sweep;
-    if (result == NULL || taps == NULL || sweep_build(&sweep, model, R, T, state_topk, B, bf16) != 0) {
+    loupe_status status = validate_tuned(params, &info, error);
+    if (status != LOUPE_OK) return status;
+    int64_t total = 0;
+    for (int k = 0; k < n_texts; k++) total += n_tokens[k];
+    if (total > INT32_MAX) return error_set(error, LOUPE_ERROR_LIMIT, "%lld tokens are too many for one lens", (long long)total);
+    const int T = (int)total;
+    const int C = info.n_embd, V = info.n_vocab;
+    const int R = loupe_lens_row_count(info.n_layer, params->subblocks);
+    const int K = params->topk < V ? params->topk : V;
+    loupe_lens_result *result = lens_result_create(info.n_layer, params->subblocks, T, K);
+    int longest = 0;
+    for (int k = 0; k < n_texts; k++) longest = n_tokens[k] > longest ? n_tokens[k] : longest;
+    float *taps = malloc((size_t)R * T * C * sizeof(float));  /* (R, T, C): the texts end to end */
+    float *text_taps = n_texts > 1 ? malloc((size_t)R * longest * C * sizeof(float)) : taps; /* (R, n_k, C) */
+    int32_t *next_ids = malloc((size_t)T * sizeof *next_ids);
+    if (result == NULL || taps == NULL || text_taps == NULL || next_ids == NULL)
         status = error_set(error, LOUPE_ERROR_MEMORY, "out of memory for the lens of %d tokens", T);
-        free(taps);
-        loupe_lens_free(result);
-        return status;
+    for (int k = 0, offset = 0; k < n_texts && status == LOUPE_OK; offset += n_tokens[k], k++) {
+        const int n = n_tokens[k];
+        memcpy(result->ids + offset, ids[k], (size_t)n * sizeof *next_ids);
+        for (int t = 0; t < n; t++) next_ids[offset + t] = t + 1 < n ? ids[k][t + 1] : -1;
+        status = lens_taps_collect(model, ids[k], n, params->subblocks, text_taps, error);
+        if (text_taps != taps)
+            for (int r = 0; r < R && status == LOUPE_OK; r++)
+                memcpy(taps + ((size_t)r * T + offset) * C, text_taps + (size_t)r * n * C, (size_t)n * C * sizeof(float));
     }
-    memcpy(result->ids, ids, (size_t)T * sizeof *ids);
-    result->precision = params->precision;
-    make_row_names(result, L, params->subblocks);
-
-    status = lens_taps_collect(model, ids, T, params->subblocks, taps, error);
-    if (status == LOUPE_OK) {
-        /* The sweep runs its matmuls on threads of its own. */
-        int blas_threads = matmul_set_threads(1);
-        const int n_blocks = (T + B - 1) / B;
-        /* One parallel region for every step: its phases are shared out
-         * among the threads, so none waits through serial work. Step -1
-         * only projects the first block's final row. */
-#pragma omp parallel
-        for (int block = -1; block < n_blocks; block++) {
-            lens_step step = step_of(block, B, T);
-            step_prepare(&sweep, result, taps, ids, &step);
-            step_sweep(&sweep, &step);
-            step_finish(&sweep, result, &step);
-        }
-        matmul_set_threads(blas_threads);
+    if (status == LOUPE_OK && params->tuned != NULL) {
+        loupe_tuned_lens_info tuned;
+        loupe_tuned_lens_get_info(params->tuned, &tuned);
+        result->tuned_directory = strdup(tuned.directory);
+        if (result->tuned_directory == NULL) status = error_set(error, LOUPE_ERROR_MEMORY, "out of memory");
     }
-    sweep_free(&sweep);
+    if (status == LOUPE_OK && params->tuned != NULL) status = translate_taps(params->tuned, taps, R, T, C, error);
+    if (status == LOUPE_OK) status = lens_project_taps(model, taps, next_ids, params, result, error);
+    free(next_ids);
+    if (text_taps != taps) free(text_taps);
     free(taps);
     if (status != LOUPE_OK) {
         loupe_lens_free(result);
         return status;
     }
-    *result_out = result;
+    *packed_out = result;
     return LOUPE_OK;
+}
+
+loupe_status loupe_lens_run(const loupe_model *model, const int32_t *ids, int n_tokens,
+                            const loupe_lens_params *params, loupe_lens_result **result_out,
+                            loupe_error *error) {
+    return lens_run_texts(model, &ids, &n_tokens, 1, params, result_out, error);
 }
 
 void loupe_lens_free(loupe_lens_result *result) {
@@ -572,6 +670,7 @@ void loupe_lens_free(loupe_lens_result *result) {
     free(result->cells);
     free(result->top_ids);
     free(result->top_probs);
+    free(result->tuned_directory);
     free(result);
 }
 
@@ -587,6 +686,8 @@ const char *loupe_lens_row_name(const loupe_lens_result *result, int row) {
 }
 
 const int32_t *loupe_lens_ids(const loupe_lens_result *result) { return result->ids; }
+
+const char *loupe_lens_tuned_directory(const loupe_lens_result *result) { return result->tuned_directory; }
 
 const loupe_lens_cell *loupe_lens_cell_at(const loupe_lens_result *result, int row, int position) {
     if (row < 0 || row >= result->n_rows || position < 0 || position >= result->n_positions) return NULL;

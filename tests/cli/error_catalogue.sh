@@ -735,6 +735,225 @@ dir=$(tokenizer_json too_large '')
 truncate -s $((128 * 1024 * 1024 + 1)) "$dir/tokenizer.json"
 check E1916 1 "$dir/tokenizer.json: larger than the limit of 134217728 bytes" "$loupe" tokenize --model "$dir" x
 
+# ---------------------------------------------------------------- loupe lens --batch
+printf '{"text": "hi"}\n' >"$work/prompts.jsonl"
+check E2431 2 "--batch: the prompts come from its file only: give no text, --file or --ids" \
+  "$loupe" lens --batch "$work/prompts.jsonl" "hello"
+check E2432 2 "--batch writes JSON lines: --format table or csv, --plot and --summary do not apply" \
+  "$loupe" lens --batch "$work/prompts.jsonl" --format csv
+check E2433 2 "--batch writes every position of each prompt: --positions and --window do not apply" \
+  "$loupe" lens --batch "$work/prompts.jsonl" --positions 1:
+check E2434 2 "--strict applies to --batch only" "$loupe" lens --strict "hello"
+check E2435 1 "$work/no_prompts.jsonl: cannot open: No such file or directory" "$loupe" lens --batch "$work/no_prompts.jsonl"
+printf '{"text": "hi"}\n{"text": \n' >"$work/bad_json.jsonl"
+check E2436 0 "warning: $work/bad_json.jsonl:2: invalid JSON at byte offset 8 \(skipped\)" "$loupe" lens --batch "$work/bad_json.jsonl"
+printf '{"text": "hi", "ids": [1]}\n' >"$work/both.jsonl"
+check E2437 0 "warning: $work/both.jsonl:1: expected an object with either \"text\" \(a string\) or \"ids\" \(an array of token ids\) \(skipped\)" \
+  "$loupe" lens --batch "$work/both.jsonl"
+printf '\n{"ids": [464, 50257]}\n' >"$work/bad_id.jsonl"
+check E2438 0 "warning: $work/bad_id.jsonl:2: ids\[1\]: expected a token id from 0 to 50256 \(skipped\)" "$loupe" lens --batch "$work/bad_id.jsonl"
+printf '{"text": "hi", "id": {}}\n' >"$work/bad_key.jsonl"
+check E2439 0 "warning: $work/bad_key.jsonl:1: \"id\" is an object, expected a string or a number \(skipped\)" "$loupe" lens --batch "$work/bad_key.jsonl"
+printf '{"ids": []}\n' >"$work/empty.jsonl"
+check E2440 0 "warning: $work/empty.jsonl:1: the prompt has no tokens \(skipped\)" "$loupe" lens --batch "$work/empty.jsonl"
+python3 -c 'import json; print(json.dumps({"ids": [464] * 513}))' >"$work/long.jsonl"
+check E2441 0 "warning: $work/long.jsonl:1: 513 tokens are more than the model's context of 512 \(skipped\)" "$loupe" lens --batch "$work/long.jsonl"
+check E2442 1 "$work/empty.jsonl:1: the prompt has no tokens" "$loupe" lens --batch "$work/empty.jsonl" --strict
+
+# ---------------------------------------------------------------- loupe lens --window
+check E2443 1 "window of 600 tokens is longer than the model's context of 512" "$loupe" lens --window 600 "hello world"
+check E2444 2 "--stride applies to --window only" "$loupe" lens --stride 3 "hello world"
+check E2445 2 "--stride: expected a whole number from 1 to 9 \(the window minus 1\), got '10'" \
+  "$loupe" lens --window 10 --stride 10 "hello world"
+
+# ---------------------------------------------------------------- loupe compare
+check E2446 2 "compare: give two models, --model A --model B \(got 1\)" "$loupe" compare --model "$demo" "hello"
+check E2447 2 "compare: --model given more than twice" "$loupe" compare --model "$demo" --model "$demo" --model "$demo" "hello"
+check E2448 2 "--format: expected one of table, json, got 'csv'" "$loupe" compare --model "$demo" --model "$demo" --format csv "hello"
+check E2449 2 "compare: --plot draws .png or .svg, not .html" "$loupe" compare --model "$demo" --model "$demo" --plot "$work/c.html" "hello"
+mkdir -p "$work/tiny_with_tokenizer"
+cp "$tiny/config.json" "$tiny/model.safetensors" "$demo/vocab.json" "$demo/merges.txt" "$work/tiny_with_tokenizer/"
+check E2450 1 "the models have 6 and 3 layers: the lens rows must match" \
+  "$loupe" compare --model "$demo" --model "$work/tiny_with_tokenizer" --ids 1,2
+mkdir -p "$work/other_tokens"
+for f in "$demo"/*; do ln -s "$f" "$work/other_tokens/"; done
+echo '{"God": 50257}' >"$work/other_tokens/added_tokens.json"
+check E2451 1 "compare: the two models' tokenizers encode the text differently, from token 1 on \(2 and 3 tokens\)" \
+  "$loupe" compare --model "$demo" --model "$work/other_tokens" "And God"
+
+# ---------------------------------------------------------------- loupe plot A.json B.json
+findings=$here/../../docs/findings
+"$loupe" lens --format json "hello world" >"$work/overlay_lens.json"
+check E2452 1 "plot: $work/overlay_lens.json is not a corpus document: several files overlay saved loupe corpus --format json reports" \
+  "$loupe" plot --plot "$work/o.svg" "$findings/gpt2-demo-full.json" "$work/overlay_lens.json"
+python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1])); d["layers"] = d["layers"][:-1]; d["rarity"] = None
+d["metrics"] = {k: v[:-1] for k, v in d["metrics"].items()}
+for k in ["top1_is_final_top1", "top1_is_target", "decision_layer"]: d[k] = d[k][:-1]
+json.dump(d, open(sys.argv[2], "w"))' "$findings/gpt2-demo-relu-full.json" "$work/fewer.json"
+check E2453 1 "plot: $work/fewer.json has other layers than $findings/gpt2-demo-full.json \(6 rows and 7\): the reports must have the same rows" \
+  "$loupe" plot --plot "$work/o.svg" "$findings/gpt2-demo-full.json" "$work/fewer.json"
+f=$findings/gpt2-demo-full.json
+check E2454 2 "plot: at most 7 corpus reports in one figure, got 8" "$loupe" plot --plot "$work/o.svg" "$f" "$f" "$f" "$f" "$f" "$f" "$f" "$f"
+
+# ---------------------------------------------------------------- loupe plot --layers/--positions
+"$loupe" lens --format json --positions 2:6 "And God said, Let there be light" >"$work/window_lens.json"
+check E2455 2 "--positions: the slice selects none of the document's 2 .. 5" \
+  "$loupe" plot --positions 0:2 --plot "$work/w.svg" "$work/window_lens.json"
+# ---------------------------------------------------------------- tuned lenses: --tuned LENSDIR
+# The tiny model with the embedded model's tokenizer, and copies of the
+# lens folders of tests/data to break.
+tuned_model=$work/tuned_model
+mkdir -p "$tuned_model"
+cp "$tiny/config.json" "$tiny/model.safetensors" "$demo/vocab.json" "$demo/merges.txt" "$tuned_model/"
+# lens NAME SOURCE: a copy of tests/data/SOURCE (config.json and the params).
+lens() {
+  mkdir -p "$work/$1"
+  cp "$data/$2/config.json" "$data/$2"/params.* "$work/$1/"
+  echo "$work/$1"
+}
+# lens_config NAME PYTHON: a float32 safetensors lens whose config.json dict c is changed by PYTHON.
+lens_config() {
+  local dir
+  dir=$(lens "$1" tuned-tiny-safetensors)
+  python3 - "$dir/config.json" "$2" <<'PY'
+import json, sys
+path, code = sys.argv[1], sys.argv[2]
+c = json.load(open(path))
+exec(code)
+open(path, "w").write(json.dumps(c))
+PY
+  echo "$dir"
+}
+# lens_params NAME PYTHON: the safetensors lens with its header dict h changed by PYTHON.
+lens_params() {
+  local dir
+  dir=$(lens "$1" tuned-tiny-safetensors)
+  python3 - "$dir/params.safetensors" "$2" <<'PY'
+import json, struct, sys
+path, code = sys.argv[1], sys.argv[2]
+raw = open(path, "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+h, data = json.loads(raw[8:8 + n]), raw[8 + n:]
+exec(code)
+header = json.dumps(h).encode()
+open(path, "wb").write(struct.pack("<Q", len(header)) + header + data)
+PY
+  echo "$dir"
+}
+# lens_archive NAME PYTHON: the float32 params.pt lens rewritten with its
+# records r (a dict name -> bytes, in order) changed by PYTHON; the pickle is
+# r["params/data.pkl"].
+lens_archive() {
+  local dir
+  dir=$(lens "$1" tuned-tiny-f32)
+  python3 - "$dir/params.pt" "$2" <<'PY'
+import sys, zipfile
+path, code = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(path) as z:
+    r = {name: z.read(name) for name in z.namelist()}
+exec(code)
+with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
+    for name, data in r.items():
+        z.writestr(name, data)
+PY
+  echo "$dir"
+}
+tuned_lens() { "$loupe" lens --model "$tuned_model" --ids 1,2,3 --tuned "$@"; }
+pkl=params/data.pkl
+
+check_first E2201 2 "loupe: --tuned: the tuned lens has translators for block outputs only; drop --subblocks" \
+  "$loupe" lens --subblocks --tuned "$data/tuned-tiny-f32" x
+check E2231 2 "--tuned applies to one text in one window: not with --batch or --window" \
+  "$loupe" lens --window 8 --tuned "$data/tuned-tiny-f32" x
+check E2202 1 "$work/no_lens: no such folder" tuned_lens "$work/no_lens"
+check E2203 1 "$data/tuned-tiny-f32/config.json: the lens is for another model: d_model 32 and num_hidden_layers 3, but .*/gpt2-demo has n_embd 192 and n_layer 6" \
+  "$loupe" lens --tuned "$data/tuned-tiny-f32" x
+dir=$(lens_config lens_type 'c["lens_type"] = "linear_lens_with_mlp"')
+check E2204 1 "$dir/config.json: lens_type \"linear_lens_with_mlp\" is not supported \(loupe reads linear_tuned_lens\)" tuned_lens "$dir"
+dir=$(lens_config no_width 'del c["d_model"]')
+check E2205 1 "$dir/config.json: d_model missing" tuned_lens "$dir"
+dir=$(lens no_params tuned-tiny-safetensors)
+rm "$dir/params.safetensors"
+check E2206 1 "$dir: neither params.safetensors nor params.pt found" tuned_lens "$dir"
+dir=$(lens_params extra 'h["3.weight"] = h.pop("2.weight")')
+check E2207 1 "$dir/params.safetensors: tensor '3.weight' is not a translator parameter \(expected N.weight and N.bias for N in 0 .. 2\)" \
+  tuned_lens "$dir"
+dir=$(lens_params shape 'h["1.bias"]["shape"] = [2, 16]')
+check E2208 1 "$dir/params.safetensors: tensor '1.bias' has shape \[2, 16\], expected \[32\] \(d_model 32\)" tuned_lens "$dir"
+dir=$(lens_config no_bias_tensor 'c["bias"] = True')
+python3 - "$dir/params.safetensors" <<'PY'
+import json, struct, sys
+raw = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+h, data = json.loads(raw[8:8 + n]), raw[8 + n:]
+begin, end = h.pop("2.bias")["data_offsets"]
+for entry in h.values():  # the data without 2.bias's bytes, offsets moved down
+    if entry["data_offsets"][0] >= end:
+        entry["data_offsets"] = [o - (end - begin) for o in entry["data_offsets"]]
+header = json.dumps(h).encode()
+open(sys.argv[1], "wb").write(struct.pack("<Q", len(header)) + header + data[:begin] + data[end:])
+PY
+check E2209 1 "$dir/params.safetensors: tensor '2.bias' missing \(the lens has 3 layers\)" tuned_lens "$dir"
+dir=$(lens_archive twice 'p = r["'$pkl'"]; i = p.index(b"X\x06\x00\x00\x000.bias"); r["'$pkl'"] = p[:i] + b"X\x08\x00\x00\x000.weight" + p[i + 11:]')
+check E2210 1 "$dir/params.pt: tensor '0.weight' appears twice" tuned_lens "$dir"
+dir=$(lens legacy tuned-tiny-f32)
+printf '\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19.' >"$dir/params.pt"
+check E2211 1 "$dir/params.pt: not a PyTorch zip archive \(Not a zip archive\); loupe does not read the legacy format of torch.save before PyTorch 1.6" \
+  tuned_lens "$dir"
+dir=$(lens_archive no_pickle 'r["params/other.pkl"] = r.pop("'$pkl'")')
+check E2212 1 "$dir/params.pt: no FOLDER/data.pkl record in the archive" tuned_lens "$dir"
+dir=$(lens_archive no_storage 'del r["params/data/3"]')
+check E2213 1 "$dir/params.pt: record params/data/3 missing from the archive" tuned_lens "$dir"
+dir=$(lens_archive short_storage 'r["params/data/1"] = r["params/data/1"][:100]')
+check E2214 1 "$dir/params.pt: record params/data/1 is 100 bytes, but its storage of 32 F32 elements needs 128" tuned_lens "$dir"
+dir=$(lens_archive evil 'r["'$pkl'"] = r["'$pkl'"].replace(b"collections\nOrderedDict", b"os\nsystem", 1)')
+check E2215 1 "$dir/params.pt: $pkl: byte 2: global os.system is not allowed \(a state dict of tensors needs only collections.OrderedDict, torch._utils._rebuild_tensor_v2 and the Float, Half and BFloat16 storages\)" \
+  tuned_lens "$dir"
+dir=$(lens_archive list 'r["'$pkl'"] = b"\x80\x02]q\x00."')
+check E2216 1 "$dir/params.pt: $pkl: byte 2: opcode 0x5d \('\]'\) is not allowed in a state dict of tensors" tuned_lens "$dir"
+dir=$(lens_archive cut 'r["'$pkl'"] = r["'$pkl'"][:40]')
+check E2217 1 "$dir/params.pt: $pkl: byte 34: the pickle ends inside an opcode" tuned_lens "$dir"
+dir=$(lens_archive not_dict 'r["'$pkl'"] = b"\x80\x02K\x07."')
+check E2218 1 "$dir/params.pt: $pkl: the pickle holds an int, expected a state dict" tuned_lens "$dir"
+dir=$(lens_archive int_entry 'r["'$pkl'"] = b"\x80\x02}X\x08\x00\x00\x000.weightK\x01s."')
+check E2219 1 "$dir/params.pt: $pkl: state dict entry '0.weight' is an int, not a tensor" tuned_lens "$dir"
+dir=$(lens_archive strided 'p = r["'$pkl'"]; i = p.index(b"K K\x01\x86"); r["'$pkl'"] = p[:i] + b"K\x01K \x86" + p[i + 5:]')
+check E2220 1 "$dir/params.pt: tensor '0.weight' is not contiguous \(stride 32 in dimension 1, expected 1\)" tuned_lens "$dir"
+dir=$(lens_archive offset 'p = r["'$pkl'"]; i = p.index(b"QK\x00K K \x86"); r["'$pkl'"] = p[:i] + b"QK\x05K K \x86" + p[i + 8:]')
+check E2221 1 "$dir/params.pt: tensor '0.weight': elements 5 .. 1029 run past its storage of 1024" tuned_lens "$dir"
+dir=$(lens_archive big_endian 'r["params/byteorder"] = b"big"')
+check E2222 1 "$dir/params.pt: a big-endian archive \(params/byteorder is not \"little\"\)" tuned_lens "$dir"
+
+# ---------------------------------------------------------------- loupe train-lens
+words=$work/words.txt
+python3 -c "print(' '.join(['the and of to in is a b c d e f'] * 8))" >"$words"
+train() { "$loupe" train-lens --model "$tuned_model" --tokens-per-step 8 --context 16 --progress never "$@"; }
+check E2223 2 "train-lens: --out LENSDIR is required" "$loupe" train-lens "$words"
+check_first E2224 2 "loupe: --loss: expected one of kl, ce, got 'mse'" "$loupe" train-lens --out "$work/x" --loss mse "$words"
+check_first E2225 2 "loupe: --warmup-steps: must be below --steps \(10\), got 10" \
+  "$loupe" train-lens --out "$work/x" --steps 10 --warmup-steps 10 "$words"
+check E2226 2 "train-lens: no corpus file given \(use '-' for standard input\)" "$loupe" train-lens --out "$work/x"
+train --out "$work/trained" --steps 4 --checkpoint-every 2 "$words" 2>/dev/null
+check E2227 2 "--resume: $work/trained/checkpoint.safetensors is at step 2 of 2 already" \
+  train --out "$work/x" --steps 2 --resume "$work/trained/checkpoint.safetensors" "$words"
+check E2228 1 "$data/tuned-tiny-safetensors/params.safetensors: not a checkpoint of this model's lens \(weights, biases and momentum for 3 layers of width 32\)" \
+  train --out "$work/x" --steps 4 --resume "$data/tuned-tiny-safetensors/params.safetensors" "$words"
+check E2229 1 "$work/trained/checkpoint.safetensors: a checkpoint of a run with --loss kl, not ce" \
+  train --out "$work/x" --steps 4 --loss ce --resume "$work/trained/checkpoint.safetensors" "$words"
+python3 - "$work/trained/checkpoint.safetensors" "$work/renamed.safetensors" <<'PY'
+import json, struct, sys
+raw = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+h = json.loads(raw[8:8 + n])
+h["__metadata__"]["kind"] = "something else"
+header = json.dumps(h).encode()
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(header)) + header + raw[8 + n:])
+PY
+check E2230 1 "$work/renamed.safetensors: not a loupe train-lens checkpoint \(its __metadata__\)" \
+  train --out "$work/x" --steps 4 --resume "$work/renamed.safetensors" "$words"
+
 # ---------------------------------------------------------------- the catalogue itself
 documented=$(grep -oE '^\| E[0-9]{3,4} ' "$catalogue" | tr -d '| ' | sort)
 tested=$(printf '%s\n' "${checked[@]}" | sort)

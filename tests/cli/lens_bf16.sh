@@ -6,8 +6,10 @@
 # lens (test_lens_bf16 on each folder); the JSON says which precision ran
 # and carries the bound and top1_guaranteed in bf16 only; the f32 default
 # is the same bytes as --precision f32; the bf16 JSON is the same bytes on
-# 1 and 2 threads; a CPU without AVX512_BF16 (LOUPE_CPU=avx2 stands in for
-# one) is refused with one line.
+# 1 and 2 threads; --window and --batch carry the precision and the bounds
+# (each cell within its bound of the f32 lens run the same way); a CPU
+# without AVX512_BF16 (LOUPE_CPU=avx2 stands in for one) is refused with one
+# line.
 set -euo pipefail
 loupe=${1:?usage: lens_bf16.sh path/to/loupe}
 build=$(dirname "$loupe")
@@ -59,5 +61,34 @@ for exact_row, fast_row in zip(exact["cells"], fast["cells"]):
             guaranteed += 1
             assert f["top"][0][0] == e["top"][0][0], (e["top"], f["top"])
 print("bf16 lens: %d of %d cells with a guaranteed top-1" % (guaranteed, sum(map(len, fast["cells"]))))
+PY
+# --window and --batch: every cell of the bf16 run within its bound of the
+# f32 run with the same options.
+for precision in f32 bf16; do
+  "$loupe" lens --format json --precision $precision --window 8 --stride 4 "$text" > "$work/window-$precision.json"
+  printf '{"text": "%s"}\n{"text": "Short."}\n' "$text" |
+    "$loupe" lens --precision $precision --batch /dev/stdin > "$work/batch-$precision.jsonl"
+done
+python3 - "$work" <<'PY'
+import json, sys
+work = sys.argv[1]
+def check(exact, fast, where):
+    assert exact["options"]["precision"] == "f32" and fast["options"]["precision"] == "bf16", (where, fast["options"])
+    assert len(exact["cells"]) == len(fast["cells"]), where
+    for exact_row, fast_row in zip(exact["cells"], fast["cells"]):
+        assert len(exact_row) == len(fast_row), where
+        for e, f in zip(exact_row, fast_row):
+            bound = f["logit_error_bound"]
+            assert isinstance(bound, float) and bound > 0 and isinstance(f["top1_guaranteed"], bool), (where, f)
+            for name in ("target", "input", "final_top"):
+                if name in f and f[name]["id"] == e[name]["id"]:
+                    assert abs(f[name]["logit"] - e[name]["logit"]) <= bound, (where, name, e[name], f[name], bound)
+            if f["top1_guaranteed"]:
+                assert f["top"][0][0] == e["top"][0][0], (where, e["top"], f["top"])
+check(json.load(open(work + "/window-f32.json")), json.load(open(work + "/window-bf16.json")), "--window")
+exact_lines, fast_lines = (open("%s/batch-%s.jsonl" % (work, p)).read().splitlines() for p in ("f32", "bf16"))
+assert len(exact_lines) == len(fast_lines) == 2, (len(exact_lines), len(fast_lines))
+for k, (e, f) in enumerate(zip(exact_lines, fast_lines)):
+    check(json.loads(e), json.loads(f), "--batch line %d" % (k + 1))
 PY
 echo "lens --precision bf16: bound holds on random checkpoints; JSON, threads and refusal as documented"
