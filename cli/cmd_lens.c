@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "lens_batch.h"
 #include "lens_output.h"
+#include "loupe_internal.h"
 #include "plot.h"
 
 static const char usage[] =
@@ -93,6 +94,11 @@ static const char usage[] =
     "                     the window where it has the most left context, as\n"
     "                     loupe corpus scores them\n"
     "  --stride S         tokens between window starts, 1 to N-1 (default N/2)\n"
+    "  --certify          also run the lens in interval arithmetic: every cell's\n"
+    "                     logits as intervals that contain the exact real result;\n"
+    "                     json gains \"certified\" members (docs/INTERVALS.md)\n"
+    "  --weight-radius R  with --certify: widen every weight to w [1-R, 1+R]; bf16\n"
+    "                     and f16 name those formats' unit roundoff (default 0)\n"
     "  --help             show this help\n";
 
 typedef enum lens_format { LENS_FORMAT_TABLE, LENS_FORMAT_JSON, LENS_FORMAT_CSV } lens_format;
@@ -146,6 +152,8 @@ typedef struct lens_command_options {
     long topk, width;
     double dpi;
     bool subblocks, top_down, values, has_width, has_format, has_topk;
+    bool certify, has_weight_radius;
+    double weight_radius;
     int format, precision;
     lens_metric metric;
     lens_slice rows, positions;
@@ -173,6 +181,7 @@ static int parse_options(int argc, char **argv, lens_command_options *chosen) {
         {"batch", required_argument, NULL, LENS_OPTION_BATCH}, {"strict", no_argument, NULL, LENS_OPTION_STRICT},
         {"window", required_argument, NULL, LENS_OPTION_WINDOW}, {"stride", required_argument, NULL, LENS_OPTION_STRIDE},
         {"columns", required_argument, NULL, LENS_OPTION_COLUMNS},
+        {"certify", no_argument, NULL, 'C'},      {"weight-radius", required_argument, NULL, 'W'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     static const char *const formats[] = {"table", "json", "csv"};
@@ -228,6 +237,11 @@ static int parse_options(int argc, char **argv, lens_command_options *chosen) {
             break;
         case 'v': chosen->values = true; break;
         case 'r': ok = parse_choice("--precision", optarg, precisions, 2, &chosen->precision); break;
+        case 'C': chosen->certify = true; break;
+        case 'W':
+            ok = lens_certified_weight_radius(optarg, &chosen->weight_radius);
+            chosen->has_weight_radius = true;
+            break;
         case 'h': fputs(usage, stdout); return CLI_EXIT_OK;
         default:
             if (cli_text_option(option, optarg, &chosen->text)) break;
@@ -241,6 +255,10 @@ static int parse_options(int argc, char **argv, lens_command_options *chosen) {
     } else if (ok && chosen->window > 0 && chosen->stride >= chosen->window) {
         cli_error("--stride: expected a whole number from 1 to %ld (the window minus 1), got '%ld'",
                   chosen->window - 1, chosen->stride);
+        ok = false;
+    }
+    if (ok && chosen->has_weight_radius && !chosen->certify) {
+        cli_error("--weight-radius needs --certify");
         ok = false;
     }
     return ok ? -1 : CLI_EXIT_USAGE;
@@ -273,6 +291,10 @@ int cmd_lens(int argc, char **argv) {
     lens_command_options chosen;
     int status = parse_options(argc, argv, &chosen);
     if (status >= 0) return status;
+    if (chosen.certify && (chosen.tuned != NULL || chosen.batch != NULL || chosen.window > 0)) {
+        cli_error("--certify runs the logit lens of one text in one window: not with --tuned, --batch or --window");
+        return CLI_EXIT_USAGE;
+    }
     if (chosen.tuned != NULL && (chosen.batch != NULL || chosen.window > 0)) {
         cli_error("--tuned applies to one text in one window: not with --batch or --window");
         return CLI_EXIT_USAGE;
@@ -326,6 +348,17 @@ int cmd_lens(int argc, char **argv) {
         return status;
     }
     view.result = result;
+    certified_lens *certified = NULL;
+    if (chosen.certify) {
+        status = lens_certified_run(input.model, input.ids, (int)input.n_ids, chosen.subblocks, chosen.weight_radius,
+                                    &certified);
+        if (status != CLI_EXIT_OK) {
+            loupe_lens_free(result);
+            cli_input_free(&input);
+            return status;
+        }
+        view.certified = certified;
+    }
     bool print = chosen.has_format || (chosen.plot == NULL && chosen.summary == NULL);
     int print_status = CLI_EXIT_OK;
     if (!print) {
@@ -354,6 +387,7 @@ int cmd_lens(int argc, char **argv) {
                            .columns = (int)chosen.columns, .values = chosen.values};
         status = plot_outputs_write(&view, &plot, chosen.plot, chosen.summary);
     }
+    certified_lens_free(certified);
     loupe_lens_free(result);
     loupe_tuned_lens_close(tuned);
     cli_input_free(&input);

@@ -13,7 +13,7 @@ int lens_json_print(FILE *out, const lens_view *view) {
     loupe_error error;
     if (loupe_lens_write_json(view->result, view->tokenizer, view->info, &window, &text, &length, &error) != LOUPE_OK)
         return cli_fail(&error);
-    fwrite(text, 1, length, out);
+    lens_certified_json_write(out, view, text, length); /* the text, with --certify's member */
     loupe_free(text);
     return CLI_EXIT_OK;
 }

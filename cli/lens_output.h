@@ -49,8 +49,11 @@ bool lens_slice_resolve(const char *option, const lens_slice *slice, int n, lens
  * document (`saved`, which holds only the cells of its window). Renderers
  * read it through the lens_view_* accessors below, never from either source
  * directly, so both feed the same table and plot code. */
+struct certified_lens;
+
 typedef struct lens_view {
     const loupe_lens_result *result;  /* the lens of a run, or NULL */
+    const struct certified_lens *certified; /* --certify: the certified lens of the same run, or NULL */
     const loupe_lens_saved *saved;    /* a lens read from JSON (loupe_lens_read_json), or NULL */
     const loupe_tokenizer *tokenizer; /* renders the token ids */
     const loupe_model_info *info;
@@ -223,6 +226,22 @@ void lens_legend_print(FILE *out, const lens_view *view, const lens_table_style 
 /* JSON, schema "loupe.lens/1" (lens_json.c; docs/LENS_JSON.md) of a run's
  * view; returns 0, or prints the error and returns CLI_EXIT_FAILURE. */
 int lens_json_print(FILE *out, const lens_view *view);
+
+/* Writes the lens document `text` (length bytes, one JSON object) to out;
+ * with view->certified, its "certified" member (lens_certified.c;
+ * docs/INTERVALS.md: the weight radius, each row's radius and each cell's
+ * intervals, for the window) goes in before the object's closing brace. */
+void lens_certified_json_write(FILE *out, const lens_view *view, const char *text, size_t length);
+
+/* `--certify`: runs the certified lens for view's model and ids into
+ * *certified (freed with certified_lens_free); the exit status (0, or 1
+ * with the message printed). */
+int lens_certified_run(const loupe_model *model, const int32_t *ids, int n_ids, bool subblocks,
+                       double weight_radius, struct certified_lens **certified);
+
+/* Parses --weight-radius's text: a number in [0, 1) or bf16 / f16; false
+ * with the message printed. */
+bool lens_certified_weight_radius(const char *text, double *radius);
 
 /* CSV, one line per (row, position) (lens_csv.c; docs/LENS_OUTPUT.md);
  * with top_columns K > 1 the columns top2_* .. topK_* follow the others

@@ -1,7 +1,7 @@
 /*
  * loupe_internal.h - the library's internals that the loupe command uses
- * besides loupe.h: errors in the library's style, whole-file reads, and the
- * JSON parsing helpers of the document readers. Internal: not installed,
+ * besides loupe.h: errors in the library's style, whole-file reads, the
+ * JSON parsing helpers of the document readers, and the certified lens. Internal: not installed,
  * no stable interface, not exported by libloupe.so (link loupe_core, the
  * static library). Its folder is the only one of src/ on the command's
  * include path.
@@ -9,6 +9,8 @@
 #ifndef LOUPE_INTERNAL_H
 #define LOUPE_INTERNAL_H
 
+#include "../interval/ball.h"
+#include "../interval/certified_lens.h"
 #include "../io/json.h"
 #include "../util/error.h"
 #include "../util/file_map.h"

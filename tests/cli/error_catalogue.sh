@@ -953,6 +953,12 @@ open(sys.argv[2], "wb").write(struct.pack("<Q", len(header)) + header + raw[8 + 
 PY
 check E2230 1 "$work/renamed.safetensors: not a loupe train-lens checkpoint \(its __metadata__\)" \
   train --out "$work/x" --steps 4 --resume "$work/renamed.safetensors" "$words"
+# ---------------------------------------------------------------- the certified lens
+check_first E2501 2 "loupe: --weight-radius: expected a number from 0 to below 1, bf16 or f16, got '2'" \
+  "$loupe" lens --certify --weight-radius 2 x
+check_first E2502 2 "loupe: --weight-radius needs --certify" "$loupe" lens --weight-radius bf16 x
+check E2503 2 "--certify runs the logit lens of one text in one window: not with --tuned, --batch or --window" \
+  "$loupe" lens --certify --window 8 x
 
 # ---------------------------------------------------------------- the catalogue itself
 documented=$(grep -oE '^\| E[0-9]{3,4} ' "$catalogue" | tr -d '| ' | sort)

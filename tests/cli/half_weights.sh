@@ -13,7 +13,7 @@ models=${LOUPE_MODELS:-$here/../../models}
 python=python3
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-text="The quick brown fox jumps over the lazy dog, and then it runs away."
+ids=5,17,300,1999,42,7,1234,88,640,3,1500,21 # a small vocabulary keeps the widened copies quick
 
 compare() { # NAME: the half-precision folder against its widened copy
   local half=$work/$1/half wide=$work/$1/wide
@@ -22,10 +22,10 @@ compare() { # NAME: the half-precision folder against its widened copy
   for threads in 1 2; do
     for dir in "$half" "$wide"; do
       # the model line names the folder; everything after it must agree
-      OMP_NUM_THREADS=$threads "$loupe" lens --format json --subblocks --topk 8 --model "$dir" "$text" |
+      OMP_NUM_THREADS=$threads "$loupe" lens --format json --subblocks --topk 8 --model "$dir" --ids "$ids" |
         tail -n +3 >"$dir.lens"
-      OMP_NUM_THREADS=$threads "$loupe" next --json --topk 20 --model "$dir" "$text" >"$dir.next"
-      OMP_NUM_THREADS=$threads "$loupe" generate --tokens 6 --model "$dir" "$text" >"$dir.generate"
+      OMP_NUM_THREADS=$threads "$loupe" next --json --topk 20 --model "$dir" --ids "$ids" >"$dir.next"
+      OMP_NUM_THREADS=$threads "$loupe" generate --tokens 6 --model "$dir" --ids "$ids" >"$dir.generate"
     done
     for output in lens next generate; do
       cmp "$half.$output" "$wide.$output" || { echo "$1: $output differs at $threads threads"; exit 1; }
@@ -38,7 +38,7 @@ make_model() { # NAME DTYPE ARGS...
   local name=$1 dtype=$2
   shift 2
   mkdir -p "$work/$name"
-  "$maker" "$work/$name/half" --dtype "$dtype" --layers 2 --vocab 50257 --context 64 --seed 5 "$@" >/dev/null
+  "$maker" "$work/$name/half" --dtype "$dtype" --layers 2 --vocab 2000 --context 64 --seed 5 "$@" >/dev/null
   cp "$models/gpt2-demo/vocab.json" "$models/gpt2-demo/merges.txt" "$work/$name/half/"
 }
 

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# `loupe lens --certify`: the JSON document's certified members against the
+# ordinary lens of the same run (an independent float32 computation): every
+# float32 logit, probability and rank lies inside its interval (logits and
+# probabilities to the float lens's own rounding), a top1_certain cell's
+# top-1 is the float lens's, the input row is decided everywhere, and
+# --weight-radius bf16 gives intervals that contain those at radius 0.
+# Without --certify the document has no certified member.
+set -euo pipefail
+loupe=${1:?usage: lens_certify.sh path/to/loupe}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+text="The quick brown fox jumps over the lazy dog."
+"$loupe" lens --format json "$text" >"$work/plain.json"
+"$loupe" lens --certify --format json "$text" >"$work/exact.json"
+"$loupe" lens --certify --weight-radius bf16 --format json "$text" >"$work/bf16.json"
+"$loupe" lens --certify --subblocks --layers 1:4 --positions 2:5 --format json "$text" >"$work/window.json"
+python3 - "$work" <<'PY'
+import json, sys
+from math import inf
+work = sys.argv[1]
+load = lambda name: json.load(open(f"{work}/{name}.json"))
+plain, exact, bf16, window = load("plain"), load("exact"), load("bf16"), load("window")
+failures = []
+def check(ok, message):
+    if not ok:
+        failures.append(message)
+
+check("certified" not in plain, "a document without --certify has a certified member")
+check(len(exact["certified"]["cells"]) == len(exact["cells"]) and
+      all(len(a) == len(b) for a, b in zip(exact["certified"]["cells"], exact["cells"])), "certified cells per cell")
+slack = lambda x: 1e-5 * (1 + abs(x))
+def inside(x, bounds, where):
+    lo, hi = (-inf if bounds[0] is None else bounds[0]), (inf if bounds[1] is None else bounds[1])
+    check(lo <= hi, f"{where}: bad interval {bounds}")
+    check(lo - slack(x) <= x <= hi + slack(x), f"{where}: {x} outside {bounds}")
+
+check(exact["certified"]["weight_radius"] == 0, "weight_radius is not 0")
+check(bf16["certified"]["weight_radius"] == 2 ** -8, "bf16 is not 2^-8")
+check(len(exact["certified"]["rows"]) == len(exact["layers"]), "one radius per row")
+certain_rows = []
+for r, row in enumerate(exact["cells"]):
+    certain = 0
+    for t, cell in enumerate(row):
+        c, where = exact["certified"]["cells"][r][t], f"row {r} position {t}"
+        for token in ("target", "input"):
+            if token not in cell:
+                check(f"{token}_logit" not in c, f"{where}: {token} intervals without a {token}")
+                continue
+            inside(cell[token]["logit"], c[f"{token}_logit"], f"{where} {token}_logit")
+            inside(cell[token]["prob"], c[f"{token}_prob"], f"{where} {token}_prob")
+            best, worst = c[f"{token}_rank"]
+            check(best <= cell[token]["rank"] <= worst, f"{where}: {token} rank {cell[token]['rank']} outside {best, worst}")
+        if c["top1_certain"]:
+            certain += 1
+            check(c["top1"] == cell["top"][0][0], f"{where}: certain top-1 {c['top1']}, the float lens's {cell['top'][0][0]}")
+            check(c["certainty"] is None or c["certainty"] > 1, f"{where}: certain with a margin of {c['certainty']} radii")
+        b = bf16["certified"]["cells"][r][t]
+        for key in ("target_logit", "target_prob", "input_logit", "input_prob", "target_rank", "input_rank"):
+            if key in c:
+                lo, hi = (-inf if b[key][0] is None else b[key][0]), (inf if b[key][1] is None else b[key][1])
+                check(lo <= (c[key][0] if c[key][0] is not None else -inf) and
+                      (c[key][1] if c[key][1] is not None else inf) <= hi, f"{where}: bf16 {key} {b[key]} misses {c[key]}")
+    certain_rows.append(certain)
+    m = exact["certified"]["rows"][r]["radius"]
+    median, top = (inf if m["median"] is None else m["median"]), (inf if m["max"] is None else m["max"])
+    check(0 <= median <= top, f"row {r}: radius {m}")
+check(certain_rows[0] == len(exact["cells"][0]), f"input row: {certain_rows[0]} certain cells")
+check(window["layers"] == ["h1.attn", "h1", "h2.attn"] and len(window["certified"]["rows"]) == 3, "window rows")
+check(len(window["certified"]["cells"]) == 3 and all(len(row) == 3 for row in window["certified"]["cells"]),
+      "window cells")
+for f in failures[:20]:
+    print("FAILED:", f)
+print("top1_certain per row:", certain_rows)
+sys.exit(1 if failures else 0)
+PY
