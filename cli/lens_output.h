@@ -61,6 +61,7 @@ typedef struct lens_view {
     lens_window positions; /* the positions shown, [first, end) within 0 .. T */
     int topk;
     bool subblocks;
+    loupe_precision precision; /* the run's (LOUPE_PRECISION_F32 for a saved lens) */
     const char *tuned_directory; /* the tuned lens's folder (--tuned), or NULL: the logit lens */
 } lens_view;
 
