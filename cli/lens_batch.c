@@ -224,6 +224,7 @@ static int pack_run(batch_context *context, batch_pack *pack) {
     loupe_lens_params params = loupe_lens_default_params();
     params.topk = context->options->topk;
     params.subblocks = context->options->subblocks;
+    params.precision = context->options->precision;
     loupe_error error;
     if (status == 0) {
         for (int k = 0; k < pack->count; k++) ids[k] = pack->prompts[k].ids, n_tokens[k] = pack->prompts[k].n;

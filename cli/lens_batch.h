@@ -17,6 +17,7 @@ typedef struct lens_batch_options {
     bool no_special, bos; /* as for a single text */
     bool subblocks;
     int topk;
+    loupe_precision precision; /* --precision */
     lens_slice rows;   /* --layers */
 } lens_batch_options;
 

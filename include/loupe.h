@@ -270,10 +270,19 @@ size_t loupe_tokenizer_token_text(const loupe_tokenizer *tokenizer, int32_t id, 
 
 enum { LOUPE_LENS_MAX_TOPK = 100, LOUPE_LENS_MAX_TRACK = 16 };
 
+/* The arithmetic of the lens's projections (docs/PRECISION.md). */
+typedef enum loupe_precision {
+    LOUPE_PRECISION_F32 = 0, /* float32 throughout: the exact lens (the default) */
+    LOUPE_PRECISION_BF16,    /* normed residual and unembedding rounded to BF16, products by AVX512_BF16 with
+                                float32 sums; each cell carries a proven bound on its logits' error. The
+                                forward pass stays float32. LOUPE_ERROR_UNSUPPORTED on a CPU without AVX512_BF16 */
+} loupe_precision;
+
 typedef struct loupe_lens_params {
     int topk;             /* top tokens kept per cell, 1 .. LOUPE_LENS_MAX_TOPK (default 5) */
     bool subblocks;       /* add a row after each attention sub-block */
     int position_block;   /* positions projected at once (default 24): bounds memory */
+    loupe_precision precision; /* default LOUPE_PRECISION_F32 */
     const struct loupe_tuned_lens *tuned; /* NULL (default): the logit lens; else rows 0 .. L-1 go
                                              through its translators first (not with subblocks) */
     const int32_t *track_ids; /* (n_track) tokens followed in every cell (default none), each below V */
@@ -319,6 +328,10 @@ typedef struct loupe_lens_cell {
     int n_tracked;
     const loupe_lens_attribution *attribution; /* with contributions, in the input, hN.attn_out and hN.mlp_out
                                                   rows; NULL elsewhere */
+    float logit_error_bound; /* every logit of the cell is within this of the exact float32 lens's (0 in f32;
+                                +inf when too large to bound); docs/PRECISION.md */
+    bool top1_guaranteed;    /* the top-1 leads the second by more than twice the bound: the exact lens has
+                                the same top-1 (always true in f32). A lens read back from JSON has 0 and false */
 } loupe_lens_cell;
 
 typedef struct loupe_lens_result loupe_lens_result;
@@ -369,6 +382,8 @@ size_t loupe_lens_row_label_with(int n_layer, bool subblocks, bool contributions
 size_t loupe_lens_row_label(int n_layer, bool subblocks, int row, char *buffer, size_t capacity);
 
 int loupe_lens_n_rows(const loupe_lens_result *result);
+/* The precision the lens ran at (loupe_lens_params.precision). */
+loupe_precision loupe_lens_precision(const loupe_lens_result *result);
 int loupe_lens_n_positions(const loupe_lens_result *result);
 /* "input", "h1" .. "hL" (hidden_states numbering), "h3.attn" for sub-blocks. */
 const char *loupe_lens_row_name(const loupe_lens_result *result, int row);

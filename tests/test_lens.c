@@ -334,10 +334,16 @@ static void check_fixture(const char *name) {
     if (sub) {
         CHECK(loupe_lens_n_rows(sub) == 2 * f.L + 1);
         CHECK(strcmp(loupe_lens_row_name(sub, 1), "h1.attn") == 0 && strcmp(loupe_lens_row_name(sub, 2), "h1") == 0);
+        /* The same taps give the same bits through tile_gemm (the avx512
+         * level); below it the projection runs on cblas_sgemm, whose kernels
+         * (OpenBLAS's small-matrix paths, chosen by OPENBLAS_CORETYPE) may
+         * sum a row differently when there are more rows. */
+        const char *level = getenv("LOUPE_CPU");
+        double tolerance = level != NULL && (strcmp(level, "portable") == 0 || strcmp(level, "avx2") == 0) ? 1e-5 : 0.0;
         for (int layer = 0; layer <= f.L; layer++)
             for (int t = 0; t < f.T; t++)
                 CHECK(cells_agree(loupe_lens_cell_at(result, layer, t),
-                                  loupe_lens_cell_at(sub, layer == 0 ? 0 : 2 * layer, t), 0.0));
+                                  loupe_lens_cell_at(sub, layer == 0 ? 0 : 2 * layer, t), tolerance));
     }
     loupe_lens_free(sub);
     loupe_lens_free(result);

@@ -47,9 +47,10 @@ loupe_status loupe_tokenizer_decode(const loupe_tokenizer *tokenizer, const int3
 size_t loupe_tokenizer_token_text(const loupe_tokenizer *tokenizer, int32_t id, char *buffer, size_t capacity);
 
 typedef struct loupe_tuned_lens loupe_tuned_lens;
+typedef enum loupe_precision { LOUPE_PRECISION_F32 = 0, LOUPE_PRECISION_BF16 } loupe_precision;
 typedef struct loupe_lens_params {
-    int topk; bool subblocks; int position_block; const loupe_tuned_lens *tuned; const int32_t *track_ids;
-    int n_track; bool contributions; bool keep_taps;
+    int topk; bool subblocks; int position_block; loupe_precision precision; const loupe_tuned_lens *tuned;
+    const int32_t *track_ids; int n_track; bool contributions; bool keep_taps;
 } loupe_lens_params;
 loupe_lens_params loupe_lens_default_params(void);
 typedef struct loupe_lens_token { int32_t id; float logit; float prob; int32_t rank; } loupe_lens_token;
@@ -59,6 +60,7 @@ typedef struct loupe_lens_cell {
     loupe_lens_token target; loupe_lens_token input; loupe_lens_token final_top;
     float entropy; float kl_final; float kl_final_rev; float kl_first; float kl_first_rev;
     const loupe_lens_token *tracked; int n_tracked; const loupe_lens_attribution *attribution;
+    float logit_error_bound; bool top1_guaranteed;
 } loupe_lens_cell;
 typedef struct loupe_lens_result loupe_lens_result;
 const int32_t *loupe_lens_ids(const loupe_lens_result *result);

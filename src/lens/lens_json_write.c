@@ -31,7 +31,9 @@ static void write_token(FILE *out, const loupe_lens_token *token) {
     fprintf(out, ", \"rank\": %d}", token->rank);
 }
 
-static void write_cell(FILE *out, const loupe_lens_cell *cell) {
+/* One cell; with precision bf16 also its bound and whether its top-1 is
+ * guaranteed (docs/PRECISION.md). */
+static void write_cell(FILE *out, const loupe_lens_cell *cell, loupe_precision precision) {
     fputs("{\"top\": [", out);
     for (int k = 0; k < cell->n_top; k++) {
         fprintf(out, "%s[%d, ", k ? ", " : "", cell->top_ids[k]);
@@ -77,6 +79,11 @@ static void write_cell(FILE *out, const loupe_lens_cell *cell) {
         }
         fputc(']', out);
     }
+    if (precision == LOUPE_PRECISION_BF16) {
+        fputs(", \"logit_error_bound\": ", out);
+        write_float(out, cell->logit_error_bound);
+        fprintf(out, ", \"top1_guaranteed\": %s", cell->top1_guaranteed ? "true" : "false");
+    }
     fputc('}', out);
 }
 
@@ -113,7 +120,9 @@ static void write_document(FILE *out, const loupe_lens_result *result, const lou
     write_string(out, info->directory);
     fprintf(out, ", \"n_layer\": %d, \"n_embd\": %d, \"n_head\": %d, \"n_vocab\": %d, \"n_ctx\": %d},\n", info->n_layer,
             info->n_embd, info->n_head, info->n_vocab, info->n_ctx);
-    fprintf(out, " \"options\": {\"topk\": %d, \"subblocks\": %s", topk, subblocks ? "true" : "false");
+    const loupe_precision precision = loupe_lens_precision(result);
+    fprintf(out, " \"options\": {\"topk\": %d, \"subblocks\": %s, \"precision\": \"%s\"", topk,
+            subblocks ? "true" : "false", precision == LOUPE_PRECISION_BF16 ? "bf16" : "f32");
     if (contributions) fputs(", \"contributions\": true", out);
     write_track_option(out, loupe_lens_cell_at(result, w->row_first, w->position_first));
     fputs("},\n", out);
@@ -141,7 +150,7 @@ static void write_document(FILE *out, const loupe_lens_result *result, const lou
         fputs(row > w->row_first ? ",\n  [" : "\n  [", out);
         for (int t = w->position_first; t < w->position_end; t++) {
             if (t > w->position_first) fputs(",\n   ", out);
-            write_cell(out, loupe_lens_cell_at(result, row, t));
+            write_cell(out, loupe_lens_cell_at(result, row, t), precision);
         }
         fputc(']', out);
     }

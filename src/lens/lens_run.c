@@ -22,6 +22,11 @@
  * those unembedding rows; the pass checks each against the one its tile
  * holds, and a cell where they differ has its rank recounted from its
  * whole row.
+ *
+ * With precision bf16 the projections run on bf16_gemm.h instead, the
+ * normed rows and the unembedding rounded to BF16 (lens_bf16.h), and each
+ * cell gets the bound of docs/PRECISION.md from its normed row's norm; the
+ * forward pass and everything after the projections are unchanged.
  */
 #include <math.h>
 #include <stdio.h>
@@ -32,9 +37,11 @@
 #include <omp.h>
 #endif
 
+#include "kernels/bf16_gemm.h"
 #include "kernels/matmul.h"
 #include "kernels/tile_gemm.h"
 #include "lens/lens_contributions.h"
+#include "lens/lens_bf16.h"
 #include "lens/lens_fused.h"
 #include "lens/lens_run.h"
 #include "lens/lens_stats.h"
@@ -42,6 +49,7 @@
 #include "lens/lens_track.h"
 #include "loupe.h"
 #include "model/model.h"
+#include "util/cpu_features.h"
 #include "util/error.h"
 
 struct loupe_lens_result {
@@ -58,6 +66,7 @@ struct loupe_lens_result {
     loupe_lens_token *tracked; /* (R, T, N) the cells' tracked point here; NULL when N is 0 */
     loupe_lens_attribution *attributions; /* (R, T) with contributions: the component rows' cells point here */
     float *taps;            /* (R, T, C) with keep_taps, else NULL */
+    loupe_precision precision; /* the projections' (params.precision) */
 };
 
 loupe_lens_params loupe_lens_default_params(void) {
@@ -80,6 +89,13 @@ static loupe_status validate(const loupe_lens_params *params, int n_tokens, loup
         return error_set(error, LOUPE_ERROR_ARGUMENT, "position_block must be 1 .. 4096, not %d",
                          params->position_block);
     if (n_tokens < 1) return error_set(error, LOUPE_ERROR_ARGUMENT, "the text has no tokens");
+    if (params->precision != LOUPE_PRECISION_F32 && params->precision != LOUPE_PRECISION_BF16)
+        return error_set(error, LOUPE_ERROR_ARGUMENT, "precision must be f32 or bf16, not %d", (int)params->precision);
+    if (params->precision == LOUPE_PRECISION_BF16 && !bf16_gemm_available())
+        return error_set(error, LOUPE_ERROR_UNSUPPORTED,
+                         "--precision bf16: this CPU has no AVX512_BF16 (vdpbf16ps) at the level in force (%s); "
+                         "use --precision f32",
+                         cpu_level_name(cpu_features_level()));
     return LOUPE_OK;
 }
 
@@ -200,6 +216,7 @@ static loupe_status attach_attributions(loupe_lens_result *result, const loupe_m
 void lens_result_copy_positions(loupe_lens_result *to, int to_first, const loupe_lens_result *from,
                                 int from_first, int n) {
     const int K = to->topk;
+    to->precision = from->precision;
     memcpy(to->ids + to_first, from->ids + from_first, (size_t)n * sizeof *to->ids);
     for (int r = 0; r < to->n_rows; r++) {
         size_t to_index = (size_t)r * to->n_positions + to_first;
@@ -251,10 +268,19 @@ typedef struct lens_sweep {
     int R, T, C, V, K, B;
     int n_threads;
     bool use_tile_gemm;        /* the AVX-512 kernel of tile_gemm.h, else matmul (BLAS) */
+    bool use_bf16;             /* precision bf16: bf16_gemm.h on the BF16 copies below, neither of the above */
+    lens_bf16_unembedding bf16_unembedding; /* (V, Kp) with use_bf16 */
     float *normed;             /* (R B, C) normed taps: rows 0 .. R-2 of the block, position-major
                                   (i (R-1) + r), then the next block's final row */
     float *packed;             /* the same rows packed for tile_gemm (tile_gemm_packed_floats(R B, C));
                                   NULL without it */
+    uint16_t *normed_bf16;     /* with use_bf16: (R B rounded up to 32, Kp) the normed rows in BF16
+                                  (bf16_convert_rows), in the order of normed */
+    uint16_t *token_rows_bf16; /* with use_bf16: the BF16 unembedding rows of the tokens ranked, (3 B)
+                                  packed as the unembedding is (bf16_gemm_pack_panel) */
+    uint16_t *recount_bf16;    /* with use_bf16: (32, Kp) one normed row in BF16, for a recount */
+    int stripe_align;          /* stripes begin at multiples of this: 32 with use_bf16 (the kernel
+                                  starts at a panel of the unembedding), else 1 */
     float *tiles;              /* (threads, R B, CHUNK) */
     float *chunk_weights;      /* (threads, CHUNK, C) a chunk of a BF16/F16 unembedding as floats; NULL for F32 */
     double *scratch;           /* (threads, 2 CHUNK) */
@@ -296,6 +322,10 @@ static float *final_logits_of(const lens_sweep *sweep, int block) { return sweep
 static void sweep_free(lens_sweep *sweep) {
     free(sweep->normed);
     free(sweep->packed);
+    free(sweep->normed_bf16);
+    free(sweep->token_rows_bf16);
+    free(sweep->recount_bf16);
+    lens_bf16_unembedding_free(&sweep->bf16_unembedding);
     free(sweep->tiles);
     free(sweep->chunk_weights);
     free(sweep->scratch);
@@ -308,7 +338,16 @@ static void sweep_free(lens_sweep *sweep) {
     free(sweep->recount);
 }
 
-static int sweep_build(lens_sweep *sweep, const loupe_model *model, int R, int T, int K, int B) {
+/* Aligned, zeroed storage for n BF16 values (a whole number of 64-byte
+ * lines): rows the kernel reads past those in use are zeros. */
+static uint16_t *bf16_alloc(size_t n) {
+    const size_t bytes = (n * sizeof(uint16_t) + 63) / 64 * 64;
+    uint16_t *values = aligned_alloc(64, bytes);
+    if (values != NULL) memset(values, 0, bytes);
+    return values;
+}
+
+static int sweep_build(lens_sweep *sweep, const loupe_model *model, int R, int T, int K, int B, bool bf16) {
     memset(sweep, 0, sizeof *sweep);
     sweep->model = model;
     sweep->unembedding = &model->unembedding;
@@ -318,7 +357,20 @@ static int sweep_build(lens_sweep *sweep, const loupe_model *model, int R, int T
     sweep->n_threads = max_threads();
     size_t threads = (size_t)sweep->n_threads;
     sweep->normed = malloc(block_rows * C * sizeof(float));
-    sweep->use_tile_gemm = tile_gemm_available();
+    sweep->use_bf16 = bf16;
+    sweep->stripe_align = bf16 ? BF16_GEMM_PANEL_ROWS : 1;
+    sweep->use_tile_gemm = !bf16 && tile_gemm_available();
+    if (bf16) {
+        const size_t Kp = (size_t)bf16_gemm_padded_width(sweep->C);
+        sweep->normed_bf16 = bf16_alloc((size_t)bf16_gemm_padded_rows((int)block_rows) * Kp);
+        sweep->token_rows_bf16 = bf16_alloc(bf16_gemm_packed_values(LENS_TOKEN_COUNT * B, sweep->C));
+        sweep->recount_bf16 = bf16_alloc((size_t)bf16_gemm_padded_rows(1) * Kp);
+        if (!sweep->normed_bf16 || !sweep->token_rows_bf16 || !sweep->recount_bf16 ||
+            !lens_bf16_unembedding_build(&sweep->bf16_unembedding, sweep->unembedding, sweep->V, sweep->C)) {
+            sweep_free(sweep);
+            return -1;
+        }
+    }
     /* aligned_alloc wants a multiple of the alignment: 32 K floats per panel are. */
     if (sweep->use_tile_gemm)
         sweep->packed = aligned_alloc(64, tile_gemm_packed_floats((int)block_rows, sweep->C) * sizeof(float));
@@ -343,7 +395,11 @@ static int sweep_build(lens_sweep *sweep, const loupe_model *model, int R, int T
     return 0;
 }
 
-static int stripe_begin(int stripe, int V) { return (int)((int64_t)stripe * V / LENS_VOCAB_STRIPES); }
+/* The first entry of a stripe (STRIPES: V), a multiple of align but for V. */
+static int stripe_begin(int stripe, int V, int align) {
+    const int begin = (int)((int64_t)stripe * V / LENS_VOCAB_STRIPES);
+    return begin == V ? V : begin / align * align;
+}
 
 /* The ids whose ranks cell (position t) counts: target, input, final top. */
 static void cell_tokens(const lens_sweep *sweep, const int32_t *ids, int t, int32_t tokens[LENS_TOKEN_COUNT]) {
@@ -355,28 +411,60 @@ static void cell_tokens(const lens_sweep *sweep, const int32_t *ids, int t, int3
 /* Normed taps of the step's rows, the logits of the block's ranked tokens,
  * and every stripe's states set to start. Called by every thread of the
  * sweep's parallel region. */
-static void step_prepare(lens_sweep *sweep, const float *taps, const int32_t *ids, const lens_step *step) {
+/* The bound of cell (row, t) whose normed row is normed (C): 0 in f32,
+ * where the lens is the exact one. */
+static void set_cell_bound(const lens_sweep *sweep, loupe_lens_result *result, int row, int t, const float *normed) {
+    result->cells[(size_t)row * result->n_positions + t].logit_error_bound =
+        sweep->use_bf16
+            ? lens_bf16_logit_error_bound(&sweep->bf16_unembedding, lens_bf16_row_norm(normed, sweep->C))
+            : 0.0f;
+}
+
+static void step_prepare(lens_sweep *sweep, loupe_lens_result *result, const float *taps, const int32_t *ids,
+                         const lens_step *step) {
     const int R = sweep->R, C = sweep->C, V = sweep->V, T = sweep->T, n = step->n;
     const int rows = R - 1, M = rows * n, n_tokens = LENS_TOKEN_COUNT * n;
+    const int Kp = bf16_gemm_padded_width(C);
 #pragma omp for schedule(static)
     for (int i = 0; i < n; i++) {
-        for (int r = 0; r < rows; r++)
-            loupe_model_final_norm(sweep->model, taps + ((size_t)r * T + step->begin + i) * C, 1,
-                                   sweep->normed + ((size_t)i * rows + r) * C);
+        for (int r = 0; r < rows; r++) {
+            float *normed = sweep->normed + ((size_t)i * rows + r) * C;
+            loupe_model_final_norm(sweep->model, taps + ((size_t)r * T + step->begin + i) * C, 1, normed);
+            set_cell_bound(sweep, result, r, step->begin + i, normed);
+        }
         int32_t tokens[LENS_TOKEN_COUNT];
         cell_tokens(sweep, ids, step->begin + i, tokens);
         for (int k = 0; k < LENS_TOKEN_COUNT; k++) {
             int32_t id = tokens[k] >= 0 ? tokens[k] : 0;
-            weight_view_to_f32(sweep->unembedding, id, 1, 0, C, sweep->token_rows + ((size_t)i * LENS_TOKEN_COUNT + k) * C,
-                               C);
+            if (sweep->use_bf16)
+                bf16_gemm_copy_packed_row(sweep->token_rows_bf16, i * LENS_TOKEN_COUNT + k,
+                                          sweep->bf16_unembedding.rows, id, C);
+            else
+                weight_view_to_f32(sweep->unembedding, id, 1, 0, C,
+                                   sweep->token_rows + ((size_t)i * LENS_TOKEN_COUNT + k) * C, C);
         }
     }
     const float *final_taps = taps + (size_t)rows * T * C;
 #pragma omp for schedule(static)
-    for (int j = 0; j < step->n_next; j++)
-        loupe_model_final_norm(sweep->model, final_taps + (size_t)(step->next_begin + j) * C, 1,
-                               sweep->normed + ((size_t)M + j) * C);
-    if (sweep->use_tile_gemm) {
+    for (int j = 0; j < step->n_next; j++) {
+        float *normed = sweep->normed + ((size_t)M + j) * C;
+        loupe_model_final_norm(sweep->model, final_taps + (size_t)(step->next_begin + j) * C, 1, normed);
+        set_cell_bound(sweep, result, rows, step->next_begin + j, normed);
+    }
+    if (sweep->use_bf16) {
+#pragma omp for schedule(static)
+        for (int row = 0; row < M + step->n_next; row++)
+            bf16_convert_rows(sweep->normed_bf16 + (size_t)row * Kp, sweep->normed + (size_t)row * C, 1, C);
+        /* The tokens' logits with the kernel of the tiles: the same bits;
+         * one panel of token rows per call. */
+#pragma omp for schedule(static)
+        for (int j0 = 0; j0 < n_tokens; j0 += BF16_GEMM_PANEL_ROWS) {
+            int columns = n_tokens - j0 < BF16_GEMM_PANEL_ROWS ? n_tokens - j0 : BF16_GEMM_PANEL_ROWS;
+            if (M > 0)
+                bf16_gemm(sweep->token_logits + j0, n_tokens, sweep->normed_bf16, M,
+                          sweep->token_rows_bf16 + (size_t)j0 * Kp, columns, C);
+        }
+    } else if (sweep->use_tile_gemm) {
 #pragma omp for schedule(static)
         for (int panel = 0; panel < tile_gemm_panels(M + step->n_next); panel++)
             tile_gemm_pack_panel(sweep->packed, sweep->normed, M + step->n_next, C, panel);
@@ -427,14 +515,17 @@ static void step_sweep(lens_sweep *sweep, const lens_step *step) {
         double *scratch = sweep->scratch + (size_t)thread_index() * 2 * LENS_VOCAB_CHUNK;
         const float *in_place = weight_view_f32(sweep->unembedding);
         lens_row_state *states = sweep->states + (size_t)stripe * R * n;
-        const int end = stripe_begin(stripe + 1, V);
-        for (int v0 = stripe_begin(stripe, V); v0 < end; v0 += LENS_VOCAB_CHUNK) {
+        const int end = stripe_begin(stripe + 1, V, sweep->stripe_align);
+        for (int v0 = stripe_begin(stripe, V, sweep->stripe_align); v0 < end; v0 += LENS_VOCAB_CHUNK) {
             const int chunk = end - v0 < LENS_VOCAB_CHUNK ? end - v0 : LENS_VOCAB_CHUNK;
             /* tile (M + n_next, chunk) = normed x the chunk's unembedding rows, transposed */
             const float *chunk_rows = in_place ? in_place + (size_t)v0 * C : chunk_weights_of(sweep);
-            if (tile_rows > 0 && in_place == NULL)
+            if (tile_rows > 0 && in_place == NULL && !sweep->use_bf16)
                 weight_view_to_f32(sweep->unembedding, v0, chunk, 0, C, chunk_weights_of(sweep), C);
-            if (tile_rows > 0 && sweep->use_tile_gemm)
+            if (tile_rows > 0 && sweep->use_bf16)
+                bf16_gemm(tile, chunk, sweep->normed_bf16, tile_rows,
+                          sweep->bf16_unembedding.rows + (size_t)v0 * bf16_gemm_padded_width(C), chunk, C);
+            else if (tile_rows > 0 && sweep->use_tile_gemm)
                 tile_gemm(tile, chunk, sweep->packed, tile_rows, chunk_rows, chunk, C);
             else if (tile_rows > 0)
                 matmul(tile, sweep->normed, chunk_rows, NULL, tile_rows, C, chunk, MATMUL_WEIGHT_OUT_IN, false);
@@ -448,16 +539,20 @@ static void step_sweep(lens_sweep *sweep, const lens_step *step) {
     }
 }
 
-static void store_cell(loupe_lens_result *result, int row, int t, const lens_row_stats *stats) {
+/* Cell (row, t) <- stats; its logit_error_bound is already set. exact: the
+ * f32 lens, whose top-1 is the exact one by definition. */
+static void store_cell(loupe_lens_result *result, int row, int t, const lens_row_stats *stats, bool exact) {
     size_t index = (size_t)row * result->n_positions + t;
     loupe_lens_cell *cell = &result->cells[index];
     int32_t *top_ids = result->top_ids + index * result->topk;
     float *top_probs = result->top_probs + index * result->topk;
-    memcpy(top_ids, stats->top_ids, (size_t)stats->n_top * sizeof *top_ids);
-    memcpy(top_probs, stats->top_probs, (size_t)stats->n_top * sizeof *top_probs);
+    /* The states keep a second entry for top1_guaranteed even when topk is 1. */
+    const int n_top = stats->n_top < result->topk ? stats->n_top : result->topk;
+    memcpy(top_ids, stats->top_ids, (size_t)n_top * sizeof *top_ids);
+    memcpy(top_probs, stats->top_probs, (size_t)n_top * sizeof *top_probs);
     cell->top_ids = top_ids;
     cell->top_probs = top_probs;
-    cell->n_top = stats->n_top;
+    cell->n_top = n_top;
     cell->target = stats->target;
     cell->input = stats->input;
     cell->final_top = stats->final_top;
@@ -466,6 +561,9 @@ static void store_cell(loupe_lens_result *result, int row, int t, const lens_row
     cell->kl_final_rev = stats->kl_final_rev;
     cell->kl_first = stats->kl_first;
     cell->kl_first_rev = stats->kl_first_rev;
+    /* With one entry there is no second to beat. */
+    cell->top1_guaranteed = exact || stats->n_top < 2 ||
+                            (double)stats->top_logits[0] - stats->top_logits[1] > 2.0 * cell->logit_error_bound;
 }
 
 /* 1 + the entries of row_logits (V) strictly above entry id. */
@@ -478,8 +576,13 @@ static int32_t rank_in_row(const float *row_logits, int V, int32_t id) {
 /* The rank of a token whose logit in the tile was not the one counted
  * against: recounted on the whole row, projected again. */
 static int32_t recount_rank(lens_sweep *sweep, const float *normed_row, int32_t id) {
-    matmul_view(sweep->recount, normed_row, sweep->unembedding, NULL, 1, sweep->C, sweep->V, MATMUL_WEIGHT_OUT_IN,
-                false, chunk_weights_of(sweep));
+    if (sweep->use_bf16) {
+        bf16_convert_rows(sweep->recount_bf16, normed_row, 1, sweep->C);
+        bf16_gemm(sweep->recount, sweep->V, sweep->recount_bf16, 1, sweep->bf16_unembedding.rows, sweep->V, sweep->C);
+    } else {
+        matmul_view(sweep->recount, normed_row, sweep->unembedding, NULL, 1, sweep->C, sweep->V, MATMUL_WEIGHT_OUT_IN,
+                    false, chunk_weights_of(sweep));
+    }
     return rank_in_row(sweep->recount, sweep->V, id);
 }
 
@@ -519,7 +622,7 @@ static void step_finish(lens_sweep *sweep, loupe_lens_result *result, const lens
                                                    tokens[k]->id);
                 }
             }
-            store_cell(result, r, step->begin + i, &stats);
+            store_cell(result, r, step->begin + i, &stats, !sweep->use_bf16);
         }
     }
     const float *next_final_logits = final_logits_of(sweep, step->block + 1);
@@ -532,9 +635,15 @@ loupe_status lens_project_taps(const loupe_model *model, const float *taps, cons
                                const loupe_lens_params *params, loupe_lens_result *result, loupe_error *error) {
     const int R = result->n_rows, T = result->n_positions, K = result->topk;
     const int B = params->position_block < T ? params->position_block : T;
+    loupe_model_info info;
+    loupe_model_get_info(model, &info);
+    const bool bf16 = params->precision == LOUPE_PRECISION_BF16;
+    /* top1_guaranteed compares the top-1 with the second: the states keep two. */
+    const int state_topk = bf16 && K < 2 && info.n_vocab >= 2 ? 2 : K;
     lens_sweep sweep;
-    if (sweep_build(&sweep, model, R, T, K, B) != 0)
+    if (sweep_build(&sweep, model, R, T, state_topk, B, bf16) != 0)
         return error_set(error, LOUPE_ERROR_MEMORY, "out of memory for the lens of %d tokens", T);
+    result->precision = params->precision;
     sweep.next_ids = next_ids;
     const int32_t *ids = result->ids;
     /* The sweep runs its matmuls on threads of its own. */
@@ -546,7 +655,7 @@ loupe_status lens_project_taps(const loupe_model *model, const float *taps, cons
 #pragma omp parallel
     for (int block = -1; block < n_blocks; block++) {
         lens_step step = step_of(block, B, T);
-        step_prepare(&sweep, taps, ids, &step);
+        step_prepare(&sweep, result, taps, ids, &step);
         step_sweep(&sweep, &step);
         step_finish(&sweep, result, &step);
     }
@@ -641,6 +750,8 @@ void loupe_lens_free(loupe_lens_result *result) {
 int loupe_lens_n_rows(const loupe_lens_result *result) { return result->n_rows; }
 
 int loupe_lens_n_positions(const loupe_lens_result *result) { return result->n_positions; }
+
+loupe_precision loupe_lens_precision(const loupe_lens_result *result) { return result->precision; }
 
 const char *loupe_lens_row_name(const loupe_lens_result *result, int row) {
     if (row < 0 || row >= result->n_rows) return NULL;

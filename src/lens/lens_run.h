@@ -23,7 +23,8 @@ loupe_lens_result *lens_result_create(int n_layer, bool subblocks, int T, int K)
 loupe_status lens_params_check_one_text(const loupe_lens_params *params, const char *what, loupe_error *error);
 
 /* Copies n positions from `from` (starting at from_first) into `to` (at
- * to_first): ids and every row's cells. Both have the same rows and K. */
+ * to_first): ids, every row's cells (bounds included) and the precision.
+ * Both have the same rows and K. */
 void lens_result_copy_positions(loupe_lens_result *to, int to_first, const loupe_lens_result *from,
                                 int from_first, int n);
 

@@ -17,6 +17,11 @@
  * cpu_features_check reports the value as an error (loupe_model_open
  * refuses to open a model with it), so a mistyped override cannot pass
  * unnoticed.
+ *
+ * Two features stand outside the levels: AVX512_BF16 (vdpbf16ps) and AMX's
+ * BF16 tiles, which only the opt-in bf16 lens uses (kernels/bf16_gemm.h).
+ * They are offered when the level in force is avx512 and the CPU has them;
+ * no kernel emulates them.
  */
 #ifndef LOUPE_UTIL_CPU_FEATURES_H
 #define LOUPE_UTIL_CPU_FEATURES_H
@@ -37,6 +42,17 @@ cpu_level cpu_features_level(void);
 
 /* The best level this CPU (and its OS) supports, whatever LOUPE_CPU says. */
 cpu_level cpu_features_detected(void);
+
+/* Whether the AVX512_BF16 instructions may run: the level in force is
+ * avx512 (so LOUPE_CPU=avx2 or portable turns them off) and the CPU has
+ * them. */
+bool cpu_features_bf16(void);
+
+/* Whether the AMX tile unit's BF16 product (TDPBF16PS) may run: as
+ * cpu_features_bf16, the CPU has AMX-TILE and AMX-BF16, and the OS granted
+ * this process the tile registers (Linux's arch_prctl ARCH_REQ_XCOMP_PERM,
+ * asked on the first call). */
+bool cpu_features_amx_bf16(void);
 
 /* LOUPE_OK when LOUPE_CPU is unset, empty, or a level this CPU has; else
  * LOUPE_ERROR_ARGUMENT (a value that names no level) or

@@ -517,6 +517,10 @@ else
   echo "E904: this CPU has every level: not reproducible here"
 fi
 
+# LOUPE_CPU=avx2 turns the BF16 instructions off on any CPU
+check E2121 1 "--precision bf16: this CPU has no AVX512_BF16 \(vdpbf16ps\) at the level in force \((portable|avx2)\); use --precision f32" \
+  env LOUPE_CPU=avx2 "$loupe" lens --precision bf16 x
+
 # ---------------------------------------------------------------- corpus and count: the command line
 printf 'In the beginning God created the heaven and the earth.\n\nAnd God said, Let there be light.\n' >"$work/corpus.txt"
 corpus=$work/corpus.txt

@@ -23,7 +23,7 @@ check(lens["schema"] == "loupe.lens/1", "schema is %r" % lens["schema"])
 for key in ("n_layer", "n_embd", "n_head", "n_vocab", "n_ctx", "directory"):
     check(lens["model"][key] == info[key], "model.%s %r != info %r" % (key, lens["model"][key], info[key]))
 check(lens["model"]["name"] == info["directory"].rstrip("/").split("/")[-1], "model.name is not the folder's name")
-check(lens["options"] == {"topk": 5, "subblocks": False}, "options %r" % lens["options"])
+check(lens["options"] == {"topk": 5, "subblocks": False, "precision": "f32"}, "options %r" % lens["options"])
 check(lens["rows"] == [0, L + 1] and lens["positions"] == [0, T], "window %r %r" % (lens["rows"], lens["positions"]))
 check(lens["layers"] == ["input"] + ["h%d" % i for i in range(1, L + 1)], "layers %r" % lens["layers"])
 check([t["id"] for t in lens["tokens"]] == tokens["ids"], "token ids differ from loupe tokenize")
