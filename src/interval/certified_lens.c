@@ -21,6 +21,7 @@
 #include "interval/ball.h"
 #include "interval/ball_matmul.h"
 #include "interval/certified_forward.h"
+#include "kernels/parallel.h"
 #include "kernels/vector_exp.h"
 #include "model/model.h"
 #include "util/error.h"
@@ -197,22 +198,6 @@ static void state_free(certified_lens_state *s) {
     ball_matmul_workspace_free(&s->products);
 }
 
-static int max_threads(void) {
-#ifdef _OPENMP
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
-}
-
-static int thread_index(void) {
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
-
 static int state_build(certified_lens_state *s, size_t R, size_t T, size_t C, size_t V) {
     *s = (certified_lens_state){0};
     size_t taps = R * T * C, chunk = CERTIFIED_LENS_CHUNK;
@@ -226,7 +211,7 @@ static int state_build(certified_lens_state *s, size_t R, size_t T, size_t C, si
     s->unembedding_values = malloc(V * C * sizeof(double));
     s->unembedding_magnitudes = malloc(V * C * sizeof(float));
     s->unembedding_floats = malloc(V * C * sizeof(float));
-    s->cell_scratch = malloc((size_t)max_threads() * 2 * V * sizeof(float));
+    s->cell_scratch = malloc((size_t)parallel_max_threads() * 2 * V * sizeof(float));
     if (s->tap_mid == NULL || s->tap_rad == NULL || s->normed_mid == NULL || s->normed_rad == NULL ||
         s->logit_mid == NULL || s->logit_rad == NULL || s->unembedding_values == NULL ||
         s->unembedding_magnitudes == NULL || s->unembedding_floats == NULL || s->cell_scratch == NULL || s->radius_scratch == NULL ||
@@ -248,7 +233,7 @@ static void chunk_run(certified_lens_state *s, certified_lens *lens, const ball_
 #pragma omp parallel for schedule(dynamic, 1)
     for (int i = 0; i < n; i++) {
         int cell = first + i, t = cell % T;
-        float *scratch = s->cell_scratch + (size_t)thread_index() * 2 * V;
+        float *scratch = s->cell_scratch + (size_t)parallel_thread_index() * 2 * V;
         cell_scratch cs = {.lo_exp = scratch, .hi_exp = scratch + V};
         cell_compute(&lens->cells[cell], s->logit_mid + (size_t)i * V, s->logit_rad + (size_t)i * V, V, ids[t],
                      t + 1 < T ? ids[t + 1] : -1, &cs);

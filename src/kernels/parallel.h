@@ -13,6 +13,10 @@
 
 #include <stddef.h>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 /* Below these a loop stays on one thread: elements of an elementwise or
  * row-wise loop, and multiply-adds of a product (vectorised, some twenty
  * times cheaper each). */
@@ -23,5 +27,24 @@ static inline int parallel_worth(size_t elements) { return elements >= PARALLEL_
 
 /* Whether a product of `multiply_adds` multiply-adds is worth a team. */
 static inline int parallel_worth_products(size_t multiply_adds) { return multiply_adds >= PARALLEL_MIN_MULTIPLY_ADDS; }
+
+/* The most threads a parallel region may have (1 without OpenMP). */
+static inline int parallel_max_threads(void) {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+/* The calling thread's index in its team, 0 .. parallel_max_threads() - 1
+ * (0 without OpenMP, or outside a parallel region). */
+static inline int parallel_thread_index(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
 
 #endif

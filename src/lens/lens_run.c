@@ -39,6 +39,7 @@
 
 #include "kernels/bf16_gemm.h"
 #include "kernels/matmul.h"
+#include "kernels/parallel.h"
 #include "kernels/tile_gemm.h"
 #include "lens/lens_contributions.h"
 #include "lens/lens_bf16.h"
@@ -242,22 +243,6 @@ void lens_result_copy_positions(loupe_lens_result *to, int to_first, const loupe
  * the number of threads. */
 enum { LENS_VOCAB_CHUNK = 512, LENS_VOCAB_STRIPES = 32 };
 
-static int max_threads(void) {
-#ifdef _OPENMP
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
-}
-
-static int thread_index(void) {
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
-
 /* Working memory of the sweep, sized once for blocks of B positions. The
  * final row is projected one block ahead: the sweep of block b computes
  * rows 0 .. R-2 of block b and the final row of block b + 1, whose whole
@@ -313,7 +298,7 @@ static lens_step step_of(int block, int B, int T) {
 static float *chunk_weights_of(const lens_sweep *sweep) {
     _Static_assert((int)LENS_VOCAB_CHUNK >= (int)MATMUL_PANEL_COLUMNS, "a chunk must hold matmul_view's panel");
     if (sweep->chunk_weights == NULL) return NULL;
-    return sweep->chunk_weights + (size_t)thread_index() * LENS_VOCAB_CHUNK * sweep->C;
+    return sweep->chunk_weights + (size_t)parallel_thread_index() * LENS_VOCAB_CHUNK * sweep->C;
 }
 
 /* The kept final-row logits (B, V) of block `block`. */
@@ -354,7 +339,7 @@ static int sweep_build(lens_sweep *sweep, const loupe_model *model, int R, int T
     sweep->R = R, sweep->T = T, sweep->K = K, sweep->B = B;
     sweep->C = model->description.n_embd, sweep->V = model->description.n_vocab;
     size_t block_rows = (size_t)R * B, C = (size_t)sweep->C, V = (size_t)sweep->V;
-    sweep->n_threads = max_threads();
+    sweep->n_threads = parallel_max_threads();
     size_t threads = (size_t)sweep->n_threads;
     sweep->normed = malloc(block_rows * C * sizeof(float));
     sweep->use_bf16 = bf16;
@@ -511,8 +496,8 @@ static void step_sweep(lens_sweep *sweep, const lens_step *step) {
     float *next_final_logits = final_logits_of(sweep, step->block + 1);
 #pragma omp for schedule(dynamic, 1)
     for (int stripe = 0; stripe < LENS_VOCAB_STRIPES; stripe++) {
-        float *tile = sweep->tiles + (size_t)thread_index() * R * sweep->B * LENS_VOCAB_CHUNK;
-        double *scratch = sweep->scratch + (size_t)thread_index() * 2 * LENS_VOCAB_CHUNK;
+        float *tile = sweep->tiles + (size_t)parallel_thread_index() * R * sweep->B * LENS_VOCAB_CHUNK;
+        double *scratch = sweep->scratch + (size_t)parallel_thread_index() * 2 * LENS_VOCAB_CHUNK;
         const float *in_place = weight_view_f32(sweep->unembedding);
         lens_row_state *states = sweep->states + (size_t)stripe * R * n;
         const int end = stripe_begin(stripe + 1, V, sweep->stripe_align);
