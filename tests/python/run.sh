@@ -30,7 +30,9 @@ done
 
 export LOUPE_LIBRARY="$library" LOUPE_EXECUTABLE="$command" PYTHONPATH="$root/python${PYTHONPATH:+:$PYTHONPATH}"
 export PYTHONDONTWRITEBYTECODE=1
-if ldd "$library" | grep -q libasan; then
+# (not `ldd | grep -q`: grep's early exit can kill ldd by SIGPIPE, which
+# pipefail then reads as no match)
+if [[ "$(ldd "$library")" == *libasan* ]]; then
   # the interpreter is not instrumented: its own allocations are not ours to judge
   export LD_PRELOAD=$(cc -print-file-name=libasan.so)
   export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:quarantine_size_mb=1}
