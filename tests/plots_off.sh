@@ -10,7 +10,7 @@ LOUPE=${1:?usage: plots_off.sh path/to/loupe-built-with-LOUPE_PLOTS=OFF}
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-if ldd "$LOUPE" | grep -qE 'libcairo|libpango'; then
+if ldd "$LOUPE" | grep -E 'libcairo|libpango' >/dev/null; then
     echo "FAIL: $LOUPE links cairo or pango" >&2
     exit 1
 fi
