@@ -21,6 +21,10 @@
 #include "tuned/tuned_lens.h"
 #include "util/error.h"
 
+/* e^x is a normal float (above FLT_MIN, 1.18e-38) for x above ln FLT_MIN =
+ * -87.34; below this the exps of the tile are flushed to 0. */
+#define EXP_NORMAL_FLOOR -87.0f
+
 struct lens_loss_workspace {
     const loupe_model *model;
     lens_loss_kind kind;
@@ -106,6 +110,19 @@ static void norm_backward(const model_description *description, const float *wei
     }
 }
 
+/* e (n) = exp(z - top), the max subtracted before any exp; e may equal z.
+ * Where z - top is below EXP_NORMAL_FLOOR the result is 0 rather than a
+ * subnormal float: terms under FLT_MIN x e^0 change no float32 sum of the
+ * row (its max contributes 1), and subnormal operands slow every later
+ * product with the tile (the matrix products) several times over. */
+static void exp_below_max(const float *z, float *e, int n, float top) {
+    for (int v = 0; v < n; v++) {
+        const float shifted = z[v] - top;
+        e[v] = shifted < EXP_NORMAL_FLOOR ? -INFINITY : shifted;
+    }
+    vector_exp(e, e, (size_t)n);
+}
+
 /* Points w->chunk at the unembedding rows v0 .. v0 + chunk - 1 as float32
  * and computes the tile (rows, chunk) of logits of the normed rows. */
 static void chunk_logits(lens_loss_workspace *w, int rows, int v0, int chunk) {
@@ -169,9 +186,7 @@ loupe_status lens_loss_accumulate(lens_loss_workspace *w, const loupe_tuned_lens
                 float top = (float)w->row_max[r];
                 for (int v = 0; v < chunk; v++) top = zf[v] > top ? zf[v] : top;
                 final_scale[t] = w->row_max[r] == -INFINITY ? 0.0 : exp(w->row_max[r] - top);
-                float *e = w->final_probs + (size_t)t * chunk;
-                for (int v = 0; v < chunk; v++) e[v] = zf[v] - top; /* max subtracted before any exp */
-                vector_exp(e, e, (size_t)chunk);
+                exp_below_max(zf, w->final_probs + (size_t)t * chunk, chunk, top);
                 w->row_max[r] = top;
             }
         }
@@ -191,8 +206,7 @@ loupe_status lens_loss_accumulate(lens_loss_workspace *w, const loupe_tuned_lens
             float top = (float)w->row_max[r];
             for (int v = 0; v < chunk; v++) top = z[v] > top ? z[v] : top;
             const double rescale = w->row_max[r] == -INFINITY ? 0.0 : exp(w->row_max[r] - top);
-            for (int v = 0; v < chunk; v++) z[v] -= top;
-            vector_exp(z, z, (size_t)chunk);
+            exp_below_max(z, z, chunk, top);
             double sum = 0.0;
             for (int v = 0; v < chunk; v++) sum += z[v];
             w->row_sum[r] = w->row_sum[r] * rescale + sum;
