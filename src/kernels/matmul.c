@@ -104,6 +104,12 @@ void matmul_strided(float *out, int ldo, const float *in, int ldi, const float *
     sgemm(out, ldo, in, ldi, weight, ldw, M, K, N, layout, scale, 0.0f);
 }
 
+void matmul_strided_add(float *out, int ldo, const float *in, int ldi, const float *weight, int ldw, int M, int K,
+                        int N, matmul_layout layout, float scale) {
+    pthread_once(&blas_single_thread_once, blas_single_thread);
+    sgemm(out, ldo, in, ldi, weight, ldw, M, K, N, layout, scale, 1.0f);
+}
+
 int matmul_set_threads(int n_threads) {
     int previous = openblas_get_num_threads();
     openblas_set_num_threads(n_threads > 0 ? n_threads : 1);

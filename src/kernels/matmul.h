@@ -52,6 +52,11 @@ size_t matmul_scratch_floats(int K);
 void matmul_strided(float *out, int ldo, const float *in, int ldi, const float *weight, int ldw, int M, int K,
                     int N, matmul_layout layout, float scale);
 
+/* The same product added to out: out (M, N) += scale x in x weight, with
+ * matmul_strided's layouts, leading dimensions and thread. */
+void matmul_strided_add(float *out, int ldo, const float *in, int ldi, const float *weight, int ldw, int M, int K,
+                        int N, matmul_layout layout, float scale);
+
 /* Sets the threads BLAS may use inside one matmul call (at least 1) and
  * returns the previous setting. Callers that run matmuls on several threads
  * of their own set 1 for that time, then restore. */

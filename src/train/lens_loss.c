@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "kernels/matmul.h"
+#include "kernels/parallel.h"
 #include "kernels/vector_exp.h"
 #include "model/model.h"
 #include "tuned/tuned_lens.h"
@@ -28,19 +29,22 @@
 struct lens_loss_workspace {
     const loupe_model *model;
     lens_loss_kind kind;
-    int L, C, V, max_tokens;
+    int L, C, V, max_tokens, n_threads;
     float *translated; /* (L, n, C) u = h + A h + b of the scored positions */
-    float *normed;     /* (L n + n, C) final_norm(u), then the final row's normed (KL) */
-    float *tile;       /* (L n + n, CHUNK) */
-    double *row_max;   /* (L n + n) */
-    double *row_sum;   /* (L n + n) sum of exp(z - max) */
-    float *grad_normed; /* (L n + n, C) the rows' running S = sum exp(z - m) W, then dL/dnormed (L n rows) */
+    float *normed;     /* (n, R, C) per position t its R rows: final_norm(u_i) for i < L, the final row's (KL) */
+    float *tiles;      /* (threads, BLOCK R, CHUNK) one tile of logits per thread */
+    float *final_exps; /* (threads, CHUNK) exp(zf - mf) of one final row (KL) */
+    double *row_max;   /* (n R) */
+    double *row_sum;   /* (n R) sum of exp(z - max) */
+    double *cross;     /* (n R) KL: sum exp(zf - mf) (zf - z) on the final row's scale; CE: the target's logit */
+    float *grad_normed; /* (n, R, C) the rows' running S = sum exp(z - m) W, then dL/dnormed (lens rows) */
     float *grad_translated; /* (n, C) dL/du of one layer */
     float *transposed; /* (C, n) the same, transposed for the product with h */
-    float *final_probs; /* (n, CHUNK) exp(zf - mf) of the final row, for one chunk (KL) */
     float *chunk_rows;  /* (CHUNK, C) the chunk's unembedding rows as float32 (F16/BF16 weights) */
-    const float *chunk; /* (chunk, C) the current chunk's rows: in place for F32, else chunk_rows */
 };
+
+/* Rows per position: the L lens rows, then the final row for KL. */
+static int rows_per_position(const lens_loss_workspace *w) { return w->L + (w->kind == LENS_LOSS_KL ? 1 : 0); }
 
 lens_loss_workspace *lens_loss_workspace_create(const loupe_model *model, int max_tokens, lens_loss_kind kind) {
     lens_loss_workspace *w = calloc(1, sizeof *w);
@@ -49,19 +53,22 @@ lens_loss_workspace *lens_loss_workspace_create(const loupe_model *model, int ma
     w->kind = kind;
     w->L = model->description.n_layer, w->C = model->description.n_embd, w->V = model->description.n_vocab;
     w->max_tokens = max_tokens;
-    size_t n = (size_t)max_tokens, C = (size_t)w->C, rows = (size_t)(w->L + 1) * n;
+    w->n_threads = parallel_max_threads();
+    const size_t n = (size_t)max_tokens, C = (size_t)w->C, R = (size_t)rows_per_position(w), rows = n * R;
+    const size_t threads = (size_t)w->n_threads;
     w->translated = malloc((size_t)w->L * n * C * sizeof(float));
     w->normed = malloc(rows * C * sizeof(float));
-    w->tile = malloc(rows * LENS_LOSS_CHUNK * sizeof(float));
+    w->tiles = malloc(threads * LENS_LOSS_BLOCK * R * LENS_LOSS_CHUNK * sizeof(float));
+    w->final_exps = malloc(threads * LENS_LOSS_CHUNK * sizeof(float));
     w->row_max = malloc(rows * sizeof(double));
     w->row_sum = malloc(rows * sizeof(double));
+    w->cross = malloc(rows * sizeof(double));
     w->grad_normed = malloc(rows * C * sizeof(float));
     w->grad_translated = malloc(n * C * sizeof(float));
     w->transposed = malloc(n * C * sizeof(float));
-    w->final_probs = malloc(n * LENS_LOSS_CHUNK * sizeof(float));
     w->chunk_rows = malloc((size_t)LENS_LOSS_CHUNK * C * sizeof(float));
-    if (!w->final_probs || !w->chunk_rows || !w->translated || !w->normed || !w->tile || !w->row_max || !w->row_sum || !w->grad_normed ||
-        !w->grad_translated || !w->transposed) {
+    if (!w->translated || !w->normed || !w->tiles || !w->final_exps || !w->row_max || !w->row_sum || !w->cross ||
+        !w->grad_normed || !w->grad_translated || !w->transposed || !w->chunk_rows) {
         lens_loss_workspace_free(w);
         return NULL;
     }
@@ -72,13 +79,14 @@ void lens_loss_workspace_free(lens_loss_workspace *w) {
     if (w == NULL) return;
     free(w->translated);
     free(w->normed);
-    free(w->tile);
+    free(w->tiles);
+    free(w->final_exps);
     free(w->row_max);
     free(w->row_sum);
+    free(w->cross);
     free(w->grad_normed);
     free(w->grad_translated);
     free(w->transposed);
-    free(w->final_probs);
     free(w->chunk_rows);
     free(w);
 }
@@ -110,6 +118,32 @@ static void norm_backward(const model_description *description, const float *wei
     }
 }
 
+/* The largest of start and z (n). The reduction may run in any order (omp
+ * simd): a maximum does not depend on it. */
+static float chunk_max(const float *z, int n, float start) {
+    float top = start;
+#pragma omp simd reduction(max : top)
+    for (int v = 0; v < n; v++) top = z[v] > top ? z[v] : top;
+    return top;
+}
+
+/* sum_v e_v (a_v - b_v) over n entries, in double. The sum may run in any
+ * order (omp simd): all its terms are double. */
+static double chunk_cross(const float *e, const float *a, const float *b, int n) {
+    double sum = 0.0;
+#pragma omp simd reduction(+ : sum)
+    for (int v = 0; v < n; v++) sum += (double)e[v] * ((double)a[v] - b[v]);
+    return sum;
+}
+
+/* sum_v e_v over n entries in double, any order (omp simd). */
+static double chunk_sum(const float *e, int n) {
+    double sum = 0.0;
+#pragma omp simd reduction(+ : sum)
+    for (int v = 0; v < n; v++) sum += e[v];
+    return sum;
+}
+
 /* e (n) = exp(z - top), the max subtracted before any exp; e may equal z.
  * Where z - top is below EXP_NORMAL_FLOOR the result is 0 rather than a
  * subnormal float: terms under FLT_MIN x e^0 change no float32 sum of the
@@ -123,18 +157,68 @@ static void exp_below_max(const float *z, float *e, int n, float top) {
     vector_exp(e, e, (size_t)n);
 }
 
-/* Points w->chunk at the unembedding rows v0 .. v0 + chunk - 1 as float32
- * and computes the tile (rows, chunk) of logits of the normed rows. */
-static void chunk_logits(lens_loss_workspace *w, int rows, int v0, int chunk) {
+/* The unembedding rows v0 .. v0 + chunk - 1 (chunk, C) as float32: in
+ * place for F32 weights, else converted into w->chunk_rows. */
+static const float *chunk_weights(lens_loss_workspace *w, int v0, int chunk) {
     const weight_view *unembedding = &w->model->unembedding;
     const float *in_place = weight_view_f32(unembedding);
-    if (in_place != NULL) {
-        w->chunk = in_place + (size_t)v0 * w->C;
-    } else {
-        weight_view_to_f32(unembedding, v0, chunk, 0, w->C, w->chunk_rows, w->C);
-        w->chunk = w->chunk_rows;
+    if (in_place != NULL) return in_place + (size_t)v0 * w->C;
+    weight_view_to_f32(unembedding, v0, chunk, 0, w->C, w->chunk_rows, w->C);
+    return w->chunk_rows;
+}
+
+/* One block of positions [t0, t1) against one chunk of the vocabulary
+ * [v0, v0 + chunk) (weights: its rows, (chunk, C)), on the calling thread:
+ * the tile (rows, chunk) of logits of the block's rows, each row's running
+ * max, sum and cross term brought up to date, the tile turned into
+ * exp(z - max) and S (rows, C) += tile x weights. tile holds BLOCK R CHUNK
+ * floats, final_exps CHUNK. */
+static void block_chunk(lens_loss_workspace *w, const int32_t *ids, int begin, int t0, int t1, int v0, int chunk,
+                        const float *weights, float *tile, float *final_exps) {
+    const int C = w->C, L = w->L, R = rows_per_position(w), first = t0 * R, rows = (t1 - t0) * R;
+    const bool kl = w->kind == LENS_LOSS_KL;
+    matmul_strided(tile, chunk, w->normed + (size_t)first * C, C, weights, C, rows, C, chunk, MATMUL_WEIGHT_OUT_IN,
+                   1.0f);
+    for (int t = t0; t < t1; t++) {
+        float *position_tile = tile + (size_t)(t - t0) * R * chunk;
+        const int position_row = t * R;
+        double final_scale = 0.0; /* KL: exp(old mf - new mf) */
+        const float *zf = position_tile + (size_t)L * chunk;
+        if (kl) { /* the final row's new max and exp(zf - mf) into final_exps; its logits stay for the cross terms */
+            const int r = position_row + L;
+            const float top = chunk_max(zf, chunk, (float)w->row_max[r]);
+            final_scale = w->row_max[r] == -INFINITY ? 0.0 : exp(w->row_max[r] - top);
+            exp_below_max(zf, final_exps, chunk, top);
+            w->row_max[r] = top;
+        }
+        for (int i = 0; i < L; i++) {
+            const int r = position_row + i;
+            float *z = position_tile + (size_t)i * chunk;
+            if (kl) {
+                w->cross[r] = w->cross[r] * final_scale + chunk_cross(final_exps, zf, z, chunk);
+            } else {
+                const int32_t target = ids[begin + t + 1];
+                if (target >= v0 && target < v0 + chunk) w->cross[r] = z[target - v0];
+            }
+            const float top = chunk_max(z, chunk, (float)w->row_max[r]);
+            const double rescale = w->row_max[r] == -INFINITY ? 0.0 : exp(w->row_max[r] - top);
+            exp_below_max(z, z, chunk, top);
+            w->row_sum[r] = w->row_sum[r] * rescale + chunk_sum(z, chunk);
+            w->row_max[r] = top;
+            float *row_s = w->grad_normed + (size_t)r * C;
+            for (int c = 0; c < C; c++) row_s[c] = (float)(row_s[c] * rescale);
+        }
+        if (kl) {
+            const int r = position_row + L;
+            memcpy((float *)zf, final_exps, (size_t)chunk * sizeof *zf);
+            w->row_sum[r] = w->row_sum[r] * final_scale + chunk_sum(final_exps, chunk);
+            float *row_s = w->grad_normed + (size_t)r * C;
+            for (int c = 0; c < C; c++) row_s[c] = (float)(row_s[c] * final_scale);
+        }
     }
-    matmul(w->tile, w->normed, w->chunk, NULL, rows, w->C, chunk, MATMUL_WEIGHT_OUT_IN, false);
+    /* S (rows, C) += exp(z - m) (rows, chunk) x weights (chunk, C) */
+    matmul_strided_add(w->grad_normed + (size_t)first * C, C, tile, chunk, weights, C, rows, chunk, C,
+                       MATMUL_WEIGHT_IN_OUT, 1.0f);
 }
 
 loupe_status lens_loss_accumulate(lens_loss_workspace *w, const loupe_tuned_lens *lens, const float *taps,
@@ -148,16 +232,23 @@ loupe_status lens_loss_accumulate(lens_loss_workspace *w, const loupe_tuned_lens
         return error_set(error, LOUPE_ERROR_ARGUMENT, "positions %d .. %d of a window of %d do not fit", begin, end, T);
     if (n == 0) return LOUPE_OK;
     const bool kl = w->kind == LENS_LOSS_KL;
-    const int lens_rows = L * n, rows = lens_rows + (kl ? n : 0);
+    const int R = rows_per_position(w), rows = n * R;
     const model_description *description = &w->model->description;
 
-    /* u = h + A h + b and its norm, per layer; the final row's norm */
-    for (int i = 0; i < L; i++) {
-        float *u = w->translated + (size_t)i * n * C;
-        loupe_tuned_lens_translate(lens, i, taps + ((size_t)i * T + begin) * C, n, u, NULL);
-        loupe_model_final_norm(w->model, u, n, w->normed + (size_t)i * n * C);
+    /* u = h + A h + b and its norm, per layer, and the final row's norm, each
+     * normed through grad_normed (free until the pass) into its rows of
+     * normed, R apart */
+    for (int i = 0; i < R; i++) {
+        const float *h = taps + ((size_t)i * T + begin) * C, *u = h; /* the final row as it is */
+        if (i < L) {
+            float *translated = w->translated + (size_t)i * n * C;
+            loupe_tuned_lens_translate(lens, i, h, n, translated, NULL);
+            u = translated;
+        }
+        loupe_model_final_norm(w->model, u, n, w->grad_normed);
+        for (int t = 0; t < n; t++)
+            memcpy(w->normed + ((size_t)t * R + i) * C, w->grad_normed + (size_t)t * C, (size_t)C * sizeof(float));
     }
-    if (kl) loupe_model_final_norm(w->model, taps + ((size_t)L * T + begin) * C, n, w->normed + (size_t)lens_rows * C);
 
     /* One pass over the vocabulary. Per row, a running max m and sum of
      * exp(z - m), and S = sum_v exp(z_v - m) W_v (C), rescaled whenever m
@@ -165,89 +256,42 @@ loupe_status lens_loss_accumulate(lens_loss_workspace *w, const loupe_tuned_lens
      * row's distribution: dL/dnormed = weight (E_q[W] - E_p[W]) without a
      * second pass (the online softmax of flash attention). For KL also
      * A = sum_v exp(zf_v - mf) (zf_v - z_v), kept on the final row's scale,
-     * so that KL = A / sum_f - log Z_f + log Z_q. */
-    double *cross = calloc((size_t)lens_rows, sizeof(double));   /* (L n) A, or the target's logit for CE */
-    double *final_scale = calloc((size_t)n, sizeof(double));     /* (n) exp(old mf - new mf) of the chunk */
-    if (cross == NULL || final_scale == NULL) {
-        free(cross);
-        free(final_scale);
-        return error_set(error, LOUPE_ERROR_MEMORY, "out of memory for the lens loss");
-    }
-    for (int r = 0; r < rows; r++) w->row_max[r] = -INFINITY, w->row_sum[r] = 0.0;
+     * so that KL = A / sum_f - log Z_f + log Z_q. The rows go in blocks of
+     * LENS_LOSS_BLOCK positions, one block per thread at a time, so that a
+     * block's tile of logits stays in the core's cache between its two
+     * products. */
+    for (int r = 0; r < rows; r++) w->row_max[r] = -INFINITY, w->row_sum[r] = 0.0, w->cross[r] = 0.0;
     memset(w->grad_normed, 0, (size_t)rows * C * sizeof(float)); /* S of every row */
+    const int blocks = (n + LENS_LOSS_BLOCK - 1) / LENS_LOSS_BLOCK;
     for (int v0 = 0; v0 < V; v0 += LENS_LOSS_CHUNK) {
         const int chunk = V - v0 < LENS_LOSS_CHUNK ? V - v0 : LENS_LOSS_CHUNK;
-        chunk_logits(w, rows, v0, chunk);
-        if (kl) { /* the final rows' new max and exp(zf - mf) into final_probs; their logits stay for A */
-#pragma omp parallel for schedule(static)
-            for (int t = 0; t < n; t++) {
-                const int r = lens_rows + t;
-                const float *zf = w->tile + (size_t)r * chunk;
-                float top = (float)w->row_max[r];
-                for (int v = 0; v < chunk; v++) top = zf[v] > top ? zf[v] : top;
-                final_scale[t] = w->row_max[r] == -INFINITY ? 0.0 : exp(w->row_max[r] - top);
-                exp_below_max(zf, w->final_probs + (size_t)t * chunk, chunk, top);
-                w->row_max[r] = top;
-            }
+        const float *weights = chunk_weights(w, v0, chunk);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(w->n_threads) if (blocks > 1)
+        for (int b = 0; b < blocks; b++) {
+            const int thread = parallel_thread_index(), t0 = b * LENS_LOSS_BLOCK;
+            const int t1 = t0 + LENS_LOSS_BLOCK < n ? t0 + LENS_LOSS_BLOCK : n;
+            block_chunk(w, ids, begin, t0, t1, v0, chunk, weights,
+                        w->tiles + (size_t)thread * LENS_LOSS_BLOCK * R * LENS_LOSS_CHUNK,
+                        w->final_exps + (size_t)thread * LENS_LOSS_CHUNK);
         }
-#pragma omp parallel for schedule(static)
-        for (int r = 0; r < lens_rows; r++) {
-            const int t = r % n;
-            float *z = w->tile + (size_t)r * chunk;
-            if (kl) {
-                const float *zf = w->tile + (size_t)(lens_rows + t) * chunk, *e = w->final_probs + (size_t)t * chunk;
-                double sum = 0.0;
-                for (int v = 0; v < chunk; v++) sum += (double)e[v] * (zf[v] - z[v]);
-                cross[r] = cross[r] * final_scale[t] + sum;
-            } else {
-                const int32_t target = ids[begin + t + 1];
-                if (target >= v0 && target < v0 + chunk) cross[r] = z[target - v0];
-            }
-            float top = (float)w->row_max[r];
-            for (int v = 0; v < chunk; v++) top = z[v] > top ? z[v] : top;
-            const double rescale = w->row_max[r] == -INFINITY ? 0.0 : exp(w->row_max[r] - top);
-            exp_below_max(z, z, chunk, top);
-            double sum = 0.0;
-            for (int v = 0; v < chunk; v++) sum += z[v];
-            w->row_sum[r] = w->row_sum[r] * rescale + sum;
-            w->row_max[r] = top;
-            float *row_s = w->grad_normed + (size_t)r * C;
-            for (int c = 0; c < C; c++) row_s[c] = (float)(row_s[c] * rescale);
-        }
-        if (kl) {
-#pragma omp parallel for schedule(static)
-            for (int t = 0; t < n; t++) {
-                const int r = lens_rows + t;
-                float *zf = w->tile + (size_t)r * chunk;
-                const float *e = w->final_probs + (size_t)t * chunk;
-                double sum = 0.0;
-                for (int v = 0; v < chunk; v++) sum += (zf[v] = e[v]);
-                w->row_sum[r] = w->row_sum[r] * final_scale[t] + sum;
-                float *row_s = w->grad_normed + (size_t)r * C;
-                for (int c = 0; c < C; c++) row_s[c] = (float)(row_s[c] * final_scale[t]);
-            }
-        }
-        /* S (rows, C) += exp(z - m) (rows, chunk) x Wchunk (chunk, C) */
-        matmul(w->grad_normed, w->tile, w->chunk, NULL, rows, chunk, C,
-               MATMUL_WEIGHT_IN_OUT, true);
     }
     /* the losses, and dL/dnormed = weight (S / sum - S_f / sum_f), or - W_target for CE */
     for (int i = 0; i < L; i++) {
         double loss = 0.0;
         for (int t = 0; t < n; t++) {
-            const int r = i * n + t;
+            const int r = t * R + i;
             const double log_z = w->row_max[r] + log(w->row_sum[r]);
             float *row = w->grad_normed + (size_t)r * C;
             const float scale = (float)(weight / w->row_sum[r]);
             if (kl) {
-                const int f = lens_rows + t;
+                const int f = t * R + L;
                 const double log_zf = w->row_max[f] + log(w->row_sum[f]);
-                loss += cross[r] / w->row_sum[f] - log_zf + log_z;
+                loss += w->cross[r] / w->row_sum[f] - log_zf + log_z;
                 const float *final_row = w->grad_normed + (size_t)f * C;
                 const float final_scale_row = (float)(weight / w->row_sum[f]);
                 for (int c = 0; c < C; c++) row[c] = scale * row[c] - final_scale_row * final_row[c];
             } else {
-                loss += log_z - cross[r];
+                loss += log_z - w->cross[r];
                 float *target_row = w->transposed; /* free until the backward below */
                 weight_view_to_f32(&w->model->unembedding, ids[begin + t + 1], 1, 0, C, target_row, C);
                 for (int c = 0; c < C; c++) row[c] = scale * row[c] - (float)weight * target_row[c];
@@ -255,8 +299,6 @@ loupe_status lens_loss_accumulate(lens_loss_workspace *w, const loupe_tuned_lens
         }
         loss_sums[i] += weight * loss;
     }
-    free(cross);
-    free(final_scale);
 
     /* through the norm to u, then to A and b */
     for (int i = 0; i < L; i++) {
@@ -264,7 +306,7 @@ loupe_status lens_loss_accumulate(lens_loss_workspace *w, const loupe_tuned_lens
 #pragma omp parallel for schedule(static)
         for (int t = 0; t < n; t++)
             norm_backward(description, w->model->final_norm_weight, u + (size_t)t * C,
-                          w->grad_normed + ((size_t)i * n + t) * C, C, w->grad_translated + (size_t)t * C);
+                          w->grad_normed + ((size_t)t * R + i) * C, C, w->grad_translated + (size_t)t * C);
         for (int t = 0; t < n; t++)
             for (int c = 0; c < C; c++) {
                 w->transposed[(size_t)c * n + t] = w->grad_translated[(size_t)t * C + c];
