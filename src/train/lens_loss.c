@@ -20,6 +20,7 @@
 #include "kernels/vector_exp.h"
 #include "model/model.h"
 #include "tuned/tuned_lens.h"
+#include "util/cpu_features.h"
 #include "util/error.h"
 
 /* e^x is a normal float (above FLT_MIN, 1.18e-38) for x above ln FLT_MIN =
@@ -118,9 +119,22 @@ static void norm_backward(const model_description *description, const float *wei
     }
 }
 
+/* The bodies below are inlined into position_chunk's two compilations
+ * (plain and AVX-512), so that their omp simd loops use the vector width
+ * of each. */
+#define INLINE_BODY static inline __attribute__((always_inline))
+#define LOSS_AVX512 __attribute__((target("avx512f,avx512vl,avx512dq")))
+
+/* row (C) *= factor, unless factor is 1. */
+INLINE_BODY void scale_row(float *row, int C, double factor) {
+    if (factor == 1.0) return;
+#pragma omp simd
+    for (int c = 0; c < C; c++) row[c] = (float)(row[c] * factor);
+}
+
 /* The largest of start and z (n). The reduction may run in any order (omp
  * simd): a maximum does not depend on it. */
-static float chunk_max(const float *z, int n, float start) {
+INLINE_BODY float chunk_max(const float *z, int n, float start) {
     float top = start;
 #pragma omp simd reduction(max : top)
     for (int v = 0; v < n; v++) top = z[v] > top ? z[v] : top;
@@ -129,7 +143,7 @@ static float chunk_max(const float *z, int n, float start) {
 
 /* sum_v e_v (a_v - b_v) over n entries, in double. The sum may run in any
  * order (omp simd): all its terms are double. */
-static double chunk_cross(const float *e, const float *a, const float *b, int n) {
+INLINE_BODY double chunk_cross(const float *e, const float *a, const float *b, int n) {
     double sum = 0.0;
 #pragma omp simd reduction(+ : sum)
     for (int v = 0; v < n; v++) sum += (double)e[v] * ((double)a[v] - b[v]);
@@ -137,7 +151,7 @@ static double chunk_cross(const float *e, const float *a, const float *b, int n)
 }
 
 /* sum_v e_v over n entries in double, any order (omp simd). */
-static double chunk_sum(const float *e, int n) {
+INLINE_BODY double chunk_sum(const float *e, int n) {
     double sum = 0.0;
 #pragma omp simd reduction(+ : sum)
     for (int v = 0; v < n; v++) sum += e[v];
@@ -149,7 +163,7 @@ static double chunk_sum(const float *e, int n) {
  * subnormal float: terms under FLT_MIN x e^0 change no float32 sum of the
  * row (its max contributes 1), and subnormal operands slow every later
  * product with the tile (the matrix products) several times over. */
-static void exp_below_max(const float *z, float *e, int n, float top) {
+INLINE_BODY void exp_below_max(const float *z, float *e, int n, float top) {
     for (int v = 0; v < n; v++) {
         const float shifted = z[v] - top;
         e[v] = shifted < EXP_NORMAL_FLOOR ? -INFINITY : shifted;
@@ -167,54 +181,73 @@ static const float *chunk_weights(lens_loss_workspace *w, int v0, int chunk) {
     return w->chunk_rows;
 }
 
+/* Position t of a block against one chunk of the vocabulary [v0, v0 +
+ * chunk): its rows' running max, sum and cross term brought up to date
+ * from its tile of logits (R, chunk), and the tile turned into exp(z -
+ * max), S of its rows rescaled to the new max. final_exps: CHUNK floats. */
+INLINE_BODY void position_chunk_body(lens_loss_workspace *w, const int32_t *ids, int begin, int t, int v0, int chunk,
+                                     float *position_tile, float *final_exps) {
+    const int C = w->C, L = w->L, position_row = t * rows_per_position(w);
+    const bool kl = w->kind == LENS_LOSS_KL;
+    double final_scale = 0.0; /* KL: exp(old mf - new mf) */
+    float *zf = position_tile + (size_t)L * chunk;
+    if (kl) { /* the final row's new max and exp(zf - mf) into final_exps; its logits stay for the cross terms */
+        const int r = position_row + L;
+        const float top = chunk_max(zf, chunk, (float)w->row_max[r]);
+        final_scale = w->row_max[r] == -INFINITY ? 0.0 : exp(w->row_max[r] - top);
+        exp_below_max(zf, final_exps, chunk, top);
+        w->row_max[r] = top;
+    }
+    for (int i = 0; i < L; i++) {
+        const int r = position_row + i;
+        float *z = position_tile + (size_t)i * chunk;
+        if (kl) {
+            w->cross[r] = w->cross[r] * final_scale + chunk_cross(final_exps, zf, z, chunk);
+        } else {
+            const int32_t target = ids[begin + t + 1];
+            if (target >= v0 && target < v0 + chunk) w->cross[r] = z[target - v0];
+        }
+        const float top = chunk_max(z, chunk, (float)w->row_max[r]);
+        const double rescale = w->row_max[r] == -INFINITY ? 0.0 : exp(w->row_max[r] - top);
+        exp_below_max(z, z, chunk, top);
+        w->row_sum[r] = w->row_sum[r] * rescale + chunk_sum(z, chunk);
+        w->row_max[r] = top;
+        scale_row(w->grad_normed + (size_t)r * C, C, rescale);
+    }
+    if (kl) {
+        const int r = position_row + L;
+        memcpy(zf, final_exps, (size_t)chunk * sizeof *zf);
+        w->row_sum[r] = w->row_sum[r] * final_scale + chunk_sum(final_exps, chunk);
+        scale_row(w->grad_normed + (size_t)r * C, C, final_scale);
+    }
+}
+
+LOSS_AVX512 static void position_chunk_avx512(lens_loss_workspace *w, const int32_t *ids, int begin, int t, int v0,
+                                              int chunk, float *position_tile, float *final_exps) {
+    position_chunk_body(w, ids, begin, t, v0, chunk, position_tile, final_exps);
+}
+
+static void position_chunk_portable(lens_loss_workspace *w, const int32_t *ids, int begin, int t, int v0, int chunk,
+                                    float *position_tile, float *final_exps) {
+    position_chunk_body(w, ids, begin, t, v0, chunk, position_tile, final_exps);
+}
+
 /* One block of positions [t0, t1) against one chunk of the vocabulary
  * [v0, v0 + chunk) (weights: its rows, (chunk, C)), on the calling thread:
- * the tile (rows, chunk) of logits of the block's rows, each row's running
- * max, sum and cross term brought up to date, the tile turned into
- * exp(z - max) and S (rows, C) += tile x weights. tile holds BLOCK R CHUNK
- * floats, final_exps CHUNK. */
+ * the tile (rows, chunk) of logits of the block's rows, position_chunk on
+ * each position, then S (rows, C) += tile x weights. tile holds BLOCK R
+ * CHUNK floats, final_exps CHUNK. The AVX-512 compilation where
+ * util/cpu_features.h's level allows it. */
 static void block_chunk(lens_loss_workspace *w, const int32_t *ids, int begin, int t0, int t1, int v0, int chunk,
                         const float *weights, float *tile, float *final_exps) {
-    const int C = w->C, L = w->L, R = rows_per_position(w), first = t0 * R, rows = (t1 - t0) * R;
-    const bool kl = w->kind == LENS_LOSS_KL;
+    const int C = w->C, R = rows_per_position(w), first = t0 * R, rows = (t1 - t0) * R;
+    const bool avx512 = cpu_features_level() >= CPU_LEVEL_AVX512;
     matmul_strided(tile, chunk, w->normed + (size_t)first * C, C, weights, C, rows, C, chunk, MATMUL_WEIGHT_OUT_IN,
                    1.0f);
     for (int t = t0; t < t1; t++) {
         float *position_tile = tile + (size_t)(t - t0) * R * chunk;
-        const int position_row = t * R;
-        double final_scale = 0.0; /* KL: exp(old mf - new mf) */
-        const float *zf = position_tile + (size_t)L * chunk;
-        if (kl) { /* the final row's new max and exp(zf - mf) into final_exps; its logits stay for the cross terms */
-            const int r = position_row + L;
-            const float top = chunk_max(zf, chunk, (float)w->row_max[r]);
-            final_scale = w->row_max[r] == -INFINITY ? 0.0 : exp(w->row_max[r] - top);
-            exp_below_max(zf, final_exps, chunk, top);
-            w->row_max[r] = top;
-        }
-        for (int i = 0; i < L; i++) {
-            const int r = position_row + i;
-            float *z = position_tile + (size_t)i * chunk;
-            if (kl) {
-                w->cross[r] = w->cross[r] * final_scale + chunk_cross(final_exps, zf, z, chunk);
-            } else {
-                const int32_t target = ids[begin + t + 1];
-                if (target >= v0 && target < v0 + chunk) w->cross[r] = z[target - v0];
-            }
-            const float top = chunk_max(z, chunk, (float)w->row_max[r]);
-            const double rescale = w->row_max[r] == -INFINITY ? 0.0 : exp(w->row_max[r] - top);
-            exp_below_max(z, z, chunk, top);
-            w->row_sum[r] = w->row_sum[r] * rescale + chunk_sum(z, chunk);
-            w->row_max[r] = top;
-            float *row_s = w->grad_normed + (size_t)r * C;
-            for (int c = 0; c < C; c++) row_s[c] = (float)(row_s[c] * rescale);
-        }
-        if (kl) {
-            const int r = position_row + L;
-            memcpy((float *)zf, final_exps, (size_t)chunk * sizeof *zf);
-            w->row_sum[r] = w->row_sum[r] * final_scale + chunk_sum(final_exps, chunk);
-            float *row_s = w->grad_normed + (size_t)r * C;
-            for (int c = 0; c < C; c++) row_s[c] = (float)(row_s[c] * final_scale);
-        }
+        if (avx512) position_chunk_avx512(w, ids, begin, t, v0, chunk, position_tile, final_exps);
+        else position_chunk_portable(w, ids, begin, t, v0, chunk, position_tile, final_exps);
     }
     /* S (rows, C) += exp(z - m) (rows, chunk) x weights (chunk, C) */
     matmul_strided_add(w->grad_normed + (size_t)first * C, C, tile, chunk, weights, C, rows, chunk, C,
