@@ -11,6 +11,8 @@
  *     linear schedule);
  *   - a run checkpointed after one step and resumed ends with the same
  *     bits as the run straight through.
+ * ctest runs it once per level of util/cpu_features.h (LOUPE_CPU): the
+ * loss's per-position work has a plain and an AVX-512 body.
  */
 #include <math.h>
 #include <stdio.h>
@@ -168,10 +170,15 @@ static double reference_loss(const fixture *f, int i, const double *weight, cons
  * ---------------------------------------------------------------------- */
 
 /* Our gradient (grad_weights (L, C, C), grad_biases (L, C)) and per-layer
- * losses on positions 0 .. T-2. */
-static void our_gradient(const fixture *f, lens_loss_kind kind, float *grad_weights, float *grad_biases,
-                         double *losses) {
-    lens_loss_workspace *workspace = lens_loss_workspace_create(f->model, f->T, kind);
+ * losses on positions 0 .. T-2, with chunk_size vocabulary entries per
+ * chunk and block_size positions per block (0: the defaults). */
+static void our_gradient(const fixture *f, lens_loss_kind kind, int chunk_size, int block_size, float *grad_weights,
+                         float *grad_biases, double *losses) {
+    lens_loss_workspace *workspace =
+        chunk_size > 0 ? lens_loss_workspace_create_sized(f->model, f->T, kind, chunk_size, block_size)
+                       : lens_loss_workspace_create(f->model, f->T, kind);
+    CHECK(workspace != NULL);
+    if (workspace == NULL) return;
     memset(grad_weights, 0, (size_t)f->L * f->C * f->C * sizeof(float));
     memset(grad_biases, 0, (size_t)f->L * f->C * sizeof(float));
     for (int i = 0; i < f->L; i++) losses[i] = 0;
@@ -182,20 +189,25 @@ static void our_gradient(const fixture *f, lens_loss_kind kind, float *grad_weig
     lens_loss_workspace_free(workspace);
 }
 
-static void check_gradient(const fixture *f, bool kl) {
+/* The gradient and losses against PyTorch's, and with the default sizes
+ * against finite differences too. Small sizes (chunk_size 0: the defaults)
+ * make the pass cross many chunks of the vocabulary, the last one partial,
+ * with the running max and sums rescaled, and many blocks of positions. */
+static void check_gradient(const fixture *f, bool kl, int chunk_size, int block_size) {
     const int L = f->L, C = f->C;
-    const char *name = kl ? "kl" : "ce";
+    char name[64];
+    snprintf(name, sizeof name, "%s, chunks of %d, blocks of %d", kl ? "kl" : "ce", chunk_size, block_size);
     float *grad_weights = malloc((size_t)L * C * C * sizeof(float)), *grad_biases = malloc((size_t)L * C * sizeof(float));
     double losses[16];
-    our_gradient(f, kl ? LENS_LOSS_KL : LENS_LOSS_CE, grad_weights, grad_biases, losses);
+    our_gradient(f, kl ? LENS_LOSS_KL : LENS_LOSS_CE, chunk_size, block_size, grad_weights, grad_biases, losses);
 
     /* against PyTorch's autograd */
     char key[64];
-    snprintf(key, sizeof key, "%s_grad_weight", name);
+    snprintf(key, sizeof key, "%s_grad_weight", kl ? "kl" : "ce");
     float *torch_weights = training_tensor(f, key, (int64_t)L * C * C);
-    snprintf(key, sizeof key, "%s_grad_bias", name);
+    snprintf(key, sizeof key, "%s_grad_bias", kl ? "kl" : "ce");
     float *torch_biases = training_tensor(f, key, (int64_t)L * C);
-    snprintf(key, sizeof key, "%s_loss", name);
+    snprintf(key, sizeof key, "%s_loss", kl ? "kl" : "ce");
     float *torch_losses = training_tensor(f, key, L);
     CHECK(torch_weights && torch_biases && torch_losses);
     for (int i = 0; torch_weights && torch_biases && torch_losses && i < L; i++) {
@@ -211,7 +223,7 @@ static void check_gradient(const fixture *f, bool kl) {
     const double step = 1e-4;
     double *weight = malloc((size_t)C * C * sizeof(double)), *bias = malloc((size_t)C * sizeof(double));
     uint64_t state = 14;
-    for (int i = 0; i < L; i++) {
+    for (int i = 0; chunk_size == 0 && i < L; i++) {
         for (int k = 0; k < C * C; k++) weight[k] = f->lens->weights[(size_t)i * C * C + k];
         for (int c = 0; c < C; c++) bias[c] = f->lens->biases[(size_t)i * C + c];
         CHECK_MSG(fabs(reference_loss(f, i, weight, bias, kl) - losses[i]) <= 1e-5 * (1 + fabs(losses[i])),
@@ -321,10 +333,14 @@ static void check_steps(const fixture *f) {
 }
 
 int main(void) {
+    test_require_cpu_level("lens_training");
     fixture f;
     REQUIRE(fixture_open(&f) == 0);
-    check_gradient(&f, true);
-    check_gradient(&f, false);
+    check_gradient(&f, true, 0, 0);
+    check_gradient(&f, false, 0, 0);
+    check_gradient(&f, true, 96, 5);
+    check_gradient(&f, false, 96, 5);
+    check_gradient(&f, true, 1, 64);
     check_steps(&f);
     fixture_close(&f);
     return test_finish("test_lens_training");

@@ -31,25 +31,33 @@ struct lens_loss_workspace {
     const loupe_model *model;
     lens_loss_kind kind;
     int L, C, V, max_tokens, n_threads;
+    int chunk_size, block_size; /* vocabulary entries per chunk, positions per block */
     float *translated; /* (L, n, C) u = h + A h + b of the scored positions */
     float *normed;     /* (n, R, C) per position t its R rows: final_norm(u_i) for i < L, the final row's (KL) */
-    float *tiles;      /* (threads, BLOCK R, CHUNK) one tile of logits per thread */
-    float *final_exps; /* (threads, CHUNK) exp(zf - mf) of one final row (KL) */
+    float *tiles;      /* (threads, block_size R, chunk_size) one tile of logits per thread */
+    float *final_exps; /* (threads, chunk_size) exp(zf - mf) of one final row (KL) */
     double *row_max;   /* (n R) */
     double *row_sum;   /* (n R) sum of exp(z - max) */
     double *cross;     /* (n R) KL: sum exp(zf - mf) (zf - z) on the final row's scale; CE: the target's logit */
     float *grad_normed; /* (n, R, C) the rows' running S = sum exp(z - m) W, then dL/dnormed (lens rows) */
     float *grad_translated; /* (n, C) dL/du of one layer */
     float *transposed; /* (C, n) the same, transposed for the product with h */
-    float *chunk_rows;  /* (CHUNK, C) the chunk's unembedding rows as float32 (F16/BF16 weights) */
+    float *chunk_rows;  /* (chunk_size, C) the chunk's unembedding rows as float32 (F16/BF16 weights) */
 };
 
 /* Rows per position: the L lens rows, then the final row for KL. */
 static int rows_per_position(const lens_loss_workspace *w) { return w->L + (w->kind == LENS_LOSS_KL ? 1 : 0); }
 
 lens_loss_workspace *lens_loss_workspace_create(const loupe_model *model, int max_tokens, lens_loss_kind kind) {
+    return lens_loss_workspace_create_sized(model, max_tokens, kind, LENS_LOSS_CHUNK, LENS_LOSS_BLOCK);
+}
+
+lens_loss_workspace *lens_loss_workspace_create_sized(const loupe_model *model, int max_tokens, lens_loss_kind kind,
+                                                      int chunk_size, int block_size) {
+    if (chunk_size < 1 || block_size < 1) return NULL;
     lens_loss_workspace *w = calloc(1, sizeof *w);
     if (w == NULL) return NULL;
+    w->chunk_size = chunk_size, w->block_size = block_size;
     w->model = model;
     w->kind = kind;
     w->L = model->description.n_layer, w->C = model->description.n_embd, w->V = model->description.n_vocab;
@@ -59,15 +67,16 @@ lens_loss_workspace *lens_loss_workspace_create(const loupe_model *model, int ma
     const size_t threads = (size_t)w->n_threads;
     w->translated = malloc((size_t)w->L * n * C * sizeof(float));
     w->normed = malloc(rows * C * sizeof(float));
-    w->tiles = malloc(threads * LENS_LOSS_BLOCK * R * LENS_LOSS_CHUNK * sizeof(float));
-    w->final_exps = malloc(threads * LENS_LOSS_CHUNK * sizeof(float));
+    const size_t chunk = (size_t)chunk_size, block = (size_t)block_size;
+    w->tiles = malloc(threads * block * R * chunk * sizeof(float));
+    w->final_exps = malloc(threads * chunk * sizeof(float));
     w->row_max = malloc(rows * sizeof(double));
     w->row_sum = malloc(rows * sizeof(double));
     w->cross = malloc(rows * sizeof(double));
     w->grad_normed = malloc(rows * C * sizeof(float));
     w->grad_translated = malloc(n * C * sizeof(float));
     w->transposed = malloc(n * C * sizeof(float));
-    w->chunk_rows = malloc((size_t)LENS_LOSS_CHUNK * C * sizeof(float));
+    w->chunk_rows = malloc(chunk * C * sizeof(float));
     if (!w->translated || !w->normed || !w->tiles || !w->final_exps || !w->row_max || !w->row_sum || !w->cross ||
         !w->grad_normed || !w->grad_translated || !w->transposed || !w->chunk_rows) {
         lens_loss_workspace_free(w);
@@ -184,7 +193,7 @@ static const float *chunk_weights(lens_loss_workspace *w, int v0, int chunk) {
 /* Position t of a block against one chunk of the vocabulary [v0, v0 +
  * chunk): its rows' running max, sum and cross term brought up to date
  * from its tile of logits (R, chunk), and the tile turned into exp(z -
- * max), S of its rows rescaled to the new max. final_exps: CHUNK floats. */
+ * max), S of its rows rescaled to the new max. final_exps: chunk floats. */
 INLINE_BODY void position_chunk_body(lens_loss_workspace *w, const int32_t *ids, int begin, int t, int v0, int chunk,
                                      float *position_tile, float *final_exps) {
     const int C = w->C, L = w->L, position_row = t * rows_per_position(w);
@@ -235,8 +244,8 @@ static void position_chunk_portable(lens_loss_workspace *w, const int32_t *ids, 
 /* One block of positions [t0, t1) against one chunk of the vocabulary
  * [v0, v0 + chunk) (weights: its rows, (chunk, C)), on the calling thread:
  * the tile (rows, chunk) of logits of the block's rows, position_chunk on
- * each position, then S (rows, C) += tile x weights. tile holds BLOCK R
- * CHUNK floats, final_exps CHUNK. The AVX-512 compilation where
+ * each position, then S (rows, C) += tile x weights. tile holds block_size
+ * R chunk_size floats, final_exps chunk_size. The AVX-512 compilation where
  * util/cpu_features.h's level allows it. */
 static void block_chunk(lens_loss_workspace *w, const int32_t *ids, int begin, int t0, int t1, int v0, int chunk,
                         const float *weights, float *tile, float *final_exps) {
@@ -290,22 +299,23 @@ loupe_status lens_loss_accumulate(lens_loss_workspace *w, const loupe_tuned_lens
      * second pass (the online softmax of flash attention). For KL also
      * A = sum_v exp(zf_v - mf) (zf_v - z_v), kept on the final row's scale,
      * so that KL = A / sum_f - log Z_f + log Z_q. The rows go in blocks of
-     * LENS_LOSS_BLOCK positions, one block per thread at a time, so that a
+     * block_size positions, one block per thread at a time, so that a
      * block's tile of logits stays in the core's cache between its two
      * products. */
     for (int r = 0; r < rows; r++) w->row_max[r] = -INFINITY, w->row_sum[r] = 0.0, w->cross[r] = 0.0;
     memset(w->grad_normed, 0, (size_t)rows * C * sizeof(float)); /* S of every row */
-    const int blocks = (n + LENS_LOSS_BLOCK - 1) / LENS_LOSS_BLOCK;
-    for (int v0 = 0; v0 < V; v0 += LENS_LOSS_CHUNK) {
-        const int chunk = V - v0 < LENS_LOSS_CHUNK ? V - v0 : LENS_LOSS_CHUNK;
+    const int block_size = w->block_size, chunk_size = w->chunk_size;
+    const int blocks = (n + block_size - 1) / block_size;
+    for (int v0 = 0; v0 < V; v0 += chunk_size) {
+        const int chunk = V - v0 < chunk_size ? V - v0 : chunk_size;
         const float *weights = chunk_weights(w, v0, chunk);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(w->n_threads) if (blocks > 1)
         for (int b = 0; b < blocks; b++) {
-            const int thread = parallel_thread_index(), t0 = b * LENS_LOSS_BLOCK;
-            const int t1 = t0 + LENS_LOSS_BLOCK < n ? t0 + LENS_LOSS_BLOCK : n;
+            const int thread = parallel_thread_index(), t0 = b * block_size;
+            const int t1 = t0 + block_size < n ? t0 + block_size : n;
             block_chunk(w, ids, begin, t0, t1, v0, chunk, weights,
-                        w->tiles + (size_t)thread * LENS_LOSS_BLOCK * R * LENS_LOSS_CHUNK,
-                        w->final_exps + (size_t)thread * LENS_LOSS_CHUNK);
+                        w->tiles + (size_t)thread * block_size * R * chunk_size,
+                        w->final_exps + (size_t)thread * chunk_size);
         }
     }
     /* the losses, and dL/dnormed = weight (S / sum - S_f / sum_f), or - W_target for CE */

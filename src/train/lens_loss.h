@@ -37,6 +37,14 @@ typedef struct lens_loss_workspace lens_loss_workspace;
 /* Working memory for windows of at most max_tokens positions, sized once;
  * NULL when out of memory. */
 lens_loss_workspace *lens_loss_workspace_create(const loupe_model *model, int max_tokens, lens_loss_kind kind);
+
+/* The same with chunk_size vocabulary entries per chunk and block_size
+ * positions per block (both at least 1; NULL otherwise) instead of
+ * LENS_LOSS_CHUNK and LENS_LOSS_BLOCK: the result is the same up to the
+ * order of float sums; tests use small ones to cross many chunks and
+ * blocks on a small vocabulary. */
+lens_loss_workspace *lens_loss_workspace_create_sized(const loupe_model *model, int max_tokens, lens_loss_kind kind,
+                                                      int chunk_size, int block_size);
 void lens_loss_workspace_free(lens_loss_workspace *workspace);
 
 /* One window: taps (L+1, T, C) the raw residual rows 0 .. L (row L the
