@@ -1,13 +1,15 @@
 /*
  * lens_loss.c - the tuned lens's loss and gradient (lens_loss.h).
  *
- * For the n scored positions of a window the rows of every layer are
- * stacked, (L n, C), with the final row after them for KL, (n, C); each
- * chunk of the unembedding gives one tile (rows, chunk) of logits, which is
- * turned into exp(z - running max) in place and multiplied back with the
- * chunk's unembedding rows into each row's running sum S. Two matrix
- * products per chunk, one pass. Then per layer the norm's backward gives
- * dL/du for u = h + A h + b, and dA += du^T h, db += sum du.
+ * For the n scored positions of a window the rows are stacked by position,
+ * (n, R, C): the L layers' normed rows of position t, then for KL its final
+ * row. Blocks of block_size positions go to the threads; for each chunk of
+ * the unembedding a block's rows give one tile (block rows, chunk) of
+ * logits, which is turned into exp(z - running max) in place and
+ * multiplied back with the chunk's unembedding rows into each row's running
+ * sum S while it is still in cache. Two matrix products per block and
+ * chunk, one pass. Then per layer the norm's backward gives dL/du for
+ * u = h + A h + b, and dA += du^T h, db += sum du.
  */
 #include "train/lens_loss.h"
 
