@@ -16,17 +16,17 @@
  * LOUPE_OK when they can merge. */
 static loupe_status check_compatible(const loupe_corpus_stats *a, const loupe_corpus_stats *b, loupe_error *error) {
     const char *what = NULL;
-    if (a->n_rows != b->n_rows) what = "the number of rows";
-    else if (a->n_vocab != b->n_vocab) what = "the vocabulary size";
+    if (a->n_rows != b->n_rows) what = "numbers of rows";
+    else if (a->n_vocab != b->n_vocab) what = "vocabulary sizes";
     else if (a->params.exact_limit != b->params.exact_limit) what = "exact_limit";
     else if (a->params.sketch_error != b->params.sketch_error) what = "sketch_error";
     else if (a->params.reservoir_size != b->params.reservoir_size) what = "reservoir_size";
     else if (a->n_track != b->n_track || memcmp(a->track_ids, b->track_ids, (size_t)a->n_track * sizeof a->track_ids[0]))
-        what = "the tracked tokens";
-    else if (a->rarity != b->rarity || (a->rarity && a->counts_hash != b->counts_hash)) what = "the token counts";
+        what = "tracked tokens";
+    else if (a->rarity != b->rarity || (a->rarity && a->counts_hash != b->counts_hash)) what = "token counts";
     else if (a->rarity && (a->params.frequency_base != b->params.frequency_base || a->n_buckets != b->n_buckets ||
                            memcmp(a->edges, b->edges, (size_t)(a->n_buckets + 1) * sizeof a->edges[0])))
-        what = "the frequency buckets";
+        what = "frequency buckets";
     if (what == NULL) return LOUPE_OK;
     return error_set(error, LOUPE_ERROR_ARGUMENT, "corpus statistics with different %s cannot be merged", what);
 }
