@@ -87,9 +87,6 @@ static int merge_states(const merge_options *chosen, corpus_state *merged) {
         corpus_state_free(&next);
         if (status != LOUPE_OK) return cli_fail(&error);
     }
-    if (merged->n_covered < merged->n_shards)
-        fprintf(stderr, "loupe: warning: the states hold %u of %u shards: the report covers those only\n",
-                merged->n_covered, merged->n_shards);
     return 0;
 }
 
@@ -113,6 +110,9 @@ int cmd_corpus_merge(int argc, char **argv) {
         if (corpus_state_write(chosen.save_state, &merged, &error) != LOUPE_OK) status = cli_fail(&error);
     }
     if (status == 0) {
+        if (merged.n_covered < merged.n_shards)
+            fprintf(stderr, "loupe: warning: the states hold %u of %u shards: the report covers those only\n",
+                    merged.n_covered, merged.n_shards);
         report.stats = merged.stats;
         if (chosen.json) corpus_json_print(stdout, &report);
         else corpus_table_print(stdout, &report);
