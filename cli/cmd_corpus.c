@@ -427,12 +427,6 @@ static int resume_run(corpus_run *run, const int64_t *counts, bool *finished) {
     return status;
 }
 
-/* Row names as loupe_lens_row_name gives them: input, [hN.attn,] hN. */
-static void make_row_names(corpus_report *report, int n_layer) {
-    for (int row = 0; row < report->n_rows; row++)
-        loupe_lens_row_label(n_layer, report->subblocks, row, report->row_names[row], sizeof report->row_names[0]);
-}
-
 /* Opens the model, tokenizer and counts and creates the aggregate. */
 static int prepare(corpus_options *chosen, corpus_run *run, corpus_report *report, loupe_model_info *info,
                    int64_t **counts, char **directory) {
@@ -480,13 +474,7 @@ static int prepare(corpus_options *chosen, corpus_run *run, corpus_report *repor
         report->counts_path = chosen->counts;
     }
     report->subblocks = chosen->subblocks;
-    report->n_rows = loupe_lens_row_count(info->n_layer, chosen->subblocks);
-    report->row_names = calloc((size_t)report->n_rows, sizeof *report->row_names);
-    if (report->row_names == NULL) {
-        cli_error("out of memory");
-        return CLI_EXIT_FAILURE;
-    }
-    make_row_names(report, info->n_layer);
+    if (!corpus_report_set_rows(report, info->n_layer)) return CLI_EXIT_FAILURE;
     /* each shard samples its reservoir with its own stream (shard 0 with the seed itself) */
     loupe_corpus_stats_params shard_params = report->stats_params;
     shard_params.seed += (uint64_t)chosen->shard * 0x9E3779B97F4A7C15ull;

@@ -360,9 +360,8 @@ int corpus_identity_report(const corpus_state *state, const char *name, corpus_r
         !need_long(state, name, "inputs", 1, 1 << 20, &n_paths))
         return CLI_EXIT_FAILURE;
     storage->paths = calloc((size_t)n_paths, sizeof *storage->paths);
-    report->n_rows = loupe_lens_row_count(report->info->n_layer, report->subblocks);
-    report->row_names = calloc((size_t)report->n_rows, sizeof *report->row_names);
-    if (storage->paths == NULL || report->row_names == NULL) {
+    if (!corpus_report_set_rows(report, report->info->n_layer)) return CLI_EXIT_FAILURE;
+    if (storage->paths == NULL) {
         cli_error("out of memory");
         return CLI_EXIT_FAILURE;
     }
@@ -379,9 +378,6 @@ int corpus_identity_report(const corpus_state *state, const char *name, corpus_r
     storage->source.paths = storage->paths;
     storage->source.n_paths = storage->n_paths;
     report->source = &storage->source;
-    for (int row = 0; row < report->n_rows; row++)
-        loupe_lens_row_label(report->info->n_layer, report->subblocks, row, report->row_names[row],
-                             sizeof report->row_names[0]);
     report->documents = state->documents;
     report->n_windows = state->windows;
     report->positions = state->positions;

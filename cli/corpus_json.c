@@ -183,16 +183,3 @@ void corpus_json_print(FILE *out, corpus_report *report) {
     else fputs(" \"rarity\": null\n", out);
     fputs("}\n", out);
 }
-
-void corpus_report_set_tracked(corpus_report *report, const loupe_tokenizer *tokenizer) {
-    for (int k = 0; k < report->n_track; k++) {
-        size_t length = 0;
-        const char *bytes = loupe_tokenizer_token_bytes(tokenizer, report->track_ids[k], &length);
-        if (bytes == NULL) length = 0;
-        if (length > sizeof report->track_text[k]) length = sizeof report->track_text[k];
-        memcpy(report->track_text[k], bytes ? bytes : "", length);
-        report->track_text_length[k] = length;
-        loupe_tokenizer_render(tokenizer, report->track_ids[k], report->track_rendered[k],
-                               sizeof report->track_rendered[k]);
-    }
-}

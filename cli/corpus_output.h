@@ -85,8 +85,14 @@ typedef struct corpus_report {
     char track_rendered[LOUPE_LENS_MAX_TRACK][128]; /* (n_track) as the table shows it */
 } corpus_report;
 
-/* Fills the report's track_text and track_rendered from the tokenizer. */
+/* Fills the report's track_text and track_rendered from the tokenizer
+ * (corpus_report.c). */
 void corpus_report_set_tracked(corpus_report *report, const loupe_tokenizer *tokenizer);
+
+/* Sets n_rows and allocates row_names (caller frees) for a model of n_layer
+ * layers and the report's subblocks, named as loupe_lens_row_label names
+ * them: input, [hN.attn,] hN. False with a message when out of memory. */
+bool corpus_report_set_rows(corpus_report *report, int n_layer);
 
 /* The table for the terminal (corpus_table.c). */
 void corpus_table_print(FILE *out, corpus_report *report);
