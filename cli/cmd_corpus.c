@@ -142,13 +142,7 @@ static int parse_options(int argc, char **argv, corpus_options *chosen) {
         case 'c': ok = cli_parse_int("--min-context", optarg, 0, 1 << 24, &chosen->min_context); break;
         case 'n': ok = cli_parse_int("--max-tokens", optarg, 1, LONG_MAX, &chosen->max_tokens); break;
         case 'C': chosen->counts = optarg; break;
-        case 'F':
-            if (strcmp(optarg, "json") == 0) chosen->json = true;
-            else if (strcmp(optarg, "table") != 0) {
-                cli_error("--format: expected one of table, json, got '%s'", optarg);
-                ok = false;
-            }
-            break;
+        case 'F': ok = corpus_report_parse_format(optarg, &chosen->json); break;
         case 'p': ok = plot_check_path("--plot", optarg); chosen->plot = optarg; break;
         case 'S': chosen->subblocks = true; break;
         case 'U': chosen->tuned = optarg; break;

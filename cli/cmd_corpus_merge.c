@@ -52,13 +52,7 @@ static int parse_options(int argc, char **argv, merge_options *chosen) {
     optind = 1;
     while (ok && (option = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (option) {
-        case 'F':
-            if (strcmp(optarg, "json") == 0) chosen->json = true;
-            else if (strcmp(optarg, "table") != 0) {
-                cli_error("--format: expected one of table, json, got '%s'", optarg);
-                ok = false;
-            }
-            break;
+        case 'F': ok = corpus_report_parse_format(optarg, &chosen->json); break;
         case 'p': ok = plot_check_path("--plot", optarg); chosen->plot = optarg; break;
         case 'W': chosen->save_state = optarg; break;
         case 'h': fputs(usage, stdout); return CLI_EXIT_OK;

@@ -94,6 +94,10 @@ void corpus_report_set_tracked(corpus_report *report, const loupe_tokenizer *tok
  * them: input, [hN.attn,] hN. False with a message when out of memory. */
 bool corpus_report_set_rows(corpus_report *report, int n_layer);
 
+/* The --format option of corpus and corpus-merge: "table" or "json" (sets
+ * *json); false with a message otherwise. */
+bool corpus_report_parse_format(const char *text, bool *json);
+
 /* The table for the terminal (corpus_table.c). */
 void corpus_table_print(FILE *out, corpus_report *report);
 

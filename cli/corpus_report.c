@@ -34,3 +34,12 @@ bool corpus_report_set_rows(corpus_report *report, int n_layer) {
         loupe_lens_row_label(n_layer, report->subblocks, row, report->row_names[row], sizeof report->row_names[0]);
     return true;
 }
+
+bool corpus_report_parse_format(const char *text, bool *json) {
+    if (strcmp(text, "json") == 0 || strcmp(text, "table") == 0) {
+        *json = strcmp(text, "json") == 0;
+        return true;
+    }
+    cli_error("--format: expected one of table, json, got '%s'", text);
+    return false;
+}

@@ -12,16 +12,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 out=$root/fuzz/corpus/corpus_state
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$out" "$work/model"
-cp "$root/tests/data/gpt2-tiny-gelu/config.json" "$root/tests/data/gpt2-tiny-gelu/model.safetensors" "$work/model/"
-python3 - "$work/model/vocab.json" "$root/tests/data" <<'PY'
-import json, sys
-sys.path.insert(0, sys.argv[2])
-from gpt2_bytes import bytes_to_unicode
-chars = bytes_to_unicode()
-json.dump({chars[b]: b for b in range(256)}, open(sys.argv[1], "w", encoding="utf-8"), ensure_ascii=False)
-PY
-printf '#version: 0.2\n' >"$work/model/merges.txt"
+mkdir -p "$out"
+python3 "$root/tests/data/byte_model.py" "$work/model"
 printf 'the cat sat on the mat\n\na dog ran far away\n' >"$work/corpus.txt"
 "$loupe" count --model "$work/model" "$work/corpus.txt" >"$work/counts.tsv"
 run() { "$loupe" corpus --model "$work/model" "$@" "$work/corpus.txt" >/dev/null; }

@@ -316,34 +316,58 @@ static void check_aggregate(loupe_corpus_stats *stats, const scored *positions, 
     free(values);
 }
 
-static void test_aggregate(void) {
+/* The tiny GPT-2 fixture (NULL after a failed check), its rows and vocabulary. */
+static loupe_model *open_tiny(int *R, int *V) {
     loupe_model *model = NULL;
     loupe_error error;
     if (loupe_model_open(test_data_path("gpt2-tiny-gelu"), &model, &error) != LOUPE_OK) {
         CHECK_MSG(false, "%s", error.message);
-        return;
+        return NULL;
     }
     loupe_model_info info;
     loupe_model_get_info(model, &info);
-    int R = info.n_layer + 1, V = info.n_vocab;
-    enum { WINDOWS = 3, T = 40 };
-    loupe_lens_result *lenses[WINDOWS];
-    int32_t ids[T];
-    /* counts: a few frequent tokens, many rare and some never seen; ids drawn from a skewed law */
+    *R = info.n_layer + 1;
+    *V = info.n_vocab;
+    return model;
+}
+
+/* Token counts (V): a few frequent tokens, many rare and some never seen. Caller frees. */
+static int64_t *skewed_counts(int V) {
     int64_t *counts = calloc((size_t)V, sizeof *counts);
     for (int v = 0; v < V; v++) counts[v] = v < 5 ? 5000 - v : v % 7 == 0 ? 0 : (v * 37) % 800;
-    loupe_lens_params params = loupe_lens_default_params();
-    params.topk = 1;
-    for (int w = 0; w < WINDOWS; w++) {
+    return counts;
+}
+
+/* Runs the lens of `params` on `windows` texts of T (<= 64) ids drawn from a
+ * skewed law into lenses; false after a failed check. */
+static bool random_lenses(loupe_model *model, int V, int windows, int T, const loupe_lens_params *params,
+                          loupe_lens_result **lenses) {
+    int32_t ids[64];
+    loupe_error error;
+    for (int w = 0; w < windows; w++) {
         for (int t = 0; t < T; t++) {
             double u = random_unit();
             ids[t] = u < 0.2 ? (int32_t)(u * 25) : (int32_t)(random_unit() * V) % V;
         }
-        if (loupe_lens_run(model, ids, T, &params, &lenses[w], &error) != LOUPE_OK) {
+        if (loupe_lens_run(model, ids, T, params, &lenses[w], &error) != LOUPE_OK) {
             CHECK_MSG(false, "%s", error.message);
-            return;
+            return false;
         }
     }
+    return true;
+}
+
+static void test_aggregate(void) {
+    int R = 0, V = 0;
+    loupe_model *model = open_tiny(&R, &V);
+    if (model == NULL) return;
+    loupe_error error;
+    enum { WINDOWS = 3, T = 40 };
+    loupe_lens_result *lenses[WINDOWS];
+    int64_t *counts = skewed_counts(V);
+    loupe_lens_params params = loupe_lens_default_params();
+    params.topk = 1;
+    if (!random_lenses(model, V, WINDOWS, T, &params, lenses)) return;
     /* windows add different ranges, as a corpus run does */
     const int ranges[WINDOWS][2] = {{0, 39}, {5, 30}, {20, 39}};
     scored positions[WINDOWS * T];
@@ -602,37 +626,23 @@ static void check_continue(loupe_lens_result **lenses, const int (*ranges)[2], i
 }
 
 static void test_merge(void) {
-    loupe_model *model = NULL;
+    int R = 0, V = 0;
+    loupe_model *model = open_tiny(&R, &V);
+    if (model == NULL) return;
     loupe_error error;
-    if (loupe_model_open(test_data_path("gpt2-tiny-gelu"), &model, &error) != LOUPE_OK) {
-        CHECK_MSG(false, "%s", error.message);
-        return;
-    }
-    loupe_model_info info;
-    loupe_model_get_info(model, &info);
-    int R = info.n_layer + 1, V = info.n_vocab;
     enum { WINDOWS = 9, T = 30 };
     const int32_t track[2] = {3, 17};
     loupe_lens_result *lenses[WINDOWS];
     int ranges[WINDOWS][2];
     scored positions[WINDOWS * T];
     int n = 0;
-    int64_t *counts = calloc((size_t)V, sizeof *counts);
-    for (int v = 0; v < V; v++) counts[v] = v < 5 ? 5000 - v : v % 7 == 0 ? 0 : (v * 37) % 800;
+    int64_t *counts = skewed_counts(V);
     loupe_lens_params lens_params = loupe_lens_default_params();
     lens_params.topk = 1;
     lens_params.track_ids = track;
     lens_params.n_track = 2;
+    if (!random_lenses(model, V, WINDOWS, T, &lens_params, lenses)) return;
     for (int w = 0; w < WINDOWS; w++) {
-        int32_t ids[T];
-        for (int t = 0; t < T; t++) {
-            double u = random_unit();
-            ids[t] = u < 0.2 ? (int32_t)(u * 25) : (int32_t)(random_unit() * V) % V;
-        }
-        if (loupe_lens_run(model, ids, T, &lens_params, &lenses[w], &error) != LOUPE_OK) {
-            CHECK_MSG(false, "%s", error.message);
-            return;
-        }
         ranges[w][0] = w % 4;
         ranges[w][1] = T - 1 - w % 3;
         for (int t = ranges[w][0]; t < ranges[w][1]; t++) positions[n++] = (scored){lenses[w], t};

@@ -14,20 +14,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 data=${LOUPE_TEST_DATA:-$here/../data}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-mkdir "$work/model"
-cp "$data/gpt2-tiny-gelu/config.json" "$data/gpt2-tiny-gelu/model.safetensors" "$work/model/"
-python3 - "$work/model/vocab.json" "$data" "$work/corpus.txt" <<'PY'
-import json, random, sys
-sys.path.insert(0, sys.argv[2])
-from gpt2_bytes import bytes_to_unicode
-chars = bytes_to_unicode()
-json.dump({chars[b]: b for b in range(256)}, open(sys.argv[1], "w", encoding="utf-8"), ensure_ascii=False)
+python3 "$data/byte_model.py" "$work/model" || exit 1
+python3 - "$work/corpus.txt" <<'PY'
+import random, sys
 r = random.Random(11)
 words = "the cat sat on a mat while dogs ran far away into deep woods and rivers".split()
 docs = [" ".join(r.choice(words) for _ in range(r.randint(2, 30))) for _ in range(60)]
-open(sys.argv[3], "w").write("\n\n".join(docs) + "\n")
+open(sys.argv[1], "w").write("\n\n".join(docs) + "\n")
 PY
-printf '#version: 0.2\n' >"$work/model/merges.txt"
 "$loupe" count --model "$work/model" "$work/corpus.txt" >"$work/counts.tsv" || exit 1
 options=(--model "$work/model" --counts "$work/counts.tsv" --track e --exact-limit 1500 --reservoir 400
   --format json)
