@@ -18,13 +18,7 @@ data=${LOUPE_TEST_DATA:-$here/../data}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 python3 "$data/byte_model.py" "$work/model" || exit 1
-python3 - "$work/corpus.txt" <<'PY'
-import random, sys
-r = random.Random(5)
-words = "the cat sat on a mat while dogs ran far away into deep woods and rivers".split()
-docs = [" ".join(r.choice(words) for _ in range(r.randint(2, 16))) for _ in range(15)]
-open(sys.argv[1], "w").write("\n\n".join(docs) + "\n")
-PY
+python3 "$data/word_corpus.py" "$work/corpus.txt" 5 15 2 16 || exit 1
 model=$work/model
 "$loupe" count --model "$model" "$work/corpus.txt" >"$work/counts.tsv" || exit 1
 options=(--model "$model" --counts "$work/counts.tsv" --track e --exact-limit 300)
