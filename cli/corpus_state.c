@@ -97,6 +97,7 @@ static const char *read_counters(byte_reader *reader, corpus_state *state) {
         w->score_end < w->score_begin || w->score_end > w->end || finished > 1)
         return "a position that is not a document and window";
     state->finished = finished;
+    if (!finished) state->partial = true; /* merged as it stands, it covers the positions so far */
     return NULL;
 }
 

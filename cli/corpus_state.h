@@ -36,7 +36,8 @@ typedef struct corpus_state {
     uint32_t n_covered;
     int64_t documents, windows, positions, skipped_lines;
     double seconds;            /* of the runs it sums */
-    bool partial;              /* a run stopped early (Ctrl-C, an error) is in it */
+    bool partial;              /* a run stopped early (Ctrl-C, an error) is in it; set on reading
+                                  a checkpoint of a run not finished */
     /* checkpoint only: where to continue */
     int64_t next_document;     /* global index (over all inputs) of the document under way */
     loupe_corpus_window window; /* its last window done (end 0: none yet) */
