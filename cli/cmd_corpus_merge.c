@@ -24,7 +24,7 @@ static const char usage[] =
     "(typically one per --shard I/N): the same report one process gives over the\n"
     "whole corpus (docs/SCALE.md). The states must come from the same model,\n"
     "options and inputs and hold different shards; shards left out make a\n"
-    "report of the others only (a warning says which are missing).\n"
+    "report of the others only (with a warning).\n"
     "\n"
     "  --format F         table (default) or json (schema loupe.corpus/1)\n"
     "  --plot FILE        draw the per-layer curves to FILE (.png, .svg or .html),\n"

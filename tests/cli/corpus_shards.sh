@@ -9,7 +9,8 @@
 # index modulo N (their document counts are checked against that rule);
 # states of other options, other models, the same shard twice, other shard
 # counts, and damaged files are refused naming both files and the
-# difference. The tiny test model with a byte-level tokenizer keeps it fast.
+# difference; the merged --plot figures are the single run's byte for byte.
+# The tiny test model with a byte-level tokenizer keeps it fast.
 set -uo pipefail
 loupe=$1
 export OMP_NUM_THREADS=1 # a small model: one thread each, the runs stay fast on a loaded machine
@@ -22,7 +23,7 @@ python3 "$data/word_corpus.py" "$work/corpus.txt" 5 15 2 16 || exit 1
 model=$work/model
 "$loupe" count --model "$model" "$work/corpus.txt" >"$work/counts.tsv" || exit 1
 options=(--model "$model" --counts "$work/counts.tsv" --track e --exact-limit 300)
-"$loupe" corpus "${options[@]}" --format json "$work/corpus.txt" >"$work/single.json" || exit 1
+"$loupe" corpus "${options[@]}" --format json --plot "$work/single.svg" "$work/corpus.txt" >"$work/single.json" || exit 1
 for n in 1 2 3 7; do
   for ((i = 0; i < n; i++)); do
     "$loupe" corpus "${options[@]}" --shard "$i/$n" --save-state "$work/s$i-$n.state" --format json \
@@ -98,6 +99,14 @@ for n in (1, 2, 3, 7):
             fail("the tree merge failed: %s" % result.stderr.strip())
         else:
             compare(json.loads(result.stdout), single)
+    # the figures are the single run's, byte for byte (and the rarity chart)
+    if n == 3:
+        merged_svg = os.path.join(work, "merged.svg")
+        result = merge(states, "--plot", merged_svg)
+        for suffix in ("", "-rarity"):
+            a, b = (os.path.join(work, name + suffix + ".svg") for name in ("single", "merged"))
+            if result.returncode != 0 or open(a, "rb").read() != open(b, "rb").read():
+                fail("corpus-merge --plot: %s differs from the single run's (%s)" % (b, result.stderr.strip()))
     # the table writer runs as well (the same writer as loupe corpus)
     table = merge(states)
     if table.returncode != 0 or "quantiles" not in table.stdout:
