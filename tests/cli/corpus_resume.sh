@@ -15,7 +15,7 @@ data=${LOUPE_TEST_DATA:-$here/../data}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 python3 "$data/byte_model.py" "$work/model" || exit 1
-python3 "$data/word_corpus.py" "$work/corpus.txt" 11 60 2 30 || exit 1
+python3 "$data/word_corpus.py" "$work/corpus.txt" 11 30 2 30 || exit 1
 "$loupe" count --model "$work/model" "$work/corpus.txt" >"$work/counts.tsv" || exit 1
 options=(--model "$work/model" --counts "$work/counts.tsv" --track e --exact-limit 1500 --reservoir 400
   --format json)
