@@ -15,6 +15,8 @@ set -uo pipefail
 loupe=$1
 export OMP_NUM_THREADS=1 # a small model: one thread each, the runs stay fast on a loaded machine
 here=$(cd "$(dirname "$0")" && pwd)
+# under ASan: fontconfig's process-wide caches (used by --plot) are not leaks of ours
+export LSAN_OPTIONS="suppressions=$here/plot_lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 data=${LOUPE_TEST_DATA:-$here/../data}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
