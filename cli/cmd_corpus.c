@@ -242,9 +242,10 @@ static void make_row_names(corpus_report *report, int n_layer) {
         loupe_lens_row_label(n_layer, report->subblocks, row, report->row_names[row], sizeof report->row_names[0]);
 }
 
-/* Opens the model, tokenizer and counts and creates the aggregate. */
+/* Opens the model, tokenizer and counts and creates the aggregate; the
+ * byte length of every token id goes to *token_bytes (V) for bits per byte. */
 static int prepare(corpus_options *chosen, corpus_run *run, corpus_report *report, loupe_model_info *info,
-                   int64_t **counts, char **directory) {
+                   int64_t **counts, int32_t **token_bytes, char **directory) {
     loupe_error error;
     *directory = cli_model_directory(chosen->model);
     if (*directory == NULL) return CLI_EXIT_FAILURE;
@@ -277,6 +278,17 @@ static int prepare(corpus_options *chosen, corpus_run *run, corpus_report *repor
     report->stats_params.seed = (uint64_t)chosen->seed;
     report->stats_params.track_ids = chosen->track.ids;
     report->stats_params.n_track = chosen->track.count;
+    *token_bytes = malloc((size_t)info->n_vocab * sizeof **token_bytes);
+    if (*token_bytes == NULL) {
+        cli_error("out of memory");
+        return CLI_EXIT_FAILURE;
+    }
+    for (int32_t id = 0; id < info->n_vocab; id++) {
+        size_t length = 0;
+        loupe_tokenizer_token_bytes(run->tokenizer, id, &length);
+        (*token_bytes)[id] = length < INT32_MAX ? (int32_t)length : INT32_MAX;
+    }
+    report->stats_params.token_bytes = *token_bytes;
     if (chosen->counts != NULL) {
         *counts = malloc((size_t)info->n_vocab * sizeof **counts);
         if (*counts == NULL) {
@@ -300,6 +312,7 @@ static int prepare(corpus_options *chosen, corpus_run *run, corpus_report *repor
         LOUPE_OK)
         return cli_fail(&error);
     report->stats_params.token_counts = NULL; /* copied by the aggregate; freed below */
+    report->stats_params.token_bytes = NULL;
     run->lens = loupe_lens_default_params();
     run->lens.topk = 1;
     run->lens.subblocks = chosen->subblocks;
@@ -325,8 +338,9 @@ int cmd_corpus(int argc, char **argv) {
     corpus_run run = {.report = &report};
     loupe_model_info info;
     int64_t *counts = NULL;
+    int32_t *token_bytes = NULL;
     char *directory = NULL;
-    status = prepare(&chosen, &run, &report, &info, &counts, &directory);
+    status = prepare(&chosen, &run, &report, &info, &counts, &token_bytes, &directory);
     if (status == 0) {
         catch_interrupt();
         corpus_progress_start(&run.progress, chosen.progress, corpus_source_total_bytes(&chosen.source),
@@ -356,6 +370,7 @@ int cmd_corpus(int argc, char **argv) {
     free(report.row_names);
     loupe_tuned_lens_close(report.tuned);
     free(counts);
+    free(token_bytes);
     loupe_tokenizer_close(run.tokenizer);
     loupe_model_close(run.model);
     free(directory);

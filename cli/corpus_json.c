@@ -52,10 +52,11 @@ static void write_header(FILE *out, const corpus_report *report) {
         write_string(out, report->source->paths[i]);
     }
     fprintf(out,
-            "], \"documents\": %lld, \"windows\": %lld, \"positions\": %lld, \"skipped_lines\": %lld, "
-            "\"seconds\": %.3f},\n",
+            "], \"documents\": %lld, \"windows\": %lld, \"positions\": %lld, \"target_bytes\": %lld, "
+            "\"skipped_lines\": %lld, \"seconds\": %.3f},\n",
             (long long)report->documents, (long long)report->n_windows, (long long)report->positions,
-            (long long)report->skipped_lines, report->seconds);
+            (long long)loupe_corpus_stats_target_bytes(report->stats), (long long)report->skipped_lines,
+            report->seconds);
     fprintf(out, " \"options\": {\"context\": %d, \"stride\": %d, \"min_context\": %d, \"max_tokens\": ",
             report->windows.context, report->windows.stride, report->windows.min_context);
     if (report->max_tokens > 0) fprintf(out, "%lld", (long long)report->max_tokens);
@@ -75,8 +76,8 @@ static void write_header(FILE *out, const corpus_report *report) {
     }
 }
 
-/* "name": [f(row) for each row] */
-static void write_row_fractions(FILE *out, const char *name, const corpus_report *report,
+/* "name": [f(row) for each row] (fractions, bits per byte) */
+static void write_row_values(FILE *out, const char *name, const corpus_report *report,
                                 double (*fraction)(const loupe_corpus_stats *, int)) {
     fprintf(out, " \"%s\": [", name);
     for (int row = 0; row < report->n_rows; row++) {
@@ -174,8 +175,9 @@ void corpus_json_print(FILE *out, corpus_report *report) {
         fputc(']', out);
     }
     fputs("},\n", out);
-    write_row_fractions(out, "top1_is_final_top1", report, loupe_corpus_stats_top1_final);
-    write_row_fractions(out, "top1_is_target", report, loupe_corpus_stats_top1_target);
+    write_row_values(out, "ce_bits_per_byte", report, loupe_corpus_stats_bits_per_byte);
+    write_row_values(out, "top1_is_final_top1", report, loupe_corpus_stats_top1_final);
+    write_row_values(out, "top1_is_target", report, loupe_corpus_stats_top1_target);
     fputs(" \"decision_layer\": [", out);
     for (int row = 0; row < report->n_rows; row++)
         fprintf(out, "%s%lld", row ? ", " : "", (long long)loupe_corpus_stats_decision_count(report->stats, row));

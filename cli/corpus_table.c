@@ -49,14 +49,16 @@ static void print_agreement(FILE *out, const corpus_report *report) {
     }
 }
 
-/* Up to three metrics side by side: mean, p10, median, p90 per layer. */
+/* Up to three metrics side by side: mean, p10, median, p90 per layer; then
+ * the cross-entropy with its bits per byte. */
 static void print_metrics(FILE *out, corpus_report *report) {
     static const char *const titles[LOUPE_CORPUS_METRIC_COUNT] = {
         "rank of target",   "prob of target",     "rank of input",      "prob of input", "KL(final||layer)",
         "KL(layer||final)", "KL(input||layer)",   "KL(layer||input)",   "entropy (nats)",
+        "cross-entropy of the target (nats)",
     };
     bool exact = true;
-    for (int m = 0; m < LOUPE_CORPUS_METRIC_COUNT; m += 3) {
+    for (int m = 0; m < LOUPE_CORPUS_CE; m += 3) {
         fprintf(out, "\n%-8s", "");
         for (int k = m; k < m + 3; k++) fprintf(out, " | %-39s", titles[k]);
         fprintf(out, "\n%-8s", "layer");
@@ -74,6 +76,18 @@ static void print_metrics(FILE *out, corpus_report *report) {
             fputc('\n', out);
         }
     }
+    fprintf(out, "\n%-8s | %-39s | %9s\n%-8s | %9s %9s %9s %9s | %9s\n", "", titles[LOUPE_CORPUS_CE], "bits/byte",
+            "layer", "mean", "p10", "median", "p90", "");
+    for (int row = 0; row < report->n_rows; row++) {
+        loupe_corpus_summary s = loupe_corpus_stats_summary(report->stats, row, LOUPE_CORPUS_CE);
+        exact = exact && s.exact;
+        char v[5][32];
+        fprintf(out, "%-8s | %9s %9s %9s %9s | %9s\n", report->row_names[row], format_value(s.mean, v[0], 32),
+                format_value(s.p10, v[1], 32), format_value(s.median, v[2], 32), format_value(s.p90, v[3], 32),
+                format_value(loupe_corpus_stats_bits_per_byte(report->stats, row), v[4], 32));
+    }
+    fprintf(out, "bits/byte: mean cross-entropy x positions / bytes of the targets (%lld) / ln 2\n",
+            (long long)loupe_corpus_stats_target_bytes(report->stats));
     if (exact) fputs("\nquantiles: exact (numpy method=\"lower\")\n", out);
     else
         fprintf(out, "\nquantiles: from a sketch, within %g relative error of the exact (numpy method=\"lower\")\n",

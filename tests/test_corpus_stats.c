@@ -188,7 +188,7 @@ static void test_spearman(void) {
 static double cell_metric(const loupe_lens_cell *cell, int metric) {
     const double values[LOUPE_CORPUS_METRIC_COUNT] = {
         cell->target.rank, cell->target.prob, cell->input.rank,     cell->input.prob, cell->kl_final,
-        cell->kl_final_rev, cell->kl_first,   cell->kl_first_rev, cell->entropy,
+        cell->kl_final_rev, cell->kl_first,   cell->kl_first_rev, cell->entropy, -(double)cell->target.log_prob,
     };
     return values[metric];
 }
@@ -260,6 +260,23 @@ static void check_aggregate(loupe_corpus_stats *stats, const scored *positions, 
                   row, (long long)loupe_corpus_stats_decision_count(stats, row), decided_here);
     }
     CHECK(loupe_corpus_stats_top1_final(stats, R - 1) == 1.0);
+    /* bits per byte by hand: the sum of -log p(target) over the targets' bytes (token_bytes: id % 5 + 1) */
+    int64_t bytes = 0;
+    for (int i = 0; i < n; i++) bytes += loupe_lens_ids(positions[i].lens)[positions[i].t + 1] % 5 + 1;
+    CHECK_MSG(loupe_corpus_stats_target_bytes(stats) == bytes, "target bytes %lld vs %lld",
+              (long long)loupe_corpus_stats_target_bytes(stats), (long long)bytes);
+    for (int row = 0; row < R; row++) {
+        double nats = 0.0;
+        for (int i = 0; i < n; i++) {
+            const loupe_lens_cell *cell = loupe_lens_cell_at(positions[i].lens, row, positions[i].t);
+            CHECK_MSG(fabs(cell->target.log_prob - log(cell->target.prob)) < 1e-5, "row %d log_prob %g vs prob %g",
+                      row, cell->target.log_prob, cell->target.prob);
+            nats -= log(cell->target.prob);
+        }
+        double expected = nats / (double)bytes / log(2.0), got = loupe_corpus_stats_bits_per_byte(stats, row);
+        CHECK_MSG(fabs(got - expected) < 1e-5 * expected, "row %d bits per byte %.9g vs %.9g", row, got, expected);
+    }
+    CHECK(isnan(loupe_corpus_stats_bits_per_byte(stats, R)));
     if (counts == NULL) {
         CHECK(loupe_corpus_stats_n_buckets(stats) == 0);
         free(values);
@@ -327,7 +344,9 @@ static void test_aggregate(void) {
     int32_t ids[T];
     /* counts: a few frequent tokens, many rare and some never seen; ids drawn from a skewed law */
     int64_t *counts = calloc((size_t)V, sizeof *counts);
+    int32_t *token_bytes = calloc((size_t)V, sizeof *token_bytes);
     for (int v = 0; v < V; v++) counts[v] = v < 5 ? 5000 - v : v % 7 == 0 ? 0 : (v * 37) % 800;
+    for (int v = 0; v < V; v++) token_bytes[v] = v % 5 + 1;
     loupe_lens_params params = loupe_lens_default_params();
     params.topk = 1;
     for (int w = 0; w < WINDOWS; w++) {
@@ -353,6 +372,7 @@ static void test_aggregate(void) {
             loupe_corpus_stats_params stats_params = loupe_corpus_stats_default_params();
             stats_params.exact_limit = limits[l];
             stats_params.token_counts = with_counts ? counts : NULL;
+            stats_params.token_bytes = token_bytes;
             loupe_corpus_stats *stats = NULL;
             CHECK(loupe_corpus_stats_create(R, V, &stats_params, &stats, &error) == LOUPE_OK);
             if (stats == NULL) continue;
@@ -372,7 +392,11 @@ static void test_aggregate(void) {
     CHECK(loupe_corpus_stats_create(R, V, &small, &stats, &error) == LOUPE_OK);
     for (int w = 0; w < WINDOWS && stats; w++) loupe_corpus_stats_add(stats, lenses[w], 0, T - 1, &error);
     if (stats) CHECK(loupe_corpus_stats_spearman(stats, 1).n == 10);
+    if (stats) CHECK(loupe_corpus_stats_target_bytes(stats) == 0 && isnan(loupe_corpus_stats_bits_per_byte(stats, 1)));
     loupe_corpus_stats_free(stats);
+    token_bytes[3] = -1;
+    small.token_bytes = token_bytes;
+    CHECK(loupe_corpus_stats_create(R, V, &small, &stats, &error) == LOUPE_ERROR_ARGUMENT);
 
     loupe_corpus_stats_params bad = loupe_corpus_stats_default_params();
     bad.sketch_error = 0.0;
@@ -384,6 +408,7 @@ static void test_aggregate(void) {
 
     for (int w = 0; w < WINDOWS; w++) loupe_lens_free(lenses[w]);
     free(counts);
+    free(token_bytes);
     loupe_model_close(model);
 }
 
