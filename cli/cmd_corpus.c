@@ -24,7 +24,8 @@ static const char usage[] =
     "\n"
     "The logit lens over whole corpora: per layer, the mean, median and 10 %/90 %\n"
     "quantiles of the target and input ranks and probabilities, the four KLs and\n"
-    "the entropy; how often each layer's top-1 is the final top-1 and the true\n"
+    "the entropy, the cross-entropy of the next token (nats, and bits per byte of\n"
+    "the targets' text); how often each layer's top-1 is the final top-1 and the true\n"
     "next token; and the decision layer (the first layer from which the final\n"
     "top-1 stays top-1). With --counts, the input token's statistics by its corpus\n"
     "frequency and Spearman's rho between frequency and input rank per layer.\n"
@@ -48,6 +49,9 @@ static const char usage[] =
     "                     token) or its id; up to 16\n"
     "  --tuned LENSDIR    the tuned lens of LENSDIR instead of the logit lens\n"
     "                     (docs/TUNED_LENS.md)\n"
+    "  --compare-lenses   with --tuned: both lenses over the same positions, side by\n"
+    "                     side per layer (cross-entropy, bits per byte, KL, rank,\n"
+    "                     top-1); JSON: loupe.corpus_compare/1 with both reports\n"
     "  --exact-limit N    values per statistic kept exactly before the quantile\n"
     "                     sketch takes over (default 10000)\n"
     "  --sketch-error X   relative error bound of sketched quantiles (default 0.01)\n"
@@ -60,7 +64,7 @@ typedef struct corpus_options {
     const char *model, *counts, *plot, *progress, *tuned;
     long stride, min_context, max_tokens, exact_limit, reservoir, seed;
     double sketch_error;
-    bool has_stride, json, subblocks;
+    bool has_stride, json, subblocks, compare_lenses;
     corpus_source source;
     cli_track_list track;
 } corpus_options;
@@ -76,7 +80,8 @@ static int parse_options(int argc, char **argv, corpus_options *chosen) {
         {"reservoir", required_argument, NULL, 'r'}, {"seed", required_argument, NULL, 'd'},
         {"progress", required_argument, NULL, 'P'},  {"help", no_argument, NULL, 'h'},
         {"track", required_argument, NULL, 't'},
-        {"tuned", required_argument, NULL, 'U'},     CORPUS_SOURCE_LONG_OPTIONS,
+        {"tuned", required_argument, NULL, 'U'},     {"compare-lenses", no_argument, NULL, 'L'},
+        CORPUS_SOURCE_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     loupe_corpus_stats_params defaults = loupe_corpus_stats_default_params();
@@ -111,6 +116,7 @@ static int parse_options(int argc, char **argv, corpus_options *chosen) {
         case 'p': ok = plot_check_path("--plot", optarg); chosen->plot = optarg; break;
         case 'S': chosen->subblocks = true; break;
         case 'U': chosen->tuned = optarg; break;
+        case 'L': chosen->compare_lenses = true; break;
         case 'x': ok = cli_parse_int("--exact-limit", optarg, 0, 1 << 26, &chosen->exact_limit); break;
         case 'e': ok = cli_parse_float("--sketch-error", optarg, 1e-4, 0.5, &chosen->sketch_error); break;
         case 'r': ok = cli_parse_int("--reservoir", optarg, 4, 1 << 24, &chosen->reservoir); break;
@@ -128,6 +134,15 @@ static int parse_options(int argc, char **argv, corpus_options *chosen) {
         }
     }
     if (!ok) return CLI_EXIT_USAGE;
+    if (chosen->compare_lenses && chosen->tuned == NULL) {
+        cli_error("--compare-lenses compares the logit lens with a tuned lens: give --tuned LENSDIR");
+        return CLI_EXIT_USAGE;
+    }
+    if (chosen->compare_lenses && chosen->plot != NULL) {
+        cli_error("--compare-lenses: no --plot; save each lens's report with --format json and overlay them "
+                  "with loupe plot A.json B.json --plot FILE");
+        return CLI_EXIT_USAGE;
+    }
     if (optind >= argc) {
         cli_error("corpus: no corpus file given (use '-' for standard input)");
         return CLI_EXIT_USAGE;
@@ -169,14 +184,31 @@ typedef struct corpus_run {
     loupe_tokenizer *tokenizer;
     corpus_report *report;
     loupe_lens_params lens;
+    corpus_report *logit;   /* --compare-lenses: the logit lens's report beside the tuned one, else NULL */
     corpus_progress progress;
     int64_t bytes_done;     /* bytes read, the document being scored included */
     int64_t bytes_finished; /* bytes of the documents scored to the end */
     int status;
 } corpus_run;
 
-/* Runs the lens on every window of one document and adds the scored
- * positions; false to stop (limit reached, Ctrl-C, or an error). */
+/* Runs the lens on ids (n tokens) and adds positions [begin, end) of it
+ * to report; false with error filled on failure. */
+static bool add_window(const corpus_run *run, const loupe_lens_params *params, corpus_report *report,
+                       const int32_t *ids, int n, int begin, int end, loupe_error *error) {
+    loupe_lens_result *lens = NULL;
+    bool ok = loupe_lens_run(run->model, ids, n, params, &lens, error) == LOUPE_OK &&
+              loupe_corpus_stats_add(report->stats, lens, begin, end, error) == LOUPE_OK;
+    loupe_lens_free(lens);
+    if (ok) {
+        report->n_windows++;
+        report->positions += end - begin;
+    }
+    return ok;
+}
+
+/* Runs the lens (with --compare-lenses both lenses) on every window of one
+ * document and adds the scored positions; false to stop (limit reached,
+ * Ctrl-C, or an error). */
 static bool run_document(void *user, const loupe_corpus_document *document, const char *path) {
     corpus_run *run = user;
     corpus_report *report = run->report;
@@ -210,20 +242,20 @@ static bool run_document(void *user, const loupe_corpus_document *document, cons
         }
         if (end <= begin) continue;
         /* the model is causal: tokens after the last scored target change nothing */
-        loupe_lens_result *lens = NULL;
-        if (loupe_lens_run(run->model, ids + window.start, end + 1 - window.start, &run->lens, &lens, &error) !=
-                LOUPE_OK ||
-            loupe_corpus_stats_add(report->stats, lens, begin - window.start, end - window.start, &error) !=
-                LOUPE_OK) {
+        const int32_t *window_ids = ids + window.start;
+        int window_n = end + 1 - window.start, from = begin - window.start, to = end - window.start;
+        bool ok = add_window(run, &run->lens, report, window_ids, window_n, from, to, &error);
+        if (ok && run->logit != NULL) {
+            loupe_lens_params logit_lens = run->lens;
+            logit_lens.tuned = NULL;
+            ok = add_window(run, &logit_lens, run->logit, window_ids, window_n, from, to, &error);
+        }
+        if (!ok) {
             cli_error("%s:%lld: %s", path, (long long)document->line, error.message);
             run->status = CLI_EXIT_FAILURE;
             report->partial = true;
             go_on = false;
-        } else {
-            report->n_windows++;
-            report->positions += end - begin;
         }
-        loupe_lens_free(lens);
         double document_share = (double)end / (double)n; /* of the document's tokens, scored or passed */
         corpus_progress_update(&run->progress, report->documents, report->positions,
                                (double)run->bytes_finished +
@@ -322,6 +354,24 @@ static int prepare(corpus_options *chosen, corpus_run *run, corpus_report *repor
     return 0;
 }
 
+/* --compare-lenses: the logit lens's report, the tuned one's (report)
+ * without its lens and with an aggregate of its own. */
+static int prepare_logit(const corpus_report *report, corpus_report *logit, corpus_run *run,
+                         const int64_t *counts, const int32_t *token_bytes) {
+    *logit = *report;
+    logit->tuned = NULL;
+    logit->tuned_directory = NULL;
+    logit->stats = NULL;
+    loupe_corpus_stats_params params = report->stats_params;
+    params.token_counts = counts;
+    params.token_bytes = token_bytes;
+    loupe_error error;
+    if (loupe_corpus_stats_create(logit->n_rows, logit->info->n_vocab, &params, &logit->stats, &error) != LOUPE_OK)
+        return cli_fail(&error);
+    run->logit = logit;
+    return 0;
+}
+
 int cmd_corpus(int argc, char **argv) {
     corpus_options chosen;
     int status = parse_options(argc, argv, &chosen);
@@ -341,6 +391,8 @@ int cmd_corpus(int argc, char **argv) {
     int32_t *token_bytes = NULL;
     char *directory = NULL;
     status = prepare(&chosen, &run, &report, &info, &counts, &token_bytes, &directory);
+    corpus_report logit = {0};
+    if (status == 0 && chosen.compare_lenses) status = prepare_logit(&report, &logit, &run, counts, token_bytes);
     if (status == 0) {
         catch_interrupt();
         corpus_progress_start(&run.progress, chosen.progress, corpus_source_total_bytes(&chosen.source),
@@ -354,11 +406,19 @@ int cmd_corpus(int argc, char **argv) {
         signal(SIGINT, SIG_DFL);
         report.seconds = corpus_progress_now() - run.progress.started;
         if (status != 0) report.partial = true;
+        if (run.logit != NULL) {
+            logit.documents = report.documents;
+            logit.skipped_lines = report.skipped_lines;
+            logit.seconds = report.seconds;
+            logit.partial = report.partial;
+        }
         if (report.partial && interrupted)
             cli_error("interrupted: the statistics below cover the %lld positions scored so far (partial)",
                       (long long)report.positions);
         /* the aggregate so far is written even after a failure or Ctrl-C, marked partial */
-        if (chosen.json) corpus_json_print(stdout, &report);
+        if (run.logit != NULL && chosen.json) corpus_compare_json_print(stdout, &logit, &report);
+        else if (run.logit != NULL) corpus_compare_table_print(stdout, &logit, &report);
+        else if (chosen.json) corpus_json_print(stdout, &report);
         else corpus_table_print(stdout, &report);
         if (chosen.plot != NULL) {
             int plot_status = corpus_plot_write(&report, chosen.plot);
@@ -367,6 +427,7 @@ int cmd_corpus(int argc, char **argv) {
         if (status == 0 && interrupted) status = 130; /* the shell's convention for SIGINT */
     }
     loupe_corpus_stats_free(report.stats);
+    loupe_corpus_stats_free(logit.stats);
     free(report.row_names);
     loupe_tuned_lens_close(report.tuned);
     free(counts);
