@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from lens_reference import check, run, run_json
+from lens_reference import check, run, run_json, target_cross_entropy
 
 loupe, data = sys.argv[1], sys.argv[2]
 corpus = os.path.join(data, "corpus_small.txt")
@@ -72,12 +72,7 @@ for lens, t in positions:
 check(out["decision_layer"] == decisions, "decisions %r vs %r" % (out["decision_layer"], decisions))
 check(out["rarity"] is None, "rarity without --counts")
 
-# the cross-entropy of the next token, -log p(target) with log Z recovered from the most probable of the cell's
-# tokens (logit - log prob), and bits per byte over the bytes of the targets' text (docs/CORPUS.md)
-def cross_entropy(cell):
-    k = max(("target", "input", "final_top"), key=lambda key: cell[key]["prob"])
-    log_z = cell[k]["logit"] - math.log(cell[k]["prob"])
-    return log_z - cell["target"]["logit"]
+# the cross-entropy of the next token, and bits per byte over the bytes of the targets' text (docs/CORPUS.md)
 
 def token_bytes(text):
     # a lens JSON token text is its bytes, each byte that is not UTF-8 written <0xNN>
@@ -89,7 +84,7 @@ check(target_bytes == sum(len(d.encode("utf-8")) - token_bytes(lens["tokens"][0]
                           for d, lens in zip(documents, lenses)), "the targets' bytes are not the text's less the first tokens")
 check(out["corpus"]["target_bytes"] == target_bytes, "target_bytes %r vs %d" % (out["corpus"].get("target_bytes"), target_bytes))
 for row in range(R):
-    values = [cross_entropy(lens["cells"][row][t]) for lens, t in positions]
+    values = [target_cross_entropy(lens["cells"][row][t]) for lens, t in positions]
     got = out["metrics"]["ce"][row]
     check(got["count"] == len(values) and got["exact"] is True, "ce row %d count" % row)
     mean = sum(values) / len(values)
