@@ -9,25 +9,19 @@
 #include "cli.h"
 #include "corpus_output.h"
 
-/* A number with %.9g, or null when not finite. */
-static void write_number(FILE *out, double value) {
-    if (isfinite(value)) fprintf(out, "%.9g", value);
-    else fputs("null", out);
-}
-
 /* A C string as a JSON string. */
 static void write_string(FILE *out, const char *s) { cli_json_string(out, s, strlen(s)); }
 
 /* {"count", "mean", "p10", "median", "p90", "exact"} of one series. */
 static void write_summary(FILE *out, const loupe_corpus_summary *summary) {
     fprintf(out, "{\"count\": %lld, \"mean\": ", (long long)summary->count);
-    write_number(out, summary->mean);
+    cli_json_number(out, summary->mean);
     fputs(", \"p10\": ", out);
-    write_number(out, summary->p10);
+    cli_json_number(out, summary->p10);
     fputs(", \"median\": ", out);
-    write_number(out, summary->median);
+    cli_json_number(out, summary->median);
     fputs(", \"p90\": ", out);
-    write_number(out, summary->p90);
+    cli_json_number(out, summary->p90);
     fprintf(out, ", \"exact\": %s}", summary->exact ? "true" : "false");
 }
 
@@ -82,7 +76,7 @@ static void write_row_values(FILE *out, const char *name, const corpus_report *r
     fprintf(out, " \"%s\": [", name);
     for (int row = 0; row < report->n_rows; row++) {
         if (row > 0) fputs(", ", out);
-        write_number(out, fraction(report->stats, row));
+        cli_json_number(out, fraction(report->stats, row));
     }
     fputs("],\n", out);
 }
@@ -116,11 +110,11 @@ static void write_rarity(FILE *out, corpus_report *report) {
         loupe_corpus_correlation rho = loupe_corpus_stats_spearman(stats, row);
         if (row > 0) fputs(", ", out);
         fprintf(out, "{\"n\": %lld, \"rho\": ", (long long)rho.n);
-        write_number(out, rho.defined ? rho.rho : NAN);
+        cli_json_number(out, rho.defined ? rho.rho : NAN);
         fputs(", \"low\": ", out);
-        write_number(out, rho.defined ? rho.low : NAN);
+        cli_json_number(out, rho.defined ? rho.low : NAN);
         fputs(", \"high\": ", out);
-        write_number(out, rho.defined ? rho.high : NAN);
+        cli_json_number(out, rho.defined ? rho.high : NAN);
         fputc('}', out);
     }
     fputs("]}\n", out);
@@ -150,7 +144,7 @@ static void write_tracked(FILE *out, corpus_report *report) {
         fputs(",\n   \"top1\": [", out);
         for (int row = 0; row < report->n_rows; row++) {
             if (row > 0) fputs(", ", out);
-            write_number(out, loupe_corpus_stats_tracked_top1(report->stats, k, row));
+            cli_json_number(out, loupe_corpus_stats_tracked_top1(report->stats, k, row));
         }
         fputs("]}", out);
     }

@@ -109,17 +109,14 @@ static void print_table(FILE *out, const lens_view *const views[2]) {
     }
 }
 
-/* A number for JSON, null when not finite. */
-static void write_json_number(FILE *out, double value) {
-    if (isfinite(value)) fprintf(out, "%.9g", value);
-    else fputs("null", out);
-}
-
+/* , "key": {"logit": values[0], "tuned": values[1]} */
 static void write_json_pair(FILE *out, const char *key, const double values[2]) {
-    fprintf(out, ", \"%s\": {\"logit\": ", key);
-    write_json_number(out, values[0]);
-    fputs(", \"tuned\": ", out);
-    write_json_number(out, values[1]);
+    static const char *const lenses[2] = {"logit", "tuned"};
+    fprintf(out, ", \"%s\": {", key);
+    for (int k = 0; k < 2; k++) {
+        fprintf(out, "%s\"%s\": ", k ? ", " : "", lenses[k]);
+        cli_json_number(out, values[k]);
+    }
     fputc('}', out);
 }
 
@@ -138,11 +135,11 @@ static int print_json(FILE *out, const lens_view *const views[2]) {
         write_json_pair(out, "kl_final", c.kl_final);
         write_json_pair(out, "top1_is_target", c.top1_target);
         fputs(", \"top1_agree\": ", out);
-        write_json_number(out, c.top1_agree);
+        cli_json_number(out, c.top1_agree);
         fprintf(out, ", \"next\": {\"logit\": {\"id\": %d, \"prob\": ", c.last_top[0]);
-        write_json_number(out, c.last_prob[0]);
+        cli_json_number(out, c.last_prob[0]);
         fprintf(out, "}, \"tuned\": {\"id\": %d, \"prob\": ", c.last_top[1]);
-        write_json_number(out, c.last_prob[1]);
+        cli_json_number(out, c.last_prob[1]);
         fputs("}}}", out);
     }
     fputs("],\n \"logit\": ", out);
