@@ -413,7 +413,7 @@ int cmd_lens(int argc, char **argv) {
     int n_rows = loupe_lens_row_count_with(info.n_layer, chosen.subblocks, chosen.contributions);
     lens_view view = {.tokenizer = input.tokenizer, .info = &info, .topk = (int)chosen.topk,
                       .subblocks = chosen.subblocks, .contributions = chosen.contributions,
-                      .precision = (loupe_precision)chosen.precision, .tuned_directory = chosen.tuned};
+                      .tuned_directory = chosen.tuned};
     if (!lens_slice_resolve("--layers", &chosen.rows, n_rows, &view.rows) ||
         !lens_slice_resolve("--positions", &chosen.positions, (int)input.n_ids, &view.positions) ||
         (chosen.export.has_logprob_rows &&

@@ -128,5 +128,5 @@ loupe_status compare_heatmap_write(const compare_view *view, const char *path, d
     compare_plot plot = {.view = view, .dpi = dpi, .path = path};
     if (!plot_format_for_path(path, &plot.format) || plot.format == PLOT_FORMAT_HTML)
         return error_set(error, LOUPE_ERROR_ARGUMENT, "%s: the file name must end in .png or .svg", path);
-    return plot_file_write(path, draw, &plot, error);
+    return file_replace(path, draw, &plot, error);
 }

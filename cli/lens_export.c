@@ -237,17 +237,6 @@ static bool add_metadata(lens_export *export, const lens_view *view) {
     return true;
 }
 
-typedef struct export_job {
-    const lens_export *export;
-    const char *path;
-} export_job;
-
-static loupe_status write_body(FILE *out, const void *context, loupe_error *error) {
-    const export_job *job = context;
-    return safetensors_write_typed(out, job->path, job->export->entries, job->export->n_entries, job->export->metadata,
-                             job->export->n_metadata, error);
-}
-
 int lens_export_check(const lens_export_options *options, int n_positions, int n_vocab) {
     if (options->path == NULL) {
         if (options->taps || options->has_logprob_rows) {
@@ -293,9 +282,10 @@ int lens_export_write(const lens_view *view, const loupe_model *model, const len
         status = CLI_EXIT_FAILURE;
     }
     if (status == CLI_EXIT_OK) {
-        export_job job = {.export = export, .path = options->path};
         loupe_error error;
-        if (plot_file_write(options->path, write_body, &job, &error) != LOUPE_OK) status = cli_fail(&error);
+        if (safetensors_write_file(options->path, export->entries, export->n_entries, export->metadata,
+                                   export->n_metadata, &error) != LOUPE_OK)
+            status = cli_fail(&error);
     }
     export_free(export);
     free(export);

@@ -62,7 +62,6 @@ typedef struct lens_view {
     int topk;
     bool subblocks;
     bool contributions; /* the hN.attn_out and hN.mlp_out rows are there */
-    loupe_precision precision; /* the run's (LOUPE_PRECISION_F32 for a saved lens) */
     const char *tuned_directory; /* the tuned lens's folder (--tuned), or NULL: the logit lens */
 } lens_view;
 

@@ -108,18 +108,6 @@ bool plot_output_check(const char *path);
 /* plot_output_check of each path that is not NULL: 0 or CLI_EXIT_FAILURE. */
 int plot_outputs_check(const char *heatmap_path, const char *summary_path);
 
-/* Writes one picture's bytes to out; returns LOUPE_OK or fills error. */
-typedef loupe_status (*plot_file_body)(FILE *out, const void *context, loupe_error *error);
-
-/* Writes path through body, without losing what path held if anything fails:
- * into a temporary file beside it (PATH.tmp-XXXXXX; the mode of the file it
- * replaces, or 0666 less the umask for a new one),
- * renamed over path only when complete, removed otherwise. A path that is not
- * a regular file (/dev/stdout, a FIFO), or one whose folder takes no new
- * files, is written in place. Errors: "PATH: cannot create the file: REASON",
- * "PATH: writing the file failed", or body's own. (plot_file.c) */
-loupe_status plot_file_write(const char *path, plot_file_body body, const void *context, loupe_error *error);
-
 /* The colour of the cells where the metric is undefined. */
 extern const lens_rgb plot_undefined_colour;
 

@@ -301,5 +301,5 @@ loupe_status plot_figure_write(const plot_figure *figure, const char *path, loup
     figure_file file = {.figure = figure, .path = path};
     if (!plot_format_for_path(path, &file.format))
         return error_set(error, LOUPE_ERROR_ARGUMENT, "%s: the file name must end in .png, .svg or .html", path);
-    return plot_file_write(path, write_figure_file, &file, error);
+    return file_replace(path, write_figure_file, &file, error);
 }

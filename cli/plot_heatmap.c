@@ -279,5 +279,5 @@ loupe_status plot_heatmap_write(const lens_view *view, const plot_style *style, 
     heatmap_file file = {.view = view, .style = style, .path = path};
     if (!plot_format_for_path(path, &file.format))
         return error_set(error, LOUPE_ERROR_ARGUMENT, "%s: the file name must end in .png, .svg or .html", path);
-    return plot_file_write(path, write_heatmap_file, &file, error);
+    return file_replace(path, write_heatmap_file, &file, error);
 }

@@ -8,6 +8,7 @@
 
 #include "io/safetensors.h"
 #include "loupe.h"
+#include "test_reference.h"
 #include "test_support.h"
 
 typedef struct tap_capture {
@@ -25,18 +26,6 @@ static loupe_status capture_tap(void *user, loupe_tap_kind kind, int layer, cons
     memcpy(capture->taps + (size_t)capture->n_seen * T * C, residual, (size_t)T * C * sizeof(float));
     capture->n_seen++;
     return LOUPE_OK;
-}
-
-/* A reference tensor as float32 (caller frees). */
-static float *reference_f32(const safetensors_file *file, const char *name, size_t expected) {
-    const tensor_view *view = safetensors_find(file, name);
-    if (view == NULL || (size_t)view->n_elements != expected) return NULL;
-    float *out = malloc(expected * sizeof *out);
-    if (out && tensor_to_f32(view, out, NULL) != LOUPE_OK) {
-        free(out);
-        return NULL;
-    }
-    return out;
 }
 
 static void check_fixture(const char *name) {
@@ -61,11 +50,10 @@ static void check_fixture(const char *name) {
     int L = info.n_layer, C = info.n_embd, V = info.n_vocab;
 
     const tensor_view *ids_view = safetensors_find(&reference, "input_ids");
-    CHECK(ids_view != NULL && ids_view->dtype == TENSOR_DTYPE_I32);
-    if (ids_view == NULL) return;
-    int T = (int)ids_view->n_elements;
-    int32_t *ids = malloc((size_t)T * sizeof *ids);
-    memcpy(ids, ids_view->data, (size_t)T * sizeof *ids);
+    int32_t *ids = ids_view != NULL ? malloc((size_t)ids_view->n_elements * sizeof *ids + 1) : NULL;
+    int T = ids != NULL ? test_input_ids(&reference, ids, (int)ids_view->n_elements) : -1;
+    CHECK(T >= 0);
+    if (T < 0) return;
 
     tap_capture capture = {malloc((size_t)(L + 1) * T * C * sizeof(float)), 0, L + 1};
     float *final_residual = malloc((size_t)T * C * sizeof(float));
@@ -81,7 +69,7 @@ static void check_fixture(const char *name) {
     for (int layer = 0; layer <= L; layer++) {
         char tensor_name[32];
         snprintf(tensor_name, sizeof tensor_name, "hidden.%d", layer);
-        float *expected = reference_f32(&reference, tensor_name, (size_t)T * C);
+        float *expected = test_tensor_f32(&reference, tensor_name, (int64_t)T * C);
         CHECK_MSG(expected != NULL, "%s: %s missing", name, tensor_name);
         if (expected == NULL) continue;
         float *ours = capture.taps + (size_t)layer * T * C;
@@ -98,7 +86,7 @@ static void check_fixture(const char *name) {
         free(expected);
     }
 
-    float *expected_lens = reference_f32(&reference, "lens_logits", (size_t)(L + 1) * T * V);
+    float *expected_lens = test_tensor_f32(&reference, "lens_logits", (int64_t)(L + 1) * T * V);
     CHECK(expected_lens != NULL);
     float *logits = malloc((size_t)T * V * sizeof(float));
     CHECK(loupe_model_logits(model, final_residual, T, logits, &error) == LOUPE_OK);

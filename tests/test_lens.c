@@ -15,6 +15,7 @@
 #include "lens_stats_reference.h"
 #include "model/model.h"
 #include "loupe.h"
+#include "test_reference.h"
 #include "test_support.h"
 
 typedef struct fixture {
@@ -42,14 +43,10 @@ static int fixture_open(const char *name, fixture *f) {
     loupe_model_info info;
     loupe_model_get_info(f->model, &info);
     f->L = info.n_layer, f->C = info.n_embd, f->V = info.n_vocab;
-    const tensor_view *ids = safetensors_find(&f->reference, "input_ids");
-    const tensor_view *lens = safetensors_find(&f->reference, "lens_logits");
-    if (ids == NULL || lens == NULL || ids->n_elements > 64) return -1;
-    f->T = (int)ids->n_elements;
-    memcpy(f->ids, ids->data, (size_t)f->T * sizeof(int32_t));
-    f->lens_logits = malloc((size_t)lens->n_elements * sizeof(float));
-    if (f->lens_logits == NULL || tensor_to_f32(lens, f->lens_logits, NULL) != LOUPE_OK) return -1;
-    return lens->n_elements == (int64_t)(f->L + 1) * f->T * f->V ? 0 : -1;
+    f->T = test_input_ids(&f->reference, f->ids, 64);
+    if (f->T < 0) return -1;
+    f->lens_logits = test_tensor_f32(&f->reference, "lens_logits", (int64_t)(f->L + 1) * f->T * f->V);
+    return f->lens_logits != NULL ? 0 : -1;
 }
 
 static void fixture_close(fixture *f) {

@@ -13,6 +13,7 @@
 
 #include "io/safetensors.h"
 #include "loupe.h"
+#include "test_reference.h"
 #include "test_support.h"
 
 typedef struct fixture {
@@ -31,16 +32,12 @@ static int fixture_open(const char *name, fixture *f) {
     if (loupe_model_open(path, &f->model, &error) != LOUPE_OK) return -1;
     strcat(path, "/reference.safetensors");
     if (safetensors_open(path, &f->reference, &error) != LOUPE_OK) return -1;
-    const tensor_view *ids = safetensors_find(&f->reference, "input_ids");
-    const tensor_view *lens = safetensors_find(&f->reference, "lens_logits");
-    if (ids == NULL || lens == NULL || ids->n_elements > 64) return -1;
     loupe_model_info info;
     loupe_model_get_info(f->model, &info);
-    f->T = (int)ids->n_elements, f->R = info.n_layer + 1, f->V = info.n_vocab;
-    memcpy(f->ids, ids->data, (size_t)f->T * sizeof(int32_t));
-    f->lens_logits = malloc((size_t)lens->n_elements * sizeof(float));
-    if (f->lens_logits == NULL || tensor_to_f32(lens, f->lens_logits, NULL) != LOUPE_OK) return -1;
-    return lens->n_elements == (int64_t)f->R * f->T * f->V ? 0 : -1;
+    f->T = test_input_ids(&f->reference, f->ids, 64), f->R = info.n_layer + 1, f->V = info.n_vocab;
+    if (f->T < 0) return -1;
+    f->lens_logits = test_tensor_f32(&f->reference, "lens_logits", (int64_t)f->R * f->T * f->V);
+    return f->lens_logits != NULL ? 0 : -1;
 }
 
 static void fixture_close(fixture *f) {

@@ -20,6 +20,7 @@
 #include "io/safetensors.h"
 #include "loupe.h"
 #include "model/model.h"
+#include "test_reference.h"
 #include "test_support.h"
 #include "train/lens_loss.h"
 #include "tuned/tuned_lens.h"
@@ -56,14 +57,9 @@ static int fixture_open(fixture *f) {
     safetensors_file reference;
     if (safetensors_open(test_data_path("gpt2-tiny-gelu/reference.safetensors"), &reference, &error) != LOUPE_OK)
         return -1;
-    const tensor_view *ids = safetensors_find(&reference, "input_ids");
-    int ok = ids != NULL && ids->n_elements <= MAX_TOKENS;
-    if (ok) {
-        f->T = (int)ids->n_elements;
-        memcpy(f->ids, ids->data, (size_t)f->T * sizeof(int32_t));
-    }
+    f->T = test_input_ids(&reference, f->ids, MAX_TOKENS);
     safetensors_close(&reference);
-    if (!ok) return -1;
+    if (f->T < 0) return -1;
     if (safetensors_open(test_data_path("tuned-tiny-f32/training.safetensors"), &f->training, &error) != LOUPE_OK)
         return -1;
     f->taps = malloc((size_t)(f->L + 1) * f->T * f->C * sizeof(float));
@@ -83,14 +79,7 @@ static void fixture_close(fixture *f) {
 
 /* The float32 tensor `name` of training.safetensors, n elements (caller frees). */
 static float *training_tensor(const fixture *f, const char *name, int64_t n) {
-    const tensor_view *tensor = safetensors_find(&f->training, name);
-    if (tensor == NULL || tensor->n_elements != n) return NULL;
-    float *out = malloc((size_t)n * sizeof(float));
-    if (out != NULL && tensor_to_f32(tensor, out, NULL) != LOUPE_OK) {
-        free(out);
-        return NULL;
-    }
-    return out;
+    return test_tensor_f32(&f->training, name, n);
 }
 
 /* ||a - b|| / ||b|| over n entries */

@@ -18,6 +18,7 @@
 #include "io/safetensors.h"
 #include "lens_stats_reference.h"
 #include "loupe.h"
+#include "test_reference.h"
 #include "test_support.h"
 #include "tuned/tuned_lens.h"
 
@@ -51,19 +52,13 @@ static int fixture_open(fixture *f) {
     loupe_model_info info;
     loupe_model_get_info(f->model, &info);
     f->L = info.n_layer, f->C = info.n_embd, f->V = info.n_vocab;
-    const tensor_view *ids = safetensors_find(&reference, "input_ids");
-    const tensor_view *lens = safetensors_find(&reference, "lens_logits");
-    int ok = ids != NULL && lens != NULL && ids->n_elements <= MAX_TOKENS && f->L < MAX_ROWS;
-    if (ok) {
-        f->T = (int)ids->n_elements;
-        memcpy(f->ids, ids->data, (size_t)f->T * sizeof(int32_t));
-        float *all = malloc((size_t)lens->n_elements * sizeof(float));
-        f->final_logits = malloc((size_t)f->T * f->V * sizeof(float));
-        ok = all && f->final_logits && tensor_to_f32(lens, all, NULL) == LOUPE_OK &&
-             lens->n_elements == (int64_t)(f->L + 1) * f->T * f->V;
-        if (ok) memcpy(f->final_logits, all + (size_t)f->L * f->T * f->V, (size_t)f->T * f->V * sizeof(float));
-        free(all);
-    }
+    f->T = test_input_ids(&reference, f->ids, MAX_TOKENS);
+    int ok = f->T >= 0 && f->L < MAX_ROWS;
+    float *all = ok ? test_tensor_f32(&reference, "lens_logits", (int64_t)(f->L + 1) * f->T * f->V) : NULL;
+    f->final_logits = malloc((size_t)f->T * f->V * sizeof(float) + 1);
+    ok = all != NULL && f->final_logits != NULL;
+    if (ok) memcpy(f->final_logits, all + (size_t)f->L * f->T * f->V, (size_t)f->T * f->V * sizeof(float));
+    free(all);
     safetensors_close(&reference);
     if (!ok) return -1;
     f->taps = malloc((size_t)f->L * f->T * f->C * sizeof(float));
@@ -91,15 +86,7 @@ static float *read_reference(const char *folder, const fixture *f) {
     safetensors_file file;
     loupe_error error;
     if (safetensors_open(path, &file, &error) != LOUPE_OK) return NULL;
-    const tensor_view *logits = safetensors_find(&file, "logits");
-    float *out = NULL;
-    if (logits != NULL && logits->n_elements == (int64_t)f->L * f->T * f->V) {
-        out = malloc((size_t)logits->n_elements * sizeof(float));
-        if (out != NULL && tensor_to_f32(logits, out, NULL) != LOUPE_OK) {
-            free(out);
-            out = NULL;
-        }
-    }
+    float *out = test_tensor_f32(&file, "logits", (int64_t)f->L * f->T * f->V);
     safetensors_close(&file);
     return out;
 }

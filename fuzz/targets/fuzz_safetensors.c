@@ -1,17 +1,10 @@
 /*
  * fuzz_safetensors.c - the safetensors header and tensor table on any bytes:
  * safetensors_parse, then every accepted tensor looked up by name and, when
- * small, converted to float32 (reading every byte of its data).
+ * small, converted to float32 (fuzz_convert_small_tensor).
  */
-#include <stdlib.h>
-#include <string.h>
-
 #include "fuzz_target.h"
 #include "io/safetensors.h"
-
-/* Tensors larger than this are not converted: the point is the bounds, not
- * the speed of conversion. */
-enum { CONVERT_MAX_ELEMENTS = 1 << 16 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     safetensors_file file;
@@ -27,12 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             fuzz_fail("a tensor's bytes outside the file");
         char shape[256];
         tensor_shape_format(tensor->n_dims, tensor->shape, shape, sizeof shape);
-        if (tensor->n_elements > CONVERT_MAX_ELEMENTS) continue;
-        float *converted = malloc((size_t)tensor->n_elements * sizeof *converted + 1);
-        if (converted == NULL) continue;
-        status = tensor_to_f32(tensor, converted, &error);
-        fuzz_check_error(status, &error);
-        free(converted);
+        fuzz_convert_small_tensor(tensor);
     }
     safetensors_close(&file);
     return 0;

@@ -95,3 +95,16 @@ void fuzz_encode_round_trip(const bpe_vocab *vocab, const bpe_merges *merges, co
     if (covered != length) fuzz_fail("pieces that stop before the end of the text");
     bpe_workspace_free(&workspace);
 }
+
+/* Tensors larger than this are not converted: the point is the bounds, not
+ * the speed of conversion. */
+enum { CONVERT_MAX_ELEMENTS = 1 << 16 };
+
+void fuzz_convert_small_tensor(const tensor_view *tensor) {
+    if (tensor->n_elements > CONVERT_MAX_ELEMENTS) return;
+    float *converted = malloc((size_t)tensor->n_elements * sizeof *converted + 1);
+    if (converted == NULL) return;
+    loupe_error error;
+    fuzz_check_error(tensor_to_f32(tensor, converted, &error), &error);
+    free(converted);
+}

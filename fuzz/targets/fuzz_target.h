@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "io/safetensors.h"
 #include "loupe.h"
 #include "tokenizer/bpe_merges.h"
 #include "tokenizer/bpe_vocab.h"
@@ -35,6 +36,11 @@ void fuzz_check_error(loupe_status status, const loupe_error *error);
  * and number at most its length. Pieces over 64 KB are skipped. */
 void fuzz_encode_round_trip(const bpe_vocab *vocab, const bpe_merges *merges, const char *text,
                             size_t length);
+
+/* Converts tensor to float32 when it has at most 65536 elements (reading
+ * every byte of its data, so ASan sees a view outside its bytes) and checks
+ * what the conversion said, as fuzz_check_error does. */
+void fuzz_convert_small_tensor(const tensor_view *tensor);
 
 /* Aborts with a message on stderr: a property of the code under test failed. */
 void fuzz_fail(const char *what) __attribute__((noreturn));

@@ -4,12 +4,9 @@
  * accepts converted to float32, which reads each of its bytes (ASan sees a
  * view outside its storage).
  */
-#include <stdlib.h>
 
 #include "fuzz_target.h"
 #include "tuned/torch_archive.h"
-
-enum { CONVERT_MAX_ELEMENTS = 1 << 16 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     torch_archive archive;
@@ -21,13 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         return 0;
     }
     for (size_t i = 0; i < archive.n_tensors; i++) {
-        const tensor_view *tensor = &archive.tensors[i];
-        if (tensor->n_elements > CONVERT_MAX_ELEMENTS) continue;
-        float *converted = malloc((size_t)tensor->n_elements * sizeof *converted + 1);
-        if (converted == NULL) continue;
-        status = tensor_to_f32(tensor, converted, &error);
-        fuzz_check_error(status, &error);
-        free(converted);
+        fuzz_convert_small_tensor(&archive.tensors[i]);
     }
     torch_archive_close(&archive);
     return 0;

@@ -1,7 +1,8 @@
 /*
  * loupe_internal.h - the library's internals that the loupe command uses
  * besides loupe.h: errors in the library's style, whole-file reads, the
- * JSON parsing helpers of the document readers, the safetensors writer and
+ * JSON parsing helpers of the document readers, the safetensors writer, the
+ * file writer that replaces a file only once complete, and
  * the certified lens. Internal: not installed, no stable interface, not
  * exported by libloupe.so (link loupe_core, the static library). Its folder
  * is the only one of src/ on the command's include path.
@@ -12,8 +13,9 @@
 #include "../interval/ball.h"
 #include "../interval/certified_lens.h"
 #include "../io/json.h"
-#include "../io/safetensors_write_typed.h"
+#include "../io/safetensors_write.h"
 #include "../util/error.h"
 #include "../util/file_map.h"
+#include "../util/file_replace.h"
 
 #endif

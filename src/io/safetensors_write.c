@@ -1,88 +1,104 @@
 /*
- * safetensors_write.c - float32 tensors to a safetensors file, atomically
- * (safetensors_write.h).
+ * safetensors_write.c - one safetensors file from tensors in memory
+ * (safetensors_write.h). The header is built with cJSON, which escapes
+ * every name and metadata string.
  */
-#include "io/safetensors_write.h"
-
-#include <cjson/cJSON.h>
-#include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include <cjson/cJSON.h>
+
+#include "io/safetensors_write.h"
 #include "util/error.h"
+#include "util/file_replace.h"
 
-loupe_status file_write_atomic(const char *path, const void *data, size_t size, loupe_error *error) {
-    size_t length = strlen(path);
-    char *temporary = malloc(length + 5);
-    if (temporary == NULL) return error_set(error, LOUPE_ERROR_MEMORY, "%s: out of memory", path);
-    memcpy(temporary, path, length);
-    memcpy(temporary + length, ".tmp", 5);
-    FILE *file = fopen(temporary, "wb");
-    loupe_status status = LOUPE_OK;
-    if (file == NULL) {
-        status = error_set(error, LOUPE_ERROR_IO, "%s: cannot write: %s", temporary, strerror(errno));
-    } else {
-        bool ok = fwrite(data, 1, size, file) == size && fflush(file) == 0 && fsync(fileno(file)) == 0;
-        int saved = errno;
-        if (fclose(file) != 0) ok = false;
-        if (!ok) status = error_set(error, LOUPE_ERROR_IO, "%s: cannot write: %s", temporary, strerror(saved));
-        else if (rename(temporary, path) != 0)
-            status = error_set(error, LOUPE_ERROR_IO, "%s: cannot rename to %s: %s", temporary, path, strerror(errno));
-        if (status != LOUPE_OK) remove(temporary);
-    }
-    free(temporary);
-    return status;
-}
+/* The safetensors spelling of a dtype and its bytes per element. */
+static const char *dtype_name(safetensors_write_dtype dtype) { return dtype == SAFETENSORS_WRITE_F32 ? "F32" : "I32"; }
+static size_t dtype_size(safetensors_write_dtype dtype) { return dtype == SAFETENSORS_WRITE_F32 ? sizeof(float) : sizeof(int32_t); }
 
-loupe_status safetensors_write_f32(const char *path, const safetensors_entry *entries, size_t n,
-                                   const char *const *metadata, size_t n_metadata, loupe_error *error) {
+/* The header object, or NULL when out of memory; *data_bytes receives the
+ * size of the data section. */
+static cJSON *build_header(const safetensors_typed_entry *entries, size_t n, const safetensors_metadata *metadata,
+                           size_t n_metadata, size_t *data_bytes) {
     cJSON *header = cJSON_CreateObject();
-    size_t offset = 0;
     bool ok = header != NULL;
     if (ok && n_metadata > 0) {
-        cJSON *meta = cJSON_AddObjectToObject(header, "__metadata__");
+        cJSON *map = cJSON_AddObjectToObject(header, "__metadata__");
+        ok = map != NULL;
         for (size_t i = 0; ok && i < n_metadata; i++)
-            ok = meta != NULL && cJSON_AddStringToObject(meta, metadata[2 * i], metadata[2 * i + 1]) != NULL;
+            ok = cJSON_AddStringToObject(map, metadata[i].key, metadata[i].value) != NULL;
     }
-    for (size_t k = 0; ok && k < n; k++) {
-        size_t count = 1;
-        cJSON *entry = cJSON_AddObjectToObject(header, entries[k].name), *shape = cJSON_CreateArray(),
-              *offsets = cJSON_CreateArray();
-        for (int d = 0; d < entries[k].n_dims; d++) {
-            count *= (size_t)entries[k].shape[d];
-            cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)entries[k].shape[d]));
+    size_t offset = 0;
+    for (size_t i = 0; ok && i < n; i++) {
+        cJSON *tensor = cJSON_AddObjectToObject(header, entries[i].name);
+        cJSON *shape = tensor ? cJSON_AddArrayToObject(tensor, "shape") : NULL;
+        cJSON *offsets = tensor ? cJSON_AddArrayToObject(tensor, "data_offsets") : NULL;
+        ok = shape && offsets && cJSON_AddStringToObject(tensor, "dtype", dtype_name(entries[i].dtype));
+        size_t elements = 1;
+        for (int d = 0; ok && d < entries[i].n_dims; d++) {
+            elements *= (size_t)entries[i].shape[d];
+            ok = cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)entries[i].shape[d]));
         }
-        cJSON_AddItemToArray(offsets, cJSON_CreateNumber((double)offset));
-        offset += count * sizeof(float);
-        cJSON_AddItemToArray(offsets, cJSON_CreateNumber((double)offset));
-        ok = entry != NULL && shape != NULL && offsets != NULL && cJSON_AddStringToObject(entry, "dtype", "F32") &&
-             cJSON_AddItemToObject(entry, "shape", shape) && cJSON_AddItemToObject(entry, "data_offsets", offsets);
+        size_t end = offset + elements * dtype_size(entries[i].dtype);
+        ok = ok && cJSON_AddItemToArray(offsets, cJSON_CreateNumber((double)offset)) &&
+             cJSON_AddItemToArray(offsets, cJSON_CreateNumber((double)end));
+        offset = end;
     }
-    char *text = ok ? cJSON_PrintUnformatted(header) : NULL;
+    *data_bytes = offset;
+    if (!ok) {
+        cJSON_Delete(header);
+        return NULL;
+    }
+    return header;
+}
+
+loupe_status safetensors_write_typed(FILE *out, const char *name, const safetensors_typed_entry *entries, size_t n,
+                                     const safetensors_metadata *metadata, size_t n_metadata, loupe_error *error) {
+    for (size_t i = 0; i < n; i++) {
+        if (entries[i].n_dims < 0 || entries[i].n_dims > SAFETENSORS_WRITE_MAX_DIMS)
+            return error_set(error, LOUPE_ERROR_ARGUMENT, "%s: tensor %s has %d dimensions", name, entries[i].name,
+                             entries[i].n_dims);
+        for (int d = 0; d < entries[i].n_dims; d++)
+            if (entries[i].shape[d] < 0)
+                return error_set(error, LOUPE_ERROR_ARGUMENT, "%s: tensor %s has a negative extent", name,
+                                 entries[i].name);
+    }
+    size_t data_bytes = 0;
+    cJSON *header = build_header(entries, n, metadata, n_metadata, &data_bytes);
+    char *text = header ? cJSON_PrintUnformatted(header) : NULL;
     cJSON_Delete(header);
-    if (text == NULL) return error_set(error, LOUPE_ERROR_MEMORY, "%s: out of memory", path);
-    size_t header_length = strlen(text), total = 8 + header_length + offset;
-    uint8_t *bytes = malloc(total);
-    if (bytes == NULL) {
-        free(text);
-        return error_set(error, LOUPE_ERROR_MEMORY, "%s: out of memory", path);
-    }
-    for (int i = 0; i < 8; i++) bytes[i] = (uint8_t)((uint64_t)header_length >> (8 * i));
-    memcpy(bytes + 8, text, header_length);
+    if (text == NULL) return error_set(error, LOUPE_ERROR_MEMORY, "%s: out of memory for the header", name);
+    size_t length = strlen(text), padded = (length + 7) / 8 * 8;
+    unsigned char length_bytes[8];
+    for (int b = 0; b < 8; b++) length_bytes[b] = (unsigned char)((uint64_t)padded >> (8 * b));
+    bool ok = fwrite(length_bytes, 1, 8, out) == 8 && fwrite(text, 1, length, out) == length;
+    for (size_t i = length; ok && i < padded; i++) ok = fputc(' ', out) != EOF;
     free(text);
-    uint8_t *at = bytes + 8 + header_length;
-    for (size_t k = 0; k < n; k++) {
-        size_t count = 1;
-        for (int d = 0; d < entries[k].n_dims; d++) count *= (size_t)entries[k].shape[d];
-        for (size_t e = 0; e < count; e++) { /* little-endian, whatever the host */
-            uint32_t bits;
-            memcpy(&bits, &entries[k].data[e], 4);
-            for (int b = 0; b < 4; b++) *at++ = (uint8_t)(bits >> (8 * b));
-        }
+    for (size_t i = 0; ok && i < n; i++) {
+        size_t elements = 1;
+        for (int d = 0; d < entries[i].n_dims; d++) elements *= (size_t)entries[i].shape[d];
+        ok = elements == 0 || fwrite(entries[i].data, dtype_size(entries[i].dtype), elements, out) == elements;
     }
-    loupe_status status = file_write_atomic(path, bytes, total, error);
-    free(bytes);
-    return status;
+    if (!ok) return error_set(error, LOUPE_ERROR_IO, "%s: writing the file failed", name);
+    return LOUPE_OK;
+}
+
+/* What safetensors_write_file hands to file_replace. */
+typedef struct safetensors_job {
+    const char *path;
+    const safetensors_typed_entry *entries; /* (n) */
+    size_t n;
+    const safetensors_metadata *metadata; /* (n_metadata) */
+    size_t n_metadata;
+} safetensors_job;
+
+static loupe_status write_job(FILE *out, const void *context, loupe_error *error) {
+    const safetensors_job *job = context;
+    return safetensors_write_typed(out, job->path, job->entries, job->n, job->metadata, job->n_metadata, error);
+}
+
+loupe_status safetensors_write_file(const char *path, const safetensors_typed_entry *entries, size_t n,
+                                    const safetensors_metadata *metadata, size_t n_metadata, loupe_error *error) {
+    safetensors_job job = {path, entries, n, metadata, n_metadata};
+    return file_replace(path, write_job, &job, error);
 }

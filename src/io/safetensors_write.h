@@ -1,30 +1,57 @@
 /*
- * safetensors_write.h - writing float32 tensors as one safetensors file,
- * atomically: the bytes go to PATH.tmp, are flushed to disk, then renamed
- * over PATH, so a reader (or a run killed half way) sees the old file or
- * the new one, never a part.
+ * safetensors_write.h - writing F32 and I32 tensors of up to 4 dimensions
+ * (the lens's --export, tuned lenses, training checkpoints) to an open
+ * stream as one safetensors file (file_replace.h puts the stream in place
+ * atomically): the 8-byte
+ * little-endian header length, the JSON header (an optional __metadata__
+ * map of strings, then every tensor's dtype, shape and data_offsets, in the
+ * order given, contiguous from 0), padded with spaces to a multiple of 8
+ * bytes, then the data. safetensors_open reads what this writes.
  */
 #ifndef LOUPE_IO_SAFETENSORS_WRITE_H
 #define LOUPE_IO_SAFETENSORS_WRITE_H
 
-#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "loupe.h"
 
-typedef struct safetensors_entry {
-    const char *name;
-    const float *data; /* (shape[0] x .. x shape[n_dims - 1]) */
-    int n_dims;        /* 1 or 2 */
-    int64_t shape[2];
-} safetensors_entry;
+/* The dtypes written (the command includes this header without the rest of
+ * src/io, so it names its own). */
+typedef enum safetensors_write_dtype {
+    SAFETENSORS_WRITE_F32,
+    SAFETENSORS_WRITE_I32,
+} safetensors_write_dtype;
 
-/* Writes entries (n) in order as F32, with __metadata__ holding the string
- * pairs metadata (2 n_metadata: key, value, key, value, ...; may be NULL). */
-loupe_status safetensors_write_f32(const char *path, const safetensors_entry *entries, size_t n,
-                                   const char *const *metadata, size_t n_metadata, loupe_error *error);
+enum { SAFETENSORS_WRITE_MAX_DIMS = 4 };
 
-/* Writes size bytes to path through path.tmp, flushed and renamed. */
-loupe_status file_write_atomic(const char *path, const void *data, size_t size, loupe_error *error);
+/* One tensor to write: data holds the product of shape values of dtype, in
+ * the host's byte order, which must be little-endian (every platform loupe
+ * builds on). */
+typedef struct safetensors_typed_entry {
+    const char *name;                /* unique, not "__metadata__" */
+    safetensors_write_dtype dtype;
+    int n_dims;                      /* 0 .. SAFETENSORS_WRITE_MAX_DIMS */
+    int64_t shape[SAFETENSORS_WRITE_MAX_DIMS]; /* (n_dims) */
+    const void *data;
+} safetensors_typed_entry;
+
+/* A __metadata__ entry: both strings are written JSON-escaped. */
+typedef struct safetensors_metadata {
+    const char *key;
+    const char *value;
+} safetensors_metadata;
+
+/* Writes entries (n) with metadata (n_metadata, may be 0) to out. `name`
+ * names the file in messages: LOUPE_ERROR_IO when a write fails,
+ * LOUPE_ERROR_MEMORY when the header cannot be built, LOUPE_ERROR_ARGUMENT
+ * for a shape with a negative extent. */
+loupe_status safetensors_write_typed(FILE *out, const char *name, const safetensors_typed_entry *entries, size_t n,
+                                     const safetensors_metadata *metadata, size_t n_metadata, loupe_error *error);
+
+/* safetensors_write_typed into path through file_replace: the file is
+ * replaced only once complete and on disk. Errors as both name them. */
+loupe_status safetensors_write_file(const char *path, const safetensors_typed_entry *entries, size_t n,
+                                    const safetensors_metadata *metadata, size_t n_metadata, loupe_error *error);
 
 #endif

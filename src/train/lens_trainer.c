@@ -21,6 +21,7 @@
 #include "tuned/tuned_lens.h"
 #include "util/error.h"
 #include "util/file_map.h"
+#include "util/file_replace.h"
 
 struct loupe_lens_trainer {
     const loupe_model *model;
@@ -169,7 +170,7 @@ loupe_status loupe_tuned_lens_save(const loupe_tuned_lens *lens, const char *dir
     error_clear(error);
     if (mkdir(directory, 0777) != 0 && directory_check(directory, error) != LOUPE_OK) return error->status;
     const int L = lens->n_layer, C = lens->n_embd;
-    safetensors_entry *entries = calloc((size_t)2 * L, sizeof *entries);
+    safetensors_typed_entry *entries = calloc((size_t)2 * L, sizeof *entries);
     char (*names)[32] = calloc((size_t)2 * L, sizeof *names);
     char *params_path = path_join(directory, "params.safetensors"), *config_path = path_join(directory, "config.json");
     loupe_status status = LOUPE_OK;
@@ -179,10 +180,12 @@ loupe_status loupe_tuned_lens_save(const loupe_tuned_lens *lens, const char *dir
         for (int i = 0; i < L; i++) {
             snprintf(names[2 * i], sizeof names[0], "%d.weight", i);
             snprintf(names[2 * i + 1], sizeof names[0], "%d.bias", i);
-            entries[2 * i] = (safetensors_entry){names[2 * i], lens->weights + (size_t)i * C * C, 2, {C, C}};
-            entries[2 * i + 1] = (safetensors_entry){names[2 * i + 1], lens->biases + (size_t)i * C, 1, {C, 0}};
+            entries[2 * i] = (safetensors_typed_entry){names[2 * i], SAFETENSORS_WRITE_F32, 2, {C, C},
+                                                       lens->weights + (size_t)i * C * C};
+            entries[2 * i + 1] = (safetensors_typed_entry){names[2 * i + 1], SAFETENSORS_WRITE_F32, 1, {C},
+                                                           lens->biases + (size_t)i * C};
         }
-        status = safetensors_write_f32(params_path, entries, (size_t)2 * L, NULL, 0, error);
+        status = safetensors_write_file(params_path, entries, (size_t)2 * L, NULL, 0, error);
     }
     if (status == LOUPE_OK) {
         /* TunedLensConfig's fields; unembed_hash left null (docs/TUNED_LENS.md) */
@@ -197,7 +200,7 @@ loupe_status loupe_tuned_lens_save(const loupe_tuned_lens *lens, const char *dir
         char *text = cJSON_PrintUnformatted(config);
         cJSON_Delete(config);
         if (text == NULL) status = error_set(error, LOUPE_ERROR_MEMORY, "%s: out of memory", directory);
-        else status = file_write_atomic(config_path, text, strlen(text), error);
+        else status = file_replace_bytes(config_path, text, strlen(text), error);
         free(text);
     }
     free(entries);
@@ -211,16 +214,16 @@ static const char checkpoint_kind[] = "loupe tuned-lens training checkpoint";
 
 loupe_status loupe_lens_trainer_save_checkpoint(const loupe_lens_trainer *t, const char *path, loupe_error *error) {
     error_clear(error);
-    safetensors_entry entries[3] = {
-        {"weights", t->lens->weights, 2, {(int64_t)t->L * t->C, t->C}},
-        {"biases", t->lens->biases, 2, {t->L, t->C}},
-        {"momentum", t->momentum, 1, {(int64_t)t->n_values, 0}},
+    const safetensors_typed_entry entries[3] = {
+        {"weights", SAFETENSORS_WRITE_F32, 2, {(int64_t)t->L * t->C, t->C}, t->lens->weights},
+        {"biases", SAFETENSORS_WRITE_F32, 2, {t->L, t->C}, t->lens->biases},
+        {"momentum", SAFETENSORS_WRITE_F32, 1, {(int64_t)t->n_values}, t->momentum},
     };
     char step[32];
     snprintf(step, sizeof step, "%d", t->steps_done);
-    const char *metadata[] = {"kind", checkpoint_kind, "step", step,
-                              "loss", t->params.loss == LOUPE_LENS_LOSS_CE ? "ce" : "kl"};
-    return safetensors_write_f32(path, entries, 3, metadata, 3, error);
+    const safetensors_metadata metadata[] = {
+        {"kind", checkpoint_kind}, {"step", step}, {"loss", t->params.loss == LOUPE_LENS_LOSS_CE ? "ce" : "kl"}};
+    return safetensors_write_file(path, entries, 3, metadata, 3, error);
 }
 
 loupe_status loupe_lens_trainer_load_checkpoint(loupe_lens_trainer *t, const char *path, loupe_error *error) {

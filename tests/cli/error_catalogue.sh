@@ -58,18 +58,24 @@ model() {
   echo "$work/$1"
 }
 
-# config NAME PYTHON: a tiny model whose config.json is changed by PYTHON
-# (acting on the dict c).
-config() {
-  local dir
-  dir=$(model "$1")
-  python3 - "$dir/config.json" "$2" <<'PY'
+# edit_json FILE PYTHON: rewrites the JSON object in FILE as PYTHON changes
+# it (acting on the dict c).
+edit_json() {
+  python3 - "$1" "$2" <<'PY'
 import json, sys
 path, code = sys.argv[1], sys.argv[2]
 c = json.load(open(path))
 exec(code)
 open(path, "w").write(json.dumps(c))
 PY
+}
+
+# config NAME PYTHON: a tiny model whose config.json is changed by PYTHON
+# (acting on the dict c).
+config() {
+  local dir
+  dir=$(model "$1")
+  edit_json "$dir/config.json" "$2"
   echo "$dir"
 }
 
@@ -78,13 +84,7 @@ PY
 llama_config() {
   mkdir -p "$work/$1"
   cp "$data/llama-tiny/config.json" "$data/llama-tiny/model.safetensors" "$work/$1/"
-  python3 - "$work/$1/config.json" "$2" <<'PY'
-import json, sys
-path, code = sys.argv[1], sys.argv[2]
-c = json.load(open(path))
-exec(code)
-open(path, "w").write(json.dumps(c))
-PY
+  edit_json "$work/$1/config.json" "$2"
   echo "$work/$1"
 }
 
@@ -830,8 +830,8 @@ check E2455 2 "--positions: the slice selects none of the document's 2 .. 5" \
 tuned_model=$work/tuned_model
 mkdir -p "$tuned_model"
 cp "$tiny/config.json" "$tiny/model.safetensors" "$demo/vocab.json" "$demo/merges.txt" "$tuned_model/"
-# lens NAME SOURCE: a copy of tests/data/SOURCE (config.json and the params).
-lens() {
+# lens_folder NAME SOURCE: a copy of tests/data/SOURCE (config.json and the params).
+lens_folder() {
   mkdir -p "$work/$1"
   cp "$data/$2/config.json" "$data/$2"/params.* "$work/$1/"
   echo "$work/$1"
@@ -839,20 +839,14 @@ lens() {
 # lens_config NAME PYTHON: a float32 safetensors lens whose config.json dict c is changed by PYTHON.
 lens_config() {
   local dir
-  dir=$(lens "$1" tuned-tiny-safetensors)
-  python3 - "$dir/config.json" "$2" <<'PY'
-import json, sys
-path, code = sys.argv[1], sys.argv[2]
-c = json.load(open(path))
-exec(code)
-open(path, "w").write(json.dumps(c))
-PY
+  dir=$(lens_folder "$1" tuned-tiny-safetensors)
+  edit_json "$dir/config.json" "$2"
   echo "$dir"
 }
 # lens_params NAME PYTHON: the safetensors lens with its header dict h changed by PYTHON.
 lens_params() {
   local dir
-  dir=$(lens "$1" tuned-tiny-safetensors)
+  dir=$(lens_folder "$1" tuned-tiny-safetensors)
   python3 - "$dir/params.safetensors" "$2" <<'PY'
 import json, struct, sys
 path, code = sys.argv[1], sys.argv[2]
@@ -870,7 +864,7 @@ PY
 # r["params/data.pkl"].
 lens_archive() {
   local dir
-  dir=$(lens "$1" tuned-tiny-f32)
+  dir=$(lens_folder "$1" tuned-tiny-f32)
   python3 - "$dir/params.pt" "$2" <<'PY'
 import sys, zipfile
 path, code = sys.argv[1], sys.argv[2]
@@ -903,7 +897,7 @@ dir=$(lens_config lens_type 'c["lens_type"] = "linear_lens_with_mlp"')
 check E2204 1 "$dir/config.json: lens_type \"linear_lens_with_mlp\" is not supported \(loupe reads linear_tuned_lens\)" tuned_lens "$dir"
 dir=$(lens_config no_width 'del c["d_model"]')
 check E2205 1 "$dir/config.json: d_model missing" tuned_lens "$dir"
-dir=$(lens no_params tuned-tiny-safetensors)
+dir=$(lens_folder no_params tuned-tiny-safetensors)
 rm "$dir/params.safetensors"
 check E2206 1 "$dir: neither params.safetensors nor params.pt found" tuned_lens "$dir"
 dir=$(lens_params extra 'h["3.weight"] = h.pop("2.weight")')
@@ -927,7 +921,7 @@ PY
 check E2209 1 "$dir/params.safetensors: tensor '2.bias' missing \(the lens has 3 layers\)" tuned_lens "$dir"
 dir=$(lens_archive twice 'p = r["'$pkl'"]; i = p.index(b"X\x06\x00\x00\x000.bias"); r["'$pkl'"] = p[:i] + b"X\x08\x00\x00\x000.weight" + p[i + 11:]')
 check E2210 1 "$dir/params.pt: tensor '0.weight' appears twice" tuned_lens "$dir"
-dir=$(lens legacy tuned-tiny-f32)
+dir=$(lens_folder legacy tuned-tiny-f32)
 printf '\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19.' >"$dir/params.pt"
 check E2211 1 "$dir/params.pt: not a PyTorch zip archive \(Not a zip archive\); loupe does not read the legacy format of torch.save before PyTorch 1.6" \
   tuned_lens "$dir"
