@@ -41,7 +41,8 @@ static void print_agreement(FILE *out, const corpus_report *report) {
         char a[32], b[32], c[32];
         fprintf(out, "%-8s %12s %12s %10lld %8s\n", report->row_names[row],
                 corpus_format_value(loupe_corpus_stats_top1_final(report->stats, row), a, sizeof a),
-                corpus_format_value(loupe_corpus_stats_top1_target(report->stats, row), b, sizeof b), (long long)decided,
+                corpus_format_value(loupe_corpus_stats_top1_target(report->stats, row), b, sizeof b),
+                (long long)decided,
                 corpus_format_value(n ? (double)decided / (double)n : NAN, c, sizeof c));
     }
 }
@@ -67,8 +68,9 @@ static void print_metrics(FILE *out, corpus_report *report) {
                 loupe_corpus_summary s = loupe_corpus_stats_summary(report->stats, row, (loupe_corpus_metric)k);
                 exact = exact && s.exact;
                 char v[4][32];
-                fprintf(out, " | %9s %9s %9s %9s", corpus_format_value(s.mean, v[0], 32), corpus_format_value(s.p10, v[1], 32),
-                        corpus_format_value(s.median, v[2], 32), corpus_format_value(s.p90, v[3], 32));
+                fprintf(out, " | %9s %9s %9s %9s", corpus_format_value(s.mean, v[0], 32),
+                        corpus_format_value(s.p10, v[1], 32), corpus_format_value(s.median, v[2], 32),
+                        corpus_format_value(s.p90, v[3], 32));
             }
             fputc('\n', out);
         }
@@ -79,8 +81,9 @@ static void print_metrics(FILE *out, corpus_report *report) {
         loupe_corpus_summary s = loupe_corpus_stats_summary(report->stats, row, LOUPE_CORPUS_CE);
         exact = exact && s.exact;
         char v[5][32];
-        fprintf(out, "%-8s | %9s %9s %9s %9s | %9s\n", report->row_names[row], corpus_format_value(s.mean, v[0], 32),
-                corpus_format_value(s.p10, v[1], 32), corpus_format_value(s.median, v[2], 32), corpus_format_value(s.p90, v[3], 32),
+        fprintf(out, "%-8s | %9s %9s %9s %9s | %9s\n", report->row_names[row],
+                corpus_format_value(s.mean, v[0], 32), corpus_format_value(s.p10, v[1], 32),
+                corpus_format_value(s.median, v[2], 32), corpus_format_value(s.p90, v[3], 32),
                 corpus_format_value(loupe_corpus_stats_bits_per_byte(report->stats, row), v[4], 32));
     }
     fprintf(out, "bits/byte: mean cross-entropy x positions / bytes of the targets (%lld) / ln 2\n",
