@@ -229,6 +229,13 @@ void lens_legend_print(FILE *out, const lens_view *view, const lens_table_style 
  * view; returns 0, or prints the error and returns CLI_EXIT_FAILURE. */
 int lens_json_print(FILE *out, const lens_view *view);
 
+/* --compare-lenses (lens_compare_lenses.c): the logit lens and the tuned
+ * lens of the same text, two views with the same rows and positions, side
+ * by side per layer; a table, or JSON "loupe.lens_compare/1" holding the
+ * per-layer comparison and both loupe.lens/1 documents (docs/TUNED_LENS.md).
+ * Returns 0, or prints the error and returns CLI_EXIT_FAILURE. */
+int lens_compare_lenses_print(FILE *out, const lens_view *logit, const lens_view *tuned, bool json);
+
 /* The arrays out, `--export FILE.safetensors` (lens_export.c;
  * docs/LENS_OUTPUT.md). */
 typedef struct lens_export_options {

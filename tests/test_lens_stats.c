@@ -187,6 +187,9 @@ static void check_token(const char *label, const loupe_lens_token *token, const 
               token->rank, brute_rank(logits, n_vocab, id));
     CHECK_MSG(close_to(token->prob, exp(log_probs[id]), 1e-6, 1e-30), "%s prob %.9g vs %.9g",
               label, token->prob, exp(log_probs[id]));
+    /* finite even where the probability underflows */
+    CHECK_MSG(close_to(token->log_prob, log_probs[id], 1e-6, 1e-5), "%s log_prob %.9g vs %.9g", label,
+              token->log_prob, log_probs[id]);
 }
 
 /* Checks every field of stats, those of row `logits` (V) of c, against

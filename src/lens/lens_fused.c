@@ -484,11 +484,13 @@ void lens_fused_finish(const lens_row_state *states, int n_rows, int row, lens_r
     loupe_lens_token *tokens[LENS_TOKEN_COUNT] = {&out->target, &out->input, &out->final_top};
     *recount_mask = 0;
     for (int k = 0; k < LENS_TOKEN_COUNT; k++) {
-        loupe_lens_token token = {-1, 0.0f, 0.0f, 0};
+        loupe_lens_token token = {-1, 0.0f, 0.0f, 0, 0.0f};
         if (state->token_id[k] >= 0) {
             token.id = state->token_id[k];
             token.logit = state->token_logit[k];
-            token.prob = (float)exp((finite_logit(token.logit) - state->max_logit) - log_partition);
+            double log_prob = (finite_logit(token.logit) - state->max_logit) - log_partition;
+            token.prob = (float)exp(log_prob);
+            token.log_prob = (float)log_prob;
             token.rank = state->above[k] + 1;
             if (!state->token_seen[k] || !(state->token_logit[k] == state->token_threshold[k]))
                 *recount_mask |= 1u << k;
