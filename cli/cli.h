@@ -26,6 +26,7 @@ int cmd_next(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_lens(int argc, char **argv);
 int cmd_corpus(int argc, char **argv);
+int cmd_corpus_merge(int argc, char **argv);
 int cmd_count(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
@@ -46,7 +47,7 @@ int cli_tuned_open(const char *directory, bool subblocks, const loupe_model *mod
 const char *cli_lens_kind(const loupe_tuned_lens *lens);
 /* model_name, followed by ", tuned lens" with one, into buffer (capacity
  * bytes): the name the pictures' titles start with. Returns buffer. */
-char *cli_lens_titled(const char *model_name, const loupe_tuned_lens *lens, char *buffer, size_t capacity);
+char *cli_lens_titled(const char *model_name, bool tuned, char *buffer, size_t capacity);
 
 /* The model folder to use: `requested` if not NULL, else $LOUPE_MODEL, else
  * the embedded gpt2-demo found relative to the executable or the install

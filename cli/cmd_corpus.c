@@ -16,7 +16,10 @@
 #include <string.h>
 
 #include "cli.h"
+#include "corpus_identity.h"
 #include "corpus_output.h"
+#include "corpus_state.h"
+#include "loupe_internal.h"
 #include "plot.h"
 
 static const char usage[] =
@@ -54,16 +57,49 @@ static const char usage[] =
     "  --reservoir N      positions sampled for Spearman's rho (default 20000)\n"
     "  --seed N           seed of that sample (default 1)\n"
     "  --progress WHEN    auto (default: when stderr is a terminal), always, never\n"
+    "  --shard I/N        score only shard I of N (0 <= I < N): the documents whose\n"
+    "                     index over all the FILEs, in order, is I modulo N\n"
+    "                     (docs/SCALE.md); merge the shards' --save-state files\n"
+    "                     with loupe corpus-merge\n"
+    "  --save-state FILE  also write the aggregate state to FILE (docs/SCALE.md)\n"
+    "  --checkpoint FILE  save the state and the position reached to FILE as the\n"
+    "                     run goes (atomically), at the end, and on Ctrl-C\n"
+    "  --checkpoint-every S  seconds between checkpoints (default 60; 0: after\n"
+    "                     every window)\n"
+    "  --resume           continue from the --checkpoint FILE (when it exists; a\n"
+    "                     checkpoint of another model or other options is refused)\n"
     "  --help             show this help\n";
 
 typedef struct corpus_options {
-    const char *model, *counts, *plot, *progress, *tuned;
+    const char *model, *counts, *plot, *progress, *tuned, *save_state, *checkpoint;
     long stride, min_context, max_tokens, exact_limit, reservoir, seed;
-    double sketch_error;
-    bool has_stride, json, subblocks;
+    double sketch_error, checkpoint_every;
+    bool has_stride, json, subblocks, resume;
+    uint32_t shard, n_shards; /* --shard I/N; 0/1 without */
     corpus_source source;
     cli_track_list track;
 } corpus_options;
+
+/* Parses --shard I/N into chosen; false with a message. */
+static bool parse_shard(const char *text, corpus_options *chosen) {
+    unsigned long shard, n_shards;
+    char *end;
+    shard = strtoul(text, &end, 10);
+    bool ok = end != text && *end == '/' && text[0] >= '0' && text[0] <= '9';
+    if (ok) {
+        const char *second = end + 1;
+        n_shards = strtoul(second, &end, 10);
+        ok = end != second && *end == '\0' && second[0] >= '1' && second[0] <= '9' && n_shards >= 1 &&
+             n_shards <= CORPUS_STATE_MAX_SHARDS && shard < n_shards;
+    }
+    if (!ok) {
+        cli_error("--shard: expected I/N with 0 <= I < N <= %d, got '%s'", CORPUS_STATE_MAX_SHARDS, text);
+        return false;
+    }
+    chosen->shard = (uint32_t)shard;
+    chosen->n_shards = (uint32_t)n_shards;
+    return true;
+}
 
 /* Parses argv; returns -1 to go on, else the exit status. */
 static int parse_options(int argc, char **argv, corpus_options *chosen) {
@@ -77,6 +113,9 @@ static int parse_options(int argc, char **argv, corpus_options *chosen) {
         {"progress", required_argument, NULL, 'P'},  {"help", no_argument, NULL, 'h'},
         {"track", required_argument, NULL, 't'},
         {"tuned", required_argument, NULL, 'U'},     CORPUS_SOURCE_LONG_OPTIONS,
+        {"shard", required_argument, NULL, 'H'},     {"save-state", required_argument, NULL, 'W'},
+        {"checkpoint", required_argument, NULL, 'K'}, {"checkpoint-every", required_argument, NULL, 'E'},
+        {"resume", no_argument, NULL, 'R'},
         {NULL, 0, NULL, 0},
     };
     loupe_corpus_stats_params defaults = loupe_corpus_stats_default_params();
@@ -87,6 +126,8 @@ static int parse_options(int argc, char **argv, corpus_options *chosen) {
     chosen->sketch_error = defaults.sketch_error;
     chosen->reservoir = defaults.reservoir_size;
     chosen->seed = (long)defaults.seed;
+    chosen->n_shards = 1;
+    chosen->checkpoint_every = 60.0;
     bool ok = true;
     int option;
     optind = 1;
@@ -101,13 +142,7 @@ static int parse_options(int argc, char **argv, corpus_options *chosen) {
         case 'c': ok = cli_parse_int("--min-context", optarg, 0, 1 << 24, &chosen->min_context); break;
         case 'n': ok = cli_parse_int("--max-tokens", optarg, 1, LONG_MAX, &chosen->max_tokens); break;
         case 'C': chosen->counts = optarg; break;
-        case 'F':
-            if (strcmp(optarg, "json") == 0) chosen->json = true;
-            else if (strcmp(optarg, "table") != 0) {
-                cli_error("--format: expected one of table, json, got '%s'", optarg);
-                ok = false;
-            }
-            break;
+        case 'F': ok = corpus_report_parse_format(optarg, &chosen->json); break;
         case 'p': ok = plot_check_path("--plot", optarg); chosen->plot = optarg; break;
         case 'S': chosen->subblocks = true; break;
         case 'U': chosen->tuned = optarg; break;
@@ -123,11 +158,24 @@ static int parse_options(int argc, char **argv, corpus_options *chosen) {
             chosen->progress = optarg;
             break;
         case 't': ok = cli_track_add(optarg, &chosen->track); break;
+        case 'H': ok = parse_shard(optarg, chosen); break;
+        case 'W': chosen->save_state = optarg; break;
+        case 'K': chosen->checkpoint = optarg; break;
+        case 'E': ok = cli_parse_float("--checkpoint-every", optarg, 0.0, 1e7, &chosen->checkpoint_every); break;
+        case 'R': chosen->resume = true; break;
         case 'h': fputs(usage, stdout); return CLI_EXIT_OK;
         default: fputs(usage, stderr); return CLI_EXIT_USAGE;
         }
     }
     if (!ok) return CLI_EXIT_USAGE;
+    if (chosen->resume && chosen->checkpoint == NULL) {
+        cli_error("--resume continues from a checkpoint: give it with --checkpoint FILE");
+        return CLI_EXIT_USAGE;
+    }
+    if (chosen->n_shards > 1 && chosen->max_tokens > 0) {
+        cli_error("--max-tokens would limit each shard, not the corpus: not with --shard");
+        return CLI_EXIT_USAGE;
+    }
     if (optind >= argc) {
         cli_error("corpus: no corpus file given (use '-' for standard input)");
         return CLI_EXIT_USAGE;
@@ -173,13 +221,87 @@ typedef struct corpus_run {
     int64_t bytes_done;     /* bytes read, the document being scored included */
     int64_t bytes_finished; /* bytes of the documents scored to the end */
     int status;
+    /* sharding, states and checkpoints (docs/SCALE.md) */
+    const corpus_options *chosen;
+    char *identity;         /* the run's identity lines, with --save-state or --checkpoint */
+    int64_t next_index;     /* global index of the next document read, over all the inputs */
+    int64_t current;        /* index of the document under way (or next_index when between documents) */
+    loupe_corpus_window done; /* its last window added (end 0: none) */
+    bool resuming;          /* skipping to the checkpoint's position */
+    int64_t resume_document;
+    loupe_corpus_window resume_window;
+    double seconds_before;  /* of the runs the checkpoint resumed */
+    double last_checkpoint; /* monotonic seconds */
 } corpus_run;
+
+/* The run's state, borrowing its aggregate and identity (not to be freed). */
+static corpus_state run_state(const corpus_run *run, corpus_state_kind kind, uint32_t *shard, bool finished) {
+    const corpus_report *report = run->report;
+    *shard = run->chosen->shard;
+    corpus_state state = {
+        .kind = kind,
+        .identity = run->identity,
+        .n_shards = run->chosen->n_shards,
+        .shards = shard,
+        .n_covered = 1,
+        .documents = report->documents,
+        .windows = report->n_windows,
+        .positions = report->positions,
+        .skipped_lines = report->skipped_lines,
+        .seconds = run->seconds_before + corpus_progress_now() - run->progress.started,
+        .partial = kind == CORPUS_STATE_AGGREGATE && report->partial,
+        .next_document = run->current,
+        .window = run->done,
+        .finished = finished,
+        .stats = report->stats,
+    };
+    return state;
+}
+
+/* Writes the checkpoint (with --checkpoint); false after printing the error. */
+static bool write_checkpoint(corpus_run *run, bool finished) {
+    if (run->chosen->checkpoint == NULL) return true;
+    uint32_t shard;
+    corpus_state state = run_state(run, CORPUS_STATE_CHECKPOINT, &shard, finished);
+    loupe_error error;
+    run->last_checkpoint = corpus_progress_now();
+    if (corpus_state_write(run->chosen->checkpoint, &state, &error) != LOUPE_OK) {
+        cli_fail(&error);
+        return false;
+    }
+    return true;
+}
+
+/* Whether document `index` is scored here: its shard, and not done before
+ * the checkpoint resumed. Sets *continuing when it is the checkpoint's
+ * document under way, with *window its last window done. */
+static bool document_is_ours(corpus_run *run, int64_t index, bool *continuing, loupe_corpus_window *window) {
+    *continuing = false;
+    *window = (loupe_corpus_window){0};
+    if ((uint64_t)index % run->chosen->n_shards != run->chosen->shard) return false;
+    if (run->resuming) {
+        if (index < run->resume_document) return false;
+        run->resuming = false;
+        if (index == run->resume_document) {
+            *continuing = true;
+            *window = run->resume_window;
+        }
+    }
+    return true;
+}
 
 /* Runs the lens on every window of one document and adds the scored
  * positions; false to stop (limit reached, Ctrl-C, or an error). */
 static bool run_document(void *user, const loupe_corpus_document *document, const char *path) {
     corpus_run *run = user;
     corpus_report *report = run->report;
+    int64_t index = run->next_index++;
+    bool continuing;
+    loupe_corpus_window window;
+    if (!document_is_ours(run, index, &continuing, &window)) {
+        run->bytes_finished = run->bytes_done;
+        return !interrupted;
+    }
     int32_t *ids = NULL;
     size_t n = 0;
     loupe_error error;
@@ -194,8 +316,9 @@ static bool run_document(void *user, const loupe_corpus_document *document, cons
         run->status = CLI_EXIT_FAILURE;
         return false;
     }
-    report->documents++;
-    loupe_corpus_window window = {0};
+    if (!continuing) report->documents++; /* a resumed document was counted before */
+    run->current = index;
+    run->done = window;
     bool go_on = true;
     while (go_on && loupe_corpus_window_next((int)n, &report->windows, &window)) {
         if (interrupted) {
@@ -208,7 +331,10 @@ static bool run_document(void *user, const loupe_corpus_document *document, cons
             end = begin + (int)(report->max_tokens - report->positions);
             go_on = false;
         }
-        if (end <= begin) continue;
+        if (end <= begin) {
+            run->done = window;
+            continue;
+        }
         /* the model is causal: tokens after the last scored target change nothing */
         loupe_lens_result *lens = NULL;
         if (loupe_lens_run(run->model, ids + window.start, end + 1 - window.start, &run->lens, &lens, &error) !=
@@ -222,6 +348,7 @@ static bool run_document(void *user, const loupe_corpus_document *document, cons
         } else {
             report->n_windows++;
             report->positions += end - begin;
+            run->done = window;
         }
         loupe_lens_free(lens);
         double document_share = (double)end / (double)n; /* of the document's tokens, scored or passed */
@@ -229,17 +356,69 @@ static bool run_document(void *user, const loupe_corpus_document *document, cons
                                (double)run->bytes_finished +
                                    document_share * (double)(run->bytes_done - run->bytes_finished),
                                false);
+        if (go_on && run->chosen->checkpoint != NULL &&
+            corpus_progress_now() - run->last_checkpoint >= run->chosen->checkpoint_every && !write_checkpoint(run, false)) {
+            run->status = CLI_EXIT_FAILURE;
+            go_on = false;
+        }
     }
     run->bytes_finished = run->bytes_done;
     loupe_free(ids);
     if (interrupted) report->partial = true;
+    if (go_on && !interrupted) { /* the document is done: a checkpoint from here starts the next one */
+        run->current = run->next_index;
+        run->done = (loupe_corpus_window){0};
+    }
     return go_on && !interrupted;
 }
 
-/* Row names as loupe_lens_row_name gives them: input, [hN.attn,] hN. */
-static void make_row_names(corpus_report *report, int n_layer) {
-    for (int row = 0; row < report->n_rows; row++)
-        loupe_lens_row_label(n_layer, report->subblocks, row, report->row_names[row], sizeof report->row_names[0]);
+/* --resume: takes the aggregate, counters and position of the checkpoint
+ * when it exists, after checking that it is one of this very run. Returns
+ * 0 or prints the error and returns CLI_EXIT_FAILURE. *finished tells that
+ * the checkpointed run had reached its end. */
+static int resume_run(corpus_run *run, const int64_t *counts, bool *finished) {
+    const char *path = run->chosen->checkpoint;
+    *finished = false;
+    if (!path_is_file(path)) {
+        fprintf(stderr, "loupe: warning: no checkpoint %s yet: starting from the beginning\n", path);
+        return 0;
+    }
+    corpus_state state;
+    loupe_error error;
+    char difference[600];
+    int status = 0;
+    if (corpus_state_read(path, counts, &state, &error) != LOUPE_OK) {
+        status = cli_fail(&error);
+    } else if (state.kind != CORPUS_STATE_CHECKPOINT) {
+        cli_error("%s: a saved state, not a checkpoint (written by --save-state, not --checkpoint)", path);
+        status = CLI_EXIT_FAILURE;
+    } else if (corpus_state_difference(state.identity, run->identity, difference, sizeof difference) != NULL) {
+        cli_error("%s: a checkpoint of another run (this run on the right): %s", path, difference);
+        status = CLI_EXIT_FAILURE;
+    } else if (state.n_shards != run->chosen->n_shards || state.n_covered != 1 ||
+               state.shards[0] != run->chosen->shard) {
+        cli_error("%s: a checkpoint of shard %u/%u, not of this run's %u/%u", path, state.shards[0], state.n_shards,
+                  run->chosen->shard, run->chosen->n_shards);
+        status = CLI_EXIT_FAILURE;
+    } else {
+        corpus_report *report = run->report;
+        loupe_corpus_stats_free(report->stats);
+        report->stats = state.stats;
+        state.stats = NULL;
+        report->documents = state.documents;
+        report->n_windows = state.windows;
+        report->positions = state.positions;
+        run->seconds_before = state.seconds;
+        run->resuming = true;
+        run->resume_document = state.next_document;
+        run->resume_window = state.window;
+        run->current = state.next_document;
+        run->done = state.window;
+        *finished = state.finished;
+        if (state.finished) report->skipped_lines = state.skipped_lines; /* the input is not read again */
+    }
+    corpus_state_free(&state);
+    return status;
 }
 
 /* Opens the model, tokenizer and counts and creates the aggregate. */
@@ -254,13 +433,13 @@ static int prepare(corpus_options *chosen, corpus_run *run, corpus_report *repor
     if (loupe_tokenizer_open(*directory, &run->tokenizer, &error) != LOUPE_OK) return cli_fail(&error);
     int tuned_status = cli_tuned_open(chosen->tuned, chosen->subblocks, model, &report->tuned);
     if (tuned_status != 0) return tuned_status;
-    report->tuned_directory = chosen->tuned;
+    report->tuned_directory = report->tuned != NULL ? chosen->tuned : NULL;
     loupe_model_get_info(model, info);
     report->info = info;
     if (!cli_track_resolve(run->tokenizer, info->n_vocab, &chosen->track)) return CLI_EXIT_USAGE;
-    report->tokenizer = run->tokenizer;
     report->track_ids = chosen->track.ids;
     report->n_track = chosen->track.count;
+    corpus_report_set_tracked(report, run->tokenizer);
     report->windows = (loupe_corpus_window_params){
         .context = info->n_ctx,
         .stride = chosen->has_stride ? (int)chosen->stride : info->n_ctx / 2,
@@ -289,15 +468,11 @@ static int prepare(corpus_options *chosen, corpus_run *run, corpus_report *repor
         report->counts_path = chosen->counts;
     }
     report->subblocks = chosen->subblocks;
-    report->n_rows = loupe_lens_row_count(info->n_layer, chosen->subblocks);
-    report->row_names = calloc((size_t)report->n_rows, sizeof *report->row_names);
-    if (report->row_names == NULL) {
-        cli_error("out of memory");
-        return CLI_EXIT_FAILURE;
-    }
-    make_row_names(report, info->n_layer);
-    if (loupe_corpus_stats_create(report->n_rows, info->n_vocab, &report->stats_params, &report->stats, &error) !=
-        LOUPE_OK)
+    if (!corpus_report_set_rows(report, info->n_layer)) return CLI_EXIT_FAILURE;
+    /* each shard samples its reservoir with its own stream (shard 0 with the seed itself) */
+    loupe_corpus_stats_params shard_params = report->stats_params;
+    shard_params.seed += (uint64_t)chosen->shard * 0x9E3779B97F4A7C15ull;
+    if (loupe_corpus_stats_create(report->n_rows, info->n_vocab, &shard_params, &report->stats, &error) != LOUPE_OK)
         return cli_fail(&error);
     report->stats_params.token_counts = NULL; /* copied by the aggregate; freed below */
     run->lens = loupe_lens_default_params();
@@ -322,24 +497,44 @@ int cmd_corpus(int argc, char **argv) {
     }
 
     corpus_report report = {.source = &chosen.source, .max_tokens = chosen.max_tokens};
-    corpus_run run = {.report = &report};
+    corpus_run run = {.report = &report, .chosen = &chosen};
     loupe_model_info info;
     int64_t *counts = NULL;
     char *directory = NULL;
     status = prepare(&chosen, &run, &report, &info, &counts, &directory);
+    bool finished = false;
+    if (status == 0 && (chosen.save_state != NULL || chosen.checkpoint != NULL)) {
+        run.identity = corpus_identity_build(&report);
+        if (run.identity == NULL) status = CLI_EXIT_FAILURE;
+    }
+    if (status == 0 && chosen.resume) status = resume_run(&run, counts, &finished);
     if (status == 0) {
         catch_interrupt();
         corpus_progress_start(&run.progress, chosen.progress, corpus_source_total_bytes(&chosen.source),
                               chosen.max_tokens);
+        run.last_checkpoint = run.progress.started;
         bool stopped = false;
-        status = corpus_source_read(&chosen.source, run_document, &run, &report.skipped_lines, &stopped,
-                                    &run.bytes_done);
+        if (!finished) /* a finished checkpoint only reports */
+            status = corpus_source_read(&chosen.source, run_document, &run, &report.skipped_lines, &stopped,
+                                        &run.bytes_done);
         if (run.status != 0) status = run.status;
         corpus_progress_update(&run.progress, report.documents, report.positions, (double)run.bytes_done, true);
         corpus_progress_finish(&run.progress);
         signal(SIGINT, SIG_DFL);
-        report.seconds = corpus_progress_now() - run.progress.started;
+        report.seconds = run.seconds_before + corpus_progress_now() - run.progress.started;
         if (status != 0) report.partial = true;
+        /* the checkpoint: where to go on after Ctrl-C or an error, or the end reached */
+        if (!write_checkpoint(&run, finished || !report.partial) && status == 0) status = CLI_EXIT_FAILURE;
+        if (chosen.save_state != NULL) {
+            uint32_t shard;
+            corpus_state state = run_state(&run, CORPUS_STATE_AGGREGATE, &shard, true);
+            state.seconds = report.seconds;
+            loupe_error error;
+            if (corpus_state_write(chosen.save_state, &state, &error) != LOUPE_OK) {
+                cli_fail(&error);
+                if (status == 0) status = CLI_EXIT_FAILURE;
+            }
+        }
         if (report.partial && interrupted)
             cli_error("interrupted: the statistics below cover the %lld positions scored so far (partial)",
                       (long long)report.positions);
@@ -352,6 +547,7 @@ int cmd_corpus(int argc, char **argv) {
         }
         if (status == 0 && interrupted) status = 130; /* the shell's convention for SIGINT */
     }
+    free(run.identity);
     loupe_corpus_stats_free(report.stats);
     free(report.row_names);
     loupe_tuned_lens_close(report.tuned);

@@ -454,7 +454,7 @@ int cmd_lens(int argc, char **argv) {
         char model_name[256], titled[300];
         plot_model_name(info.directory, model_name, sizeof model_name);
         plot_style plot = {.metric = chosen.metric, .top_down = chosen.top_down, .dpi = chosen.dpi,
-                           .model_name = cli_lens_titled(model_name, tuned, titled, sizeof titled),
+                           .model_name = cli_lens_titled(model_name, tuned != NULL, titled, sizeof titled),
                            .columns = (int)chosen.columns, .values = chosen.values};
         status = plot_outputs_write(&view, &plot, chosen.plot, chosen.summary);
     }

@@ -68,7 +68,7 @@ static void write_header(FILE *out, const corpus_report *report) {
             "\"seed\": %llu},\n",
             report->subblocks ? "true" : "false", report->stats_params.exact_limit, report->stats_params.sketch_error,
             report->stats_params.reservoir_size, (unsigned long long)report->stats_params.seed);
-    if (report->tuned != NULL) {
+    if (report->tuned_directory != NULL) {
         fputs(" \"lens\": {\"kind\": \"tuned\", \"directory\": ", out);
         write_string(out, report->tuned_directory);
         fputs("},\n", out);
@@ -131,10 +131,8 @@ static void write_rarity(FILE *out, corpus_report *report) {
 static void write_tracked(FILE *out, corpus_report *report) {
     fputs(" \"tracked\": [", out);
     for (int k = 0; k < report->n_track; k++) {
-        size_t length = 0;
-        const char *bytes = loupe_tokenizer_token_bytes(report->tokenizer, report->track_ids[k], &length);
         fprintf(out, "%s\n  {\"id\": %d, \"text\": ", k ? "," : "", report->track_ids[k]);
-        cli_json_string(out, bytes ? bytes : "", length);
+        cli_json_string(out, report->track_text[k], report->track_text_length[k]);
         static const char *const names[] = {"rank", "prob"};
         for (int m = 0; m < 2; m++) {
             fprintf(out, ",\n   \"%s\": [", names[m]);

@@ -75,13 +75,28 @@ typedef struct corpus_report {
     loupe_corpus_stats_params stats_params;
     bool subblocks;
     loupe_tuned_lens *tuned;      /* --tuned, or NULL: the logit lens */
-    const char *tuned_directory;  /* its folder */
+    const char *tuned_directory;  /* its folder, or NULL: the logit lens */
     bool partial;                 /* stopped by Ctrl-C or an error: the aggregate so far */
     double seconds;
-    const loupe_tokenizer *tokenizer; /* renders the tracked tokens */
     const int32_t *track_ids;     /* (n_track) --track, in order */
     int n_track;
+    char track_text[LOUPE_LENS_MAX_TRACK][128]; /* (n_track) each token's bytes (JSON "text") */
+    size_t track_text_length[LOUPE_LENS_MAX_TRACK];
+    char track_rendered[LOUPE_LENS_MAX_TRACK][128]; /* (n_track) as the table shows it */
 } corpus_report;
+
+/* Fills the report's track_text and track_rendered from the tokenizer
+ * (corpus_report.c). */
+void corpus_report_set_tracked(corpus_report *report, const loupe_tokenizer *tokenizer);
+
+/* Sets n_rows and allocates row_names (caller frees) for a model of n_layer
+ * layers and the report's subblocks, named as loupe_lens_row_label names
+ * them: input, [hN.attn,] hN. False with a message when out of memory. */
+bool corpus_report_set_rows(corpus_report *report, int n_layer);
+
+/* The --format option of corpus and corpus-merge: "table" or "json" (sets
+ * *json); false with a message otherwise. */
+bool corpus_report_parse_format(const char *text, bool *json);
 
 /* The table for the terminal (corpus_table.c). */
 void corpus_table_print(FILE *out, corpus_report *report);

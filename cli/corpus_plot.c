@@ -47,7 +47,7 @@ corpus_plot_data *corpus_plot_data_from_report(corpus_report *report) {
     }
     char model_name[sizeof data->model_name];
     plot_model_name(report->info->directory, model_name, sizeof model_name);
-    cli_lens_titled(model_name, report->tuned, data->model_name, sizeof data->model_name); /* titles say which lens */
+    cli_lens_titled(model_name, report->tuned_directory != NULL, data->model_name, sizeof data->model_name); /* titles say which lens */
     data->positions = report->positions;
     data->partial = report->partial;
     return data;

@@ -30,7 +30,7 @@ static void print_totals(FILE *out, const corpus_report *report) {
             report->windows.min_context);
     if (report->max_tokens > 0) fprintf(out, ", max-tokens %lld", (long long)report->max_tokens);
     fprintf(out, "; %.1f s\n", report->seconds);
-    if (report->tuned != NULL) fprintf(out, "lens: the tuned lens of %s\n", report->tuned_directory);
+    if (report->tuned_directory != NULL) fprintf(out, "lens: the tuned lens of %s\n", report->tuned_directory);
 }
 
 /* Per row: top-1 agreement with the final top-1 and the next token, decisions. */
@@ -144,9 +144,7 @@ static void print_rarity(FILE *out, corpus_report *report) {
  * mean probability and how often it is the layer's top-1. */
 static void print_tracked(FILE *out, corpus_report *report) {
     for (int k = 0; k < report->n_track; k++) {
-        char rendered[128];
-        loupe_tokenizer_render(report->tokenizer, report->track_ids[k], rendered, sizeof rendered);
-        fprintf(out, "\ntracked token %d: %s (id %d)\n", k + 1, rendered, report->track_ids[k]);
+        fprintf(out, "\ntracked token %d: %s (id %d)\n", k + 1, report->track_rendered[k], report->track_ids[k]);
         fprintf(out, "%-8s | %9s %9s %9s %9s | %9s | %9s\n", "", "rank mean", "p10", "median", "p90", "mean prob",
                 "top1");
         for (int row = 0; row < report->n_rows; row++) {

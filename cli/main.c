@@ -19,6 +19,7 @@ static void print_usage(FILE *out) {
             "  generate   continue a text, greedily or by sampling\n"
             "  lens       the logit lens of a text: a table, JSON or CSV\n"
             "  corpus     the lens's statistics per layer over whole corpora\n"
+            "  corpus-merge  one report from the saved states of corpus shards\n"
             "  count      token frequencies of a corpus (for corpus --counts)\n"
             "  plot       draw a saved lens or corpus JSON: PNG, SVG or HTML\n"
             "  compare    two models' lenses on one text: KL between them, both top-1s\n"
@@ -64,6 +65,7 @@ int main(int argc, char **argv) {
         {"generate", cmd_generate},
         {"lens", cmd_lens},
         {"corpus", cmd_corpus},
+        {"corpus-merge", cmd_corpus_merge},
         {"count", cmd_count},
         {"plot", cmd_plot},
         {"compare", cmd_compare},

@@ -22,7 +22,7 @@ int cli_tuned_open(const char *directory, bool subblocks, const loupe_model *mod
 
 const char *cli_lens_kind(const loupe_tuned_lens *lens) { return lens != NULL ? "tuned" : "logit"; }
 
-char *cli_lens_titled(const char *model_name, const loupe_tuned_lens *lens, char *buffer, size_t capacity) {
-    snprintf(buffer, capacity, "%s%s", model_name, lens != NULL ? ", tuned lens" : "");
+char *cli_lens_titled(const char *model_name, bool tuned, char *buffer, size_t capacity) {
+    snprintf(buffer, capacity, "%s%s", model_name, tuned ? ", tuned lens" : "");
     return buffer;
 }

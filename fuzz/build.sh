@@ -36,7 +36,7 @@ flags=(-std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -fno-omit-frame-pointer
        "-DLOUPE_FUZZ_SOURCE_TOKENIZER=\"$root/models/gpt2-demo\"")
 # The whole library: the config reader (model_config) reaches every family's
 # table, and through it the model, kernels and lens code (BLAS, OpenMP).
-library=("$root"/src/*/*.c "$root"/cli/corpus_json_read.c "$root"/cli/corpus_plot_data.c)
+library=("$root"/src/*/*.c "$root"/cli/corpus_json_read.c "$root"/cli/corpus_plot_data.c "$root"/cli/corpus_state.c)
 
 # The library once as objects, shared by every target.
 objects="$out/.objects"

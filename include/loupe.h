@@ -861,6 +861,45 @@ typedef struct loupe_corpus_correlation {
 
 loupe_corpus_correlation loupe_corpus_stats_spearman(const loupe_corpus_stats *stats, int row);
 
+/* Aggregates of parts of a corpus (shards, processes, MPI ranks, a run
+ * resumed from a checkpoint) combine into the aggregate of the whole
+ * (docs/SCALE.md). Merging is associative and, for everything but the
+ * reservoir's sample, commutative: counts, the decision histogram, top-1
+ * counts, kept values and sketch buckets come out exactly as if one
+ * aggregate had taken every position (quantiles therefore equal too), the
+ * compensated sums agree to rounding (means to 1e-12 relative). The
+ * Spearman reservoirs merge by a seeded weighted draw that keeps the sample
+ * uniform over all positions: the positions themselves (and so rho) agree
+ * with a single run's when they number at most reservoir_size, and within
+ * rho's interval otherwise. */
+
+/* Adds every position of `from` to `into`. Both must have the same rows,
+ * vocabulary, exact_limit, sketch_error, frequency_base, reservoir_size,
+ * tracked tokens and token counts (their seeds may differ); else
+ * LOUPE_ERROR_ARGUMENT naming the first difference, into unchanged.
+ * LOUPE_ERROR_MEMORY leaves into partly merged: discard it. */
+loupe_status loupe_corpus_stats_merge(loupe_corpus_stats *into, const loupe_corpus_stats *from, loupe_error *error);
+
+/* The aggregate as bytes (docs/SCALE.md, "the aggregate"): versioned,
+ * little-endian, the same on every machine, holding its parameters, a hash
+ * of its token counts (not the counts) and every accumulator, so that
+ * decoding it gives back an aggregate with the same statistics, and adding
+ * the same further positions to both gives the same results bit for bit.
+ * *data_out (*size_out bytes) is freed with loupe_free. This is what one
+ * process sends another (e.g. an MPI gather to rank 0, which decodes and
+ * merges). */
+loupe_status loupe_corpus_stats_encode(const loupe_corpus_stats *stats, void **data_out, size_t *size_out,
+                                       loupe_error *error);
+
+/* An aggregate from loupe_corpus_stats_encode's bytes (size of them), every
+ * field checked: LOUPE_ERROR_FORMAT naming the part and byte offset that is
+ * wrong. token_counts (V) may be NULL: the aggregate can then be read,
+ * merged and encoded but takes no more positions; given, they must be the
+ * ones it was made with (their hash is compared) and it continues as the
+ * original would. */
+loupe_status loupe_corpus_stats_decode(const void *data, size_t size, const int64_t *token_counts,
+                                       loupe_corpus_stats **stats_out, loupe_error *error);
+
 /* ------------------------------------------------------------------------
  * Memory
  * ---------------------------------------------------------------------- */

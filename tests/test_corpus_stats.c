@@ -3,7 +3,12 @@
  * against sorted values (its stated error bound), Spearman's rho against a
  * brute-force mid-rank computation, and every statistic of the aggregate
  * against a direct computation over the cells of real lens results on the
- * tiny GPT-2 fixture.
+ * tiny GPT-2 fixture. Merging (loupe_corpus_stats_merge) and encoding
+ * (loupe_corpus_stats_encode/_decode): aggregates of 1, 2, 3 and 7 shards
+ * merged in several orders give every statistic the direct computation
+ * gives, and exactly what one aggregate of every position gives; the merged
+ * reservoir is a uniform sample (inclusion frequencies); a decoded aggregate
+ * continues bit for bit; every truncation of an encoding is refused.
  */
 #include <math.h>
 #include <stdint.h>
@@ -11,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "corpus/corpus_stats_internal.h"
 #include "corpus/quantile_summary.h"
 #include "corpus/rank_correlation.h"
 #include "loupe.h"
@@ -272,8 +278,6 @@ static void check_aggregate(loupe_corpus_stats *stats, const scored *positions, 
         double low, high;
         loupe_corpus_stats_bucket_edges(stats, b, &low, &high);
         CHECK(low == edges[b] && high == edges[b + 1]);
-        const loupe_corpus_metric bucket_metrics[3] = {LOUPE_CORPUS_INPUT_RANK, LOUPE_CORPUS_INPUT_PROB,
-                                                       LOUPE_CORPUS_KL_FIRST};
         for (int row = 0; row < R; row++)
             for (int m = 0; m < 3; m++) {
                 size_t k = 0;
@@ -312,34 +316,58 @@ static void check_aggregate(loupe_corpus_stats *stats, const scored *positions, 
     free(values);
 }
 
-static void test_aggregate(void) {
+/* The tiny GPT-2 fixture (NULL after a failed check), its rows and vocabulary. */
+static loupe_model *open_tiny(int *R, int *V) {
     loupe_model *model = NULL;
     loupe_error error;
     if (loupe_model_open(test_data_path("gpt2-tiny-gelu"), &model, &error) != LOUPE_OK) {
         CHECK_MSG(false, "%s", error.message);
-        return;
+        return NULL;
     }
     loupe_model_info info;
     loupe_model_get_info(model, &info);
-    int R = info.n_layer + 1, V = info.n_vocab;
-    enum { WINDOWS = 3, T = 40 };
-    loupe_lens_result *lenses[WINDOWS];
-    int32_t ids[T];
-    /* counts: a few frequent tokens, many rare and some never seen; ids drawn from a skewed law */
+    *R = info.n_layer + 1;
+    *V = info.n_vocab;
+    return model;
+}
+
+/* Token counts (V): a few frequent tokens, many rare and some never seen. Caller frees. */
+static int64_t *skewed_counts(int V) {
     int64_t *counts = calloc((size_t)V, sizeof *counts);
     for (int v = 0; v < V; v++) counts[v] = v < 5 ? 5000 - v : v % 7 == 0 ? 0 : (v * 37) % 800;
-    loupe_lens_params params = loupe_lens_default_params();
-    params.topk = 1;
-    for (int w = 0; w < WINDOWS; w++) {
+    return counts;
+}
+
+/* Runs the lens of `params` on `windows` texts of T (<= 64) ids drawn from a
+ * skewed law into lenses; false after a failed check. */
+static bool random_lenses(loupe_model *model, int V, int windows, int T, const loupe_lens_params *params,
+                          loupe_lens_result **lenses) {
+    int32_t ids[64];
+    loupe_error error;
+    for (int w = 0; w < windows; w++) {
         for (int t = 0; t < T; t++) {
             double u = random_unit();
             ids[t] = u < 0.2 ? (int32_t)(u * 25) : (int32_t)(random_unit() * V) % V;
         }
-        if (loupe_lens_run(model, ids, T, &params, &lenses[w], &error) != LOUPE_OK) {
+        if (loupe_lens_run(model, ids, T, params, &lenses[w], &error) != LOUPE_OK) {
             CHECK_MSG(false, "%s", error.message);
-            return;
+            return false;
         }
     }
+    return true;
+}
+
+static void test_aggregate(void) {
+    int R = 0, V = 0;
+    loupe_model *model = open_tiny(&R, &V);
+    if (model == NULL) return;
+    loupe_error error;
+    enum { WINDOWS = 3, T = 40 };
+    loupe_lens_result *lenses[WINDOWS];
+    int64_t *counts = skewed_counts(V);
+    loupe_lens_params params = loupe_lens_default_params();
+    params.topk = 1;
+    if (!random_lenses(model, V, WINDOWS, T, &params, lenses)) return;
     /* windows add different ranges, as a corpus run does */
     const int ranges[WINDOWS][2] = {{0, 39}, {5, 30}, {20, 39}};
     scored positions[WINDOWS * T];
@@ -387,9 +415,287 @@ static void test_aggregate(void) {
     loupe_model_close(model);
 }
 
+/* ------------------------------------------------------------------------
+ * Merging and encoding
+ * ---------------------------------------------------------------------- */
+
+/* Two summaries equal as the report prints them: counts, exactness and
+ * quantiles exactly, means to 1e-12 relative. */
+static void check_same_summary(loupe_corpus_summary got, loupe_corpus_summary want, const char *what) {
+    CHECK_MSG(got.count == want.count && got.exact == want.exact, "%s: count %lld/%lld exact %d/%d", what,
+              (long long)got.count, (long long)want.count, got.exact, want.exact);
+    if (want.count == 0) return;
+    CHECK_MSG(fabs(got.mean - want.mean) <= 1e-12 * fabs(want.mean), "%s: mean %.17g vs %.17g", what, got.mean,
+              want.mean);
+    CHECK_MSG(got.p10 == want.p10 && got.median == want.median && got.p90 == want.p90,
+              "%s: quantiles %.9g %.9g %.9g vs %.9g %.9g %.9g", what, got.p10, got.median, got.p90, want.p10,
+              want.median, want.p90);
+}
+
+/* Every statistic of merged against single (one aggregate of every position). */
+static void check_same_aggregate(loupe_corpus_stats *merged, loupe_corpus_stats *single, const char *how) {
+    int R = loupe_corpus_stats_n_rows(single);
+    char what[160];
+    CHECK(loupe_corpus_stats_positions(merged) == loupe_corpus_stats_positions(single));
+    for (int row = 0; row < R; row++) {
+        for (int m = 0; m < LOUPE_CORPUS_METRIC_COUNT; m++) {
+            snprintf(what, sizeof what, "%s: row %d %s", how, row, loupe_corpus_metric_name((loupe_corpus_metric)m));
+            check_same_summary(loupe_corpus_stats_summary(merged, row, (loupe_corpus_metric)m),
+                               loupe_corpus_stats_summary(single, row, (loupe_corpus_metric)m), what);
+        }
+        CHECK(loupe_corpus_stats_top1_final(merged, row) == loupe_corpus_stats_top1_final(single, row));
+        CHECK(loupe_corpus_stats_top1_target(merged, row) == loupe_corpus_stats_top1_target(single, row));
+        CHECK(loupe_corpus_stats_decision_count(merged, row) == loupe_corpus_stats_decision_count(single, row));
+        for (int k = 0; k < loupe_corpus_stats_n_tracked(single); k++) {
+            for (int m = 0; m < 2; m++) {
+                snprintf(what, sizeof what, "%s: tracked %d row %d metric %d", how, k, row, m);
+                check_same_summary(loupe_corpus_stats_tracked_summary(merged, k, row, (loupe_corpus_tracked_metric)m),
+                                   loupe_corpus_stats_tracked_summary(single, k, row, (loupe_corpus_tracked_metric)m),
+                                   what);
+            }
+            CHECK(loupe_corpus_stats_tracked_top1(merged, k, row) == loupe_corpus_stats_tracked_top1(single, k, row));
+        }
+        for (int b = 0; b < loupe_corpus_stats_n_buckets(single); b++)
+            for (int m = 0; m < 3; m++) {
+                loupe_corpus_metric metric = bucket_metrics[m];
+                snprintf(what, sizeof what, "%s: bucket %d row %d %s", how, b, row, loupe_corpus_metric_name(metric));
+                check_same_summary(loupe_corpus_stats_bucket_summary(merged, b, row, metric),
+                                   loupe_corpus_stats_bucket_summary(single, b, row, metric), what);
+            }
+        if (loupe_corpus_stats_n_buckets(single) > 0) {
+            loupe_corpus_correlation got = loupe_corpus_stats_spearman(merged, row);
+            loupe_corpus_correlation want = loupe_corpus_stats_spearman(single, row);
+            CHECK(got.n == want.n && got.defined == want.defined);
+            CHECK_MSG(!want.defined || fabs(got.rho - want.rho) < 1e-12, "%s: row %d rho %.15f vs %.15f", how, row,
+                      got.rho, want.rho);
+        }
+    }
+}
+
+/* The aggregate of shard `shard` of n_shards: windows w with w % n_shards
+ * == shard, its reservoir seeded per shard; passed through encode/decode. */
+static loupe_corpus_stats *shard_aggregate(loupe_lens_result **lenses, const int (*ranges)[2], int windows,
+                                           int shard, int n_shards, int R, int V,
+                                           const loupe_corpus_stats_params *params) {
+    loupe_corpus_stats_params own = *params;
+    own.seed = params->seed + 1000u * (uint64_t)shard;
+    loupe_corpus_stats *stats = NULL, *decoded = NULL;
+    loupe_error error;
+    CHECK(loupe_corpus_stats_create(R, V, &own, &stats, &error) == LOUPE_OK);
+    for (int w = shard; w < windows; w += n_shards)
+        CHECK(loupe_corpus_stats_add(stats, lenses[w], ranges[w][0], ranges[w][1], &error) == LOUPE_OK);
+    void *bytes = NULL;
+    size_t size = 0;
+    CHECK(loupe_corpus_stats_encode(stats, &bytes, &size, &error) == LOUPE_OK);
+    CHECK_MSG(loupe_corpus_stats_decode(bytes, size, NULL, &decoded, &error) == LOUPE_OK, "%s", error.message);
+    loupe_free(bytes);
+    loupe_corpus_stats_free(stats);
+    return decoded;
+}
+
+/* Shards of the windows merged in four orders: left to right, right to
+ * left, as a balanced tree, and in a shuffled order; each result checked
+ * against the direct computation and against the single aggregate. */
+static void check_shards(loupe_lens_result **lenses, const int (*ranges)[2], int windows, const scored *positions,
+                         int n, int R, int V, const loupe_corpus_stats_params *params, loupe_corpus_stats *single) {
+    const int shard_counts[] = {1, 2, 3, 7};
+    loupe_error error;
+    for (int c = 0; c < 4; c++) {
+        int N = shard_counts[c];
+        for (int order = 0; order < 4; order++) {
+            loupe_corpus_stats *parts[7];
+            for (int i = 0; i < N; i++) parts[i] = shard_aggregate(lenses, ranges, windows, i, N, R, V, params);
+            int sequence[7];
+            for (int i = 0; i < N; i++) sequence[i] = order == 1 ? N - 1 - i : i;
+            if (order == 3)
+                for (int i = N - 1; i > 0; i--) {
+                    int j = (int)(random_unit() * (i + 1)) % (i + 1), t = sequence[i];
+                    sequence[i] = sequence[j];
+                    sequence[j] = t;
+                }
+            if (order == 2) { /* pairs, then pairs of pairs */
+                for (int step = 1; step < N; step *= 2)
+                    for (int i = 0; i + step < N; i += 2 * step)
+                        CHECK(loupe_corpus_stats_merge(parts[i], parts[i + step], &error) == LOUPE_OK);
+            } else {
+                for (int i = 1; i < N; i++)
+                    CHECK(loupe_corpus_stats_merge(parts[sequence[0]], parts[sequence[i]], &error) == LOUPE_OK);
+            }
+            loupe_corpus_stats *merged = parts[order == 2 ? 0 : sequence[0]];
+            char how[64];
+            snprintf(how, sizeof how, "%d shards, order %d", N, order);
+            check_aggregate(merged, positions, n, R, params->token_counts, params->exact_limit);
+            check_same_aggregate(merged, single, how);
+            for (int i = 0; i < N; i++) loupe_corpus_stats_free(parts[i]);
+        }
+    }
+}
+
+/* The weighted reservoir merge keeps the sample uniform: three parts of 30,
+ * 50 and 20 positions, each sampled uniformly (10 of them, or all), merged;
+ * over many trials every position is in the merged sample of 10 with
+ * frequency 10 / 100 (within five standard errors). */
+static void test_reservoir_uniform(void) {
+    enum { S = 10, TRIALS = 20000, PARTS = 3 };
+    const int sizes[PARTS] = {30, 50, 20};
+    int64_t *counts = calloc(100, sizeof *counts);
+    for (int v = 0; v < 100; v++) counts[v] = v;
+    loupe_corpus_stats_params params = loupe_corpus_stats_default_params();
+    params.token_counts = counts;
+    params.reservoir_size = S;
+    int hits[100] = {0};
+    loupe_error error;
+    for (int trial = 0; trial < TRIALS; trial++) {
+        loupe_corpus_stats *parts[PARTS];
+        int first = 0;
+        for (int p = 0; p < PARTS; p++) {
+            params.seed = (uint64_t)trial * 7919u + (uint64_t)p;
+            CHECK(loupe_corpus_stats_create(1, 100, &params, &parts[p], &error) == LOUPE_OK);
+            /* a uniform sample of min(S, size) of the ids first .. first + size - 1 (partial shuffle) */
+            int ids[50];
+            for (int i = 0; i < sizes[p]; i++) ids[i] = first + i;
+            int held = sizes[p] < S ? sizes[p] : S;
+            CHECK(corpus_stats_reserve_reservoir(parts[p], held));
+            for (int i = 0; i < held; i++) {
+                int j = i + (int)(random_unit() * (sizes[p] - i)) % (sizes[p] - i), t = ids[i];
+                ids[i] = ids[j];
+                ids[j] = t;
+                parts[p]->reservoir_frequency[i] = ids[i];
+                parts[p]->reservoir_ranks[i] = 1.0f;
+            }
+            parts[p]->reservoir_count = held;
+            parts[p]->reservoir_seen = parts[p]->positions = sizes[p];
+            first += sizes[p];
+        }
+        int order = trial % 3; /* several merge orders */
+        loupe_corpus_stats *into = parts[order];
+        for (int p = 0; p < PARTS; p++)
+            if (p != order) CHECK(loupe_corpus_stats_merge(into, parts[p], &error) == LOUPE_OK);
+        CHECK(into->reservoir_count == S && into->reservoir_seen == 100);
+        for (int i = 0; i < S; i++) hits[(int)into->reservoir_frequency[i]]++;
+        for (int p = 0; p < PARTS; p++) loupe_corpus_stats_free(parts[p]);
+    }
+    double expected = (double)S / 100.0, tolerance = 5.0 * sqrt(expected * (1 - expected) / TRIALS);
+    for (int v = 0; v < 100; v++)
+        CHECK_MSG(fabs((double)hits[v] / TRIALS - expected) < tolerance, "position %d sampled with frequency %.4f", v,
+                  (double)hits[v] / TRIALS);
+    free(counts);
+}
+
+/* A decoded aggregate continues as the original: adding the same windows to
+ * both gives the same encoding, byte for byte; every proper prefix of an
+ * encoding, and other token counts, are refused. */
+static void check_continue(loupe_lens_result **lenses, const int (*ranges)[2], int windows, int R, int V,
+                           const loupe_corpus_stats_params *params) {
+    loupe_error error;
+    loupe_corpus_stats *original = NULL, *decoded = NULL;
+    CHECK(loupe_corpus_stats_create(R, V, params, &original, &error) == LOUPE_OK);
+    for (int w = 0; w < windows / 2; w++)
+        CHECK(loupe_corpus_stats_add(original, lenses[w], ranges[w][0], ranges[w][1], &error) == LOUPE_OK);
+    void *bytes = NULL, *again = NULL;
+    size_t size = 0, size_again = 0;
+    CHECK(loupe_corpus_stats_encode(original, &bytes, &size, &error) == LOUPE_OK);
+    CHECK_MSG(loupe_corpus_stats_decode(bytes, size, params->token_counts, &decoded, &error) == LOUPE_OK, "%s",
+              error.message);
+    for (size_t cut = 0; cut < size; cut += 1 + cut / 64) {
+        loupe_corpus_stats *refused = NULL;
+        CHECK_MSG(loupe_corpus_stats_decode(bytes, cut, NULL, &refused, &error) == LOUPE_ERROR_FORMAT,
+                  "a prefix of %zu of %zu bytes accepted", cut, size);
+        CHECK(refused == NULL && error.message[0] != '\0');
+    }
+    if (params->token_counts != NULL) {
+        int64_t *other = malloc((size_t)V * sizeof *other);
+        memcpy(other, params->token_counts, (size_t)V * sizeof *other);
+        other[0]++;
+        loupe_corpus_stats *refused = NULL;
+        CHECK(loupe_corpus_stats_decode(bytes, size, other, &refused, &error) == LOUPE_ERROR_ARGUMENT);
+        free(other);
+    }
+    loupe_free(bytes);
+    for (int w = windows / 2; w < windows && decoded; w++) {
+        CHECK(loupe_corpus_stats_add(original, lenses[w], ranges[w][0], ranges[w][1], &error) == LOUPE_OK);
+        CHECK(loupe_corpus_stats_add(decoded, lenses[w], ranges[w][0], ranges[w][1], &error) == LOUPE_OK);
+    }
+    CHECK(loupe_corpus_stats_encode(original, &bytes, &size, &error) == LOUPE_OK);
+    if (decoded) CHECK(loupe_corpus_stats_encode(decoded, &again, &size_again, &error) == LOUPE_OK);
+    CHECK(size == size_again && again != NULL && memcmp(bytes, again, size) == 0);
+    loupe_free(bytes);
+    loupe_free(again);
+    loupe_corpus_stats_free(original);
+    loupe_corpus_stats_free(decoded);
+}
+
+static void test_merge(void) {
+    int R = 0, V = 0;
+    loupe_model *model = open_tiny(&R, &V);
+    if (model == NULL) return;
+    loupe_error error;
+    enum { WINDOWS = 9, T = 30 };
+    const int32_t track[2] = {3, 17};
+    loupe_lens_result *lenses[WINDOWS];
+    int ranges[WINDOWS][2];
+    scored positions[WINDOWS * T];
+    int n = 0;
+    int64_t *counts = skewed_counts(V);
+    loupe_lens_params lens_params = loupe_lens_default_params();
+    lens_params.topk = 1;
+    lens_params.track_ids = track;
+    lens_params.n_track = 2;
+    if (!random_lenses(model, V, WINDOWS, T, &lens_params, lenses)) return;
+    for (int w = 0; w < WINDOWS; w++) {
+        ranges[w][0] = w % 4;
+        ranges[w][1] = T - 1 - w % 3;
+        for (int t = ranges[w][0]; t < ranges[w][1]; t++) positions[n++] = (scored){lenses[w], t};
+    }
+    const int limits[] = {100000, 40, 0}; /* all exact; exact per shard but sketched merged; sketched throughout */
+    for (int l = 0; l < 3; l++)
+        for (int with_counts = 0; with_counts < 2; with_counts++) {
+            loupe_corpus_stats_params params = loupe_corpus_stats_default_params();
+            params.exact_limit = limits[l];
+            params.token_counts = with_counts ? counts : NULL;
+            params.track_ids = track;
+            params.n_track = 2;
+            loupe_corpus_stats *single = NULL;
+            CHECK(loupe_corpus_stats_create(R, V, &params, &single, &error) == LOUPE_OK);
+            for (int w = 0; w < WINDOWS; w++)
+                CHECK(loupe_corpus_stats_add(single, lenses[w], ranges[w][0], ranges[w][1], &error) == LOUPE_OK);
+            check_shards(lenses, ranges, WINDOWS, positions, n, R, V, &params, single);
+            check_continue(lenses, ranges, WINDOWS, R, V, &params);
+            loupe_corpus_stats_free(single);
+        }
+
+    /* a reservoir smaller than the positions: the merged sample has reservoir_size of them */
+    loupe_corpus_stats_params small = loupe_corpus_stats_default_params();
+    small.token_counts = counts;
+    small.reservoir_size = 16;
+    small.track_ids = track;
+    small.n_track = 2;
+    loupe_corpus_stats *a = shard_aggregate(lenses, ranges, WINDOWS, 0, 2, R, V, &small);
+    loupe_corpus_stats *b = shard_aggregate(lenses, ranges, WINDOWS, 1, 2, R, V, &small);
+    CHECK(a && b && loupe_corpus_stats_merge(a, b, &error) == LOUPE_OK);
+    if (a) CHECK(loupe_corpus_stats_spearman(a, 1).n == 16 && a->reservoir_seen == n);
+    /* different parameters are refused, naming them, the aggregate unchanged */
+    loupe_corpus_stats_params other = small;
+    other.exact_limit = 5;
+    loupe_corpus_stats *c = shard_aggregate(lenses, ranges, WINDOWS, 0, 1, R, V, &other);
+    int64_t before = a ? loupe_corpus_stats_positions(a) : 0;
+    CHECK(a && c && loupe_corpus_stats_merge(a, c, &error) == LOUPE_ERROR_ARGUMENT);
+    CHECK(strstr(error.message, "exact_limit") != NULL);
+    if (a) CHECK(loupe_corpus_stats_positions(a) == before);
+    loupe_corpus_stats_free(a);
+    loupe_corpus_stats_free(b);
+    loupe_corpus_stats_free(c);
+
+    for (int w = 0; w < WINDOWS; w++) loupe_lens_free(lenses[w]);
+    free(counts);
+    loupe_model_close(model);
+}
+
 int main(void) {
     test_quantile_summary();
     test_spearman();
     test_aggregate();
+    test_merge();
+    test_reservoir_uniform();
     return test_finish("test_corpus_stats");
 }

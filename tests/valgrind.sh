@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # valgrind memcheck over the loupe commands on the embedded demo model:
-# info, tokenize, next, generate and lens must show 0 errors and 0 bytes
+# info, tokenize, next, generate, lens, corpus shards and corpus-merge must
+# show 0 errors and 0 bytes
 # definitely lost. Leaks that are only "possibly lost" or "still reachable"
 # (the thread pools of OpenBLAS and OpenMP keep their stacks until exit) are
 # allowed; tests/valgrind.supp holds suppressions proven to lie in those
@@ -45,6 +46,15 @@ memcheck generate generate --tokens 3 "$text"
 memcheck generate_sampled generate --tokens 2 --temperature 0.8 --seed 7 "$text"
 memcheck lens lens --format json --topk 3 "$text"
 memcheck lens_table lens --subblocks --values --color always --width 100 "$text"
+# shards, their states and a checkpoint (docs/SCALE.md), on the tiny model with byte tokens
+python3 "$here/data/byte_model.py" "$work/bytes"
+printf 'the cat sat on the mat\n\na dog ran far away\n\nand back\n' >"$work/docs.txt"
+memcheck corpus_shard0 corpus --model "$work/bytes" --track e --shard 0/2 --save-state "$work/s0" "$work/docs.txt"
+memcheck corpus_shard1 corpus --model "$work/bytes" --track e --shard 1/2 --checkpoint "$work/ck" \
+  --save-state "$work/s1" "$work/docs.txt"
+memcheck corpus_resume corpus --model "$work/bytes" --track e --shard 1/2 --checkpoint "$work/ck" --resume \
+  "$work/docs.txt"
+memcheck corpus_merge corpus-merge --format json "$work/s0" "$work/s1"
 # Failures must free what they made as well.
 memcheck_failure() {
   local name=$1 expected=$2
@@ -68,5 +78,6 @@ mkdir "$work/truncated"
 cp "$here/data/gpt2-tiny-gelu/config.json" "$work/truncated/"
 head -c 100000 "$here/data/gpt2-tiny-gelu/model.safetensors" >"$work/truncated/model.safetensors"
 memcheck_failure truncated 1 info --model "$work/truncated"
+memcheck_failure corpus_merge_overlap 1 corpus-merge "$work/s0" "$work/s0"
 [ "$failures" -eq 0 ] && echo "valgrind: ok"
 exit "$failures"

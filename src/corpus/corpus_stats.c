@@ -13,51 +13,17 @@
  * Shapes: R rows, M metrics, B frequency buckets, S reservoir size, V vocab,
  * N tracked tokens.
  */
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "corpus/corpus_stats_internal.h"
 #include "corpus/quantile_summary.h"
 #include "corpus/rank_correlation.h"
 #include "loupe.h"
 #include "util/error.h"
-
-enum { METRICS = LOUPE_CORPUS_METRIC_COUNT, BUCKET_METRICS = 3, MAX_BUCKETS = 64, TRACKED_METRICS = 2 };
-
-/* Values below this are reported as 0 by the sketch; ranks up to this max
- * keep the relative bound (a vocabulary of 10^7 tokens). */
-#define SKETCH_MIN_VALUE 1e-9
-#define SKETCH_MAX_VALUE 1e7
-
-static const loupe_corpus_metric bucket_metrics[BUCKET_METRICS] = {
-    LOUPE_CORPUS_INPUT_RANK, LOUPE_CORPUS_INPUT_PROB, LOUPE_CORPUS_KL_FIRST};
-
-struct loupe_corpus_stats {
-    int n_rows;                  /* R */
-    int n_vocab;                 /* V */
-    loupe_corpus_stats_params params;
-    quantile_shape shape;
-    int64_t positions;
-    quantile_summary *summaries; /* (R, M) */
-    int64_t *top1_final;         /* (R) positions whose top-1 is the final top-1 */
-    int64_t *top1_target;        /* (R) positions whose top-1 is the true next token */
-    int64_t *decisions;          /* (R) decision-row histogram */
-    /* rarity, only with token counts */
-    int64_t *counts;             /* (V) or NULL */
-    int n_buckets;               /* B */
-    double edges[MAX_BUCKETS + 1]; /* (B + 1) bucket j is [edges[j], edges[j + 1]) */
-    quantile_summary *bucket_summaries; /* (B, R, BUCKET_METRICS) */
-    int64_t reservoir_seen;      /* positions offered to the reservoir */
-    int reservoir_count;         /* min(seen, S) */
-    double *reservoir_frequency; /* (S) */
-    float *reservoir_ranks;      /* (S, R) input rank at every row */
-    uint64_t random_state;
-    /* tracked tokens */
-    int n_track;                 /* N */
-    int32_t track_ids[LOUPE_LENS_MAX_TRACK]; /* (N) */
-    quantile_summary *tracked_summaries; /* (N, R, TRACKED_METRICS) rank, prob */
-    int64_t *tracked_top1;       /* (N, R) positions where the token is the row's top-1 */
-};
+#include "util/string_map.h"
 
 loupe_corpus_stats_params loupe_corpus_stats_default_params(void) {
     loupe_corpus_stats_params params = {
@@ -80,14 +46,6 @@ const char *loupe_corpus_metric_name(loupe_corpus_metric metric) {
     };
     if ((int)metric < 0 || metric >= LOUPE_CORPUS_METRIC_COUNT) return NULL;
     return names[metric];
-}
-
-/* splitmix64: a fixed, seedable generator, so a run is reproducible. */
-static uint64_t next_random(uint64_t *state) {
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
 }
 
 /* ------------------------------------------------------------------------
@@ -143,9 +101,44 @@ static loupe_status validate(int n_rows, int n_vocab, const loupe_corpus_stats_p
     return LOUPE_OK;
 }
 
+uint64_t corpus_stats_counts_hash(const int64_t *counts, int n_vocab) {
+    uint64_t hash = STRING_HASH_START;
+    for (int v = 0; v < n_vocab; v++) {
+        uint8_t bytes[8];
+        for (int i = 0; i < 8; i++) bytes[i] = (uint8_t)((uint64_t)counts[v] >> (8 * i));
+        hash = string_hash_extend(hash, bytes, sizeof bytes);
+    }
+    return hash;
+}
+
 /* Empties n summaries. */
 static void init_summaries(quantile_summary *summaries, size_t n) {
     for (size_t i = 0; i < n; i++) quantile_summary_init(&summaries[i]);
+}
+
+bool corpus_stats_allocate_rarity(loupe_corpus_stats *stats) {
+    size_t n_bucket_summaries = (size_t)stats->n_buckets * (size_t)stats->n_rows * BUCKET_METRICS;
+    stats->bucket_summaries = malloc(n_bucket_summaries * sizeof *stats->bucket_summaries);
+    if (stats->bucket_summaries == NULL) return false;
+    init_summaries(stats->bucket_summaries, n_bucket_summaries);
+    stats->rarity = true;
+    return true;
+}
+
+bool corpus_stats_reserve_reservoir(loupe_corpus_stats *stats, int needed) {
+    if (needed <= stats->reservoir_capacity) return true;
+    int capacity = stats->reservoir_capacity > 0 ? stats->reservoir_capacity : 256;
+    while (capacity < needed) capacity = capacity > INT_MAX / 2 ? INT_MAX : capacity * 2;
+    if (capacity > stats->params.reservoir_size) capacity = stats->params.reservoir_size;
+    size_t R = (size_t)stats->n_rows;
+    double *frequency = realloc(stats->reservoir_frequency, (size_t)capacity * sizeof *frequency);
+    if (frequency == NULL) return false;
+    stats->reservoir_frequency = frequency;
+    float *ranks = realloc(stats->reservoir_ranks, (size_t)capacity * R * sizeof *ranks);
+    if (ranks == NULL) return false;
+    stats->reservoir_ranks = ranks;
+    stats->reservoir_capacity = capacity;
+    return true;
 }
 
 loupe_status loupe_corpus_stats_create(int n_rows, int n_vocab, const loupe_corpus_stats_params *params,
@@ -194,13 +187,8 @@ loupe_status loupe_corpus_stats_create(int n_rows, int n_vocab, const loupe_corp
                 loupe_corpus_stats_free(stats);
                 return status;
             }
-            size_t S = (size_t)params->reservoir_size;
-            size_t n_bucket_summaries = (size_t)stats->n_buckets * R * BUCKET_METRICS;
-            stats->bucket_summaries = malloc(n_bucket_summaries * sizeof *stats->bucket_summaries);
-            stats->reservoir_frequency = malloc(S * sizeof *stats->reservoir_frequency);
-            stats->reservoir_ranks = malloc(S * R * sizeof *stats->reservoir_ranks);
-            ok = stats->bucket_summaries && stats->reservoir_frequency && stats->reservoir_ranks;
-            if (ok) init_summaries(stats->bucket_summaries, n_bucket_summaries);
+            stats->counts_hash = corpus_stats_counts_hash(stats->counts, n_vocab);
+            ok = corpus_stats_allocate_rarity(stats);
         }
     }
     if (!ok) {
@@ -262,10 +250,12 @@ static double metric_value(const loupe_lens_cell *cell, loupe_corpus_metric metr
     return NAN;
 }
 
-/* The reservoir slot for the next position (Algorithm R), or -1 to skip it. */
+/* The reservoir slot for the next position (Algorithm R), -1 to skip it,
+ * -2 when out of memory. */
 static int reservoir_slot(loupe_corpus_stats *stats) {
     int64_t seen = stats->reservoir_seen++;
-    if (stats->reservoir_count < stats->params.reservoir_size) return stats->reservoir_count++;
+    if (stats->reservoir_count < stats->params.reservoir_size)
+        return corpus_stats_reserve_reservoir(stats, stats->reservoir_count + 1) ? stats->reservoir_count++ : -2;
     uint64_t pick = next_random(&stats->random_state) % (uint64_t)(seen + 1);
     return pick < (uint64_t)stats->params.reservoir_size ? (int)pick : -1;
 }
@@ -275,6 +265,7 @@ static bool add_rarity(loupe_corpus_stats *stats, const loupe_lens_result *lens,
     int R = stats->n_rows;
     int bucket = bucket_of_count(stats, stats->counts[input]);
     int slot = reservoir_slot(stats);
+    if (slot == -2) return false; /* out of memory */
     if (slot >= 0) stats->reservoir_frequency[slot] = (double)stats->counts[input];
     for (int row = 0; row < R; row++) {
         const loupe_lens_cell *cell = loupe_lens_cell_at(lens, row, t);
@@ -325,6 +316,9 @@ loupe_status loupe_corpus_stats_add(loupe_corpus_stats *stats, const loupe_lens_
         return error_set(error, LOUPE_ERROR_ARGUMENT,
                          "positions %d .. %d of a %d-token lens: only 0 .. %d have a next token", begin, end, T,
                          T - 2);
+    if (stats->rarity && stats->counts == NULL)
+        return error_set(error, LOUPE_ERROR_ARGUMENT,
+                         "corpus statistics decoded without their token counts take no more positions");
     if (!tracks_the_same(stats, lens))
         return error_set(error, LOUPE_ERROR_ARGUMENT, "the lens does not track the aggregate's %d tokens (track_ids)",
                          stats->n_track);
@@ -350,7 +344,7 @@ loupe_status loupe_corpus_stats_add(loupe_corpus_stats *stats, const loupe_lens_
                     return error_set(error, LOUPE_ERROR_MEMORY, "out of memory for corpus statistics");
         }
         stats->decisions[decision]++;
-        if ((stats->counts != NULL && !add_rarity(stats, lens, t, ids[t])) ||
+        if ((stats->rarity && !add_rarity(stats, lens, t, ids[t])) ||
             (stats->n_track > 0 && !add_tracked(stats, lens, t)))
             return error_set(error, LOUPE_ERROR_MEMORY, "out of memory for corpus statistics");
         stats->positions++;
@@ -455,7 +449,7 @@ loupe_corpus_summary loupe_corpus_stats_bucket_summary(loupe_corpus_stats *stats
 
 loupe_corpus_correlation loupe_corpus_stats_spearman(const loupe_corpus_stats *stats, int row) {
     loupe_corpus_correlation result = {.n = stats->reservoir_count, .rho = NAN, .low = NAN, .high = NAN};
-    if (stats->counts == NULL || row < 0 || row >= stats->n_rows || stats->reservoir_count < 4) return result;
+    if (!stats->rarity || row < 0 || row >= stats->n_rows || stats->reservoir_count < 4) return result;
     size_t n = (size_t)stats->reservoir_count;
     double *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
     rank_entry *scratch = malloc(n * sizeof *scratch);

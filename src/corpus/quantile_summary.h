@@ -17,13 +17,19 @@
  * one bucket reported as 0 (absolute error below min_value); values above
  * max_value share the last bucket (no bound there). A sketched quantile is
  * also clamped to the smallest and largest value seen, which can only bring
- * it closer (rank 1 reads 1, not 0.99). NaN values are ignored.
+ * it closer (rank 1 reads 1, not 0.99). NaN values are ignored. The sketch
+ * bins every value as the float the exact mode keeps, so a value lands in the
+ * same bucket whether it was kept exactly first or came later: merging
+ * summaries (quantile_summary_merge) then gives exactly the summary of one
+ * stream of all the values, whatever the order.
  */
 #ifndef LOUPE_CORPUS_QUANTILE_SUMMARY_H
 #define LOUPE_CORPUS_QUANTILE_SUMMARY_H
 
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "util/byte_buffer.h"
 
 /* The sketch's bucket layout, shared by every summary of an aggregate. */
 typedef struct quantile_shape {
@@ -41,7 +47,8 @@ typedef struct quantile_summary {
     double sum;          /* Neumaier-compensated sum and its compensation */
     double compensation;
     double min, max;     /* of the values added */
-    float *exact;        /* (exact_limit) values while count <= exact_limit; NULL after */
+    float *exact;        /* (capacity) values while count <= exact_limit; NULL after */
+    int64_t capacity;    /* room in exact: grows up to exact_limit as values come */
     bool exact_sorted;
     uint64_t *buckets;   /* (n_buckets) sketch counts; NULL while exact */
     uint64_t below_min;  /* sketch: values below min_value */
@@ -68,5 +75,24 @@ bool quantile_summary_is_exact(const quantile_summary *summary);
 /* The q-quantile (q in [0, 1]) as defined above; NaN when empty. Sorts the
  * exact values in place the first time after an addition. */
 double quantile_summary_quantile(quantile_summary *summary, const quantile_shape *shape, double q);
+
+/* Adds every value of `from` to `into` (both of `shape`): the counts,
+ * extremes, kept values or sketch counts become those of one summary fed
+ * both streams (the compensated sums added, so the mean agrees to rounding).
+ * Both exact and together within exact_limit: the values are kept; else
+ * both are sketched and their buckets added. Returns false (into unchanged
+ * unless it had to switch to its sketch) when out of memory. */
+bool quantile_summary_merge(quantile_summary *into, const quantile_summary *from, const quantile_shape *shape);
+
+/* Appends the summary to writer (docs/SCALE.md, "series"): count, sum,
+ * compensation, min, max, then the kept floats or the sketch's non-zero
+ * buckets. */
+void quantile_summary_encode(const quantile_summary *summary, const quantile_shape *shape, byte_writer *writer);
+
+/* Reads what quantile_summary_encode wrote into an empty *summary (free it
+ * with quantile_summary_free whatever the result). Returns NULL, or a
+ * static phrase saying what is wrong ("truncated", "bucket counts do not add
+ * up to the count", ...). */
+const char *quantile_summary_decode(quantile_summary *summary, const quantile_shape *shape, byte_reader *reader);
 
 #endif

@@ -2,8 +2,9 @@
  * loupe_internal.h - the library's internals that the loupe command uses
  * besides loupe.h: errors in the library's style, whole-file reads, the
  * JSON parsing helpers of the document readers, the safetensors writer, the
- * file writer that replaces a file only once complete, and
- * the certified lens. Internal: not installed, no stable interface, not
+ * little-endian byte writer and reader and FNV-1a hashing (corpus states),
+ * the file writer that replaces a file only once complete, and the
+ * certified lens. Internal: not installed, no stable interface, not
  * exported by libloupe.so (link loupe_core, the static library). Its folder
  * is the only one of src/ on the command's include path.
  */
@@ -14,8 +15,10 @@
 #include "../interval/certified_lens.h"
 #include "../io/json.h"
 #include "../io/safetensors_write.h"
+#include "../util/byte_buffer.h"
 #include "../util/error.h"
 #include "../util/file_map.h"
 #include "../util/file_replace.h"
+#include "../util/string_map.h"
 
 #endif

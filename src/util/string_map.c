@@ -7,8 +7,11 @@
 #include <string.h>
 
 uint64_t string_hash(const void *bytes, size_t length) {
+    return string_hash_extend(STRING_HASH_START, bytes, length);
+}
+
+uint64_t string_hash_extend(uint64_t hash, const void *bytes, size_t length) {
     const unsigned char *p = bytes;
-    uint64_t hash = 1469598103934665603ULL;
     for (size_t i = 0; i < length; i++) {
         hash ^= p[i];
         hash *= 1099511628211ULL;

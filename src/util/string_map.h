@@ -26,6 +26,12 @@ typedef struct string_map {
 /* 64-bit FNV-1a of the bytes; shared so other tables hash the same way. */
 uint64_t string_hash(const void *bytes, size_t length);
 
+/* FNV-1a continued from `hash` (string_hash's value of the bytes before):
+ * string_hash(ab) == string_hash_extend(string_hash(a), b), so long inputs
+ * can be hashed piece by piece. STRING_HASH_START is the hash of nothing. */
+#define STRING_HASH_START 1469598103934665603ULL
+uint64_t string_hash_extend(uint64_t hash, const void *bytes, size_t length);
+
 /* Returns 0 on success, -1 when out of memory. */
 int string_map_init(string_map *map, size_t expected_count);
 void string_map_free(string_map *map);

@@ -595,6 +595,78 @@ status=$?
     grep -q "PARTIAL" "$work/out"; } ||
   { echo "FAILED E1301: status $status: $(tr '\r' '\n' <"$work/err" | tail -3)"; failures=$((failures + 1)); }
 
+# ---------------------------------------------------------------- shards, states and checkpoints
+check E2601 2 "--resume continues from a checkpoint: give it with --checkpoint FILE" "$loupe" corpus --resume "$corpus"
+check E2602 2 "--max-tokens would limit each shard, not the corpus: not with --shard" \
+  "$loupe" corpus --shard 0/2 --max-tokens 5 "$corpus"
+check E2603 2 "--shard: expected I/N with 0 <= I < N <= 1048576, got '2/2'" "$loupe" corpus --shard 2/2 "$corpus"
+check E2604 2 "corpus-merge: no state file given" "$loupe" corpus-merge
+st=$work/states
+mkdir -p "$st"
+"$loupe" count "$corpus" >"$st/c1.tsv"
+awk -F'\t' 'BEGIN { OFS = "\t" } /^[0-9]/ && !done { $3 = $3 + 1; done = 1 } { print }' "$st/c1.tsv" >"$st/c2.tsv"
+"$loupe" corpus --shard 0/2 --save-state "$st/s0" "$corpus" >/dev/null
+"$loupe" corpus --shard 1/2 --save-state "$st/s1" "$corpus" >/dev/null
+"$loupe" corpus --shard 1/3 --save-state "$st/s13" "$corpus" >/dev/null
+"$loupe" corpus --shard 1/2 --exact-limit 5 --save-state "$st/other" "$corpus" >/dev/null
+"$loupe" corpus --shard 0/2 --counts "$st/c1.tsv" --save-state "$st/k0" "$corpus" >/dev/null
+"$loupe" corpus --shard 1/2 --counts "$st/c2.tsv" --save-state "$st/k1" "$corpus" >/dev/null
+"$loupe" corpus --checkpoint "$st/ck" "$corpus" >/dev/null
+"$loupe" corpus --counts "$st/c1.tsv" --checkpoint "$st/ckc" "$corpus" >/dev/null
+# restate IN OUT HOW: a copy of a state with one field changed and the checksum made right again
+restate() {
+  python3 - "$@" <<'PY'
+import struct, sys
+src, dst, how = sys.argv[1:4]
+raw = bytearray(open(src, "rb").read()[:-8])
+(length,) = struct.unpack_from("<Q", raw, 16)
+if how == "version":
+    struct.pack_into("<I", raw, 8, 2)
+elif how == "no-shards":
+    struct.pack_into("<I", raw, 24 + length + 4, 0)
+elif how == "stats-magic":
+    at = raw.index(b"LCST")
+    raw[at] = ord("X")
+elif how == "no-n_ctx":
+    identity = raw[24:24 + length].decode()
+    lines = [line for line in identity.split("\n") if not line.startswith("model.n_ctx=")]
+    new = "\n".join(lines).encode()
+    raw = raw[:16] + struct.pack("<Q", len(new)) + new + raw[24 + length:]
+h = 1469598103934665603
+for b in raw:
+    h = ((h ^ b) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+open(dst, "wb").write(bytes(raw) + struct.pack("<Q", h))
+PY
+}
+"$loupe" corpus --format json "$corpus" >"$st/report.json"
+check E2605 1 "$st/report.json: not a loupe corpus state \(no LOUPECS1 at its start\)" "$loupe" corpus-merge "$st/report.json"
+restate "$st/s0" "$st/v2" version
+check E2606 1 "$st/v2: a corpus state of version 2; this loupe reads version 1" "$loupe" corpus-merge "$st/v2"
+python3 -c 'import sys; b = bytearray(open(sys.argv[1], "rb").read()); b[40] ^= 1; open(sys.argv[2], "wb").write(b)' \
+  "$st/s0" "$st/flipped"
+check E2607 1 "$st/flipped: checksum mismatch: the file is damaged or cut short" "$loupe" corpus-merge "$st/flipped"
+restate "$st/s0" "$st/noshards" no-shards
+check E2608 1 "$st/noshards: a shard count out of range at byte [0-9]+" "$loupe" corpus-merge "$st/noshards"
+restate "$st/s0" "$st/badstats" stats-magic
+check E2609 1 "$st/badstats: corpus statistics, the header at byte 4: not encoded corpus statistics \(no \"LCST\"\) \(the statistics start at byte [0-9]+\)" \
+  "$loupe" corpus-merge "$st/badstats"
+check E2610 1 "$st/s0 and $st/other are states of different runs: stats.exact_limit differs: '10000' vs '5'" \
+  "$loupe" corpus-merge "$st/s0" "$st/other"
+check E2611 1 "$st/s0 and $st/s13 split the corpus differently: 2 vs 3 shards" "$loupe" corpus-merge "$st/s0" "$st/s13"
+check E2612 1 "$st/s0 and $st/s0 overlap: both hold shard 0 of 2" "$loupe" corpus-merge "$st/s0" "$st/s0"
+check E2613 1 "$st/k0 and $st/k1: corpus statistics with different token counts cannot be merged" \
+  "$loupe" corpus-merge "$st/k0" "$st/k1"
+restate "$st/s0" "$st/noctx" no-n_ctx
+check E2614 1 "$st/noctx: the corpus state has no 'model.n_ctx'" "$loupe" corpus-merge "$st/noctx"
+check E2615 1 "$st/ck: a checkpoint of another run \(this run on the right\): stats.exact_limit differs: '10000' vs '5'" \
+  "$loupe" corpus --exact-limit 5 --checkpoint "$st/ck" --resume "$corpus"
+check E2616 1 "$st/ck: a checkpoint of shard 0/1, not of this run's 1/2" \
+  "$loupe" corpus --shard 1/2 --checkpoint "$st/ck" --resume "$corpus"
+check E2617 1 "$st/s0: a saved state, not a checkpoint \(written by --save-state, not --checkpoint\)" \
+  "$loupe" corpus --checkpoint "$st/s0" --resume "$corpus"
+check E2618 1 "$st/ckc: corpus statistics made with other token counts \(their hash differs\) \(the statistics start at byte [0-9]+\)" \
+  "$loupe" corpus --counts "$st/c2.tsv" --checkpoint "$st/ckc" --resume "$corpus"
+
 # ---------------------------------------------------------------- pictures: the command line
 check E1401 2 "--plot: 'lens.jpg' must end in .png, .svg or .html \(the extension picks the format\)" \
   "$loupe" lens --plot lens.jpg "hello world"
