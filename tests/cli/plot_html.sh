@@ -3,6 +3,7 @@
 # DevTools protocol (plot_html_devtools.js): no console errors, one cell per
 # layer x position, focusing a cell shows its tooltip with the numbers of the
 # lens JSON, arrow keys move between cells, the metric switches in the page,
+# the tracked tokens (--track) can be picked in the page with their values,
 # and the page makes no network request. Skipped (exit 77) without chromium.
 set -euo pipefail
 LOUPE=${1:?usage: plot_html.sh path/to/loupe}
@@ -25,6 +26,10 @@ text="And God said, Let there be light: and there was light."
 # a window of a saved document, drawn by loupe plot
 "$LOUPE" lens --format json --layers 1:5 --positions 2:9 "$text" > "$work/window.json"
 "$LOUPE" plot --metric kl --top-down --plot "$work/window.html" "$work/window.json"
+# tracked tokens: the page opens on --token track:2 and offers both
+"$LOUPE" lens --format json --topk 3 --track " light" --track " the" "$text" > "$work/tracked.json"
+"$LOUPE" lens --topk 3 --track " light" --track " the" --metric rank --token track:2 --plot "$work/tracked.html" "$text"
 node "$(dirname "$0")/plot_html_devtools.js" "$CHROMIUM" "$work/page.html" "$work/lens.json" bottom-up
 node "$(dirname "$0")/plot_html_devtools.js" "$CHROMIUM" "$work/window.html" "$work/window.json" top-down
+node "$(dirname "$0")/plot_html_devtools.js" "$CHROMIUM" "$work/tracked.html" "$work/tracked.json" bottom-up track:2
 echo "plot_html: ok"
