@@ -9,7 +9,9 @@
  * tokens to follow): the values and colours of every choice are
  * computed here, with the same code as the PNG and SVG (lens_metric.c,
  * lens_colour.c), and the script only looks them up. Arrow keys move
- * between cells; Tab reaches the grid and the controls.
+ * between cells; Tab reaches the grid and the controls. A grid wider than
+ * the window (a long text, `loupe lens --window`) scrolls sideways in its
+ * own box, the row names staying in view.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -54,7 +56,9 @@ static const char page_style[] =
     "h1 { font-size: 1.2em; }\n"
     "#controls { margin: 0.5em 0 1em; display: flex; gap: 1.2em; flex-wrap: wrap; }\n"
     "#controls label { font-size: 0.9em; }\n"
+    "#grid { overflow-x: auto; max-width: 100%; padding-bottom: 4px; }\n"
     "table.lens { border-collapse: separate; border-spacing: 1px; font-size: 12px; }\n"
+    "table.lens tr > th:first-child { position: sticky; left: 0; z-index: 1; background: #fff; }\n"
     "table.lens td.cell { padding: 2px 6px; text-align: center; white-space: pre; min-width: 2em; cursor: default; }\n"
     "table.lens td.cell:focus { outline: 3px solid #d62728; outline-offset: -2px; }\n"
     "table.lens th { font-weight: normal; white-space: pre; padding: 1px 6px; }\n"
@@ -138,9 +142,10 @@ static const char page_script[] =
     "    t.appendChild(row('entropy (nats)', fmt(cell.entropy)));\n"
     "    tip.appendChild(t);\n"
     "    var box = td.getBoundingClientRect();\n"
-    "    tip.style.left = (window.scrollX + box.left) + 'px';\n"
-    "    tip.style.top = (window.scrollY + box.bottom + 4) + 'px';\n"
     "    tip.style.display = 'block';\n"
+    "    var room = document.documentElement.clientWidth - tip.offsetWidth - 4;\n"
+    "    tip.style.left = (window.scrollX + Math.max(0, Math.min(box.left, room))) + 'px';\n"
+    "    tip.style.top = (window.scrollY + box.bottom + 4) + 'px';\n"
     "    td.setAttribute('aria-describedby', 'tip');\n"
     "  }\n"
     "  function hide() { if (shown) shown.removeAttribute('aria-describedby'); shown = null; tip.style.display = 'none'; }\n"
@@ -387,7 +392,7 @@ static void write_controls(FILE *out, const lens_view *view, const lens_metric *
 static void write_table(FILE *out, const lens_view *view, const plot_style *style) {
     char label[PLOT_LABEL_CAPACITY];
     int n_lines = view->rows.end - view->rows.first;
-    fputs("<table class=\"lens\" id=\"lens\" aria-label=\"logit lens: rows are layers, columns are positions\">\n"
+    fputs("<div id=\"grid\">\n<table class=\"lens\" id=\"lens\" aria-label=\"logit lens: rows are layers, columns are positions\">\n"
           "<caption>Top row: the true next token (&#9660; where the model's final top-1 is right). Bottom row: the input "
           "token; each cell is a layer's top-1 guess for the token after it. Arrow keys move between cells.</caption>\n"
           "<thead><tr><th scope=\"col\">next token</th>",
@@ -417,7 +422,7 @@ static void write_table(FILE *out, const lens_view *view, const plot_style *styl
         plot_markup_text(out, plot_token_label(view, lens_view_input_id(view, t), label));
         fputs("</th>", out);
     }
-    fputs("</tr></tfoot>\n</table>\n", out);
+    fputs("</tr></tfoot>\n</table>\n</div>\n", out);
 }
 
 loupe_status plot_html_write(FILE *out, const lens_view *view, const plot_style *style, const char *name,

@@ -254,6 +254,30 @@ async function main() {
         document.querySelector('td.cell[data-line="${line}"][data-column="${column}"]').focus(); })()`);
     }
 
+    // 2c. a grid wider than the window scrolls in its own box, the row names staying in view
+    const wide = await evaluate(`(() => {
+      const grid = document.getElementById('grid');
+      const overflows = grid.scrollWidth > grid.clientWidth;
+      grid.scrollLeft = grid.scrollWidth;
+      const name = document.querySelector('th.layer').getBoundingClientRect(), box = grid.getBoundingClientRect();
+      const last = document.querySelector('td.cell[data-line="0"][data-column="${P - 1}"]');
+      grid.scrollLeft = 0;
+      last.focus();
+      const shown = last.getBoundingClientRect();
+      const tip = document.getElementById('tip').getBoundingClientRect();
+      return { overflows, nameLeft: name.left - box.left, page: document.documentElement.scrollWidth,
+               window: document.documentElement.clientWidth, lastRight: shown.right - box.right,
+               scrolled: grid.scrollLeft, tipRight: tip.right };
+    })()`);
+    if (P > 40) check(wide.overflows, `a grid of ${P} positions fits the window: a test of scrolling needs more`);
+    if (wide.overflows) {
+      check(Math.abs(wide.nameLeft) <= 2, `the row names scrolled out of view (${wide.nameLeft}px from the grid's left)`);
+      check(wide.page <= wide.window + 1, `the page itself scrolls sideways (${wide.page} > ${wide.window})`);
+      check(wide.scrolled > 0 && wide.lastRight <= 1, 'focusing the last cell did not scroll it into view');
+      check(wide.tipRight <= wide.window + 1, `the tooltip runs past the window (${wide.tipRight} > ${wide.window})`);
+    }
+    await evaluate(`document.querySelector('td.cell[data-line="${line}"][data-column="${column}"]').focus()`);
+
     // 3. the keyboard: ArrowRight moves the focus (and the tooltip) one column on
     if (P > column + 1) {
       await call('Input.dispatchKeyEvent', { type: 'keyDown', key: 'ArrowRight', code: 'ArrowRight', windowsVirtualKeyCode: 39 });
