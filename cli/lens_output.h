@@ -133,6 +133,12 @@ bool lens_metric_value(const lens_metric *metric, const loupe_lens_cell *cell, d
  * the final row's top-1 token"; a static string. */
 const char *lens_metric_describe(const lens_metric *metric);
 
+/* Which tracked token the metric follows, when it follows one (--token
+ * track:N with prob, logit or rank vs the final row): "track:1 = ␣Paris
+ * (id 6342)" into buffer (capacity bytes), returned; else buffer is "" and
+ * the result NULL. */
+char *lens_metric_tracked_name(const lens_metric *metric, const lens_view *view, char *buffer, size_t capacity);
+
 /* The colour scale of a metric over the cells shown: the values at its two
  * ends; ranks (kind LENS_METRIC_RANK) lie on a log scale. */
 typedef struct lens_scale {

@@ -109,7 +109,7 @@ static void kernel_rows(const row_case *c, int variant, lens_row_stats out[ROW_C
     }
     unsigned masks[ROW_COUNT];
     int status = test_lens_fused_position(c->rows, ROW_COUNT, n, (const int32_t(*)[3])ids, c->request.topk,
-                                          chunks[variant], splits[variant] < n ? splits[variant] : n, out, masks);
+                                          chunks[variant], splits[variant] < n ? splits[variant] : n, NULL, out, masks);
     CHECK(status == 0);
     for (int r = 0; r < ROW_COUNT; r++)
         CHECK_MSG(masks[r] == 0, "%s: row %d asks for a recount (%u)", variant_names[variant], r, masks[r]);
