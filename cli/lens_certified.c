@@ -50,7 +50,13 @@ static void write_cell(FILE *out, const certified_cell *cell) {
     }
     write_interval(out, "input_logit", cell->input_logit);
     write_interval(out, "input_prob", cell->input_prob);
-    fprintf(out, ", \"input_rank\": [%d, %d]}", cell->input_rank[0], cell->input_rank[1]);
+    fprintf(out, ", \"input_rank\": [%d, %d]", cell->input_rank[0], cell->input_rank[1]);
+    write_interval(out, "entropy", cell->entropy);
+    write_interval(out, "kl_final", cell->kl_final);
+    write_interval(out, "kl_final_rev", cell->kl_final_rev);
+    write_interval(out, "kl_first", cell->kl_first);
+    write_interval(out, "kl_first_rev", cell->kl_first_rev);
+    fputc('}', out);
 }
 
 void lens_certified_json_write(FILE *out, const lens_view *view, const char *text, size_t length) {

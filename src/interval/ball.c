@@ -34,6 +34,16 @@ void ball_bounds(double mid, float rad, double *lo, double *hi) {
     *hi = high + fabs(high) * 0x1p-52;
 }
 
+float ball_float_down(double d) {
+    float f = (float)d;
+    return (double)f > d ? nextafterf(f, -INFINITY) : f;
+}
+
+float ball_float_up(double d) {
+    float f = (float)d;
+    return (double)f < d ? nextafterf(f, INFINITY) : f;
+}
+
 void ball_set(double mid_exact, double rad_exact, double *mid, float *rad) {
     if (!isfinite(mid_exact)) {
         *mid = 0.0;

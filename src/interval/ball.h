@@ -57,6 +57,10 @@ float ball_radius_up(double r);
  * 2^-52 of their size, so lo <= mid - rad and mid + rad <= hi exactly. */
 void ball_bounds(double mid, float rad, double *lo, double *hi);
 
+/* The largest float <= d, and the smallest float >= d (+-inf stay). */
+float ball_float_down(double d);
+float ball_float_up(double d);
+
 /* The ball (*mid, *rad) that contains [lo, hi] (lo <= hi, exact bounds in
  * double): the midpoint between them, the radius to the farther end
  * rounded up. A NaN or infinite bound gives radius +inf. */

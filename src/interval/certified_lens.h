@@ -2,8 +2,9 @@
  * certified_lens.h - the logit lens in ball arithmetic: every cell's lens
  * logits as intervals that contain the exact real logits (the certified
  * forward pass, the final norm and the unembedding as balls), and what they
- * decide: the target's and input's logit, probability and rank intervals
- * and whether the top-1 token is certain. docs/INTERVALS.md defines every
+ * decide: the target's and input's logit, probability and rank intervals,
+ * the entropy's and the KL divergences' intervals and whether the top-1
+ * token is certain. docs/INTERVALS.md defines every
  * field. Shapes: R rows, T positions, V vocabulary, C width.
  */
 #ifndef LOUPE_INTERVAL_CERTIFIED_LENS_H
@@ -23,6 +24,8 @@ typedef struct certified_cell {
     bool top1_certain;     /* its lower bound exceeds every other token's upper bound */
     bool has_target;
     float certainty;       /* (mid_top1 - mid_second) / (rad_top1 + rad_second), +inf when both exact */
+    float entropy[2];      /* nats */
+    float kl_final[2], kl_final_rev[2], kl_first[2], kl_first_rev[2]; /* as loupe_lens_cell's, nats */
 } certified_cell;
 
 /* A row's relative radius of the residual stream: rad / |mid| over the

@@ -4,7 +4,10 @@
  * arithmetic at 256 bits (written here from transformers' GPT2 definition,
  * not from src/interval), and every loupe ball of every tap must contain
  * Arb's ball; so must the lens's logit intervals (every token's for a
- * small vocabulary, else the target's and the input's). It also reports the
+ * small vocabulary, else the target's and the input's), and for a small
+ * vocabulary the probability, entropy and KL intervals must contain Arb's
+ * values and the float32 lens's (within the float32 sums' own rounding).
+ * It also reports the
  * tightness per row: loupe's radius against the actual error of the float32
  * forward pass (measured against Arb), as medians over the row.
  *
@@ -236,6 +239,49 @@ static void oracle_logit(arb_t logit, const oracle *o, arb_srcptr row, int32_t i
     _arb_vec_clear(normed, o->C);
 }
 
+/* Every lens logit of one tap row (C) in Arb: logits (V). */
+static void oracle_logits(arb_ptr logits, const oracle *o, arb_srcptr row) {
+    const loupe_model *m = o->model;
+    int V = m->description.n_vocab;
+    arb_ptr normed = _arb_vec_init(o->C);
+    arb_layer_norm(normed, row, m->final_norm_weight, m->final_norm_bias, 1, o->C,
+                   (double)(float)m->description.norm_eps);
+    arb_ptr w = arb_rows_of(&m->unembedding, 0, V);
+    for (int j = 0; j < V; j++) arb_dot(logits + j, NULL, 0, normed, 1, w + (size_t)j * o->C, 1, o->C, PRECISION);
+    _arb_vec_clear(w, (slong)V * o->C);
+    _arb_vec_clear(normed, o->C);
+}
+
+/* logits (V) -> their log-softmax in place: l_j - log sum_k e^(l_k). */
+static void arb_log_softmax(arb_ptr logits, int V) {
+    arb_t sum, e;
+    arb_init(sum), arb_init(e);
+    arb_zero(sum);
+    for (int j = 0; j < V; j++) {
+        arb_exp(e, logits + j, PRECISION);
+        arb_add(sum, sum, e, PRECISION);
+    }
+    arb_log(sum, sum, PRECISION);
+    for (int j = 0; j < V; j++) arb_sub(logits + j, logits + j, sum, PRECISION);
+    arb_clear(sum), arb_clear(e);
+}
+
+/* KL(P || Q) = sum_j p_j (log p_j - log q_j) from log-softmaxes (V); the
+ * entropy when q is NULL: -sum_j p_j log p_j. KL(P || P) is exactly 0. */
+static void arb_divergence(arb_t out, arb_srcptr log_p, arb_srcptr log_q, int V) {
+    arb_zero(out);
+    if (log_p == log_q) return;
+    arb_t p, d;
+    arb_init(p), arb_init(d);
+    for (int j = 0; j < V; j++) {
+        arb_exp(p, log_p + j, PRECISION);
+        if (log_q != NULL) arb_sub(d, log_p + j, log_q + j, PRECISION);
+        else arb_neg(d, log_p + j);
+        arb_addmul(out, p, d, PRECISION);
+    }
+    arb_clear(p), arb_clear(d);
+}
+
 /* ------------------------------------------------------------------------
  * The comparison
  * ---------------------------------------------------------------------- */
@@ -346,6 +392,80 @@ static loupe_status keep_float(void *user, loupe_tap_kind kind, int layer, const
     return LOUPE_OK;
 }
 
+/* A float32 value x of the plain lens inside [lo, hi] up to the float32
+ * computation's own rounding: its sums over V terms err by some sqrt(V)
+ * units (2^-24) of their size; slack 1e-5 max(1, |x|). */
+static bool float_inside(float x, const float bounds[2]) {
+    double slack = 1e-5 * fmax(1.0, fabs(x));
+    return x >= bounds[0] - slack && x <= bounds[1] + slack;
+}
+
+/* The probability, entropy and KL intervals of every cell against Arb's
+ * values and the float32 lens's (small vocabularies: every logit in Arb). */
+static void check_divergences(const oracle *o, const certified_lens *lens, const int32_t *ids, int R, int T, int V,
+                              const char *name) {
+    loupe_lens_params params = loupe_lens_default_params();
+    params.subblocks = true;
+    loupe_lens_result *plain = NULL;
+    loupe_error error;
+    CHECK(loupe_lens_run(o->model, ids, T, &params, &plain, &error) == LOUPE_OK);
+    arb_ptr log_p = _arb_vec_init((slong)R * V); /* (R, V) one position's log-softmaxes */
+    arb_t value;
+    arb_init(value);
+    int outside = 0, float_outside = 0, known = 0;
+    for (int t = 0; t < T; t++) {
+        for (int row = 0; row < R; row++) {
+            oracle_logits(log_p + (size_t)row * V, o, o->taps + ((size_t)row * T + t) * o->C);
+            arb_log_softmax(log_p + (size_t)row * V, V);
+        }
+        for (int row = 0; row < R; row++) {
+            const certified_cell *cell = certified_lens_cell(lens, row, t);
+            const loupe_lens_cell *f32 = plain != NULL ? loupe_lens_cell_at(plain, row, t) : NULL;
+            arb_srcptr here = log_p + (size_t)row * V, first = log_p, final = log_p + (size_t)(R - 1) * V;
+            struct {
+                const float *bounds;
+                arb_srcptr p, q;
+                float f32;
+            } checks[] = {
+                {cell->entropy, here, NULL, f32 ? f32->entropy : NAN},
+                {cell->kl_final, final, here, f32 ? f32->kl_final : NAN},
+                {cell->kl_final_rev, here, final, f32 ? f32->kl_final_rev : NAN},
+                {cell->kl_first, first, here, f32 ? f32->kl_first : NAN},
+                {cell->kl_first_rev, here, first, f32 ? f32->kl_first_rev : NAN},
+            };
+            for (size_t k = 0; k < sizeof checks / sizeof checks[0]; k++) {
+                arb_divergence(value, checks[k].p, checks[k].q, V);
+                bool inside = ball_inside(value, checks[k].bounds[0], checks[k].bounds[1]);
+                if (!inside && outside < 5) {
+                    fprintf(stderr, "row %d position %d quantity %zu: Arb ", row, t, k);
+                    arb_fprintd(stderr, value, 12);
+                    fprintf(stderr, " not inside [%.9g, %.9g]\n", checks[k].bounds[0], checks[k].bounds[1]);
+                }
+                outside += !inside;
+                float_outside += !float_inside(checks[k].f32, checks[k].bounds);
+                known += isfinite(checks[k].bounds[1]) && checks[k].bounds[1] - checks[k].bounds[0] < 1e-2;
+            }
+            arb_exp(value, here + ids[t], PRECISION);
+            outside += !ball_inside(value, cell->input_prob[0], cell->input_prob[1]);
+            float_outside += f32 != NULL && !float_inside(f32->input.prob, cell->input_prob);
+            if (cell->has_target) {
+                arb_exp(value, here + ids[t + 1], PRECISION);
+                outside += !ball_inside(value, cell->target_prob[0], cell->target_prob[1]);
+                float_outside += f32 != NULL && !float_inside(f32->target.prob, cell->target_prob);
+            }
+        }
+    }
+    CHECK_MSG(outside == 0, "%s: %d of Arb's probabilities, entropies and KLs outside loupe's intervals", name,
+              outside);
+    CHECK_MSG(float_outside == 0, "%s: %d float32 probabilities, entropies and KLs outside loupe's intervals", name,
+              float_outside);
+    CHECK_MSG(known > 0, "%s: no entropy or KL interval narrower than 0.01", name);
+    printf("%s: entropy and KL intervals: %d of %d narrower than 0.01\n", name, known, 5 * R * T);
+    arb_clear(value);
+    _arb_vec_clear(log_p, (slong)R * V);
+    loupe_lens_free(plain);
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) {
         fprintf(stderr, "usage: test_certified_arb MODEL_DIR T [WEIGHT_RADIUS]\n");
@@ -419,6 +539,7 @@ int main(int argc, char **argv) {
             }
         }
     CHECK_MSG(lens_outside == 0, "%s: %d of Arb's lens logits outside loupe's intervals", argv[1], lens_outside);
+    if (lens != NULL && V <= 1000) check_divergences(&o, lens, ids, R, T, V, argv[1]);
     CHECK_MSG(top1_wrong == 0, "%s: %d top1_certain cells whose exact top-1 differs", argv[1], top1_wrong);
     printf("%s: %d of %d lens cells top1_certain\n", argv[1], certain, R * T);
     arb_clear(logit), arb_clear(best);

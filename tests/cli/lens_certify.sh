@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `loupe lens --certify`: the JSON document's certified members against the
 # ordinary lens of the same run (an independent float32 computation): every
-# float32 logit, probability and rank lies inside its interval (logits and
-# probabilities to the float lens's own rounding), a top1_certain cell's
+# float32 logit, probability, rank, entropy and KL lies inside its interval
+# (all but ranks to the float lens's own rounding), a top1_certain cell's
 # top-1 is the float lens's, the input row is decided everywhere, and
 # --weight-radius bf16 gives intervals that contain those at radius 0.
 # Without --certify the document has no certified member.
@@ -51,12 +51,15 @@ for r, row in enumerate(exact["cells"]):
             inside(cell[token]["prob"], c[f"{token}_prob"], f"{where} {token}_prob")
             best, worst = c[f"{token}_rank"]
             check(best <= cell[token]["rank"] <= worst, f"{where}: {token} rank {cell[token]['rank']} outside {best, worst}")
+        for key in ("entropy", "kl_final", "kl_final_rev", "kl_first", "kl_first_rev"):
+            inside(cell[key], c[key], f"{where} {key}")
         if c["top1_certain"]:
             certain += 1
             check(c["top1"] == cell["top"][0][0], f"{where}: certain top-1 {c['top1']}, the float lens's {cell['top'][0][0]}")
             check(c["certainty"] is None or c["certainty"] > 1, f"{where}: certain with a margin of {c['certainty']} radii")
         b = bf16["certified"]["cells"][r][t]
-        for key in ("target_logit", "target_prob", "input_logit", "input_prob", "target_rank", "input_rank"):
+        for key in ("target_logit", "target_prob", "input_logit", "input_prob", "target_rank", "input_rank",
+                    "entropy", "kl_final", "kl_final_rev", "kl_first", "kl_first_rev"):
             if key in c:
                 lo, hi = (-inf if b[key][0] is None else b[key][0]), (inf if b[key][1] is None else b[key][1])
                 check(lo <= (c[key][0] if c[key][0] is not None else -inf) and
