@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "corpus_certify.h"
 #include "corpus_output.h"
 #include "plot.h"
 
@@ -53,6 +54,12 @@ static const char usage[] =
     "  --sketch-error X   relative error bound of sketched quantiles (default 0.01)\n"
     "  --reservoir N      positions sampled for Spearman's rho (default 20000)\n"
     "  --seed N           seed of that sample (default 1)\n"
+    "  --certify          also run the certified lens (interval arithmetic) on every\n"
+    "                     window: per row the share of top1_certain cells and the\n"
+    "                     relative radius, per layer each kernel's widening\n"
+    "                     (docs/CORPUS.md)\n"
+    "  --weight-radius R  with --certify: widen every weight to w [1-R, 1+R]; bf16\n"
+    "                     or f16 for those formats' unit roundoff (default 0)\n"
     "  --progress WHEN    auto (default: when stderr is a terminal), always, never\n"
     "  --help             show this help\n";
 
@@ -60,7 +67,8 @@ typedef struct corpus_options {
     const char *model, *counts, *plot, *progress, *tuned;
     long stride, min_context, max_tokens, exact_limit, reservoir, seed;
     double sketch_error;
-    bool has_stride, json, subblocks;
+    bool has_stride, json, subblocks, certify, has_weight_radius;
+    double weight_radius;
     corpus_source source;
     cli_track_list track;
 } corpus_options;
@@ -76,7 +84,8 @@ static int parse_options(int argc, char **argv, corpus_options *chosen) {
         {"reservoir", required_argument, NULL, 'r'}, {"seed", required_argument, NULL, 'd'},
         {"progress", required_argument, NULL, 'P'},  {"help", no_argument, NULL, 'h'},
         {"track", required_argument, NULL, 't'},
-        {"tuned", required_argument, NULL, 'U'},     CORPUS_SOURCE_LONG_OPTIONS,
+        {"tuned", required_argument, NULL, 'U'},     {"certify", no_argument, NULL, 'Z'},
+        {"weight-radius", required_argument, NULL, 'W'}, CORPUS_SOURCE_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     loupe_corpus_stats_params defaults = loupe_corpus_stats_default_params();
@@ -111,6 +120,11 @@ static int parse_options(int argc, char **argv, corpus_options *chosen) {
         case 'p': ok = plot_check_path("--plot", optarg); chosen->plot = optarg; break;
         case 'S': chosen->subblocks = true; break;
         case 'U': chosen->tuned = optarg; break;
+        case 'Z': chosen->certify = true; break;
+        case 'W':
+            ok = lens_certified_weight_radius(optarg, &chosen->weight_radius);
+            chosen->has_weight_radius = true;
+            break;
         case 'x': ok = cli_parse_int("--exact-limit", optarg, 0, 1 << 26, &chosen->exact_limit); break;
         case 'e': ok = cli_parse_float("--sketch-error", optarg, 1e-4, 0.5, &chosen->sketch_error); break;
         case 'r': ok = cli_parse_int("--reservoir", optarg, 4, 1 << 24, &chosen->reservoir); break;
@@ -127,7 +141,8 @@ static int parse_options(int argc, char **argv, corpus_options *chosen) {
         default: fputs(usage, stderr); return CLI_EXIT_USAGE;
         }
     }
-    if (!ok) return CLI_EXIT_USAGE;
+    if (!ok || !corpus_certify_options_check(chosen->certify, chosen->has_weight_radius, chosen->tuned != NULL))
+        return CLI_EXIT_USAGE;
     if (optind >= argc) {
         cli_error("corpus: no corpus file given (use '-' for standard input)");
         return CLI_EXIT_USAGE;
@@ -170,6 +185,7 @@ typedef struct corpus_run {
     corpus_report *report;
     loupe_lens_params lens;
     corpus_progress progress;
+    corpus_certify *certify; /* --certify, or NULL */
     int64_t bytes_done;     /* bytes read, the document being scored included */
     int64_t bytes_finished; /* bytes of the documents scored to the end */
     int status;
@@ -214,7 +230,10 @@ static bool run_document(void *user, const loupe_corpus_document *document, cons
         if (loupe_lens_run(run->model, ids + window.start, end + 1 - window.start, &run->lens, &lens, &error) !=
                 LOUPE_OK ||
             loupe_corpus_stats_add(report->stats, lens, begin - window.start, end - window.start, &error) !=
-                LOUPE_OK) {
+                LOUPE_OK ||
+            (run->certify != NULL &&
+             corpus_certify_add(run->certify, run->model, ids + window.start, end + 1 - window.start,
+                                report->subblocks, begin - window.start, end - window.start, &error) != LOUPE_OK)) {
             cli_error("%s:%lld: %s", path, (long long)document->line, error.message);
             run->status = CLI_EXIT_FAILURE;
             report->partial = true;
@@ -306,6 +325,13 @@ static int prepare(corpus_options *chosen, corpus_run *run, corpus_report *repor
     run->lens.track_ids = chosen->track.ids;
     run->lens.n_track = chosen->track.count;
     run->lens.tuned = report->tuned;
+    if (chosen->certify) {
+        run->certify = corpus_certify_create(report->n_rows, info->n_layer, chosen->weight_radius);
+        if (run->certify == NULL) {
+            cli_error("out of memory");
+            return CLI_EXIT_FAILURE;
+        }
+    }
     return 0;
 }
 
@@ -344,8 +370,7 @@ int cmd_corpus(int argc, char **argv) {
             cli_error("interrupted: the statistics below cover the %lld positions scored so far (partial)",
                       (long long)report.positions);
         /* the aggregate so far is written even after a failure or Ctrl-C, marked partial */
-        if (chosen.json) corpus_json_print(stdout, &report);
-        else corpus_table_print(stdout, &report);
+        corpus_certify_print(stdout, run.certify, &report, chosen.json);
         if (chosen.plot != NULL) {
             int plot_status = corpus_plot_write(&report, chosen.plot);
             if (status == 0) status = plot_status;
@@ -353,6 +378,7 @@ int cmd_corpus(int argc, char **argv) {
         if (status == 0 && interrupted) status = 130; /* the shell's convention for SIGINT */
     }
     loupe_corpus_stats_free(report.stats);
+    corpus_certify_free(run.certify);
     free(report.row_names);
     loupe_tuned_lens_close(report.tuned);
     free(counts);

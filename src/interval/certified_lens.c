@@ -37,6 +37,7 @@ typedef struct ball_tap_store {
     double *mid; /* (T, R, C) */
     float *rad;  /* (T, R, C) */
     certified_row *rows; /* (R) */
+    certified_cell *cells; /* (R, T): each cell's radius */
     float *radius_scratch; /* (T C) */
     int next_row, n_rows;
 } ball_tap_store;
@@ -52,6 +53,9 @@ static loupe_status store_ball_tap(void *user, loupe_tap_kind kind, int layer, c
     certified_relative_radius(mid, rad, (size_t)T * C, store->radius_scratch, &median, &max);
     store->rows[row] = (certified_row){(float)median, (float)max};
     for (int t = 0; t < T; t++) {
+        certified_relative_radius(mid + (size_t)t * C, rad + (size_t)t * C, (size_t)C, store->radius_scratch, &median,
+                                  &max);
+        store->cells[(size_t)row * T + t].radius = (float)median;
         size_t at = ((size_t)t * R + row) * C;
         memcpy(store->mid + at, mid + (size_t)t * C, (size_t)C * sizeof(double));
         memcpy(store->rad + at, rad + (size_t)t * C, (size_t)C * sizeof(float));
@@ -283,7 +287,8 @@ static void chunk_run(certified_lens_state *s, certified_lens *lens, const ball_
 }
 
 loupe_status certified_lens_run(const loupe_model *model, const int32_t *ids, int T, bool subblocks,
-                                double weight_radius, certified_lens **out, loupe_error *error) {
+                                double weight_radius, certified_kernel_widths *widths, certified_lens **out,
+                                loupe_error *error) {
     *out = NULL;
     const model_description *d = &model->description;
     loupe_status status = model_check_input(model, ids, T, NULL, error);
@@ -305,10 +310,10 @@ loupe_status certified_lens_run(const loupe_model *model, const int32_t *ids, in
         certified_lens_free(lens);
         return error_set(error, LOUPE_ERROR_MEMORY, "out of memory for a %d-token certified lens", T);
     }
-    ball_tap_store store = {.mid = s.tap_mid, .rad = s.tap_rad, .rows = lens->rows,
+    ball_tap_store store = {.mid = s.tap_mid, .rad = s.tap_rad, .rows = lens->rows, .cells = lens->cells,
                             .radius_scratch = s.radius_scratch, .n_rows = R};
     certified_forward_params params = {.tap = store_ball_tap, .tap_user = &store, .tap_after_attention = subblocks,
-                                       .weight_radius = weight_radius};
+                                       .weight_radius = weight_radius, .widths = widths};
     status = certified_forward(model, ids, T, &params, error);
     if (status == LOUPE_OK) {
         certified_final_norm(model, s.tap_mid, s.tap_rad, R * T, weight_radius, s.normed_mid, s.normed_rad);

@@ -15,6 +15,8 @@
 
 #include "loupe.h"
 
+struct certified_kernel_widths;
+
 /* One cell's certified quantities; [0] is the lower, [1] the upper bound. */
 typedef struct certified_cell {
     float target_logit[2], target_prob[2]; /* undefined (0) at the last position: has_target false */
@@ -26,6 +28,7 @@ typedef struct certified_cell {
     float certainty;       /* (mid_top1 - mid_second) / (rad_top1 + rad_second), +inf when both exact */
     float entropy[2];      /* nats */
     float kl_final[2], kl_final_rev[2], kl_first[2], kl_first_rev[2]; /* as loupe_lens_cell's, nats */
+    float radius;          /* the median relative radius of this position's residual vector (C), as a row's */
 } certified_cell;
 
 /* A row's relative radius of the residual stream: rad / |mid| over the
@@ -42,11 +45,14 @@ typedef struct certified_lens {
 } certified_lens;
 
 /* Runs the certified lens on ids (T) with the lens rows loupe_lens_run
- * has for `subblocks`, weights widened by weight_radius (>= 0).
+ * has for `subblocks`, weights widened by weight_radius (>= 0); with
+ * widths non-NULL also measures each step's widening per layer
+ * (certified_forward_params.widths).
  * *out is freed with certified_lens_free; out of memory is
  * LOUPE_ERROR_MEMORY. */
 loupe_status certified_lens_run(const loupe_model *model, const int32_t *ids, int T, bool subblocks,
-                                double weight_radius, certified_lens **out, loupe_error *error);
+                                double weight_radius, struct certified_kernel_widths *widths, certified_lens **out,
+                                loupe_error *error);
 void certified_lens_free(certified_lens *lens);
 
 /* The cell at (row, position), NULL out of range. */

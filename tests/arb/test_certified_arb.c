@@ -510,7 +510,7 @@ int main(int argc, char **argv) {
 
     /* the lens: target and input logits (every token's for V <= 1000) */
     certified_lens *lens = NULL;
-    CHECK(certified_lens_run(model, ids, T, true, 0.0, &lens, &error) == LOUPE_OK);
+    CHECK(certified_lens_run(model, ids, T, true, 0.0, NULL, &lens, &error) == LOUPE_OK);
     int lens_outside = 0, top1_wrong = 0, certain = 0;
     arb_t logit, best;
     arb_init(logit), arb_init(best);
