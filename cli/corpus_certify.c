@@ -158,7 +158,7 @@ static void table_print(FILE *out, corpus_certify *c, const corpus_report *repor
 
 bool corpus_certify_options_check(bool certify, bool has_weight_radius, bool tuned) {
     if (has_weight_radius && !certify) {
-        cli_error("--weight-radius needs --certify");
+        cli_error("corpus: --weight-radius needs --certify");
         return false;
     }
     if (certify && tuned) {
