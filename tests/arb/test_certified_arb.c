@@ -1,8 +1,8 @@
 /*
  * test_certified_arb.c - the certified forward pass and lens against Arb,
- * the independent oracle: the same GPT-2 network evaluated in Arb's ball
- * arithmetic at 256 bits (written here from transformers' GPT2 definition,
- * not from src/interval), and every loupe ball of every tap must contain
+ * the independent oracle: the same GPT-2 or Llama network evaluated in
+ * Arb's ball arithmetic at 256 bits (written here from transformers' GPT2
+ * and Llama definitions, not from src/interval), and every loupe ball of every tap must contain
  * Arb's ball; so must the lens's logit intervals (every token's for a
  * small vocabulary, else the target's and the input's), and for a small
  * vocabulary the probability, entropy and KL intervals must contain Arb's
@@ -24,6 +24,7 @@
 #include "interval/certified_forward.h"
 #include "interval/certified_lens.h"
 #include "loupe.h"
+#include "arch/decoder.h"
 #include "model/model.h"
 #include "test_support.h"
 
@@ -99,6 +100,28 @@ static void arb_layer_norm(arb_ptr out, arb_srcptr in, const float *weight, cons
         }
     }
     arb_clear(mean), arb_clear(var), arb_clear(d), arb_clear(s);
+}
+
+/* out (T, C) = RMSNorm(in) with weight: x / sqrt(mean(x^2) + eps) w. */
+static void arb_rms_norm(arb_ptr out, arb_srcptr in, const float *weight, int T, int C, double eps) {
+    arb_t ms, d;
+    arb_init(ms), arb_init(d);
+    for (int t = 0; t < T; t++) {
+        arb_srcptr x = in + (size_t)t * C;
+        arb_zero(ms);
+        for (int c = 0; c < C; c++) arb_addmul(ms, x + c, x + c, PRECISION);
+        arb_div_ui(ms, ms, (ulong)C, PRECISION);
+        arb_set_d(d, eps);
+        arb_add(ms, ms, d, PRECISION);
+        arb_rsqrt(ms, ms, PRECISION);
+        for (int c = 0; c < C; c++) {
+            arb_ptr y = out + (size_t)t * C + c;
+            arb_mul(y, x + c, ms, PRECISION);
+            arb_set_d(d, weight[c]);
+            arb_mul(y, y, d, PRECISION);
+        }
+    }
+    arb_clear(ms), arb_clear(d);
 }
 
 static void arb_activation(arb_ptr x, size_t n, activation_kind kind) {
@@ -177,6 +200,120 @@ static void arb_attention(arb_ptr heads, arb_srcptr qkv, int T, int C, int H, co
     arb_clear(total), arb_clear(p);
 }
 
+/* out (T, N) = in (T, K) x weight^T, nn.Linear layout (N, K), no bias. */
+static void arb_linear(arb_ptr out, arb_srcptr in, const weight_view *weight, int T, int K, int N) {
+    arb_ptr w = arb_rows_of(weight, 0, N);
+    for (int t = 0; t < T; t++)
+        for (int n = 0; n < N; n++)
+            arb_dot(out + (size_t)t * N + n, NULL, 0, in + (size_t)t * K, 1, w + (size_t)n * K, 1, K, PRECISION);
+    _arb_vec_clear(w, (slong)K * N);
+}
+
+/* Rotates x (T, heads D) in place, rotate-half: pair (i, i + D/2) at
+ * position t by the float32 angle t * inv_freq[i] (the network's
+ * definition), cosine and sine in Arb. */
+static void arb_rope(arb_ptr x, int T, int heads, int D, const float *inv_freq) {
+    arb_t angle, c, s, a, b;
+    arb_init(angle), arb_init(c), arb_init(s), arb_init(a), arb_init(b);
+    int half = D / 2;
+    for (int t = 0; t < T; t++)
+        for (int i = 0; i < half; i++) {
+            arb_set_d(angle, (double)((float)t * inv_freq[i]));
+            arb_sin_cos(s, c, angle, PRECISION);
+            for (int h = 0; h < heads; h++) {
+                arb_ptr x1 = x + (size_t)t * heads * D + h * D + i, x2 = x1 + half;
+                arb_mul(a, x1, c, PRECISION);
+                arb_submul(a, x2, s, PRECISION);
+                arb_mul(b, x2, c, PRECISION);
+                arb_addmul(b, x1, s, PRECISION);
+                arb_swap(x1, a);
+                arb_swap(x2, b);
+            }
+        }
+    arb_clear(angle), arb_clear(c), arb_clear(s), arb_clear(a), arb_clear(b);
+}
+
+/* heads (T, H D) = causal softmax(q k^T / sqrt D) v, head h reading kv
+ * head h / (H / KV); q (T, H D), k and v (T, KV D). */
+static void arb_grouped_attention(arb_ptr heads, arb_srcptr q, arb_srcptr k, arb_srcptr v, int T, int H, int KV,
+                                  int D) {
+    arb_ptr scores = _arb_vec_init(T);
+    arb_t total, p, scale;
+    arb_init(total), arb_init(p), arb_init(scale);
+    arb_rsqrt_ui(scale, (ulong)D, PRECISION);
+    for (int h = 0; h < H; h++) {
+        int g = h / (H / KV);
+        for (int i = 0; i < T; i++) {
+            arb_zero(total);
+            for (int j = 0; j <= i; j++) {
+                arb_dot(scores + j, NULL, 0, q + (size_t)i * H * D + h * D, 1, k + (size_t)j * KV * D + g * D, 1, D,
+                        PRECISION);
+                arb_mul(scores + j, scores + j, scale, PRECISION);
+                arb_exp(scores + j, scores + j, PRECISION);
+                arb_add(total, total, scores + j, PRECISION);
+            }
+            for (int e = 0; e < D; e++) arb_zero(heads + (size_t)i * H * D + h * D + e);
+            for (int j = 0; j <= i; j++) {
+                arb_div(p, scores + j, total, PRECISION);
+                for (int e = 0; e < D; e++)
+                    arb_addmul(heads + (size_t)i * H * D + h * D + e, p, v + (size_t)j * KV * D + g * D + e, PRECISION);
+            }
+        }
+    }
+    _arb_vec_clear(scores, T);
+    arb_clear(total), arb_clear(p), arb_clear(scale);
+}
+
+static void keep_tap(oracle *o);
+
+/* The Llama forward pass (RMSNorm, rotary grouped-query attention without
+ * biases, gated MLP, sequential residual), every tap kept. */
+static void oracle_run_llama(oracle *o, const int32_t *ids) {
+    const loupe_model *m = o->model;
+    const model_description *d = &m->description;
+    int T = o->T, C = o->C, I = o->I, H = d->n_head, KV = d->n_kv_head, D = d->head_dim;
+    size_t tc = (size_t)T * C;
+    double eps = (double)(float)d->norm_eps;
+    float *inv_freq = malloc((size_t)(D / 2) * sizeof(float));
+    rope_inverse_frequencies(&d->rope, inv_freq);
+    arb_ptr normed = _arb_vec_init((slong)tc), branch = _arb_vec_init((slong)tc);
+    arb_ptr q = _arb_vec_init((slong)T * H * D), k = _arb_vec_init((slong)T * KV * D);
+    arb_ptr v = _arb_vec_init((slong)T * KV * D), heads = _arb_vec_init((slong)T * H * D);
+    arb_ptr gate = _arb_vec_init((slong)T * I), up = _arb_vec_init((slong)T * I);
+    for (int t = 0; t < T; t++) {
+        arb_ptr token = arb_rows_of(&m->token_embedding, ids[t], 1);
+        _arb_vec_set(o->residual + (size_t)t * C, token, C);
+        _arb_vec_clear(token, C);
+    }
+    keep_tap(o);
+    for (int layer = 0; layer < d->n_layer; layer++) {
+        const decoder_block_weights *b = &m->decoder_blocks[layer];
+        arb_rms_norm(normed, o->residual, b->attn_norm_weight, T, C, eps);
+        arb_linear(q, normed, &b->q_weight, T, C, H * D);
+        arb_linear(k, normed, &b->k_weight, T, C, KV * D);
+        arb_linear(v, normed, &b->v_weight, T, C, KV * D);
+        arb_rope(q, T, H, D, inv_freq);
+        arb_rope(k, T, KV, D, inv_freq);
+        arb_grouped_attention(heads, q, k, v, T, H, KV, D);
+        arb_linear(branch, heads, &b->o_weight, T, H * D, C);
+        _arb_vec_add(o->residual, o->residual, branch, (slong)tc, PRECISION);
+        keep_tap(o);
+        arb_rms_norm(normed, o->residual, b->mlp_norm_weight, T, C, eps);
+        arb_linear(gate, normed, &b->gate_weight, T, C, I);
+        arb_linear(up, normed, &b->up_weight, T, C, I);
+        arb_activation(gate, (size_t)T * I, d->activation);
+        for (size_t i = 0; i < (size_t)T * I; i++) arb_mul(gate + i, gate + i, up + i, PRECISION);
+        arb_linear(branch, gate, &b->down_weight, T, I, C);
+        _arb_vec_add(o->residual, o->residual, branch, (slong)tc, PRECISION);
+        keep_tap(o);
+    }
+    _arb_vec_clear(normed, (slong)tc), _arb_vec_clear(branch, (slong)tc);
+    _arb_vec_clear(q, (slong)T * H * D), _arb_vec_clear(k, (slong)T * KV * D);
+    _arb_vec_clear(v, (slong)T * KV * D), _arb_vec_clear(heads, (slong)T * H * D);
+    _arb_vec_clear(gate, (slong)T * I), _arb_vec_clear(up, (slong)T * I);
+    free(inv_freq);
+}
+
 static void keep_tap(oracle *o) {
     size_t n = (size_t)o->T * o->C;
     _arb_vec_set(o->taps + (size_t)o->n_taps * n, o->residual, (slong)n);
@@ -227,12 +364,19 @@ static void oracle_run(oracle *o, const int32_t *ids) {
     _arb_vec_clear(branch, (slong)tc);
 }
 
+/* The final norm of one tap row (C): LayerNorm or RMSNorm. */
+static void oracle_final_norm(const oracle *o, arb_ptr normed, arb_srcptr row) {
+    const loupe_model *m = o->model;
+    double eps = (double)(float)m->description.norm_eps;
+    if (m->description.norm == NORM_RMS) arb_rms_norm(normed, row, m->final_norm_weight, 1, o->C, eps);
+    else arb_layer_norm(normed, row, m->final_norm_weight, m->final_norm_bias, 1, o->C, eps);
+}
+
 /* The lens logit of token id at one tap row (C) in Arb. */
 static void oracle_logit(arb_t logit, const oracle *o, arb_srcptr row, int32_t id) {
     const loupe_model *m = o->model;
     arb_ptr normed = _arb_vec_init(o->C);
-    arb_layer_norm(normed, row, m->final_norm_weight, m->final_norm_bias, 1, o->C,
-                   (double)(float)m->description.norm_eps);
+    oracle_final_norm(o, normed, row);
     arb_ptr w = arb_rows_of(&m->unembedding, id, 1);
     arb_dot(logit, NULL, 0, normed, 1, w, 1, o->C, PRECISION);
     _arb_vec_clear(w, o->C);
@@ -244,8 +388,7 @@ static void oracle_logits(arb_ptr logits, const oracle *o, arb_srcptr row) {
     const loupe_model *m = o->model;
     int V = m->description.n_vocab;
     arb_ptr normed = _arb_vec_init(o->C);
-    arb_layer_norm(normed, row, m->final_norm_weight, m->final_norm_bias, 1, o->C,
-                   (double)(float)m->description.norm_eps);
+    oracle_final_norm(o, normed, row);
     arb_ptr w = arb_rows_of(&m->unembedding, 0, V);
     for (int j = 0; j < V; j++) arb_dot(logits + j, NULL, 0, normed, 1, w + (size_t)j * o->C, 1, o->C, PRECISION);
     _arb_vec_clear(w, (slong)V * o->C);
@@ -475,7 +618,12 @@ int main(int argc, char **argv) {
     loupe_error error;
     REQUIRE(loupe_model_open(argv[1], &model, &error) == LOUPE_OK);
     const model_description *d = &model->description;
-    REQUIRE(d->family == &GPT2_FAMILY);
+    /* GPT-2, or the Llama shape the Llama oracle writes out */
+    REQUIRE(d->family == &GPT2_FAMILY ||
+            (d->family == &LLAMA_FAMILY && d->norm == NORM_RMS && d->norm_weight_offset == 0.0f && d->gated_mlp &&
+             !d->qkv_bias && !d->output_bias && !d->mlp_bias && !d->qk_norm && !d->fused_qkv &&
+             !d->parallel_residual && d->sliding_window == 0 && d->embedding_scale == 1.0f &&
+             d->rope.rotary_dim == d->head_dim && d->n_head % d->n_kv_head == 0));
     int T = atoi(argv[2]), R = 1 + 2 * d->n_layer, C = d->n_embd, V = d->n_vocab;
     REQUIRE(T >= 1 && T <= d->n_ctx && R <= MAX_ROWS);
     double weight_radius = argc > 3 ? atof(argv[3]) : 0.0;
@@ -487,7 +635,8 @@ int main(int argc, char **argv) {
     oracle o = {.model = model, .T = T, .C = C, .H = d->n_head, .I = d->n_inner};
     o.residual = _arb_vec_init((slong)T * C);
     o.taps = _arb_vec_init((slong)R * T * C);
-    oracle_run(&o, ids);
+    if (d->family == &GPT2_FAMILY) oracle_run(&o, ids);
+    else oracle_run_llama(&o, ids);
     REQUIRE(o.n_taps == R);
 
     float_store floats = {.taps = malloc((size_t)R * T * C * sizeof(float))};
