@@ -11,16 +11,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 data=${LOUPE_TEST_DATA:-$here/../data}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-mkdir "$work/model"
-cp "$data/gpt2-tiny-gelu/config.json" "$data/gpt2-tiny-gelu/model.safetensors" "$work/model/"
-python3 - "$work/model/vocab.json" "$data" <<'PY'
-import json, sys
-sys.path.insert(0, sys.argv[2])
-from gpt2_bytes import bytes_to_unicode
-chars = bytes_to_unicode()
-json.dump({chars[b]: b for b in range(256)}, open(sys.argv[1], "w", encoding="utf-8"), ensure_ascii=False)
-PY
-printf '#version: 0.2\n' >"$work/model/merges.txt"
+bash "$data/byte_model.sh" "$data" "$work/model"
 docs=("The quick brown fox jumps." "Over the lazy dog, twice!" "Certified or not: a lens.")
 printf '%s<|endoftext|>' "${docs[@]}" >"$work/corpus.txt"
 for ((i = 0; i < ${#docs[@]}; i++)); do
