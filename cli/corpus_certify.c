@@ -22,6 +22,7 @@ struct corpus_certify {
     quantile_shape shape;
     double (*widths)[CERTIFIED_STEP_COUNT];     /* (L) this window's */
     double (*log_widths)[CERTIFIED_STEP_COUNT]; /* (L) sums over windows of log10 */
+    int64_t (*measured)[CERTIFIED_STEP_COUNT];  /* (L) windows where the step had a measurable entry */
     int64_t windows;
 };
 
@@ -39,8 +40,9 @@ corpus_certify *corpus_certify_create(int n_rows, int n_layer, double weight_rad
     c->radius = calloc((size_t)n_rows, sizeof *c->radius);
     c->widths = calloc((size_t)n_layer + 1, sizeof *c->widths);
     c->log_widths = calloc((size_t)n_layer + 1, sizeof *c->log_widths);
+    c->measured = calloc((size_t)n_layer + 1, sizeof *c->measured);
     /* relative radii from 1e-30 to 1e30 within 1 %; exact up to 10000 values */
-    if (c->cells == NULL || c->certain == NULL || c->radius == NULL || c->widths == NULL || c->log_widths == NULL ||
+    if (c->cells == NULL || c->certain == NULL || c->radius == NULL || c->widths == NULL || c->log_widths == NULL || c->measured == NULL ||
         !quantile_shape_init(&c->shape, 0.01, 1e-30, 1e30, 10000)) {
         corpus_certify_free(c);
         return NULL;
@@ -57,6 +59,7 @@ void corpus_certify_free(corpus_certify *c) {
     free(c->radius);
     free(c->widths);
     free(c->log_widths);
+    free(c->measured);
     free(c);
 }
 
@@ -77,7 +80,12 @@ loupe_status corpus_certify_add(corpus_certify *c, const loupe_model *model, con
             }
         }
     for (int layer = 0; layer < c->n_layer; layer++)
-        for (int step = 0; step < CERTIFIED_STEP_COUNT; step++) c->log_widths[layer][step] += log10(c->widths[layer][step]);
+        for (int step = 0; step < CERTIFIED_STEP_COUNT; step++) {
+            /* 0: no entry had a midpoint above 1e-6 of the RMS (all midpoints 0 once the balls are infinite) */
+            if (!(c->widths[layer][step] > 0.0)) continue;
+            c->log_widths[layer][step] += log10(c->widths[layer][step]);
+            c->measured[layer][step]++;
+        }
     c->windows++;
     certified_lens_free(lens);
     return LOUPE_OK;
@@ -90,9 +98,11 @@ static void row_numbers(corpus_certify *c, int row, double *fraction, double *me
     *p90 = quantile_summary_quantile(&c->radius[row], &c->shape, 0.9);
 }
 
-/* The geometric mean over windows of a step's median relative radius. */
+/* The geometric mean over the windows that measured it of a step's median
+ * relative radius; NaN (null) where none did. */
 static double step_width(const corpus_certify *c, int layer, int step) {
-    return c->windows > 0 ? pow(10.0, c->log_widths[layer][step] / (double)c->windows) : NAN;
+    int64_t n = c->measured[layer][step];
+    return n > 0 ? pow(10.0, c->log_widths[layer][step] / (double)n) : NAN;
 }
 
 /* The JSON document text (length bytes, one object) with the aggregate's
