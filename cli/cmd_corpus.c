@@ -17,6 +17,7 @@
 
 #include "cli.h"
 #include "corpus_identity.h"
+#include "corpus_certify.h"
 #include "corpus_output.h"
 #include "corpus_state.h"
 #include "loupe_internal.h"
@@ -60,6 +61,12 @@ static const char usage[] =
     "  --sketch-error X   relative error bound of sketched quantiles (default 0.01)\n"
     "  --reservoir N      positions sampled for Spearman's rho (default 20000)\n"
     "  --seed N           seed of that sample (default 1)\n"
+    "  --certify          also run the certified lens (interval arithmetic) on every\n"
+    "                     window: per row the share of top1_certain cells and the\n"
+    "                     relative radius, per layer each kernel's widening\n"
+    "                     (docs/CORPUS.md)\n"
+    "  --weight-radius R  with --certify: widen every weight to w [1-R, 1+R]; bf16\n"
+    "                     or f16 for those formats' unit roundoff (default 0)\n"
     "  --progress WHEN    auto (default: when stderr is a terminal), always, never\n"
     "  --shard I/N        score only shard I of N (0 <= I < N): the documents whose\n"
     "                     index over all the FILEs, in order, is I modulo N\n"
@@ -77,8 +84,8 @@ static const char usage[] =
 typedef struct corpus_options {
     const char *model, *counts, *plot, *progress, *tuned, *save_state, *checkpoint;
     long stride, min_context, max_tokens, exact_limit, reservoir, seed;
-    double sketch_error, checkpoint_every;
-    bool has_stride, json, subblocks, resume, compare_lenses;
+    double sketch_error, checkpoint_every, weight_radius;
+    bool has_stride, json, subblocks, resume, compare_lenses, certify, has_weight_radius;
     uint32_t shard, n_shards; /* --shard I/N; 0/1 without */
     corpus_source source;
     cli_track_list track;
@@ -120,6 +127,7 @@ static int parse_options(int argc, char **argv, corpus_options *chosen) {
         {"shard", required_argument, NULL, 'H'},     {"save-state", required_argument, NULL, 'W'},
         {"checkpoint", required_argument, NULL, 'K'}, {"checkpoint-every", required_argument, NULL, 'E'},
         {"resume", no_argument, NULL, 'R'},          {"compare-lenses", no_argument, NULL, 'L'},
+        {"certify", no_argument, NULL, 'Z'},         {"weight-radius", required_argument, NULL, 'w'},
         {NULL, 0, NULL, 0},
     };
     loupe_corpus_stats_params defaults = loupe_corpus_stats_default_params();
@@ -150,6 +158,11 @@ static int parse_options(int argc, char **argv, corpus_options *chosen) {
         case 'p': ok = plot_check_path("--plot", optarg); chosen->plot = optarg; break;
         case 'S': chosen->subblocks = true; break;
         case 'U': chosen->tuned = optarg; break;
+        case 'Z': chosen->certify = true; break;
+        case 'w':
+            ok = lens_certified_weight_radius(optarg, &chosen->weight_radius);
+            chosen->has_weight_radius = true;
+            break;
         case 'x': ok = cli_parse_int("--exact-limit", optarg, 0, 1 << 26, &chosen->exact_limit); break;
         case 'e': ok = cli_parse_float("--sketch-error", optarg, 1e-4, 0.5, &chosen->sketch_error); break;
         case 'r': ok = cli_parse_int("--reservoir", optarg, 4, 1 << 24, &chosen->reservoir); break;
@@ -172,7 +185,8 @@ static int parse_options(int argc, char **argv, corpus_options *chosen) {
         default: fputs(usage, stderr); return CLI_EXIT_USAGE;
         }
     }
-    if (!ok) return CLI_EXIT_USAGE;
+    if (!ok || !corpus_certify_options_check(chosen->certify, chosen->has_weight_radius, chosen->tuned != NULL))
+        return CLI_EXIT_USAGE;
     if (chosen->compare_lenses && chosen->tuned == NULL) {
         cli_error("--compare-lenses compares the logit lens with a tuned lens: give --tuned LENSDIR");
         return CLI_EXIT_USAGE;
@@ -193,6 +207,11 @@ static int parse_options(int argc, char **argv, corpus_options *chosen) {
     }
     if (chosen->n_shards > 1 && chosen->max_tokens > 0) {
         cli_error("--max-tokens would limit each shard, not the corpus: not with --shard");
+        return CLI_EXIT_USAGE;
+    }
+    if (chosen->certify && (chosen->n_shards > 1 || chosen->save_state != NULL || chosen->checkpoint != NULL)) {
+        cli_error("--certify runs in one process: not with --shard, --save-state or --checkpoint (its statistics "
+                  "are not part of the saved state)");
         return CLI_EXIT_USAGE;
     }
     if (optind >= argc) {
@@ -238,6 +257,7 @@ typedef struct corpus_run {
     loupe_lens_params lens;
     corpus_report *logit;   /* --compare-lenses: the logit lens's report beside the tuned one, else NULL */
     corpus_progress progress;
+    corpus_certify *certify; /* --certify, or NULL */
     int64_t bytes_done;     /* bytes read, the document being scored included */
     int64_t bytes_finished; /* bytes of the documents scored to the end */
     int status;
@@ -380,6 +400,9 @@ static bool run_document(void *user, const loupe_corpus_document *document, cons
             logit_lens.tuned = NULL;
             ok = add_window(run, &logit_lens, run->logit, window_ids, window_n, from, to, &error);
         }
+        if (ok && run->certify != NULL)
+            ok = corpus_certify_add(run->certify, run->model, window_ids, window_n, report->subblocks, from, to,
+                                    &error) == LOUPE_OK;
         if (!ok) {
             cli_error("%s:%lld: %s", path, (long long)document->line, error.message);
             run->status = CLI_EXIT_FAILURE;
@@ -531,6 +554,13 @@ static int prepare(corpus_options *chosen, corpus_run *run, corpus_report *repor
     run->lens.track_ids = chosen->track.ids;
     run->lens.n_track = chosen->track.count;
     run->lens.tuned = report->tuned;
+    if (chosen->certify) {
+        run->certify = corpus_certify_create(report->n_rows, info->n_layer, chosen->weight_radius);
+        if (run->certify == NULL) {
+            cli_error("out of memory");
+            return CLI_EXIT_FAILURE;
+        }
+    }
     return 0;
 }
 
@@ -618,8 +648,7 @@ int cmd_corpus(int argc, char **argv) {
         /* the aggregate so far is written even after a failure or Ctrl-C, marked partial */
         if (run.logit != NULL && chosen.json) corpus_compare_json_print(stdout, &logit, &report);
         else if (run.logit != NULL) corpus_compare_table_print(stdout, &logit, &report);
-        else if (chosen.json) corpus_json_print(stdout, &report);
-        else corpus_table_print(stdout, &report);
+        else corpus_certify_print(stdout, run.certify, &report, chosen.json);
         if (chosen.plot != NULL) {
             int plot_status = corpus_plot_write(&report, chosen.plot);
             if (status == 0) status = plot_status;
@@ -629,6 +658,7 @@ int cmd_corpus(int argc, char **argv) {
     free(run.identity);
     loupe_corpus_stats_free(report.stats);
     loupe_corpus_stats_free(logit.stats);
+    corpus_certify_free(run.certify);
     free(report.row_names);
     loupe_tuned_lens_close(report.tuned);
     free(counts);
