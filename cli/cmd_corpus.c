@@ -206,7 +206,8 @@ static int join_team(const corpus_team *team, corpus_options *chosen) {
         }
     }
     if (chosen->n_shards > 1 && chosen->max_tokens > 0) {
-        cli_error("--max-tokens would limit each shard, not the corpus: not with --shard or several ranks");
+        if (team != NULL) cli_error("--max-tokens would limit each rank, not the corpus: not with several ranks");
+        else cli_error("--max-tokens would limit each shard, not the corpus: not with --shard");
         return CLI_EXIT_USAGE;
     }
     return -1;
