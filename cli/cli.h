@@ -69,6 +69,10 @@ void cli_write_text(FILE *out, const char *s, size_t length, bool json_escape);
  * UTF-8 bytes written as <0xNN>. */
 void cli_json_string(FILE *out, const char *s, size_t length);
 
+/* Writes value as a JSON number with %.9g (it round-trips a float32), or
+ * null when it is not finite. */
+void cli_json_number(FILE *out, double value);
+
 
 
 /* Where the text comes from and how it becomes ids: the options that every

@@ -189,6 +189,11 @@ void cli_write_text(FILE *out, const char *s, size_t length, bool json_escape) {
 
 void cli_json_string(FILE *out, const char *s, size_t length) { json_write_string(out, s, length); }
 
+void cli_json_number(FILE *out, double value) {
+    if (isfinite(value)) fprintf(out, "%.9g", value);
+    else fputs("null", out);
+}
+
 bool cli_text_option(int option, const char *argument, cli_text_options *text) {
     switch (option) {
     case CLI_OPTION_KEEP_NEWLINE: text->keep_newline = true; return true;

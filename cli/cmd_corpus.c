@@ -28,7 +28,8 @@ static const char usage[] =
     "\n"
     "The logit lens over whole corpora: per layer, the mean, median and 10 %/90 %\n"
     "quantiles of the target and input ranks and probabilities, the four KLs and\n"
-    "the entropy; how often each layer's top-1 is the final top-1 and the true\n"
+    "the entropy, the cross-entropy of the next token (nats, and bits per byte of\n"
+    "the targets' text); how often each layer's top-1 is the final top-1 and the true\n"
     "next token; and the decision layer (the first layer from which the final\n"
     "top-1 stays top-1). With --counts, the input token's statistics by its corpus\n"
     "frequency and Spearman's rho between frequency and input rank per layer.\n"
@@ -52,6 +53,9 @@ static const char usage[] =
     "                     token) or its id; up to 16\n"
     "  --tuned LENSDIR    the tuned lens of LENSDIR instead of the logit lens\n"
     "                     (docs/TUNED_LENS.md)\n"
+    "  --compare-lenses   with --tuned: both lenses over the same positions, side by\n"
+    "                     side per layer (cross-entropy, bits per byte, KL, rank,\n"
+    "                     top-1); JSON: loupe.corpus_compare/1 with both reports\n"
     "  --exact-limit N    values per statistic kept exactly before the quantile\n"
     "                     sketch takes over (default 10000)\n"
     "  --sketch-error X   relative error bound of sketched quantiles (default 0.01)\n"
@@ -75,7 +79,7 @@ typedef struct corpus_options {
     const char *model, *counts, *plot, *progress, *tuned, *save_state, *checkpoint;
     long stride, min_context, max_tokens, exact_limit, reservoir, seed;
     double sketch_error, checkpoint_every;
-    bool has_stride, json, subblocks, resume, has_shard;
+    bool has_stride, json, subblocks, resume, compare_lenses, has_shard;
     uint32_t shard, n_shards; /* --shard I/N (or the team's member and size); 0/1 without */
     char *checkpoint_name;    /* owned: FILE.rankR of a team member's --checkpoint */
     corpus_source source;
@@ -118,7 +122,7 @@ static int parse_options(int argc, char **argv, corpus_options *chosen) {
         {"tuned", required_argument, NULL, 'U'},     CORPUS_SOURCE_LONG_OPTIONS,
         {"shard", required_argument, NULL, 'H'},     {"save-state", required_argument, NULL, 'W'},
         {"checkpoint", required_argument, NULL, 'K'}, {"checkpoint-every", required_argument, NULL, 'E'},
-        {"resume", no_argument, NULL, 'R'},
+        {"resume", no_argument, NULL, 'R'},          {"compare-lenses", no_argument, NULL, 'L'},
         {NULL, 0, NULL, 0},
     };
     loupe_corpus_stats_params defaults = loupe_corpus_stats_default_params();
@@ -166,11 +170,21 @@ static int parse_options(int argc, char **argv, corpus_options *chosen) {
         case 'K': chosen->checkpoint = optarg; break;
         case 'E': ok = cli_parse_float("--checkpoint-every", optarg, 0.0, 1e7, &chosen->checkpoint_every); break;
         case 'R': chosen->resume = true; break;
+        case 'L': chosen->compare_lenses = true; break;
         case 'h': fputs(usage, stdout); return CLI_EXIT_OK;
         default: fputs(usage, stderr); return CLI_EXIT_USAGE;
         }
     }
     if (!ok) return CLI_EXIT_USAGE;
+    if (chosen->compare_lenses && chosen->tuned == NULL) {
+        cli_error("--compare-lenses compares the logit lens with a tuned lens: give --tuned LENSDIR");
+        return CLI_EXIT_USAGE;
+    }
+    if (chosen->compare_lenses && chosen->plot != NULL) {
+        cli_error("--compare-lenses: no --plot; save each lens's report with --format json and overlay them "
+                  "with loupe plot A.json B.json --plot FILE");
+        return CLI_EXIT_USAGE;
+    }
     if (chosen->resume && chosen->checkpoint == NULL) {
         cli_error("--resume continues from a checkpoint: give it with --checkpoint FILE");
         return CLI_EXIT_USAGE;
@@ -204,6 +218,12 @@ static int join_team(const corpus_team *team, corpus_options *chosen) {
             }
             chosen->checkpoint = chosen->checkpoint_name;
         }
+    }
+    if (chosen->compare_lenses &&
+        (team != NULL || chosen->n_shards > 1 || chosen->save_state != NULL || chosen->checkpoint != NULL)) {
+        cli_error("--compare-lenses runs in one process: not with --shard, --save-state or --checkpoint (run each "
+                  "lens's shards apart and merge them)");
+        return CLI_EXIT_USAGE;
     }
     if (chosen->n_shards > 1 && chosen->max_tokens > 0) {
         if (team != NULL) cli_error("--max-tokens would limit each rank, not the corpus: not with several ranks");
@@ -245,6 +265,7 @@ typedef struct corpus_run {
     loupe_tokenizer *tokenizer;
     corpus_report *report;
     loupe_lens_params lens;
+    corpus_report *logit;   /* --compare-lenses: the logit lens's report beside the tuned one, else NULL */
     corpus_progress progress;
     int64_t bytes_done;     /* bytes read, the document being scored included */
     int64_t bytes_finished; /* bytes of the documents scored to the end */
@@ -318,8 +339,24 @@ static bool document_is_ours(corpus_run *run, int64_t index, bool *continuing, l
     return true;
 }
 
-/* Runs the lens on every window of one document and adds the scored
- * positions; false to stop (limit reached, Ctrl-C, or an error). */
+/* Runs the lens on ids (n tokens) and adds positions [begin, end) of it
+ * to report; false with error filled on failure. */
+static bool add_window(const corpus_run *run, const loupe_lens_params *params, corpus_report *report,
+                       const int32_t *ids, int n, int begin, int end, loupe_error *error) {
+    loupe_lens_result *lens = NULL;
+    bool ok = loupe_lens_run(run->model, ids, n, params, &lens, error) == LOUPE_OK &&
+              loupe_corpus_stats_add(report->stats, lens, begin, end, error) == LOUPE_OK;
+    loupe_lens_free(lens);
+    if (ok) {
+        report->n_windows++;
+        report->positions += end - begin;
+    }
+    return ok;
+}
+
+/* Runs the lens (with --compare-lenses both lenses) on every window of one
+ * document and adds the scored positions; false to stop (limit reached,
+ * Ctrl-C, or an error). */
 static bool run_document(void *user, const loupe_corpus_document *document, const char *path) {
     corpus_run *run = user;
     corpus_report *report = run->report;
@@ -364,21 +401,22 @@ static bool run_document(void *user, const loupe_corpus_document *document, cons
             continue;
         }
         /* the model is causal: tokens after the last scored target change nothing */
-        loupe_lens_result *lens = NULL;
-        if (loupe_lens_run(run->model, ids + window.start, end + 1 - window.start, &run->lens, &lens, &error) !=
-                LOUPE_OK ||
-            loupe_corpus_stats_add(report->stats, lens, begin - window.start, end - window.start, &error) !=
-                LOUPE_OK) {
+        const int32_t *window_ids = ids + window.start;
+        int window_n = end + 1 - window.start, from = begin - window.start, to = end - window.start;
+        bool ok = add_window(run, &run->lens, report, window_ids, window_n, from, to, &error);
+        if (ok && run->logit != NULL) {
+            loupe_lens_params logit_lens = run->lens;
+            logit_lens.tuned = NULL;
+            ok = add_window(run, &logit_lens, run->logit, window_ids, window_n, from, to, &error);
+        }
+        if (!ok) {
             cli_error("%s:%lld: %s", path, (long long)document->line, error.message);
             run->status = CLI_EXIT_FAILURE;
             report->partial = true;
             go_on = false;
         } else {
-            report->n_windows++;
-            report->positions += end - begin;
             run->done = window;
         }
-        loupe_lens_free(lens);
         double document_share = (double)end / (double)n; /* of the document's tokens, scored or passed */
         corpus_progress_update(&run->progress, report->documents, report->positions,
                                (double)run->bytes_finished +
@@ -404,7 +442,7 @@ static bool run_document(void *user, const loupe_corpus_document *document, cons
  * when it exists, after checking that it is one of this very run. Returns
  * 0 or prints the error and returns CLI_EXIT_FAILURE. *finished tells that
  * the checkpointed run had reached its end. */
-static int resume_run(corpus_run *run, const int64_t *counts, bool *finished) {
+static int resume_run(corpus_run *run, const int64_t *counts, const int32_t *token_bytes, bool *finished) {
     const char *path = run->chosen->checkpoint;
     *finished = false;
     if (!path_is_file(path)) {
@@ -415,7 +453,7 @@ static int resume_run(corpus_run *run, const int64_t *counts, bool *finished) {
     loupe_error error;
     char difference[600];
     int status = 0;
-    if (corpus_state_read(path, counts, &state, &error) != LOUPE_OK) {
+    if (corpus_state_read(path, counts, token_bytes, &state, &error) != LOUPE_OK) {
         status = cli_fail(&error);
     } else if (state.kind != CORPUS_STATE_CHECKPOINT) {
         cli_error("%s: a saved state, not a checkpoint (written by --save-state, not --checkpoint)", path);
@@ -449,9 +487,10 @@ static int resume_run(corpus_run *run, const int64_t *counts, bool *finished) {
     return status;
 }
 
-/* Opens the model, tokenizer and counts and creates the aggregate. */
+/* Opens the model, tokenizer and counts and creates the aggregate; the
+ * byte length of every token id goes to *token_bytes (V) for bits per byte. */
 static int prepare(corpus_options *chosen, corpus_run *run, corpus_report *report, loupe_model_info *info,
-                   int64_t **counts, char **directory) {
+                   int64_t **counts, int32_t **token_bytes, char **directory) {
     loupe_error error;
     *directory = cli_model_directory(chosen->model);
     if (*directory == NULL) return CLI_EXIT_FAILURE;
@@ -484,6 +523,17 @@ static int prepare(corpus_options *chosen, corpus_run *run, corpus_report *repor
     report->stats_params.seed = (uint64_t)chosen->seed;
     report->stats_params.track_ids = chosen->track.ids;
     report->stats_params.n_track = chosen->track.count;
+    *token_bytes = malloc((size_t)info->n_vocab * sizeof **token_bytes);
+    if (*token_bytes == NULL) {
+        cli_error("out of memory");
+        return CLI_EXIT_FAILURE;
+    }
+    for (int32_t id = 0; id < info->n_vocab; id++) {
+        size_t length = 0;
+        loupe_tokenizer_token_bytes(run->tokenizer, id, &length);
+        (*token_bytes)[id] = length < INT32_MAX ? (int32_t)length : INT32_MAX;
+    }
+    report->stats_params.token_bytes = *token_bytes;
     if (chosen->counts != NULL) {
         *counts = malloc((size_t)info->n_vocab * sizeof **counts);
         if (*counts == NULL) {
@@ -503,6 +553,7 @@ static int prepare(corpus_options *chosen, corpus_run *run, corpus_report *repor
     if (loupe_corpus_stats_create(report->n_rows, info->n_vocab, &shard_params, &report->stats, &error) != LOUPE_OK)
         return cli_fail(&error);
     report->stats_params.token_counts = NULL; /* copied by the aggregate; freed below */
+    report->stats_params.token_bytes = NULL;
     run->lens = loupe_lens_default_params();
     run->lens.topk = 1;
     run->lens.subblocks = chosen->subblocks;
@@ -513,7 +564,8 @@ static int prepare(corpus_options *chosen, corpus_run *run, corpus_report *repor
 }
 
 /* Writes what a finished run reports: --save-state (the team's merged state
- * when merged is not NULL, else the run's), the table or JSON, the plots.
+ * when merged is not NULL, else the run's), the table or JSON (with
+ * --compare-lenses both lenses'), the plots.
  * Returns the run's exit status given status so far. */
 static int write_outputs(corpus_run *run, corpus_report *report, const corpus_state *merged, int status) {
     const corpus_options *chosen = run->chosen;
@@ -527,11 +579,20 @@ static int write_outputs(corpus_run *run, corpus_report *report, const corpus_st
             if (status == 0) status = CLI_EXIT_FAILURE;
         }
     }
+    corpus_report *logit = run->logit; /* --compare-lenses */
+    if (logit != NULL) {
+        logit->documents = report->documents;
+        logit->skipped_lines = report->skipped_lines;
+        logit->seconds = report->seconds;
+        logit->partial = report->partial;
+    }
     if (report->partial && interrupted)
         cli_error("interrupted: the statistics below cover the %lld positions scored so far (partial)",
                   (long long)report->positions);
     /* the aggregate so far is written even after a failure or Ctrl-C, marked partial */
-    if (chosen->json) corpus_json_print(stdout, report);
+    if (logit != NULL && chosen->json) corpus_compare_json_print(stdout, logit, report);
+    else if (logit != NULL) corpus_compare_table_print(stdout, logit, report);
+    else if (chosen->json) corpus_json_print(stdout, report);
     else corpus_table_print(stdout, report);
     if (chosen->plot != NULL) {
         int plot_status = corpus_plot_write(report, chosen->plot);
@@ -546,7 +607,7 @@ static int write_outputs(corpus_run *run, corpus_report *report, const corpus_st
  * aggregate and counters (its own wall time stays: the members ran side by
  * side). Returns the whole run's status; *reports as reduce sets it. */
 static int reduce_team(const corpus_team *team, corpus_run *run, corpus_report *report, bool ran, int status,
-                       const int64_t *counts, corpus_state *merged, bool *reports) {
+                       const int64_t *counts, const int32_t *token_bytes, corpus_state *merged, bool *reports) {
     uint32_t shard;
     corpus_state state = {0};
     if (ran) {
@@ -554,7 +615,7 @@ static int reduce_team(const corpus_team *team, corpus_run *run, corpus_report *
         state.seconds = report->seconds;
     }
     *reports = false;
-    status = team->reduce(team->user, ran ? &state : NULL, status, counts, merged, reports);
+    status = team->reduce(team->user, ran ? &state : NULL, status, counts, token_bytes, merged, reports);
     if (*reports) {
         loupe_corpus_stats_free(report->stats);
         report->stats = merged->stats; /* freed with the report: merged lends it */
@@ -565,6 +626,24 @@ static int reduce_team(const corpus_team *team, corpus_run *run, corpus_report *
         report->partial = merged->partial;
     }
     return status;
+}
+
+/* --compare-lenses: the logit lens's report, the tuned one's (report)
+ * without its lens and with an aggregate of its own. */
+static int prepare_logit(const corpus_report *report, corpus_report *logit, corpus_run *run,
+                         const int64_t *counts, const int32_t *token_bytes) {
+    *logit = *report;
+    logit->tuned = NULL;
+    logit->tuned_directory = NULL;
+    logit->stats = NULL;
+    loupe_corpus_stats_params params = report->stats_params;
+    params.token_counts = counts;
+    params.token_bytes = token_bytes;
+    loupe_error error;
+    if (loupe_corpus_stats_create(logit->n_rows, logit->info->n_vocab, &params, &logit->stats, &error) != LOUPE_OK)
+        return cli_fail(&error);
+    run->logit = logit;
+    return 0;
 }
 
 int cmd_corpus(int argc, char **argv) {
@@ -592,14 +671,17 @@ int cmd_corpus_team(int argc, char **argv, const corpus_team *team) {
     corpus_run run = {.report = &report, .chosen = &chosen};
     loupe_model_info info;
     int64_t *counts = NULL;
+    int32_t *token_bytes = NULL;
     char *directory = NULL;
-    if (status == 0) status = prepare(&chosen, &run, &report, &info, &counts, &directory);
+    if (status == 0) status = prepare(&chosen, &run, &report, &info, &counts, &token_bytes, &directory);
+    corpus_report logit = {0};
+    if (status == 0 && chosen.compare_lenses) status = prepare_logit(&report, &logit, &run, counts, token_bytes);
     bool finished = false;
     if (status == 0 && (chosen.save_state != NULL || chosen.checkpoint != NULL || team != NULL)) {
         run.identity = corpus_identity_build(&report);
         if (run.identity == NULL) status = CLI_EXIT_FAILURE;
     }
-    if (status == 0 && chosen.resume) status = resume_run(&run, counts, &finished);
+    if (status == 0 && chosen.resume) status = resume_run(&run, counts, token_bytes, &finished);
     bool ran = status == 0;
     if (ran) {
         catch_interrupt();
@@ -621,15 +703,18 @@ int cmd_corpus_team(int argc, char **argv, const corpus_team *team) {
     }
     bool reports = team == NULL && ran;
     corpus_state merged = {0};
-    if (team != NULL) status = reduce_team(team, &run, &report, ran, status, counts, &merged, &reports);
+    if (team != NULL) status = reduce_team(team, &run, &report, ran, status, counts, token_bytes, &merged,
+                                                 &reports);
     if (reports) status = write_outputs(&run, &report, team != NULL ? &merged : NULL, status);
     if (reports && team != NULL) merged.stats = NULL; /* lent to the report */
     corpus_state_free(&merged);
     free(run.identity);
     loupe_corpus_stats_free(report.stats);
+    loupe_corpus_stats_free(logit.stats);
     free(report.row_names);
     loupe_tuned_lens_close(report.tuned);
     free(counts);
+    free(token_bytes);
     loupe_tokenizer_close(run.tokenizer);
     loupe_model_close(run.model);
     free(directory);

@@ -73,10 +73,10 @@ static int parse_options(int argc, char **argv, merge_options *chosen) {
  * Returns 0 or prints the error and returns CLI_EXIT_FAILURE. */
 static int merge_states(const merge_options *chosen, corpus_state *merged) {
     loupe_error error;
-    if (corpus_state_read(chosen->paths[0], NULL, merged, &error) != LOUPE_OK) return cli_fail(&error);
+    if (corpus_state_read(chosen->paths[0], NULL, NULL, merged, &error) != LOUPE_OK) return cli_fail(&error);
     for (int i = 1; i < chosen->n_paths; i++) {
         corpus_state next;
-        loupe_status status = corpus_state_read(chosen->paths[i], NULL, &next, &error);
+        loupe_status status = corpus_state_read(chosen->paths[i], NULL, NULL, &next, &error);
         if (status == LOUPE_OK) status = corpus_state_merge(merged, chosen->paths[0], &next, chosen->paths[i], &error);
         corpus_state_free(&next);
         if (status != LOUPE_OK) return cli_fail(&error);

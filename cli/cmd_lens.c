@@ -45,6 +45,9 @@ static const char usage[] =
     "                     logit_error_bound (docs/PRECISION.md)\n"
     "  --tuned LENSDIR    the tuned lens of LENSDIR (config.json and params.safetensors\n"
     "                     or params.pt, docs/TUNED_LENS.md) instead of the logit lens\n"
+    "  --compare-lenses   with --tuned: the logit lens and the tuned lens side by side\n"
+    "                     per layer (cross-entropy, KL, top-1s, the next-token guess);\n"
+    "                     table or json (loupe.lens_compare/1)\n"
     "  --contributions    add rows hN.attn_out and hN.mlp_out: what block N's\n"
     "                     attention and MLP add to the residual, read through the\n"
     "                     final norm and unembedding; json adds each one's direct\n"
@@ -78,7 +81,7 @@ static const char usage[] =
     "  --token final-top|target|track:N  which token prob/logit/rank follow with\n"
     "                     --vs final; track:N is the Nth --track token\n"
     "  --values           append the metric's value to each cell (\"light .92\"), in\n"
-    "                     the table and in PNG/SVG heatmaps\n"
+    "                     the table and in PNG/SVG heatmaps (HTML: in each tooltip)\n"
     "  --top-down         the input row at the top (default: at the bottom)\n"
     "  --color WHEN       auto, always or never (default auto: colour when stdout is\n"
     "                     a terminal and NO_COLOR is unset; 24-bit colour when\n"
@@ -92,7 +95,7 @@ static const char usage[] =
     "                     of the target and input ranks\n"
     "  --dpi N            resolution of PNG pictures, 36 to 1200 (default 144)\n"
     "  --columns N        PNG/SVG heatmaps wrap into panels of at most N positions\n"
-    "                     (default 64)\n"
+    "                     (default 64); an HTML grid scrolls sideways instead\n"
     "  --export FILE.safetensors  also write the window's arrays: one (rows x\n"
     "                     positions) tensor per cell field of the json, named as\n"
     "                     it (target_prob, input_rank, kl_final, ...), top_ids,\n"
@@ -124,6 +127,7 @@ typedef enum lens_format { LENS_FORMAT_TABLE, LENS_FORMAT_JSON, LENS_FORMAT_CSV 
 enum {
     LENS_OPTION_BATCH = 0x240, LENS_OPTION_STRICT, LENS_OPTION_WINDOW, LENS_OPTION_STRIDE, LENS_OPTION_COLUMNS,
     LENS_OPTION_CONTRIBUTIONS,
+    LENS_OPTION_COMPARE_LENSES,
 };
 
 /* Sets *value to the index of text among names (n); false with a message
@@ -176,7 +180,7 @@ typedef struct lens_command_options {
     cli_text_options text;
     long topk, width;
     double dpi;
-    bool subblocks, contributions, top_down, values, has_width, has_format, has_topk;
+    bool subblocks, contributions, top_down, values, has_width, has_format, has_topk, compare_lenses;
     bool certify, has_weight_radius;
     double weight_radius;
     int format, precision;
@@ -212,6 +216,7 @@ static int parse_options(int argc, char **argv, lens_command_options *chosen) {
         {"track", required_argument, NULL, 't'},  {"export", required_argument, NULL, 'X'},
         {"export-taps", no_argument, NULL, 'A'},  {"contributions", no_argument, NULL, LENS_OPTION_CONTRIBUTIONS},
         {"export-logprobs", required_argument, NULL, 'G'},
+        {"compare-lenses", no_argument, NULL, LENS_OPTION_COMPARE_LENSES},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     static const char *const formats[] = {"table", "json", "csv"};
@@ -235,6 +240,7 @@ static int parse_options(int argc, char **argv, lens_command_options *chosen) {
         case 's': chosen->subblocks = true; break;
         case 'U': chosen->tuned = optarg; break;
         case LENS_OPTION_CONTRIBUTIONS: chosen->contributions = true; break;
+        case LENS_OPTION_COMPARE_LENSES: chosen->compare_lenses = true; break;
         case 'F':
             ok = parse_choice("--format", optarg, formats, 3, &choice);
             chosen->format = choice;
@@ -330,12 +336,40 @@ static int run_batch(const lens_command_options *chosen, int n_words) {
     return lens_batch_command(&options);
 }
 
+/* --compare-lenses: runs the logit lens on the same text (params without
+ * the tuned lens) and prints it beside the tuned lens's view. */
+static int compare_lenses(const cli_input *input, const loupe_lens_params *params, const lens_view *tuned,
+                          bool json) {
+    loupe_lens_params logit_params = *params;
+    logit_params.tuned = NULL;
+    loupe_lens_result *logit = NULL;
+    loupe_error error;
+    if (loupe_lens_run(input->model, input->ids, (int)input->n_ids, &logit_params, &logit, &error) != LOUPE_OK)
+        return cli_fail(&error);
+    lens_view logit_view = *tuned;
+    logit_view.result = logit;
+    logit_view.tuned_directory = NULL;
+    int status = lens_compare_lenses_print(stdout, &logit_view, tuned, json);
+    loupe_lens_free(logit);
+    return status;
+}
+
 int cmd_lens(int argc, char **argv) {
     lens_command_options chosen;
     int status = parse_options(argc, argv, &chosen);
     if (status >= 0) return status;
     if (chosen.certify && (chosen.tuned != NULL || chosen.batch != NULL || chosen.window > 0)) {
         cli_error("--certify runs the logit lens of one text in one window: not with --tuned, --batch or --window");
+        return CLI_EXIT_USAGE;
+    }
+    if (chosen.compare_lenses && chosen.tuned == NULL) {
+        cli_error("--compare-lenses compares the logit lens with a tuned lens: give --tuned LENSDIR");
+        return CLI_EXIT_USAGE;
+    }
+    if (chosen.compare_lenses &&
+        ((chosen.has_format && chosen.format == LENS_FORMAT_CSV) || chosen.plot != NULL || chosen.summary != NULL ||
+         chosen.export.path != NULL || chosen.export.taps || chosen.export.has_logprob_rows)) {
+        cli_error("--compare-lenses prints a table or JSON: not with --format csv, --plot, --summary or --export");
         return CLI_EXIT_USAGE;
     }
     if (chosen.tuned != NULL && (chosen.batch != NULL || chosen.window > 0)) {
@@ -431,7 +465,9 @@ int cmd_lens(int argc, char **argv) {
     }
     bool print = chosen.has_format || (chosen.plot == NULL && chosen.summary == NULL && chosen.export.path == NULL);
     int print_status = CLI_EXIT_OK;
-    if (!print) {
+    if (chosen.compare_lenses) {
+        print_status = compare_lenses(&input, &params, &view, chosen.format == LENS_FORMAT_JSON);
+    } else if (!print) {
         /* pictures only */
     } else if (chosen.format == LENS_FORMAT_JSON) {
         print_status = lens_json_print(stdout, &view);

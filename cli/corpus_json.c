@@ -9,25 +9,19 @@
 #include "cli.h"
 #include "corpus_output.h"
 
-/* A number with %.9g, or null when not finite. */
-static void write_number(FILE *out, double value) {
-    if (isfinite(value)) fprintf(out, "%.9g", value);
-    else fputs("null", out);
-}
-
 /* A C string as a JSON string. */
 static void write_string(FILE *out, const char *s) { cli_json_string(out, s, strlen(s)); }
 
 /* {"count", "mean", "p10", "median", "p90", "exact"} of one series. */
 static void write_summary(FILE *out, const loupe_corpus_summary *summary) {
     fprintf(out, "{\"count\": %lld, \"mean\": ", (long long)summary->count);
-    write_number(out, summary->mean);
+    cli_json_number(out, summary->mean);
     fputs(", \"p10\": ", out);
-    write_number(out, summary->p10);
+    cli_json_number(out, summary->p10);
     fputs(", \"median\": ", out);
-    write_number(out, summary->median);
+    cli_json_number(out, summary->median);
     fputs(", \"p90\": ", out);
-    write_number(out, summary->p90);
+    cli_json_number(out, summary->p90);
     fprintf(out, ", \"exact\": %s}", summary->exact ? "true" : "false");
 }
 
@@ -52,10 +46,11 @@ static void write_header(FILE *out, const corpus_report *report) {
         write_string(out, report->source->paths[i]);
     }
     fprintf(out,
-            "], \"documents\": %lld, \"windows\": %lld, \"positions\": %lld, \"skipped_lines\": %lld, "
-            "\"seconds\": %.3f},\n",
+            "], \"documents\": %lld, \"windows\": %lld, \"positions\": %lld, \"target_bytes\": %lld, "
+            "\"skipped_lines\": %lld, \"seconds\": %.3f},\n",
             (long long)report->documents, (long long)report->n_windows, (long long)report->positions,
-            (long long)report->skipped_lines, report->seconds);
+            (long long)loupe_corpus_stats_target_bytes(report->stats), (long long)report->skipped_lines,
+            report->seconds);
     fprintf(out, " \"options\": {\"context\": %d, \"stride\": %d, \"min_context\": %d, \"max_tokens\": ",
             report->windows.context, report->windows.stride, report->windows.min_context);
     if (report->max_tokens > 0) fprintf(out, "%lld", (long long)report->max_tokens);
@@ -75,13 +70,13 @@ static void write_header(FILE *out, const corpus_report *report) {
     }
 }
 
-/* "name": [f(row) for each row] */
-static void write_row_fractions(FILE *out, const char *name, const corpus_report *report,
+/* "name": [f(row) for each row] (fractions, bits per byte) */
+static void write_row_values(FILE *out, const char *name, const corpus_report *report,
                                 double (*fraction)(const loupe_corpus_stats *, int)) {
     fprintf(out, " \"%s\": [", name);
     for (int row = 0; row < report->n_rows; row++) {
         if (row > 0) fputs(", ", out);
-        write_number(out, fraction(report->stats, row));
+        cli_json_number(out, fraction(report->stats, row));
     }
     fputs("],\n", out);
 }
@@ -115,11 +110,11 @@ static void write_rarity(FILE *out, corpus_report *report) {
         loupe_corpus_correlation rho = loupe_corpus_stats_spearman(stats, row);
         if (row > 0) fputs(", ", out);
         fprintf(out, "{\"n\": %lld, \"rho\": ", (long long)rho.n);
-        write_number(out, rho.defined ? rho.rho : NAN);
+        cli_json_number(out, rho.defined ? rho.rho : NAN);
         fputs(", \"low\": ", out);
-        write_number(out, rho.defined ? rho.low : NAN);
+        cli_json_number(out, rho.defined ? rho.low : NAN);
         fputs(", \"high\": ", out);
-        write_number(out, rho.defined ? rho.high : NAN);
+        cli_json_number(out, rho.defined ? rho.high : NAN);
         fputc('}', out);
     }
     fputs("]}\n", out);
@@ -147,7 +142,7 @@ static void write_tracked(FILE *out, corpus_report *report) {
         fputs(",\n   \"top1\": [", out);
         for (int row = 0; row < report->n_rows; row++) {
             if (row > 0) fputs(", ", out);
-            write_number(out, loupe_corpus_stats_tracked_top1(report->stats, k, row));
+            cli_json_number(out, loupe_corpus_stats_tracked_top1(report->stats, k, row));
         }
         fputs("]}", out);
     }
@@ -172,8 +167,9 @@ void corpus_json_print(FILE *out, corpus_report *report) {
         fputc(']', out);
     }
     fputs("},\n", out);
-    write_row_fractions(out, "top1_is_final_top1", report, loupe_corpus_stats_top1_final);
-    write_row_fractions(out, "top1_is_target", report, loupe_corpus_stats_top1_target);
+    write_row_values(out, "ce_bits_per_byte", report, loupe_corpus_stats_bits_per_byte);
+    write_row_values(out, "top1_is_final_top1", report, loupe_corpus_stats_top1_final);
+    write_row_values(out, "top1_is_target", report, loupe_corpus_stats_top1_target);
     fputs(" \"decision_layer\": [", out);
     for (int row = 0; row < report->n_rows; row++)
         fprintf(out, "%s%lld", row ? ", " : "", (long long)loupe_corpus_stats_decision_count(report->stats, row));

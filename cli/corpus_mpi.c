@@ -74,7 +74,7 @@ static bool gather_states(const mpi_team *team, int64_t length, const uint8_t *d
 /* Rank 0: decodes the gathered states and folds them in rank order into
  * *merged. Returns 0 or prints the error and returns CLI_EXIT_FAILURE. */
 static int merge_gathered(const mpi_team *team, const int64_t *lengths, const uint8_t *bytes,
-                          const int64_t *token_counts, corpus_state *merged) {
+                          const int64_t *token_counts, const int32_t *token_bytes, corpus_state *merged) {
     loupe_error error;
     size_t offset = 0;
     for (int r = 0; r < team->size; r++) {
@@ -83,7 +83,7 @@ static int merge_gathered(const mpi_team *team, const int64_t *lengths, const ui
         corpus_state next;
         corpus_state *into = r == 0 ? merged : &next;
         loupe_status status =
-            corpus_state_decode(bytes + offset, (size_t)lengths[r], name, token_counts, into, &error);
+            corpus_state_decode(bytes + offset, (size_t)lengths[r], name, token_counts, token_bytes, into, &error);
         if (status == LOUPE_OK && r > 0) status = corpus_state_merge(merged, "rank 0", &next, name, &error);
         if (r > 0) corpus_state_free(&next);
         if (status != LOUPE_OK) return cli_fail(&error);
@@ -94,7 +94,7 @@ static int merge_gathered(const mpi_team *team, const int64_t *lengths, const ui
 
 /* corpus_team.reduce over MPI_COMM_WORLD (see corpus_team.h). */
 static int reduce_ranks(void *user, const corpus_state *state, int status, const int64_t *token_counts,
-                        corpus_state *merged, bool *reports) {
+                        const int32_t *token_bytes, corpus_state *merged, bool *reports) {
     const mpi_team *team = user;
     uint8_t *data = NULL;
     size_t size = 0;
@@ -121,7 +121,7 @@ static int reduce_ranks(void *user, const corpus_state *state, int status, const
             cli_error("rank %d of %d failed (its message above): no report", failed, team->size);
             status = (int)-lengths[failed];
         } else {
-            status = merge_gathered(team, lengths, bytes, token_counts, merged);
+            status = merge_gathered(team, lengths, bytes, token_counts, token_bytes, merged);
             *reports = status == 0;
         }
     }

@@ -100,6 +100,20 @@ bool corpus_report_parse_format(const char *text, bool *json);
 
 /* The table for the terminal (corpus_table.c). */
 void corpus_table_print(FILE *out, corpus_report *report);
+/* Its first lines: model, counts of positions, windows and documents, options, lens. */
+void corpus_table_print_totals(FILE *out, const corpus_report *report);
+/* A number in at most 9 columns into buffer: 4 significant digits, whole
+ * numbers without an exponent up to 10^9, "-" when undefined. */
+const char *corpus_format_value(double value, char *buffer, size_t capacity);
+
+/* --compare-lenses (corpus_compare.c): the same corpus through the logit
+ * lens and the tuned lens, the two reports having the same rows and
+ * positions. The table puts the two lenses side by side per layer
+ * (cross-entropy, bits per byte, KL(final || layer), the target's median
+ * rank, top-1 = target); the JSON, schema "loupe.corpus_compare/1", holds
+ * both loupe.corpus/1 documents (docs/TUNED_LENS.md). */
+void corpus_compare_table_print(FILE *out, corpus_report *logit, corpus_report *tuned);
+void corpus_compare_json_print(FILE *out, corpus_report *logit, corpus_report *tuned);
 
 /* JSON, schema "loupe.corpus/1" (corpus_json.c; docs/CORPUS.md). */
 void corpus_json_print(FILE *out, corpus_report *report);

@@ -121,7 +121,7 @@ static const char *read_shards(byte_reader *reader, corpus_state *state) {
 }
 
 loupe_status corpus_state_decode(const uint8_t *data, size_t size, const char *name, const int64_t *token_counts,
-                                 corpus_state *state, loupe_error *error) {
+                                 const int32_t *token_bytes, corpus_state *state, loupe_error *error) {
     memset(state, 0, sizeof *state);
     byte_reader reader;
     byte_reader_init(&reader, data, size);
@@ -161,7 +161,8 @@ loupe_status corpus_state_decode(const uint8_t *data, size_t size, const char *n
     if (reader.failed || stats_size != byte_reader_left(&reader))
         return refuse(error, name, &reader, "the statistics' length is not what is left of the file");
     loupe_status status =
-        loupe_corpus_stats_decode(data + reader.offset, (size_t)stats_size, token_counts, &state->stats, error);
+        loupe_corpus_stats_decode(data + reader.offset, (size_t)stats_size, token_counts, token_bytes, &state->stats,
+                                  error);
     if (status != LOUPE_OK) {
         char message[sizeof error->message];
         snprintf(message, sizeof message, "%s", error->message);
@@ -181,14 +182,14 @@ loupe_status corpus_state_write(const char *path, const corpus_state *state, lou
     return status;
 }
 
-loupe_status corpus_state_read(const char *path, const int64_t *token_counts, corpus_state *state,
-                               loupe_error *error) {
+loupe_status corpus_state_read(const char *path, const int64_t *token_counts, const int32_t *token_bytes,
+                               corpus_state *state, loupe_error *error) {
     memset(state, 0, sizeof *state);
     char *data = NULL;
     size_t size = 0;
     loupe_status status = file_read_all(path, (size_t)1 << MAX_STATE_BYTES_LOG2, &data, &size, error);
     if (status != LOUPE_OK) return status;
-    status = corpus_state_decode((const uint8_t *)data, size, path, token_counts, state, error);
+    status = corpus_state_decode((const uint8_t *)data, size, path, token_counts, token_bytes, state, error);
     free(data);
     return status;
 }

@@ -54,18 +54,18 @@ void corpus_state_free(corpus_state *state);
 loupe_status corpus_state_encode(const corpus_state *state, uint8_t **data, size_t *size, loupe_error *error);
 
 /* Reads corpus_state_encode's bytes (name names them in messages) into
- * *state (zeroed first; free it whatever the result). token_counts (V) or
- * NULL as loupe_corpus_stats_decode takes them. Errors are
+ * *state (zeroed first; free it whatever the result). token_counts (V) and
+ * token_bytes (V), or NULL, as loupe_corpus_stats_decode takes them. Errors are
  * LOUPE_ERROR_FORMAT "NAME: ... at byte N". */
 loupe_status corpus_state_decode(const uint8_t *data, size_t size, const char *name, const int64_t *token_counts,
-                                 corpus_state *state, loupe_error *error);
+                                 const int32_t *token_bytes, corpus_state *state, loupe_error *error);
 
 /* Writes the state to path atomically (temporary file, fsync, rename). */
 loupe_status corpus_state_write(const char *path, const corpus_state *state, loupe_error *error);
 
 /* Reads and decodes a state file. */
-loupe_status corpus_state_read(const char *path, const int64_t *token_counts, corpus_state *state,
-                               loupe_error *error);
+loupe_status corpus_state_read(const char *path, const int64_t *token_counts, const int32_t *token_bytes,
+                               corpus_state *state, loupe_error *error);
 
 /* The value of identity key `key` (NUL-terminated copy into buffer, capacity
  * bytes); false when absent. */

@@ -9,17 +9,14 @@
 
 #include "corpus_output.h"
 
-/* A number in at most 9 columns: 4 significant digits, whole numbers
- * without an exponent up to 10^9, "-" when undefined. */
-static const char *format_value(double value, char *buffer, size_t capacity) {
+const char *corpus_format_value(double value, char *buffer, size_t capacity) {
     if (!isfinite(value)) snprintf(buffer, capacity, "-");
     else if (fabs(value) >= 1e4 && fabs(value) < 1e9) snprintf(buffer, capacity, "%.0f", value);
     else snprintf(buffer, capacity, "%.4g", value);
     return buffer;
 }
 
-/* The first lines: model, counts of positions, windows and documents, options. */
-static void print_totals(FILE *out, const corpus_report *report) {
+void corpus_table_print_totals(FILE *out, const corpus_report *report) {
     const char *name = strrchr(report->info->directory, '/');
     name = name && name[1] ? name + 1 : report->info->directory;
     fprintf(out, "loupe corpus%s: %s (%s), %lld positions scored in %lld windows of %lld documents",
@@ -43,20 +40,23 @@ static void print_agreement(FILE *out, const corpus_report *report) {
         int64_t decided = loupe_corpus_stats_decision_count(report->stats, row);
         char a[32], b[32], c[32];
         fprintf(out, "%-8s %12s %12s %10lld %8s\n", report->row_names[row],
-                format_value(loupe_corpus_stats_top1_final(report->stats, row), a, sizeof a),
-                format_value(loupe_corpus_stats_top1_target(report->stats, row), b, sizeof b), (long long)decided,
-                format_value(n ? (double)decided / (double)n : NAN, c, sizeof c));
+                corpus_format_value(loupe_corpus_stats_top1_final(report->stats, row), a, sizeof a),
+                corpus_format_value(loupe_corpus_stats_top1_target(report->stats, row), b, sizeof b),
+                (long long)decided,
+                corpus_format_value(n ? (double)decided / (double)n : NAN, c, sizeof c));
     }
 }
 
-/* Up to three metrics side by side: mean, p10, median, p90 per layer. */
+/* Up to three metrics side by side: mean, p10, median, p90 per layer; then
+ * the cross-entropy with its bits per byte. */
 static void print_metrics(FILE *out, corpus_report *report) {
     static const char *const titles[LOUPE_CORPUS_METRIC_COUNT] = {
         "rank of target",   "prob of target",     "rank of input",      "prob of input", "KL(final||layer)",
         "KL(layer||final)", "KL(input||layer)",   "KL(layer||input)",   "entropy (nats)",
+        "cross-entropy of the target (nats)",
     };
     bool exact = true;
-    for (int m = 0; m < LOUPE_CORPUS_METRIC_COUNT; m += 3) {
+    for (int m = 0; m < LOUPE_CORPUS_CE; m += 3) {
         fprintf(out, "\n%-8s", "");
         for (int k = m; k < m + 3; k++) fprintf(out, " | %-39s", titles[k]);
         fprintf(out, "\n%-8s", "layer");
@@ -68,12 +68,26 @@ static void print_metrics(FILE *out, corpus_report *report) {
                 loupe_corpus_summary s = loupe_corpus_stats_summary(report->stats, row, (loupe_corpus_metric)k);
                 exact = exact && s.exact;
                 char v[4][32];
-                fprintf(out, " | %9s %9s %9s %9s", format_value(s.mean, v[0], 32), format_value(s.p10, v[1], 32),
-                        format_value(s.median, v[2], 32), format_value(s.p90, v[3], 32));
+                fprintf(out, " | %9s %9s %9s %9s", corpus_format_value(s.mean, v[0], 32),
+                        corpus_format_value(s.p10, v[1], 32), corpus_format_value(s.median, v[2], 32),
+                        corpus_format_value(s.p90, v[3], 32));
             }
             fputc('\n', out);
         }
     }
+    fprintf(out, "\n%-8s | %-39s | %9s\n%-8s | %9s %9s %9s %9s | %9s\n", "", titles[LOUPE_CORPUS_CE], "bits/byte",
+            "layer", "mean", "p10", "median", "p90", "");
+    for (int row = 0; row < report->n_rows; row++) {
+        loupe_corpus_summary s = loupe_corpus_stats_summary(report->stats, row, LOUPE_CORPUS_CE);
+        exact = exact && s.exact;
+        char v[5][32];
+        fprintf(out, "%-8s | %9s %9s %9s %9s | %9s\n", report->row_names[row],
+                corpus_format_value(s.mean, v[0], 32), corpus_format_value(s.p10, v[1], 32),
+                corpus_format_value(s.median, v[2], 32), corpus_format_value(s.p90, v[3], 32),
+                corpus_format_value(loupe_corpus_stats_bits_per_byte(report->stats, row), v[4], 32));
+    }
+    fprintf(out, "bits/byte: mean cross-entropy x positions / bytes of the targets (%lld) / ln 2\n",
+            (long long)loupe_corpus_stats_target_bytes(report->stats));
     if (exact) fputs("\nquantiles: exact (numpy method=\"lower\")\n", out);
     else
         fprintf(out, "\nquantiles: from a sketch, within %g relative error of the exact (numpy method=\"lower\")\n",
@@ -108,7 +122,7 @@ static void print_bucket_table(FILE *out, corpus_report *report, loupe_corpus_me
         for (int b = 0; b < n_buckets; b++) {
             loupe_corpus_summary s = loupe_corpus_stats_bucket_summary(report->stats, b, row, metric);
             char v[32];
-            fprintf(out, " %12s", format_value(median ? s.median : s.mean, v, sizeof v));
+            fprintf(out, " %12s", corpus_format_value(median ? s.median : s.mean, v, sizeof v));
         }
         fputc('\n', out);
     }
@@ -134,9 +148,9 @@ static void print_rarity(FILE *out, corpus_report *report) {
         loupe_corpus_correlation rho = loupe_corpus_stats_spearman(report->stats, row);
         char a[32], b[32], c[32];
         fprintf(out, "%-8s %8lld %10s %10s %10s\n", report->row_names[row], (long long)rho.n,
-                format_value(rho.defined ? rho.rho : NAN, a, sizeof a),
-                format_value(rho.defined ? rho.low : NAN, b, sizeof b),
-                format_value(rho.defined ? rho.high : NAN, c, sizeof c));
+                corpus_format_value(rho.defined ? rho.rho : NAN, a, sizeof a),
+                corpus_format_value(rho.defined ? rho.low : NAN, b, sizeof b),
+                corpus_format_value(rho.defined ? rho.high : NAN, c, sizeof c));
     }
 }
 
@@ -154,16 +168,16 @@ static void print_tracked(FILE *out, corpus_report *report) {
                 loupe_corpus_stats_tracked_summary(report->stats, k, row, LOUPE_CORPUS_TRACKED_PROB);
             char v[6][32];
             fprintf(out, "%-8s | %9s %9s %9s %9s | %9s | %9s\n", report->row_names[row],
-                    format_value(rank.mean, v[0], 32), format_value(rank.p10, v[1], 32),
-                    format_value(rank.median, v[2], 32), format_value(rank.p90, v[3], 32),
-                    format_value(prob.mean, v[4], 32),
-                    format_value(loupe_corpus_stats_tracked_top1(report->stats, k, row), v[5], 32));
+                    corpus_format_value(rank.mean, v[0], 32), corpus_format_value(rank.p10, v[1], 32),
+                    corpus_format_value(rank.median, v[2], 32), corpus_format_value(rank.p90, v[3], 32),
+                    corpus_format_value(prob.mean, v[4], 32),
+                    corpus_format_value(loupe_corpus_stats_tracked_top1(report->stats, k, row), v[5], 32));
         }
     }
 }
 
 void corpus_table_print(FILE *out, corpus_report *report) {
-    print_totals(out, report);
+    corpus_table_print_totals(out, report);
     print_agreement(out, report);
     print_metrics(out, report);
     print_tracked(out, report);

@@ -18,11 +18,12 @@ typedef struct corpus_team {
     uint32_t member, n_members; /* this process's shard, and the shard count */
     /* Called once on every member when its run ended: state its aggregate
      * (NULL when the run could not start), status its exit status so far,
-     * token_counts (V) of --counts or NULL. Returns the status of the whole
+     * token_counts (V) of --counts and token_bytes (V) of the tokenizer, or
+     * NULL, as corpus_state_decode takes them. Returns the status of the whole
      * run; sets *reports on the one member that writes the report, with
      * *merged (owned by the caller afterwards) the state of all members. */
     int (*reduce)(void *user, const corpus_state *state, int status, const int64_t *token_counts,
-                  corpus_state *merged, bool *reports);
+                  const int32_t *token_bytes, corpus_state *merged, bool *reports);
     void *user;
 } corpus_team;
 

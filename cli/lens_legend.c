@@ -37,19 +37,6 @@ static void print_swatches(FILE *out, const lens_scale *scale, lens_colour_mode 
     fputc('\n', out);
 }
 
-/* With --token track:N, which token that is: "token:  track:1 = ␣Paris (id 6342)". */
-static void print_tracked_token(FILE *out, const lens_view *view, const lens_metric *metric) {
-    if (metric->vs != LENS_VS_FINAL || metric->token != LENS_TOKEN_TRACKED ||
-        (metric->kind != LENS_METRIC_PROB && metric->kind != LENS_METRIC_LOGIT && metric->kind != LENS_METRIC_RANK))
-        return;
-    const loupe_lens_cell *cell = lens_view_cell(view, view->rows.first, view->positions.first);
-    if (metric->tracked >= cell->n_tracked) return;
-    int32_t id = cell->tracked[metric->tracked].id;
-    char rendered[128];
-    loupe_tokenizer_render(view->tokenizer, id, rendered, sizeof rendered);
-    fprintf(out, "  token:  track:%d = %s (id %d)\n", metric->tracked + 1, rendered, id);
-}
-
 void lens_legend_print(FILE *out, const lens_view *view, const lens_table_style *style) {
     const lens_metric *metric = &style->metric;
     fputs("\nlegend:\n", out);
@@ -68,7 +55,8 @@ void lens_legend_print(FILE *out, const lens_view *view, const lens_table_style 
     if (!show_metric) return;
     fprintf(out, "  %-8s%s (--metric %s)\n", style->colour != LENS_COLOUR_NONE ? "colour:" : "values:",
             lens_metric_describe(metric), metric_names[metric->kind]);
-    print_tracked_token(out, view, metric);
+    char tracked[256];
+    if (lens_metric_tracked_name(metric, view, tracked, sizeof tracked) != NULL) fprintf(out, "  token:  %s\n", tracked);
     lens_scale scale = lens_scale_over_view(metric, view);
     char low[32], high[32];
     lens_metric_format(scale.kind, scale.low, low, sizeof low);

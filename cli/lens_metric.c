@@ -70,6 +70,20 @@ const char *lens_metric_describe(const lens_metric *metric) {
     return "";
 }
 
+char *lens_metric_tracked_name(const lens_metric *metric, const lens_view *view, char *buffer, size_t capacity) {
+    buffer[0] = '\0';
+    if (metric->vs != LENS_VS_FINAL || metric->token != LENS_TOKEN_TRACKED ||
+        (metric->kind != LENS_METRIC_PROB && metric->kind != LENS_METRIC_LOGIT && metric->kind != LENS_METRIC_RANK))
+        return NULL;
+    const loupe_lens_cell *cell = lens_view_cell(view, view->rows.first, view->positions.first);
+    if (metric->tracked >= cell->n_tracked) return NULL;
+    int32_t id = cell->tracked[metric->tracked].id;
+    char rendered[128];
+    loupe_tokenizer_render(view->tokenizer, id, rendered, sizeof rendered);
+    snprintf(buffer, capacity, "track:%d = %s (id %d)", metric->tracked + 1, rendered, id);
+    return buffer;
+}
+
 lens_scale lens_scale_over_view(const lens_metric *metric, const lens_view *view) {
     lens_scale scale = {.kind = metric->kind, .low = 0.0, .high = 1.0};
     if (metric->kind == LENS_METRIC_PROB) return scale;

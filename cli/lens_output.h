@@ -133,6 +133,12 @@ bool lens_metric_value(const lens_metric *metric, const loupe_lens_cell *cell, d
  * the final row's top-1 token"; a static string. */
 const char *lens_metric_describe(const lens_metric *metric);
 
+/* Which tracked token the metric follows, when it follows one (--token
+ * track:N with prob, logit or rank vs the final row): "track:1 = ␣Paris
+ * (id 6342)" into buffer (capacity bytes), returned; else buffer is "" and
+ * the result NULL. */
+char *lens_metric_tracked_name(const lens_metric *metric, const lens_view *view, char *buffer, size_t capacity);
+
 /* The colour scale of a metric over the cells shown: the values at its two
  * ends; ranks (kind LENS_METRIC_RANK) lie on a log scale. */
 typedef struct lens_scale {
@@ -228,6 +234,13 @@ void lens_legend_print(FILE *out, const lens_view *view, const lens_table_style 
 /* JSON, schema "loupe.lens/1" (lens_json.c; docs/LENS_JSON.md) of a run's
  * view; returns 0, or prints the error and returns CLI_EXIT_FAILURE. */
 int lens_json_print(FILE *out, const lens_view *view);
+
+/* --compare-lenses (lens_compare_lenses.c): the logit lens and the tuned
+ * lens of the same text, two views with the same rows and positions, side
+ * by side per layer; a table, or JSON "loupe.lens_compare/1" holding the
+ * per-layer comparison and both loupe.lens/1 documents (docs/TUNED_LENS.md).
+ * Returns 0, or prints the error and returns CLI_EXIT_FAILURE. */
+int lens_compare_lenses_print(FILE *out, const lens_view *logit, const lens_view *tuned, bool json);
 
 /* The arrays out, `--export FILE.safetensors` (lens_export.c;
  * docs/LENS_OUTPUT.md). */

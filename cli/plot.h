@@ -59,8 +59,9 @@ loupe_status plot_summary_write(const lens_view *view, const plot_style *style, 
 char *plot_token_label(const lens_view *view, int32_t id, char *buffer);
 
 /* "MODEL: what the metric shows, vs the final row" into buffer
- * (PLOT_TITLE_CAPACITY). Returns buffer. */
-char *plot_title(const plot_style *style, char *buffer);
+ * (PLOT_TITLE_CAPACITY), followed by "; track:1 = ␣Paris (id 6342)" when
+ * the metric follows a tracked token of view. Returns buffer. */
+char *plot_title(const lens_view *view, const plot_style *style, char *buffer);
 
 /* The colour bar's caption: the metric with its scale, e.g.
  * "rank of the input token (1 = top), log scale". Returns buffer. */

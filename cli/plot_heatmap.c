@@ -225,7 +225,7 @@ static loupe_status draw_heatmap(FILE *out, plot_format format, const lens_view 
                                  const char *name, loupe_error *error) {
     char title[PLOT_TITLE_CAPACITY], caption[PLOT_TITLE_CAPACITY];
     lens_scale scale = lens_scale_over_view(&style->metric, view);
-    plot_title(style, title);
+    plot_title(view, style, title);
     plot_scale_caption(&style->metric, &scale, caption, sizeof caption);
     heatmap_layout layout = {0};
     loupe_status status = layout_heatmap(view, style, title, caption, &layout, error);

@@ -5,10 +5,13 @@
  * its top-k with probabilities, the ranks of the true next token, the input
  * token and the final top-1, the four KLs and the entropy. The metric, the
  * comparison (vs final / first), the token followed and the KL direction
- * can be switched in the page: the values and colours of every choice are
+ * can be switched in the page (the tokens given with --track among the
+ * tokens to follow): the values and colours of every choice are
  * computed here, with the same code as the PNG and SVG (lens_metric.c,
  * lens_colour.c), and the script only looks them up. Arrow keys move
- * between cells; Tab reaches the grid and the controls.
+ * between cells; Tab reaches the grid and the controls. A grid wider than
+ * the window (a long text, `loupe lens --window`) scrolls sideways in its
+ * own box, the row names staying in view.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -19,7 +22,8 @@
 
 enum { PALETTE_STEPS = 256, TOOLTIP_TOKEN_WIDTH = 40 };
 
-/* Every choice of the page's controls. */
+/* Every choice of the page's controls but the tracked tokens (see
+ * write_tracked_choices). */
 static const struct {
     const char *key; /* kind/vs/token-or-direction, as the script builds it */
     lens_metric metric;
@@ -41,12 +45,20 @@ static const struct {
 };
 enum { N_CHOICES = sizeof choices / sizeof choices[0] };
 
+/* The tracked tokens of the lens shown (the cells' `tracked`, the same in
+ * every cell). */
+static int tracked_count(const lens_view *view) {
+    return lens_view_cell(view, view->rows.first, view->positions.first)->n_tracked;
+}
+
 static const char page_style[] =
     "body { font-family: %FONTS%; margin: 1em; color: #111; background: #fff; }\n"
     "h1 { font-size: 1.2em; }\n"
     "#controls { margin: 0.5em 0 1em; display: flex; gap: 1.2em; flex-wrap: wrap; }\n"
     "#controls label { font-size: 0.9em; }\n"
+    "#grid { overflow-x: auto; max-width: 100%; padding-bottom: 4px; }\n"
     "table.lens { border-collapse: separate; border-spacing: 1px; font-size: 12px; }\n"
+    "table.lens tr > th:first-child { position: sticky; left: 0; z-index: 1; background: #fff; }\n"
     "table.lens td.cell { padding: 2px 6px; text-align: center; white-space: pre; min-width: 2em; cursor: default; }\n"
     "table.lens td.cell:focus { outline: 3px solid #d62728; outline-offset: -2px; }\n"
     "table.lens th { font-weight: normal; white-space: pre; padding: 1px 6px; }\n"
@@ -120,6 +132,9 @@ static const char page_script[] =
     "    t.appendChild(row('true next token rank', cell.target ? cell.target[0] + ' (p ' + fmt(cell.target[1]) + ')' : '-'));\n"
     "    t.appendChild(row('input token rank', cell.input[0] + ' (p ' + fmt(cell.input[1]) + ')'));\n"
     "    t.appendChild(row('final top-1 ' + tokenText(cell.final_top[0]) + ' rank', cell.final_top[1] + ' (p ' + fmt(cell.final_top[2]) + ')'));\n"
+    "    cell.tracked.forEach(function (pair, k) {\n"
+    "      t.appendChild(row('track:' + (k + 1) + ' ' + tokenText(data.tracked[k]) + ' rank', pair[0] + ' (p ' + fmt(pair[1]) + ')'));\n"
+    "    });\n"
     "    t.appendChild(row('KL(final || row)', fmt(cell.kl[0])));\n"
     "    t.appendChild(row('KL(row || final)', fmt(cell.kl[1])));\n"
     "    t.appendChild(row('KL(input || row)', fmt(cell.kl[2])));\n"
@@ -127,9 +142,10 @@ static const char page_script[] =
     "    t.appendChild(row('entropy (nats)', fmt(cell.entropy)));\n"
     "    tip.appendChild(t);\n"
     "    var box = td.getBoundingClientRect();\n"
-    "    tip.style.left = (window.scrollX + box.left) + 'px';\n"
-    "    tip.style.top = (window.scrollY + box.bottom + 4) + 'px';\n"
     "    tip.style.display = 'block';\n"
+    "    var room = document.documentElement.clientWidth - tip.offsetWidth - 4;\n"
+    "    tip.style.left = (window.scrollX + Math.max(0, Math.min(box.left, room))) + 'px';\n"
+    "    tip.style.top = (window.scrollY + box.bottom + 4) + 'px';\n"
     "    td.setAttribute('aria-describedby', 'tip');\n"
     "  }\n"
     "  function hide() { if (shown) shown.removeAttribute('aria-describedby'); shown = null; tip.style.display = 'none'; }\n"
@@ -182,7 +198,7 @@ static void write_choice(FILE *out, const lens_view *view, const plot_style *sty
     titled.metric = *metric;
     char text[PLOT_TITLE_CAPACITY];
     fputs("{\"title\": ", out);
-    plot_markup_json_string(out, plot_title(&titled, text));
+    plot_markup_json_string(out, plot_title(view, &titled, text));
     fputs(", \"label\": ", out);
     plot_markup_json_string(out, lens_metric_describe(metric));
     fputs(", \"caption\": ", out);
@@ -273,6 +289,13 @@ static loupe_status write_data(FILE *out, const lens_view *view, const plot_styl
             fprintf(out, "], \"final_top\": [%d, %d, ", cell->final_top.id, cell->final_top.rank);
             write_float(out, cell->final_top.prob);
             note_token(seen, cell->final_top.id);
+            fputs("], \"tracked\": [", out);
+            for (int k = 0; k < cell->n_tracked; k++) {
+                fprintf(out, "%s[%d, ", k ? ", " : "", cell->tracked[k].rank);
+                write_float(out, cell->tracked[k].prob);
+                fputc(']', out);
+                note_token(seen, cell->tracked[k].id);
+            }
             fputs("], \"kl\": [", out);
             const float kls[4] = {cell->kl_final, cell->kl_final_rev, cell->kl_first, cell->kl_first_rev};
             for (int k = 0; k < 4; k++) {
@@ -283,6 +306,9 @@ static loupe_status write_data(FILE *out, const lens_view *view, const plot_styl
             write_float(out, cell->entropy);
             fputc('}', out);
         }
+    const loupe_lens_cell *corner = lens_view_cell(view, view->rows.first, view->positions.first);
+    fputs("],\n \"tracked\": [", out);
+    for (int k = 0; k < corner->n_tracked; k++) fprintf(out, "%s%d", k ? ", " : "", corner->tracked[k].id);
     fputs("],\n \"tokens\": {", out);
     bool first = true;
     for (int32_t id = 0; id < vocab; id++) {
@@ -309,6 +335,13 @@ static loupe_status write_data(FILE *out, const lens_view *view, const plot_styl
         fprintf(out, "%s\n  \"%s\": ", c ? "," : "", choices[c].key);
         write_choice(out, view, style, &choices[c].metric);
     }
+    static const char *const tracked_kinds[] = {"prob", "logit", "rank"};
+    for (int k = 0; k < tracked_count(view); k++)
+        for (int kind = LENS_METRIC_PROB; kind <= LENS_METRIC_RANK; kind++) {
+            lens_metric metric = {kind, LENS_VS_FINAL, LENS_KL_FORWARD, LENS_TOKEN_TRACKED, k};
+            fprintf(out, ",\n  \"%s/final/track:%d\": ", tracked_kinds[kind - LENS_METRIC_PROB], k + 1);
+            write_choice(out, view, style, &metric);
+        }
     fputs("}}", out);
     return LOUPE_OK;
 }
@@ -322,19 +355,35 @@ static void write_select(FILE *out, const char *id, const char *label, const cha
     fputs("</select></label>\n", out);
 }
 
-static void write_controls(FILE *out, const lens_metric *metric) {
+/* The "following" control: the final top-1, the true next token, then each
+ * tracked token (value "track:N"), the one metric follows selected. */
+static void write_token_select(FILE *out, const lens_view *view, const lens_metric *metric) {
+    int chosen = metric->token == LENS_TOKEN_TRACKED ? 2 + metric->tracked : (int)metric->token;
+    fprintf(out, "<label>following <select id=\"token\"><option value=\"final-top\"%s>the final top-1 token</option>"
+                 "<option value=\"target\"%s>the true next token</option>",
+            chosen == 0 ? " selected" : "", chosen == 1 ? " selected" : "");
+    const loupe_lens_cell *corner = lens_view_cell(view, view->rows.first, view->positions.first);
+    char label[PLOT_LABEL_CAPACITY];
+    for (int k = 0; k < corner->n_tracked; k++) {
+        fprintf(out, "<option value=\"track:%d\"%s>tracked ", k + 1, chosen == 2 + k ? " selected" : "");
+        tooltip_token(view, corner->tracked[k].id, label, sizeof label);
+        plot_markup_text(out, label);
+        fprintf(out, " (track:%d, id %d)</option>", k + 1, corner->tracked[k].id);
+    }
+    fputs("</select></label>\n", out);
+}
+
+static void write_controls(FILE *out, const lens_view *view, const lens_metric *metric) {
     static const char *const kinds[] = {"prob", "logit", "rank", "kl", "entropy"};
     static const char *const kind_labels[] = {"probability", "logit", "rank", "KL divergence", "entropy"};
     static const char *const comparisons[] = {"final", "first"};
     static const char *const comparison_labels[] = {"the final row", "the input row"};
-    static const char *const tokens[] = {"final-top", "target"};
-    static const char *const token_labels[] = {"the final top-1 token", "the true next token"};
     static const char *const directions[] = {"forward", "reverse"};
     static const char *const direction_labels[] = {"KL(reference || row)", "KL(row || reference)"};
     fputs("<div id=\"controls\">\n", out);
     write_select(out, "metric", "colour by", kinds, kind_labels, 5, metric->kind);
     write_select(out, "vs", "compared with", comparisons, comparison_labels, 2, metric->vs);
-    write_select(out, "token", "following", tokens, token_labels, 2, metric->token);
+    write_token_select(out, view, metric);
     write_select(out, "kl", "KL direction", directions, direction_labels, 2, metric->kl);
     fputs("</div>\n", out);
 }
@@ -343,7 +392,7 @@ static void write_controls(FILE *out, const lens_metric *metric) {
 static void write_table(FILE *out, const lens_view *view, const plot_style *style) {
     char label[PLOT_LABEL_CAPACITY];
     int n_lines = view->rows.end - view->rows.first;
-    fputs("<table class=\"lens\" id=\"lens\" aria-label=\"logit lens: rows are layers, columns are positions\">\n"
+    fputs("<div id=\"grid\">\n<table class=\"lens\" id=\"lens\" aria-label=\"logit lens: rows are layers, columns are positions\">\n"
           "<caption>Top row: the true next token (&#9660; where the model's final top-1 is right). Bottom row: the input "
           "token; each cell is a layer's top-1 guess for the token after it. Arrow keys move between cells.</caption>\n"
           "<thead><tr><th scope=\"col\">next token</th>",
@@ -373,13 +422,13 @@ static void write_table(FILE *out, const lens_view *view, const plot_style *styl
         plot_markup_text(out, plot_token_label(view, lens_view_input_id(view, t), label));
         fputs("</th>", out);
     }
-    fputs("</tr></tfoot>\n</table>\n", out);
+    fputs("</tr></tfoot>\n</table>\n</div>\n", out);
 }
 
 loupe_status plot_html_write(FILE *out, const lens_view *view, const plot_style *style, const char *name,
                              loupe_error *error) {
     char title[PLOT_TITLE_CAPACITY];
-    plot_title(style, title);
+    plot_title(view, style, title);
     fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
           "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
           "script-src 'unsafe-inline'; img-src data:\">\n<link rel=\"icon\" href=\"data:,\">\n<title>",
@@ -393,7 +442,7 @@ loupe_status plot_html_write(FILE *out, const lens_view *view, const plot_style 
     fputs("</style>\n</head>\n<body>\n<h1 id=\"title\">", out);
     plot_markup_text(out, title);
     fputs("</h1>\n", out);
-    write_controls(out, &style->metric);
+    write_controls(out, view, &style->metric);
     write_table(out, view, style);
     fputs("<div id=\"caption\"></div>\n<div id=\"bar\" style=\"background: linear-gradient(to right", out);
     for (int i = 0; i <= 8; i++) {

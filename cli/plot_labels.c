@@ -19,9 +19,12 @@ char *plot_token_label(const lens_view *view, int32_t id, char *buffer) {
     return buffer;
 }
 
-char *plot_title(const plot_style *style, char *buffer) {
+char *plot_title(const lens_view *view, const plot_style *style, char *buffer) {
     const char *vs = style->metric.vs == LENS_VS_FINAL ? "vs the final row" : "vs the input row";
-    snprintf(buffer, PLOT_TITLE_CAPACITY, "%s: %s, %s", style->model_name, lens_metric_describe(&style->metric), vs);
+    char tracked[PLOT_LABEL_CAPACITY * 2];
+    bool named = lens_metric_tracked_name(&style->metric, view, tracked, sizeof tracked) != NULL;
+    snprintf(buffer, PLOT_TITLE_CAPACITY, "%s: %s, %s%s%s", style->model_name, lens_metric_describe(&style->metric), vs,
+             named ? "; " : "", tracked);
     return buffer;
 }
 

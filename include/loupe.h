@@ -301,6 +301,8 @@ typedef struct loupe_lens_token {
     float logit;   /* lens logit */
     float prob;    /* softmax probability */
     int32_t rank;  /* 1 + number of tokens with a strictly larger logit */
+    float log_prob; /* log of the softmax probability, computed as logit - log-sum-exp (finite where prob
+                       underflows to 0); a lens read back from JSON has log(prob) */
 } loupe_lens_token;
 
 /* Direct logit attribution of one component of the final residual stream
@@ -763,10 +765,11 @@ typedef enum loupe_corpus_metric {
     LOUPE_CORPUS_KL_FIRST,     /* KL(input row || row) */
     LOUPE_CORPUS_KL_FIRST_REV, /* KL(row || input row) */
     LOUPE_CORPUS_ENTROPY,
+    LOUPE_CORPUS_CE,           /* cross-entropy of the true next token, -log p(target), nats */
     LOUPE_CORPUS_METRIC_COUNT,
 } loupe_corpus_metric;
 
-/* "target_rank", "target_prob", "input_rank", ..., "entropy"; NULL out of range. */
+/* "target_rank", "target_prob", "input_rank", ..., "entropy", "ce"; NULL out of range. */
 const char *loupe_corpus_metric_name(loupe_corpus_metric metric);
 
 typedef struct loupe_corpus_stats_params {
@@ -780,6 +783,8 @@ typedef struct loupe_corpus_stats_params {
     const int32_t *track_ids; /* (n_track) tokens summarised per row (the lens results added must track
                                  them, in this order: loupe_lens_params.track_ids), or NULL. Copied at create. */
     int n_track;           /* 0 .. LOUPE_LENS_MAX_TRACK (default 0) */
+    const int32_t *token_bytes; /* (V) the bytes each token id stands for (loupe_tokenizer_token_bytes's
+                                   length), or NULL: no bits per byte. Copied at create. */
 } loupe_corpus_stats_params;
 
 loupe_corpus_stats_params loupe_corpus_stats_default_params(void);
@@ -821,6 +826,12 @@ double loupe_corpus_stats_top1_target(const loupe_corpus_stats *stats, int row);
 /* Positions whose decision row is `row`: the first row from which every row
  * up to the last has the final top-1 as its top-1. */
 int64_t loupe_corpus_stats_decision_count(const loupe_corpus_stats *stats, int row);
+/* With token_bytes: the bytes of the true next tokens of the positions
+ * added (each scored position counts its target's bytes once), and per row
+ * the cross-entropy in bits per byte, mean CE x positions / bytes / ln 2
+ * (docs/CORPUS.md); 0 and NaN without token_bytes or positions. */
+int64_t loupe_corpus_stats_target_bytes(const loupe_corpus_stats *stats);
+double loupe_corpus_stats_bits_per_byte(const loupe_corpus_stats *stats, int row);
 
 /* Tracked tokens (only with track_ids): per row, the summary of tracked
  * token `track`'s rank or probability over the positions added, and the
@@ -896,9 +907,13 @@ loupe_status loupe_corpus_stats_encode(const loupe_corpus_stats *stats, void **d
  * wrong. token_counts (V) may be NULL: the aggregate can then be read,
  * merged and encoded but takes no more positions; given, they must be the
  * ones it was made with (their hash is compared) and it continues as the
- * original would. */
+ * original would. token_bytes (V) likewise, for an aggregate made with
+ * token byte lengths (bits per byte): without them it takes no more
+ * positions; given, they must be the ones it was made with (not checked:
+ * the caller's identity of the run covers them). */
 loupe_status loupe_corpus_stats_decode(const void *data, size_t size, const int64_t *token_counts,
-                                       loupe_corpus_stats **stats_out, loupe_error *error);
+                                       const int32_t *token_bytes, loupe_corpus_stats **stats_out,
+                                       loupe_error *error);
 
 /* ------------------------------------------------------------------------
  * Memory

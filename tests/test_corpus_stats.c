@@ -194,7 +194,7 @@ static void test_spearman(void) {
 static double cell_metric(const loupe_lens_cell *cell, int metric) {
     const double values[LOUPE_CORPUS_METRIC_COUNT] = {
         cell->target.rank, cell->target.prob, cell->input.rank,     cell->input.prob, cell->kl_final,
-        cell->kl_final_rev, cell->kl_first,   cell->kl_first_rev, cell->entropy,
+        cell->kl_final_rev, cell->kl_first,   cell->kl_first_rev, cell->entropy, -(double)cell->target.log_prob,
     };
     return values[metric];
 }
@@ -226,8 +226,11 @@ static void check_summary(loupe_corpus_summary got, double *values, size_t n, bo
     }
 }
 
+/* Every statistic of stats against the positions (n) it was given, computed
+ * here; the bytes counted with token_bytes[id] = id % 5 + 1 when
+ * bytes_counted, else none. */
 static void check_aggregate(loupe_corpus_stats *stats, const scored *positions, int n, int R,
-                            const int64_t *counts, int exact_limit) {
+                            const int64_t *counts, int exact_limit, bool bytes_counted) {
     double *values = malloc((size_t)n * sizeof *values);
     char what[128];
     CHECK(loupe_corpus_stats_positions(stats) == n);
@@ -266,6 +269,24 @@ static void check_aggregate(loupe_corpus_stats *stats, const scored *positions, 
                   row, (long long)loupe_corpus_stats_decision_count(stats, row), decided_here);
     }
     CHECK(loupe_corpus_stats_top1_final(stats, R - 1) == 1.0);
+    /* bits per byte by hand: the sum of -log p(target) over the targets' bytes (token_bytes: id % 5 + 1) */
+    int64_t bytes = 0;
+    for (int i = 0; bytes_counted && i < n; i++) bytes += loupe_lens_ids(positions[i].lens)[positions[i].t + 1] % 5 + 1;
+    CHECK_MSG(loupe_corpus_stats_target_bytes(stats) == bytes, "target bytes %lld vs %lld",
+              (long long)loupe_corpus_stats_target_bytes(stats), (long long)bytes);
+    for (int row = 0; row < R; row++) {
+        double nats = 0.0;
+        for (int i = 0; i < n; i++) {
+            const loupe_lens_cell *cell = loupe_lens_cell_at(positions[i].lens, row, positions[i].t);
+            CHECK_MSG(fabs(cell->target.log_prob - log(cell->target.prob)) < 1e-5, "row %d log_prob %g vs prob %g",
+                      row, cell->target.log_prob, cell->target.prob);
+            nats -= log(cell->target.prob);
+        }
+        double expected = bytes_counted ? nats / (double)bytes / log(2.0) : NAN;
+        double got = loupe_corpus_stats_bits_per_byte(stats, row);
+        CHECK_MSG(bytes_counted ? fabs(got - expected) < 1e-5 * expected : isnan(got), "row %d bits per byte %.9g vs %.9g", row, got, expected);
+    }
+    CHECK(isnan(loupe_corpus_stats_bits_per_byte(stats, R)));
     if (counts == NULL) {
         CHECK(loupe_corpus_stats_n_buckets(stats) == 0);
         free(values);
@@ -365,6 +386,8 @@ static void test_aggregate(void) {
     enum { WINDOWS = 3, T = 40 };
     loupe_lens_result *lenses[WINDOWS];
     int64_t *counts = skewed_counts(V);
+    int32_t *token_bytes = calloc((size_t)V, sizeof *token_bytes);
+    for (int v = 0; v < V; v++) token_bytes[v] = v % 5 + 1;
     loupe_lens_params params = loupe_lens_default_params();
     params.topk = 1;
     if (!random_lenses(model, V, WINDOWS, T, &params, lenses)) return;
@@ -381,12 +404,13 @@ static void test_aggregate(void) {
             loupe_corpus_stats_params stats_params = loupe_corpus_stats_default_params();
             stats_params.exact_limit = limits[l];
             stats_params.token_counts = with_counts ? counts : NULL;
+            stats_params.token_bytes = token_bytes;
             loupe_corpus_stats *stats = NULL;
             CHECK(loupe_corpus_stats_create(R, V, &stats_params, &stats, &error) == LOUPE_OK);
             if (stats == NULL) continue;
             for (int w = 0; w < WINDOWS; w++)
                 CHECK(loupe_corpus_stats_add(stats, lenses[w], ranges[w][0], ranges[w][1], &error) == LOUPE_OK);
-            check_aggregate(stats, positions, n, R, with_counts ? counts : NULL, limits[l]);
+            check_aggregate(stats, positions, n, R, with_counts ? counts : NULL, limits[l], true);
             /* the last position has no target; a lens of another depth does not fit */
             CHECK(loupe_corpus_stats_add(stats, lenses[0], 0, T, &error) == LOUPE_ERROR_ARGUMENT);
             loupe_corpus_stats_free(stats);
@@ -400,7 +424,11 @@ static void test_aggregate(void) {
     CHECK(loupe_corpus_stats_create(R, V, &small, &stats, &error) == LOUPE_OK);
     for (int w = 0; w < WINDOWS && stats; w++) loupe_corpus_stats_add(stats, lenses[w], 0, T - 1, &error);
     if (stats) CHECK(loupe_corpus_stats_spearman(stats, 1).n == 10);
+    if (stats) CHECK(loupe_corpus_stats_target_bytes(stats) == 0 && isnan(loupe_corpus_stats_bits_per_byte(stats, 1)));
     loupe_corpus_stats_free(stats);
+    token_bytes[3] = -1;
+    small.token_bytes = token_bytes;
+    CHECK(loupe_corpus_stats_create(R, V, &small, &stats, &error) == LOUPE_ERROR_ARGUMENT);
 
     loupe_corpus_stats_params bad = loupe_corpus_stats_default_params();
     bad.sketch_error = 0.0;
@@ -412,6 +440,7 @@ static void test_aggregate(void) {
 
     for (int w = 0; w < WINDOWS; w++) loupe_lens_free(lenses[w]);
     free(counts);
+    free(token_bytes);
     loupe_model_close(model);
 }
 
@@ -437,7 +466,12 @@ static void check_same_aggregate(loupe_corpus_stats *merged, loupe_corpus_stats 
     int R = loupe_corpus_stats_n_rows(single);
     char what[160];
     CHECK(loupe_corpus_stats_positions(merged) == loupe_corpus_stats_positions(single));
+    CHECK(loupe_corpus_stats_target_bytes(merged) == loupe_corpus_stats_target_bytes(single));
     for (int row = 0; row < R; row++) {
+        double got_bits = loupe_corpus_stats_bits_per_byte(merged, row);
+        double want_bits = loupe_corpus_stats_bits_per_byte(single, row);
+        CHECK_MSG((isnan(got_bits) && isnan(want_bits)) || fabs(got_bits - want_bits) <= 1e-12 * fabs(want_bits),
+                  "%s: row %d bits per byte %.17g vs %.17g", how, row, got_bits, want_bits);
         for (int m = 0; m < LOUPE_CORPUS_METRIC_COUNT; m++) {
             snprintf(what, sizeof what, "%s: row %d %s", how, row, loupe_corpus_metric_name((loupe_corpus_metric)m));
             check_same_summary(loupe_corpus_stats_summary(merged, row, (loupe_corpus_metric)m),
@@ -487,7 +521,7 @@ static loupe_corpus_stats *shard_aggregate(loupe_lens_result **lenses, const int
     void *bytes = NULL;
     size_t size = 0;
     CHECK(loupe_corpus_stats_encode(stats, &bytes, &size, &error) == LOUPE_OK);
-    CHECK_MSG(loupe_corpus_stats_decode(bytes, size, NULL, &decoded, &error) == LOUPE_OK, "%s", error.message);
+    CHECK_MSG(loupe_corpus_stats_decode(bytes, size, NULL, NULL, &decoded, &error) == LOUPE_OK, "%s", error.message);
     loupe_free(bytes);
     loupe_corpus_stats_free(stats);
     return decoded;
@@ -524,7 +558,8 @@ static void check_shards(loupe_lens_result **lenses, const int (*ranges)[2], int
             loupe_corpus_stats *merged = parts[order == 2 ? 0 : sequence[0]];
             char how[64];
             snprintf(how, sizeof how, "%d shards, order %d", N, order);
-            check_aggregate(merged, positions, n, R, params->token_counts, params->exact_limit);
+            check_aggregate(merged, positions, n, R, params->token_counts, params->exact_limit,
+                            params->token_bytes != NULL);
             check_same_aggregate(merged, single, how);
             for (int i = 0; i < N; i++) loupe_corpus_stats_free(parts[i]);
         }
@@ -595,11 +630,11 @@ static void check_continue(loupe_lens_result **lenses, const int (*ranges)[2], i
     void *bytes = NULL, *again = NULL;
     size_t size = 0, size_again = 0;
     CHECK(loupe_corpus_stats_encode(original, &bytes, &size, &error) == LOUPE_OK);
-    CHECK_MSG(loupe_corpus_stats_decode(bytes, size, params->token_counts, &decoded, &error) == LOUPE_OK, "%s",
+    CHECK_MSG(loupe_corpus_stats_decode(bytes, size, params->token_counts, params->token_bytes, &decoded, &error) == LOUPE_OK, "%s",
               error.message);
     for (size_t cut = 0; cut < size; cut += 1 + cut / 64) {
         loupe_corpus_stats *refused = NULL;
-        CHECK_MSG(loupe_corpus_stats_decode(bytes, cut, NULL, &refused, &error) == LOUPE_ERROR_FORMAT,
+        CHECK_MSG(loupe_corpus_stats_decode(bytes, cut, NULL, NULL, &refused, &error) == LOUPE_ERROR_FORMAT,
                   "a prefix of %zu of %zu bytes accepted", cut, size);
         CHECK(refused == NULL && error.message[0] != '\0');
     }
@@ -608,7 +643,7 @@ static void check_continue(loupe_lens_result **lenses, const int (*ranges)[2], i
         memcpy(other, params->token_counts, (size_t)V * sizeof *other);
         other[0]++;
         loupe_corpus_stats *refused = NULL;
-        CHECK(loupe_corpus_stats_decode(bytes, size, other, &refused, &error) == LOUPE_ERROR_ARGUMENT);
+        CHECK(loupe_corpus_stats_decode(bytes, size, other, NULL, &refused, &error) == LOUPE_ERROR_ARGUMENT);
         free(other);
     }
     loupe_free(bytes);
@@ -637,6 +672,8 @@ static void test_merge(void) {
     scored positions[WINDOWS * T];
     int n = 0;
     int64_t *counts = skewed_counts(V);
+    int32_t *token_bytes = calloc((size_t)V, sizeof *token_bytes);
+    for (int v = 0; token_bytes != NULL && v < V; v++) token_bytes[v] = v % 5 + 1;
     loupe_lens_params lens_params = loupe_lens_default_params();
     lens_params.topk = 1;
     lens_params.track_ids = track;
@@ -653,6 +690,7 @@ static void test_merge(void) {
             loupe_corpus_stats_params params = loupe_corpus_stats_default_params();
             params.exact_limit = limits[l];
             params.token_counts = with_counts ? counts : NULL;
+            params.token_bytes = with_counts ? token_bytes : NULL; /* bytes counted or not, as counts */
             params.track_ids = track;
             params.n_track = 2;
             loupe_corpus_stats *single = NULL;
@@ -688,6 +726,7 @@ static void test_merge(void) {
 
     for (int w = 0; w < WINDOWS; w++) loupe_lens_free(lenses[w]);
     free(counts);
+    free(token_bytes);
     loupe_model_close(model);
 }
 

@@ -80,6 +80,8 @@ static void check_token(const char *what, int row, int t, loupe_lens_token ours,
     CHECK_MSG(close_enough(ours.prob, expected.prob, 1e-4), "%s prob at row %d position %d: %g vs %g", what, row,
               t, ours.prob, expected.prob);
     CHECK_MSG(close_enough(ours.logit, expected.logit, 1e-4), "%s logit at row %d position %d", what, row, t);
+    CHECK_MSG(close_enough(ours.log_prob, expected.log_prob, 1e-4), "%s log_prob at row %d position %d: %g vs %g",
+              what, row, t, ours.log_prob, expected.log_prob);
 }
 
 /* Every cell against the statistics of transformers' lens logits. */

@@ -86,6 +86,23 @@ static void make_rows(float *logits, int n_vocab, double scale, int quantise) {
     }
 }
 
+/* The k-th largest of row (V), or with `sample` of a third of its entries
+ * (every third: distinct entries, as the driver's ranked tokens are);
+ * -inf when there are fewer than k. */
+static float kth_largest(const float *row, int n_vocab, int k, int sample) {
+    static float values[TEST_MAX_VOCAB];
+    int n = 0;
+    for (int v = 0; v < n_vocab; v += sample ? 3 : 1) values[n++] = row[v];
+    if (n < k) return -INFINITY;
+    for (int i = 0; i < k; i++) /* selection: values[i] <- the i-th largest */
+        for (int j = i + 1; j < n; j++)
+            if (values[j] > values[i]) {
+                float swap = values[i];
+                values[i] = values[j], values[j] = swap;
+            }
+    return values[k - 1];
+}
+
 static void run_case(int n_vocab, double scale, int quantise, int topk, const char *what) {
     static float logits[TEST_ROWS * TEST_MAX_VOCAB];
     make_rows(logits, n_vocab, scale, quantise);
@@ -104,8 +121,19 @@ static void run_case(int n_vocab, double scale, int quantise, int topk, const ch
         snprintf(label, sizeof label, "%s, level %s, chunk %d", what, cpu_level_name(cpu_features_level()),
                  chunks[c]);
         CHECK(test_lens_fused_position(logits, TEST_ROWS, n_vocab, (const int32_t(*)[3])ids, topk, chunks[c],
-                                       split, fused, masks) == 0);
+                                       split, NULL, fused, masks) == 0);
         check_against_reference(logits, n_vocab, (const int32_t(*)[3])ids, topk, fused, masks, label);
+        /* floors as the driver sets them (the K-th largest of some known entries), and the tightest one (the
+         * row's own K-th largest): the same statistics */
+        for (int tight = 0; tight < 2; tight++) {
+            float floors[TEST_ROWS];
+            for (int r = 0; r < TEST_ROWS; r++) floors[r] = kth_largest(logits + (size_t)r * n_vocab, n_vocab, topk, !tight);
+            snprintf(label, sizeof label, "%s, level %s, chunk %d, %s floor", what, cpu_level_name(cpu_features_level()),
+                     chunks[c], tight ? "tight" : "known-entry");
+            CHECK(test_lens_fused_position(logits, TEST_ROWS, n_vocab, (const int32_t(*)[3])ids, topk, chunks[c],
+                                           split, floors, fused, masks) == 0);
+            check_against_reference(logits, n_vocab, (const int32_t(*)[3])ids, topk, fused, masks, label);
+        }
     }
 }
 

@@ -109,7 +109,7 @@ static void kernel_rows(const row_case *c, int variant, lens_row_stats out[ROW_C
     }
     unsigned masks[ROW_COUNT];
     int status = test_lens_fused_position(c->rows, ROW_COUNT, n, (const int32_t(*)[3])ids, c->request.topk,
-                                          chunks[variant], splits[variant] < n ? splits[variant] : n, out, masks);
+                                          chunks[variant], splits[variant] < n ? splits[variant] : n, NULL, out, masks);
     CHECK(status == 0);
     for (int r = 0; r < ROW_COUNT; r++)
         CHECK_MSG(masks[r] == 0, "%s: row %d asks for a recount (%u)", variant_names[variant], r, masks[r]);
@@ -187,6 +187,9 @@ static void check_token(const char *label, const loupe_lens_token *token, const 
               token->rank, brute_rank(logits, n_vocab, id));
     CHECK_MSG(close_to(token->prob, exp(log_probs[id]), 1e-6, 1e-30), "%s prob %.9g vs %.9g",
               label, token->prob, exp(log_probs[id]));
+    /* finite even where the probability underflows */
+    CHECK_MSG(close_to(token->log_prob, log_probs[id], 1e-6, 1e-5), "%s log_prob %.9g vs %.9g", label,
+              token->log_prob, log_probs[id]);
 }
 
 /* Checks every field of stats, those of row `logits` (V) of c, against

@@ -43,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     byte_writer_bytes(&file, data, size);
     byte_writer_u64(&file, string_hash(data, size));
     if (file.failed) return 0;
-    loupe_status status = corpus_state_decode(file.data, file.size, "fuzz.state", NULL, &state, &error);
+    loupe_status status = corpus_state_decode(file.data, file.size, "fuzz.state", NULL, NULL, &state, &error);
     byte_writer_free(&file);
     fuzz_check_error(status, &error);
     if (status != LOUPE_OK) {
@@ -58,7 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t n = 0, n_again = 0;
     corpus_state copy;
     if (corpus_state_encode(&state, &bytes, &n, &error) != LOUPE_OK) fuzz_fail("an accepted state not encoded");
-    if (corpus_state_decode(bytes, n, "again.state", NULL, &copy, &error) != LOUPE_OK)
+    if (corpus_state_decode(bytes, n, "again.state", NULL, NULL, &copy, &error) != LOUPE_OK)
         fuzz_fail("a re-encoded state refused");
     if (corpus_state_encode(&copy, &again, &n_again, &error) != LOUPE_OK || n != n_again || memcmp(bytes, again, n))
         fuzz_fail("a state changed in a round trip");

@@ -53,7 +53,7 @@ typedef struct loupe_lens_params {
     const int32_t *track_ids; int n_track; bool contributions; bool keep_taps;
 } loupe_lens_params;
 loupe_lens_params loupe_lens_default_params(void);
-typedef struct loupe_lens_token { int32_t id; float logit; float prob; int32_t rank; } loupe_lens_token;
+typedef struct loupe_lens_token { int32_t id; float logit; float prob; int32_t rank; float log_prob; } loupe_lens_token;
 typedef struct loupe_lens_attribution { float target; float final_top; } loupe_lens_attribution;
 typedef struct loupe_lens_cell {
     const int32_t *top_ids; const float *top_probs; int n_top;

@@ -12,7 +12,12 @@
  *
  * Shapes: R rows, M metrics, B frequency buckets, S reservoir size, V vocab,
  * N tracked tokens.
+ *
+ * The cross-entropy ("ce") is one more metric, -log p(target) from each
+ * cell's target log-probability; with token byte lengths the aggregate
+ * also counts the bytes of the scored targets, for bits per byte.
  */
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -35,6 +40,7 @@ loupe_corpus_stats_params loupe_corpus_stats_default_params(void) {
         .seed = 1,
         .track_ids = NULL,
         .n_track = 0,
+        .token_bytes = NULL,
     };
     return params;
 }
@@ -42,7 +48,7 @@ loupe_corpus_stats_params loupe_corpus_stats_default_params(void) {
 const char *loupe_corpus_metric_name(loupe_corpus_metric metric) {
     static const char *const names[METRICS] = {
         "target_rank", "target_prob", "input_rank",   "input_prob", "kl_final",
-        "kl_final_rev", "kl_first",   "kl_first_rev", "entropy",
+        "kl_final_rev", "kl_first",   "kl_first_rev", "entropy", "ce",
     };
     if ((int)metric < 0 || metric >= LOUPE_CORPUS_METRIC_COUNT) return NULL;
     return names[metric];
@@ -98,6 +104,9 @@ static loupe_status validate(int n_rows, int n_vocab, const loupe_corpus_stats_p
         if (params->track_ids[k] < 0 || params->track_ids[k] >= n_vocab)
             return error_set(error, LOUPE_ERROR_ARGUMENT, "track_ids[%d]: %d is not a token id below %d", k,
                              (int)params->track_ids[k], n_vocab);
+    for (int v = 0; params->token_bytes != NULL && v < n_vocab; v++)
+        if (params->token_bytes[v] < 0)
+            return error_set(error, LOUPE_ERROR_ARGUMENT, "token_bytes[%d] is negative", v);
     return LOUPE_OK;
 }
 
@@ -156,6 +165,7 @@ loupe_status loupe_corpus_stats_create(int n_rows, int n_vocab, const loupe_corp
     stats->params = *params;
     stats->params.token_counts = NULL;
     stats->params.track_ids = NULL;
+    stats->params.token_bytes = NULL;
     stats->random_state = params->seed;
     quantile_shape_init(&stats->shape, params->sketch_error, SKETCH_MIN_VALUE, SKETCH_MAX_VALUE,
                         params->exact_limit);
@@ -176,6 +186,12 @@ loupe_status loupe_corpus_stats_create(int n_rows, int n_vocab, const loupe_corp
             memcpy(stats->track_ids, params->track_ids, N * sizeof *stats->track_ids);
             stats->n_track = params->n_track;
         }
+    }
+    if (ok && params->token_bytes != NULL) {
+        stats->token_bytes = malloc((size_t)n_vocab * sizeof *stats->token_bytes);
+        ok = stats->token_bytes != NULL;
+        if (ok) memcpy(stats->token_bytes, params->token_bytes, (size_t)n_vocab * sizeof *stats->token_bytes);
+        stats->counts_bytes = true;
     }
     if (ok && params->token_counts != NULL) {
         stats->counts = malloc((size_t)n_vocab * sizeof *stats->counts);
@@ -216,6 +232,7 @@ void loupe_corpus_stats_free(loupe_corpus_stats *stats) {
     free(stats->top1_target);
     free(stats->decisions);
     free(stats->counts);
+    free(stats->token_bytes);
     free(stats->bucket_summaries);
     free(stats->reservoir_frequency);
     free(stats->reservoir_ranks);
@@ -245,6 +262,8 @@ static double metric_value(const loupe_lens_cell *cell, loupe_corpus_metric metr
     case LOUPE_CORPUS_KL_FIRST: return cell->kl_first;
     case LOUPE_CORPUS_KL_FIRST_REV: return cell->kl_first_rev;
     case LOUPE_CORPUS_ENTROPY: return cell->entropy;
+    case LOUPE_CORPUS_CE: /* saturated at FLT_MAX as the KLs are (a target of probability 0) */
+        return -(double)cell->target.log_prob < FLT_MAX ? -(double)cell->target.log_prob : FLT_MAX;
     case LOUPE_CORPUS_METRIC_COUNT: break;
     }
     return NAN;
@@ -319,13 +338,17 @@ loupe_status loupe_corpus_stats_add(loupe_corpus_stats *stats, const loupe_lens_
     if (stats->rarity && stats->counts == NULL)
         return error_set(error, LOUPE_ERROR_ARGUMENT,
                          "corpus statistics decoded without their token counts take no more positions");
+    if (stats->counts_bytes && stats->token_bytes == NULL)
+        return error_set(error, LOUPE_ERROR_ARGUMENT,
+                         "corpus statistics decoded without their token byte lengths take no more positions");
     if (!tracks_the_same(stats, lens))
         return error_set(error, LOUPE_ERROR_ARGUMENT, "the lens does not track the aggregate's %d tokens (track_ids)",
                          stats->n_track);
     const int32_t *ids = loupe_lens_ids(lens);
     for (int t = begin; t < end; t++) {
         const loupe_lens_cell *final = loupe_lens_cell_at(lens, R - 1, t);
-        if (final->n_top < 1 || final->target.id < 0 || ids[t] < 0 || ids[t] >= stats->n_vocab)
+        if (final->n_top < 1 || final->target.id < 0 || final->target.id >= stats->n_vocab || ids[t] < 0 ||
+            ids[t] >= stats->n_vocab)
             return error_set(error, LOUPE_ERROR_ARGUMENT, "position %d: no top-1, target or valid input id", t);
         int32_t final_top = final->top_ids[0], target = final->target.id;
         int decision = R - 1;
@@ -344,6 +367,7 @@ loupe_status loupe_corpus_stats_add(loupe_corpus_stats *stats, const loupe_lens_
                     return error_set(error, LOUPE_ERROR_MEMORY, "out of memory for corpus statistics");
         }
         stats->decisions[decision]++;
+        if (stats->token_bytes != NULL) stats->target_bytes += stats->token_bytes[target];
         if ((stats->rarity && !add_rarity(stats, lens, t, ids[t])) ||
             (stats->n_track > 0 && !add_tracked(stats, lens, t)))
             return error_set(error, LOUPE_ERROR_MEMORY, "out of memory for corpus statistics");
@@ -408,6 +432,16 @@ double loupe_corpus_stats_top1_target(const loupe_corpus_stats *stats, int row) 
 int64_t loupe_corpus_stats_decision_count(const loupe_corpus_stats *stats, int row) {
     if (row < 0 || row >= stats->n_rows) return 0;
     return stats->decisions[row];
+}
+
+int64_t loupe_corpus_stats_target_bytes(const loupe_corpus_stats *stats) { return stats->target_bytes; }
+
+double loupe_corpus_stats_bits_per_byte(const loupe_corpus_stats *stats, int row) {
+    if (row < 0 || row >= stats->n_rows || !stats->counts_bytes || stats->target_bytes == 0 ||
+        stats->positions == 0)
+        return NAN;
+    const quantile_summary *ce = &stats->summaries[(size_t)row * METRICS + LOUPE_CORPUS_CE];
+    return quantile_summary_mean(ce) * (double)stats->positions / (double)stats->target_bytes / log(2.0);
 }
 
 int loupe_corpus_stats_n_tracked(const loupe_corpus_stats *stats) { return stats->n_track; }

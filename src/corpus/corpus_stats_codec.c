@@ -7,6 +7,7 @@
  *   i32 R, i32 V, i32 exact_limit, f64 sketch_error, f64 frequency_base,
  *   i32 reservoir_size, u64 seed, i32 N, N x i32 tracked ids
  *   u8 rarity; with it: u64 counts hash, i32 B, (B + 1) x f64 bucket edges
+ *   u8 bytes counted, i64 target bytes (0 unless counted)
  *   i64 positions, R x i64 top-1 = final, R x i64 top-1 = target,
  *   R x i64 decision rows
  *   R x M series (row-major: the metrics of row 0, then row 1, ...)
@@ -62,6 +63,8 @@ loupe_status loupe_corpus_stats_encode(const loupe_corpus_stats *stats, void **d
         byte_writer_i32(&writer, stats->n_buckets);
         for (size_t j = 0; j <= B; j++) byte_writer_f64(&writer, stats->edges[j]);
     }
+    byte_writer_u8(&writer, stats->counts_bytes);
+    byte_writer_i64(&writer, stats->target_bytes);
     byte_writer_i64(&writer, stats->positions);
     write_counts(&writer, stats->top1_final, R);
     write_counts(&writer, stats->top1_target, R);
@@ -206,6 +209,9 @@ static const char *read_reservoir(byte_reader *reader, loupe_corpus_stats *stats
 /* Reads the accumulators after the header into stats. */
 static loupe_status read_body(byte_reader *reader, loupe_corpus_stats *stats, loupe_error *error) {
     size_t R = (size_t)stats->n_rows, N = (size_t)stats->n_track, B = (size_t)stats->n_buckets;
+    stats->target_bytes = byte_reader_i64(reader);
+    if (reader->failed || stats->target_bytes < 0 || (!stats->counts_bytes && stats->target_bytes != 0))
+        return refuse(error, reader, "the target bytes", "truncated, negative, or set without counting bytes");
     int64_t P = stats->positions = byte_reader_i64(reader);
     if (reader->failed || P < 0) return refuse(error, reader, "the positions", "truncated or negative");
     const char *why;
@@ -230,7 +236,8 @@ static loupe_status read_body(byte_reader *reader, loupe_corpus_stats *stats, lo
 }
 
 loupe_status loupe_corpus_stats_decode(const void *data, size_t size, const int64_t *token_counts,
-                                       loupe_corpus_stats **stats_out, loupe_error *error) {
+                                       const int32_t *token_bytes, loupe_corpus_stats **stats_out,
+                                       loupe_error *error) {
     error_clear(error);
     *stats_out = NULL;
     byte_reader reader;
@@ -247,6 +254,7 @@ loupe_status loupe_corpus_stats_decode(const void *data, size_t size, const int6
         return refuse(error, &reader, "the header", "more rows than the statistics hold");
     if (rarity && token_counts == NULL) params.token_counts = NULL;
     else if (rarity) params.token_counts = token_counts;
+    params.token_bytes = token_bytes;
     loupe_corpus_stats *stats = NULL;
     status = loupe_corpus_stats_create(R, V, &params, &stats, error);
     if (status != LOUPE_OK) {
@@ -261,6 +269,18 @@ loupe_status loupe_corpus_stats_decode(const void *data, size_t size, const int6
     if (rarity) status = read_rarity_header(&reader, stats, token_counts, error);
     else if (token_counts != NULL)
         status = error_set(error, LOUPE_ERROR_ARGUMENT, "corpus statistics made without token counts");
+    uint8_t counts_bytes = byte_reader_u8(&reader);
+    if (status == LOUPE_OK && (reader.failed || counts_bytes > 1))
+        status = refuse(error, &reader, "the target bytes", "truncated or a bad flag");
+    if (status == LOUPE_OK && !counts_bytes && token_bytes != NULL)
+        status = error_set(error, LOUPE_ERROR_ARGUMENT, "corpus statistics made without token byte lengths");
+    if (status == LOUPE_OK && counts_bytes) {
+        stats->counts_bytes = true; /* with token_bytes, create copied them */
+        if (token_bytes == NULL) {
+            free(stats->token_bytes);
+            stats->token_bytes = NULL;
+        }
+    }
     if (status == LOUPE_OK) status = read_body(&reader, stats, error);
     if (status != LOUPE_OK) {
         loupe_corpus_stats_free(stats);

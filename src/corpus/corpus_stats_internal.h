@@ -53,6 +53,10 @@ struct loupe_corpus_stats {
     int32_t track_ids[LOUPE_LENS_MAX_TRACK]; /* (N) */
     quantile_summary *tracked_summaries; /* (N, R, TRACKED_METRICS) rank, prob */
     int64_t *tracked_top1;       /* (N, R) positions where the token is the row's top-1 */
+    /* bits per byte, only with token byte lengths */
+    bool counts_bytes;           /* target_bytes is kept (made with token byte lengths) */
+    int32_t *token_bytes;        /* (V), or NULL in an aggregate decoded without them (read and merge only) */
+    int64_t target_bytes;        /* bytes of the targets of the positions added */
 };
 
 /* splitmix64: a fixed, seedable generator, so a run is reproducible. */

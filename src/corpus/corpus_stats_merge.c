@@ -27,6 +27,7 @@ static loupe_status check_compatible(const loupe_corpus_stats *a, const loupe_co
     else if (a->rarity && (a->params.frequency_base != b->params.frequency_base || a->n_buckets != b->n_buckets ||
                            memcmp(a->edges, b->edges, (size_t)(a->n_buckets + 1) * sizeof a->edges[0])))
         what = "frequency buckets";
+    else if (a->counts_bytes != b->counts_bytes) what = "token byte lengths (one counts the targets' bytes)";
     if (what == NULL) return LOUPE_OK;
     return error_set(error, LOUPE_ERROR_ARGUMENT, "corpus statistics with different %s cannot be merged", what);
 }
@@ -124,5 +125,6 @@ loupe_status loupe_corpus_stats_merge(loupe_corpus_stats *into, const loupe_corp
     add_counts(into->decisions, from->decisions, R);
     add_counts(into->tracked_top1, from->tracked_top1, N * R);
     into->positions += from->positions;
+    into->target_bytes += from->target_bytes;
     return LOUPE_OK;
 }

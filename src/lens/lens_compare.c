@@ -36,12 +36,13 @@ static double log_normaliser(const float *logits, int V) {
 
 /* The standing of token id in logits (V) normalised by log_z. */
 static loupe_lens_token token_in(const float *logits, int V, double log_z, int32_t id) {
-    loupe_lens_token token = {.id = id, .logit = 0.0f, .prob = 0.0f, .rank = 0};
+    loupe_lens_token token = {.id = id, .logit = 0.0f, .prob = 0.0f, .rank = 0, .log_prob = 0.0f};
     if (id < 0) return token;
     int32_t above = 0;
     for (int v = 0; v < V; v++) above += logits[v] > logits[id];
     token.logit = logits[id];
     token.prob = (float)exp((double)logits[id] - log_z);
+    token.log_prob = (float)((double)logits[id] - log_z);
     token.rank = above + 1;
     return token;
 }

@@ -75,7 +75,10 @@ void lens_row_state_begin(lens_row_state *state, const int32_t token_id[LENS_TOK
     }
     state->top_count = 0;
     state->top_capacity = topk;
+    state->top_floor = -INFINITY;
 }
+
+void lens_row_state_set_floor(lens_row_state *state, float floor) { state->top_floor = floor; }
 
 /* ------------------------------------------------------------------------
  * Float pass: maximum, rank counts, top-k, tokens
@@ -94,9 +97,10 @@ static void top_insert(lens_row_state *state, float logit, int32_t id) {
     state->top_ids[position] = id;
 }
 
+/* "not below the floor" lets NaN through, as the list took it before floors. */
 static bool top_accepts(const lens_row_state *state, float logit) {
-    return state->top_count < state->top_capacity ||
-           logit > state->top_logits[state->top_capacity - 1];
+    if (state->top_count < state->top_capacity) return !(logit < state->top_floor);
+    return logit > state->top_logits[state->top_capacity - 1];
 }
 
 /* Scans entries vocab_begin .. + n - 1 of one row, logits (n), for the rank
@@ -323,7 +327,7 @@ LENS_AVX512 static float scan_avx512(lens_row_state *state, const float *logits,
         above1 += __builtin_popcount(_mm512_mask_cmp_ps_mask(mask, values, t1, _CMP_GT_OQ));
         above2 += __builtin_popcount(_mm512_mask_cmp_ps_mask(mask, values, t2, _CMP_GT_OQ));
         lane_max = _mm512_mask_mov_ps(lane_max, _mm512_mask_cmp_ps_mask(mask, values, lane_max, _CMP_GT_OQ), values);
-        unsigned candidates = mask;
+        unsigned candidates = _mm512_mask_cmp_ps_mask(mask, values, _mm512_set1_ps(state->top_floor), _CMP_NLT_UQ);
         if (state->top_count == state->top_capacity)
             candidates = _mm512_mask_cmp_ps_mask(mask, values, _mm512_set1_ps(state->top_logits[state->top_capacity - 1]),
                                                  _CMP_GT_OQ);
@@ -484,11 +488,13 @@ void lens_fused_finish(const lens_row_state *states, int n_rows, int row, lens_r
     loupe_lens_token *tokens[LENS_TOKEN_COUNT] = {&out->target, &out->input, &out->final_top};
     *recount_mask = 0;
     for (int k = 0; k < LENS_TOKEN_COUNT; k++) {
-        loupe_lens_token token = {-1, 0.0f, 0.0f, 0};
+        loupe_lens_token token = {-1, 0.0f, 0.0f, 0, 0.0f};
         if (state->token_id[k] >= 0) {
             token.id = state->token_id[k];
             token.logit = state->token_logit[k];
-            token.prob = (float)exp((finite_logit(token.logit) - state->max_logit) - log_partition);
+            double log_prob = (finite_logit(token.logit) - state->max_logit) - log_partition;
+            token.prob = (float)exp(log_prob);
+            token.log_prob = (float)log_prob;
             token.rank = state->above[k] + 1;
             if (!state->token_seen[k] || !(state->token_logit[k] == state->token_threshold[k]))
                 *recount_mask |= 1u << k;

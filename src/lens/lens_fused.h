@@ -55,6 +55,8 @@ typedef struct lens_row_state {
     bool token_seen[LENS_TOKEN_COUNT];
     int top_count;
     int top_capacity;                        /* K */
+    float top_floor;                         /* entries below it are never offered to the top list
+                                                (lens_row_state_set_floor); -inf by default */
     int32_t top_ids[LOUPE_LENS_MAX_TOPK];    /* (top_count) largest first, ties by id */
     float top_logits[LOUPE_LENS_MAX_TOPK];   /* (top_count) */
 } lens_row_state;
@@ -63,6 +65,13 @@ typedef struct lens_row_state {
  * tokens' logits (ignored for id -1); topk 1 .. LOUPE_LENS_MAX_TOPK. */
 void lens_row_state_begin(lens_row_state *state, const int32_t token_id[LENS_TOKEN_COUNT],
                           const float token_threshold[LENS_TOKEN_COUNT], int topk);
+
+/* Lets the top list skip every entry below floor: floor must not exceed
+ * the row's K-th largest logit (K = the state's topk), e.g. the K-th
+ * largest logit of K distinct entries of the row known in advance. The
+ * top list is then the same as without it; only fewer entries reach it.
+ * Call after lens_row_state_begin, before any chunk. */
+void lens_row_state_set_floor(lens_row_state *state, float floor);
 
 /* Folds entries vocab_begin .. vocab_begin + n - 1 of every row at one
  * position into states (R). Rows 0 .. R-2 are read from logits, (R-1, n)

@@ -249,6 +249,7 @@ static loupe_status read_token_item(const reader *r, const cJSON *item, const ch
     }
     token->id = (int32_t)id;
     token->rank = (int32_t)rank;
+    token->log_prob = (float)log(token->prob); /* the JSON keeps the probability only */
     return status;
 }
 

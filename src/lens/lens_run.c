@@ -273,6 +273,9 @@ typedef struct lens_sweep {
     float *token_rows;         /* (3 B, C) unembedding rows of the tokens ranked */
     float *token_logits;       /* ((R-1) B, 3 B) their logits in rows 0 .. R-2 */
     float *final_logits[2];    /* (B, V) each: the final row of even and of odd blocks */
+    int *floor_columns;        /* (3 B) the columns of token_logits with distinct token ids, this step's */
+    int n_floor_columns;
+    unsigned char *floor_seen; /* (V) zeros between steps: the ids find_floor_columns met */
     const int32_t *next_ids;   /* (T) the token each position predicts, -1 for none */
     int32_t *final_top;        /* (T) the final row's top-1 */
     float *recount;            /* (V) one row's logits, for a recount */
@@ -320,6 +323,8 @@ static void sweep_free(lens_sweep *sweep) {
     free(sweep->final_logits[0]);
     free(sweep->final_logits[1]);
     free(sweep->final_top);
+    free(sweep->floor_columns);
+    free(sweep->floor_seen);
     free(sweep->recount);
 }
 
@@ -369,10 +374,13 @@ static int sweep_build(lens_sweep *sweep, const loupe_model *model, int R, int T
     sweep->final_logits[0] = malloc((size_t)B * V * sizeof(float));
     sweep->final_logits[1] = malloc((size_t)B * V * sizeof(float));
     sweep->final_top = malloc((size_t)T * sizeof(int32_t));
+    sweep->floor_columns = malloc(LENS_TOKEN_COUNT * (size_t)B * sizeof(int));
+    sweep->floor_seen = calloc(V, 1);
     sweep->recount = malloc(V * sizeof(float));
     if (!sweep->normed || (sweep->use_tile_gemm && !sweep->packed) || !sweep->tiles ||
         (!in_place && !sweep->chunk_weights) || !sweep->scratch || !sweep->states || !sweep->token_rows ||
         !sweep->token_logits || !sweep->final_logits[0] || !sweep->final_logits[1] || !sweep->final_top ||
+        !sweep->floor_columns || !sweep->floor_seen ||
         !sweep->recount) {
         sweep_free(sweep);
         return -1;
@@ -391,6 +399,48 @@ static void cell_tokens(const lens_sweep *sweep, const int32_t *ids, int t, int3
     tokens[LENS_TOKEN_TARGET] = sweep->next_ids[t];
     tokens[LENS_TOKEN_INPUT] = ids[t];
     tokens[LENS_TOKEN_FINAL_TOP] = sweep->final_top[t];
+}
+
+/* The token id of column j of the step's token logits (-1 read as 0, the
+ * row token_rows holds for it). */
+static int32_t column_token(const lens_sweep *sweep, const int32_t *ids, const lens_step *step, int j) {
+    int32_t tokens[LENS_TOKEN_COUNT];
+    cell_tokens(sweep, ids, step->begin + j / LENS_TOKEN_COUNT, tokens);
+    return tokens[j % LENS_TOKEN_COUNT] >= 0 ? tokens[j % LENS_TOKEN_COUNT] : 0;
+}
+
+/* sweep->floor_columns <- the first column of each distinct token id among
+ * the step's 3 n ranked tokens. */
+static void find_floor_columns(lens_sweep *sweep, const int32_t *ids, const lens_step *step) {
+    int n = 0;
+    for (int j = 0; j < LENS_TOKEN_COUNT * step->n; j++) {
+        int32_t id = column_token(sweep, ids, step, j);
+        if (!sweep->floor_seen[id]) sweep->floor_columns[n++] = j;
+        sweep->floor_seen[id] = 1;
+    }
+    for (int k = 0; k < n; k++) sweep->floor_seen[column_token(sweep, ids, step, sweep->floor_columns[k])] = 0;
+    sweep->n_floor_columns = n;
+}
+
+/* A floor for one row's top list (lens_row_state_set_floor): the K-th
+ * largest of the row's logits of the step's distinct ranked tokens, which
+ * are entries of the row with the very bits the sweep will see; logit(j)
+ * is column j's. -inf when there are fewer than K of them or one is NaN. */
+static float top_floor(const lens_sweep *sweep, const float *row_logits, int stride, const int32_t *ids,
+                       const lens_step *step) {
+    const int K = sweep->K;
+    float largest[LOUPE_LENS_MAX_TOPK]; /* (count) descending */
+    int count = 0;
+    for (int c = 0; c < sweep->n_floor_columns; c++) {
+        int j = sweep->floor_columns[c];
+        float value = stride > 0 ? row_logits[j] : row_logits[column_token(sweep, ids, step, j)];
+        if (isnan(value)) return -INFINITY;
+        if (count == K && !(value > largest[K - 1])) continue;
+        int at = count < K ? count++ : K - 1;
+        for (; at > 0 && largest[at - 1] < value; at--) largest[at] = largest[at - 1];
+        largest[at] = value;
+    }
+    return count == K ? largest[K - 1] : -INFINITY;
 }
 
 /* Normed taps of the step's rows, the logits of the block's ranked tokens,
@@ -468,6 +518,11 @@ static void step_prepare(lens_sweep *sweep, loupe_lens_result *result, const flo
                    MATMUL_WEIGHT_OUT_IN, false);
     }
     const float *final_logits = final_logits_of(sweep, step->block);
+    /* The rows' token logits have the tiles' bits with tile_gemm and bf16_gemm (not through BLAS); the final
+     * row's are the tiles'. */
+    const bool floors_for_rows = sweep->use_tile_gemm || sweep->use_bf16;
+#pragma omp single
+    find_floor_columns(sweep, ids, step);
 #pragma omp for schedule(static)
     for (int i = 0; i < n; i++) {
         int32_t tokens[LENS_TOKEN_COUNT];
@@ -479,9 +534,15 @@ static void step_prepare(lens_sweep *sweep, loupe_lens_result *result, const flo
             const float *thresholds = r == rows ? final_thresholds
                                                 : sweep->token_logits + ((size_t)i * rows + r) * n_tokens +
                                                       LENS_TOKEN_COUNT * i;
-            for (int stripe = 0; stripe < LENS_VOCAB_STRIPES; stripe++)
-                lens_row_state_begin(&sweep->states[(size_t)stripe * R * n + (size_t)i * R + r], tokens, thresholds,
-                                     sweep->K);
+            float floor = r == rows ? top_floor(sweep, final_logits + (size_t)i * V, 0, ids, step)
+                          : floors_for_rows
+                              ? top_floor(sweep, sweep->token_logits + ((size_t)i * rows + r) * n_tokens, 1, ids, step)
+                              : -INFINITY;
+            for (int stripe = 0; stripe < LENS_VOCAB_STRIPES; stripe++) {
+                lens_row_state *state = &sweep->states[(size_t)stripe * R * n + (size_t)i * R + r];
+                lens_row_state_begin(state, tokens, thresholds, sweep->K);
+                lens_row_state_set_floor(state, floor);
+            }
         }
     }
 }

@@ -34,6 +34,7 @@ static loupe_lens_token token_in_row(const float *logits, int V, double log_part
     int32_t above = 0;
     for (int v = 0; v < V; v++) above += logits[v] > logits[id];
     loupe_lens_token token = {.id = id, .logit = logits[id], .rank = above + 1};
+    token.log_prob = isfinite(log_partition) ? (float)((double)logits[id] - log_partition) : -INFINITY;
     token.prob = isfinite(log_partition) ? (float)exp((double)logits[id] - log_partition) : 0.0f;
     return token;
 }

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from lens_reference import check, run, run_json
+from lens_reference import check, run, run_json, target_cross_entropy
 
 loupe, data = sys.argv[1], sys.argv[2]
 corpus = os.path.join(data, "corpus_small.txt")
@@ -71,6 +71,29 @@ for lens, t in positions:
     decisions[min(l for l in range(R) if all(x == top[-1] for x in top[l:]))] += 1
 check(out["decision_layer"] == decisions, "decisions %r vs %r" % (out["decision_layer"], decisions))
 check(out["rarity"] is None, "rarity without --counts")
+
+# the cross-entropy of the next token, and bits per byte over the bytes of the targets' text (docs/CORPUS.md)
+
+def token_bytes(text):
+    # a lens JSON token text is its bytes, each byte that is not UTF-8 written <0xNN>
+    parts = text.split("<0x")
+    return len(parts[0].encode("utf-8")) + sum(1 + len(p[3:].encode("utf-8")) for p in parts[1:])
+
+target_bytes = sum(token_bytes(lens["tokens"][t + 1]["text"]) for lens, t in positions)
+check(target_bytes == sum(len(d.encode("utf-8")) - token_bytes(lens["tokens"][0]["text"])
+                          for d, lens in zip(documents, lenses)), "the targets' bytes are not the text's less the first tokens")
+check(out["corpus"]["target_bytes"] == target_bytes, "target_bytes %r vs %d" % (out["corpus"].get("target_bytes"), target_bytes))
+for row in range(R):
+    values = [target_cross_entropy(lens["cells"][row][t]) for lens, t in positions]
+    got = out["metrics"]["ce"][row]
+    check(got["count"] == len(values) and got["exact"] is True, "ce row %d count" % row)
+    mean = sum(values) / len(values)
+    check(close(got["mean"], mean, 1e-5), "ce row %d mean %r vs %r" % (row, got["mean"], mean))
+    for key, q in (("p10", 0.1), ("median", 0.5), ("p90", 0.9)):
+        check(close(got[key], lower(values, q), 1e-5), "ce row %d %s %r vs %r" % (row, key, got[key], lower(values, q)))
+    bpb = sum(values) / target_bytes / math.log(2)
+    check(close(out["ce_bits_per_byte"][row], bpb, 1e-5), "bits/byte row %d %r vs %r" % (row, out["ce_bits_per_byte"][row], bpb))
+check(out["metrics"]["ce"][R - 1]["mean"] < out["metrics"]["ce"][0]["mean"], "the model's CE is not below the input row's")
 check("tracked" not in out, "tracked without --track")
 
 # --max-tokens and --min-context

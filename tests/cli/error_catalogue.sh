@@ -957,6 +957,14 @@ check_first E2201 2 "loupe: --tuned: the tuned lens has translators for block ou
 check E2231 2 "--tuned applies to one text in one window: not with --batch or --window" \
   "$loupe" lens --window 8 --tuned "$data/tuned-tiny-f32" x
 check E2202 1 "$work/no_lens: no such folder" tuned_lens "$work/no_lens"
+check E2241 2 "--compare-lenses compares the logit lens with a tuned lens: give --tuned LENSDIR" \
+  "$loupe" corpus --compare-lenses "$data/corpus_small.txt"
+check E2242 2 "--compare-lenses prints a table or JSON: not with --format csv, --plot, --summary or --export" \
+  "$loupe" lens --compare-lenses --tuned "$data/tuned-tiny-f32" --format csv x
+check E2243 2 "--compare-lenses: no --plot; save each lens's report with --format json and overlay them with loupe plot A.json B.json --plot FILE" \
+  "$loupe" corpus --compare-lenses --tuned "$data/tuned-tiny-f32" --plot "$work/c.png" "$data/corpus_small.txt"
+check E2244 2 "--compare-lenses runs in one process: not with --shard, --save-state or --checkpoint \(run each lens's shards apart and merge them\)" \
+  "$loupe" corpus --compare-lenses --tuned "$data/tuned-tiny-f32" --shard 0/2 "$data/corpus_small.txt"
 check E2203 1 "$data/tuned-tiny-f32/config.json: the lens is for another model: d_model 32 and num_hidden_layers 3, but .*/gpt2-demo has n_embd 192 and n_layer 6" \
   "$loupe" lens --tuned "$data/tuned-tiny-f32" x
 dir=$(lens_config lens_type 'c["lens_type"] = "linear_lens_with_mlp"')

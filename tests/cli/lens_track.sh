@@ -3,7 +3,8 @@
 # fields of the same JSON (the true next token, the top-100 list, whose ranks
 # and probabilities come from the lens's own sweep, not from the tracking
 # pass); a token given as text against vocab.json; the table's --token
-# track:N values against the JSON; bad --track values refused with status 2.
+# track:N values against the JSON, and the SVG's cells (PNG: another picture
+# than the final top-1's); bad --track values refused with status 2.
 # (tests/test_lens.c holds the tracked values to transformers' lens logits.)
 set -euo pipefail
 LOUPE=${1:?usage: lens_track.sh path/to/loupe}
@@ -72,7 +73,7 @@ for name, words in blocks[0]["rows"]:
 check("  token:  track:2 = \u2423the (id %d)" % the in out.split("\n"), "the legend does not name track:2")
 
 # loupe plot of the saved JSON draws the same picture as the run
-import os, tempfile
+import json, os, tempfile
 with tempfile.TemporaryDirectory() as tmp:
     saved = os.path.join(tmp, "lens.json")
     out, _, _ = run(loupe, "lens", "--format", "json", "--track", " the", text)
@@ -81,6 +82,29 @@ with tempfile.TemporaryDirectory() as tmp:
     run(loupe, "plot", "--token", "track:1", "--metric", "rank", "--plot", os.path.join(tmp, "b.svg"), saved)
     check(open(os.path.join(tmp, "a.svg"), "rb").read() == open(os.path.join(tmp, "b.svg"), "rb").read(),
           "loupe plot of the saved lens draws another picture than the run")
+    # the SVG's cells carry the tracked token's ranks, and its title names the token
+    import xml.etree.ElementTree as ET
+    svg = ET.parse(os.path.join(tmp, "a.svg")).getroot()
+    saved_lens = json.loads(out)
+    ns = "{http://www.w3.org/2000/svg}"
+    drawn = 0
+    for g in svg.iter(ns + "g"):
+        if g.get("class") != "cell":
+            continue
+        row = saved_lens["layers"].index(g.get("data-layer"))
+        position = int(g.get("data-position")) - saved_lens["positions"][0]
+        rank = saved_lens["cells"][row][position]["tracked"][0]["rank"]
+        check(g.get("data-value") == str(rank), "SVG cell %s/%d: value %s, tracked rank %d" % (g.get("data-layer"), position, g.get("data-value"), rank))
+        drawn += 1
+    check(drawn == len(saved_lens["layers"]) * len(saved_lens["tokens"]), "%d SVG cells" % drawn)
+    title = "".join(svg.find(ns + "title").itertext())
+    check(("track:1 = \u2423the (id %d)" % the) in title, "the SVG's title does not name track:1: " + title)
+    # a PNG follows the tracked token too: another picture than the final top-1's
+    run(loupe, "lens", "--track", " the", "--token", "track:1", "--metric", "rank", "--plot", os.path.join(tmp, "t.png"), text)
+    run(loupe, "lens", "--track", " the", "--metric", "rank", "--plot", os.path.join(tmp, "f.png"), text)
+    png = open(os.path.join(tmp, "t.png"), "rb").read()
+    check(png[:8] == b"\x89PNG\r\n\x1a\n" and png != open(os.path.join(tmp, "f.png"), "rb").read(),
+          "the PNG with --token track:1 is the final top-1's picture")
     _, err, status = run(loupe, "plot", "--token", "track:2", "--plot", os.path.join(tmp, "c.svg"), saved, expect=None)
     check(status == 2 and "only 1 token is tracked" in err, "plot --token track:2: %d %s" % (status, err))
 

@@ -2,9 +2,11 @@
 // Opens a loupe HTML heatmap in headless Chromium and checks it through the
 // DevTools protocol, with a minimal WebSocket client on node's net module
 // (node 20 has none built in). Usage:
-//   node plot_html_devtools.js CHROMIUM PAGE.html LENS.json bottom-up|top-down
+//   node plot_html_devtools.js CHROMIUM PAGE.html LENS.json bottom-up|top-down [track:N]
 // LENS.json is the same lens as `loupe lens --format json`: the reference for
-// the number of cells and for what each tooltip must say.
+// the number of cells and for what each tooltip must say. With track:N the
+// page was drawn with --track and --metric rank --token track:N: the page
+// must open on that token, and its tracked tokens are checked too.
 const childProcess = require('child_process');
 const crypto = require('crypto');
 const fs = require('fs');
@@ -13,7 +15,7 @@ const net = require('net');
 const os = require('os');
 const path = require('path');
 
-const [chromium, pagePath, lensPath, order] = process.argv.slice(2);
+const [chromium, pagePath, lensPath, order, openedOn] = process.argv.slice(2);
 const lens = JSON.parse(fs.readFileSync(lensPath, 'utf8'));
 const pageUrl = 'file://' + path.resolve(pagePath);
 let failures = 0;
@@ -213,6 +215,68 @@ async function main() {
     tops.forEach((x, k) => check(close(x[1], cell.top[k][1]), `top ${k + 1} prob ${x[1]} != ${cell.top[k][1]}`));
     check(tip.head.includes(lens.layers[row]) && tip.head.includes('position ' + (lens.positions[0] + column)),
           `tooltip heading '${tip.head}' does not name ${lens.layers[row]} and position ${lens.positions[0] + column}`);
+
+    // 2b. the tracked tokens: the tooltip's ranks, the control the page opens on,
+    // and each tracked token's values when the reader picks it
+    const tracked = (lens.options && lens.options.track) || [];
+    if (openedOn) {
+      check(tracked.length >= 2, 'a tracked page test needs two tracked tokens');
+      const n = Number(openedOn.split(':')[1]);
+      const opened = await evaluate("document.getElementById('token').value");
+      check(opened === openedOn, `the page opens following ${opened}, not ${openedOn}`);
+      check(value('rank of the tracked token (1 = top)') === String(cell.tracked[n - 1].rank),
+            `tooltip metric value ${value('rank of the tracked token (1 = top)')} != tracked rank ${cell.tracked[n - 1].rank}`);
+      tracked.forEach((id, k) => {
+        const r = tip.rows.find((x) => x[0].startsWith('track:' + (k + 1) + ' ') && x[0].endsWith(' rank'));
+        check(r && r[1].startsWith(cell.tracked[k].rank + ' '), `tooltip track:${k + 1} rank ${r && r[1]} != ${cell.tracked[k].rank}`);
+      });
+      const options = await evaluate("Array.from(document.querySelectorAll('#token option')).map((o) => o.value)");
+      check(JSON.stringify(options) === JSON.stringify(['final-top', 'target'].concat(tracked.map((id, k) => 'track:' + (k + 1)))),
+            `the token control offers ${options}`);
+      for (let k = 0; k < tracked.length; k++) {
+        const picked = await evaluate(`(() => {
+          const s = document.getElementById('metric'); s.value = 'prob'; s.dispatchEvent(new Event('change'));
+          const t = document.getElementById('token'); t.value = 'track:${k + 1}'; t.dispatchEvent(new Event('change'));
+          const td = document.querySelector('td.cell[data-line="${line}"][data-column="${column}"]');
+          td.focus();
+          const rows = Array.from(document.getElementById('tip').querySelectorAll('tr')).map((tr) => Array.from(tr.cells).map((c) => c.textContent));
+          return { title: document.getElementById('title').textContent, rows,
+                   colours: new Set(Array.from(document.querySelectorAll('td.cell')).map((td) => td.style.background)).size };
+        })()`);
+        const shown = picked.rows.find((x) => x[0] === 'probability of the tracked token');
+        check(shown && Math.abs(parseFloat(shown[1]) - cell.tracked[k].prob) <= 0.005 + 1e-9,
+              `track:${k + 1} probability in the tooltip ${shown && shown[1]} != ${cell.tracked[k].prob}`);
+        check(picked.title.includes(`track:${k + 1} = `) && picked.title.includes(`(id ${tracked[k]})`),
+              `title after picking track:${k + 1}: ${picked.title}`);
+      }
+      // back to where the rest of the test expects the page
+      await evaluate(`(() => { const t = document.getElementById('token'); t.value = 'final-top'; t.dispatchEvent(new Event('change'));
+        document.querySelector('td.cell[data-line="${line}"][data-column="${column}"]').focus(); })()`);
+    }
+
+    // 2c. a grid wider than the window scrolls in its own box, the row names staying in view
+    const wide = await evaluate(`(() => {
+      const grid = document.getElementById('grid');
+      const overflows = grid.scrollWidth > grid.clientWidth;
+      grid.scrollLeft = grid.scrollWidth;
+      const name = document.querySelector('th.layer').getBoundingClientRect(), box = grid.getBoundingClientRect();
+      const last = document.querySelector('td.cell[data-line="0"][data-column="${P - 1}"]');
+      grid.scrollLeft = 0;
+      last.focus();
+      const shown = last.getBoundingClientRect();
+      const tip = document.getElementById('tip').getBoundingClientRect();
+      return { overflows, nameLeft: name.left - box.left, page: document.documentElement.scrollWidth,
+               window: document.documentElement.clientWidth, lastRight: shown.right - box.right,
+               scrolled: grid.scrollLeft, tipRight: tip.right };
+    })()`);
+    if (P > 40) check(wide.overflows, `a grid of ${P} positions fits the window: a test of scrolling needs more`);
+    if (wide.overflows) {
+      check(Math.abs(wide.nameLeft) <= 2, `the row names scrolled out of view (${wide.nameLeft}px from the grid's left)`);
+      check(wide.page <= wide.window + 1, `the page itself scrolls sideways (${wide.page} > ${wide.window})`);
+      check(wide.scrolled > 0 && wide.lastRight <= 1, 'focusing the last cell did not scroll it into view');
+      check(wide.tipRight <= wide.window + 1, `the tooltip runs past the window (${wide.tipRight} > ${wide.window})`);
+    }
+    await evaluate(`document.querySelector('td.cell[data-line="${line}"][data-column="${column}"]').focus()`);
 
     // 3. the keyboard: ArrowRight moves the focus (and the tooltip) one column on
     if (P > column + 1) {

@@ -17,7 +17,8 @@ import os
 import random
 import struct
 import sys
-from lens_reference import check, run, run_json
+import math
+from lens_reference import check, run, run_json, target_cross_entropy
 
 loupe, work, corpus = sys.argv[1:4]
 info = run_json(loupe, "info", "--json")
@@ -75,5 +76,59 @@ for document in (logit_corpus, zero_corpus):
 check(zero_corpus == logit_corpus, "corpus statistics of an all-zero tuned lens differ from the logit lens's")
 corpus_table, _, _ = run(loupe, "corpus", "--tuned", tuned, corpus)
 check("lens: the tuned lens of %s" % tuned in corpus_table.splitlines(), "the corpus table does not say which lens")
+
+# --compare-lenses in loupe corpus: the two reports are those of the two separate runs, and the table shows
+# their numbers side by side with tuned - logit
+compare = run_json(loupe, "corpus", "--format", "json", "--tuned", tuned, "--compare-lenses", corpus)
+tuned_corpus = run_json(loupe, "corpus", "--format", "json", "--tuned", tuned, corpus)
+check(compare["schema"] == "loupe.corpus_compare/1" and compare["partial"] is False, "compare schema")
+for document in (compare["logit"], compare["tuned"], tuned_corpus):
+    document["corpus"].pop("seconds")
+check(compare["logit"] == logit_corpus, "the compared logit lens differs from loupe corpus")
+check(compare["tuned"] == tuned_corpus, "the compared tuned lens differs from loupe corpus --tuned")
+table, _, _ = run(loupe, "corpus", "--tuned", tuned, "--compare-lenses", corpus)
+rows = {}
+for line in table.splitlines():
+    fields = line.split("|")
+    if len(fields) == 6 and fields[0].strip() in tuned_corpus["layers"]:
+        rows[fields[0].strip()] = [[float(x) for x in f.split()] for f in fields[1:3]]
+check(sorted(rows) == sorted(tuned_corpus["layers"]), "compare table rows %r" % sorted(rows))
+def near(printed, value):  # 4 significant digits
+    return abs(printed - value) <= 5e-4 * abs(value) + 1e-12
+for row, name in enumerate(tuned_corpus["layers"]):
+    (ce_a, ce_b, ce_d), (bpb_a, bpb_b, bpb_d) = rows[name]
+    a, b = logit_corpus["metrics"]["ce"][row]["mean"], tuned_corpus["metrics"]["ce"][row]["mean"]
+    check(near(ce_a, a) and near(ce_b, b) and near(ce_d, b - a), "compare table CE row %s: %r" % (name, rows[name][0]))
+    a, b = logit_corpus["ce_bits_per_byte"][row], tuned_corpus["ce_bits_per_byte"][row]
+    check(near(bpb_a, a) and near(bpb_b, b) and near(bpb_d, b - a), "compare table bits/byte row %s" % name)
+check(rows["h%d" % L][0][2] == 0, "the model's output differs between the lenses")
+check(any(rows["h%d" % i][0][2] != 0 for i in range(1, L)), "a random lens changes no layer's CE")
+
+# --compare-lenses in loupe lens: per layer, each lens's mean CE and KL(final || layer) and top-1 agreement,
+# computed here from the two lenses' own JSON documents
+compare = run_json(loupe, "lens", "--format", "json", "--tuned", tuned, "--compare-lenses", text)
+check(compare["schema"] == "loupe.lens_compare/1" and compare["tuned_directory"] == tuned, "lens compare schema")
+check(compare["logit"] == logit_json and compare["tuned"] == tuned_json, "the compared lenses differ from loupe lens")
+T = len(logit_json["tokens"])
+for row, entry in enumerate(compare["per_layer"]):
+    check(entry["layer"] == logit_json["layers"][row] and entry["scored"] == T - 1, "per_layer %d" % row)
+    for key, lens in (("logit", logit_json), ("tuned", tuned_json)):
+        cells = lens["cells"][row][:T - 1]
+        ce = sum(target_cross_entropy(c) for c in cells) / (T - 1)
+        kl = sum(c["kl_final"] for c in cells) / (T - 1)
+        hit = sum(c["top"][0][0] == c["target"]["id"] for c in cells) / (T - 1)
+        check(math.isclose(entry["ce"][key], ce, rel_tol=1e-5), "lens compare %s CE row %d: %r vs %r" % (key, row, entry["ce"][key], ce))
+        check(math.isclose(entry["kl_final"][key], kl, rel_tol=1e-6, abs_tol=1e-7), "lens compare %s KL row %d" % (key, row))
+        check(math.isclose(entry["top1_is_target"][key], hit), "lens compare %s top1 row %d" % (key, row))
+        last = lens["cells"][row][T - 1]["top"][0]
+        check(entry["next"][key]["id"] == last[0] and math.isclose(entry["next"][key]["prob"], last[1], rel_tol=1e-7),
+              "lens compare %s next row %d" % (key, row))
+    agree = sum(a["top"][0][0] == b["top"][0][0]
+                for a, b in zip(logit_json["cells"][row][:T - 1], tuned_json["cells"][row][:T - 1])) / (T - 1)
+    check(math.isclose(entry["top1_agree"], agree), "lens compare agreement row %d" % row)
+table, _, _ = run(loupe, "lens", "--tuned", tuned, "--compare-lenses", text)
+check(table.startswith("the logit lens beside the tuned lens of %s" % tuned), "lens compare table title")
+check(len([l for l in table.splitlines() if l.split("|")[0].strip() in logit_json["layers"]]) == L + 1,
+      "lens compare table rows")
 print("tuned lens CLI: ok")
 PY

@@ -7,6 +7,7 @@ table is parsed from its documented layout (docs/LENS_OUTPUT.md).
 """
 import codecs
 import json
+import math
 import os
 import subprocess
 import sys
@@ -43,6 +44,13 @@ def run(loupe, *args, env=None, expect=0):
         fail("loupe %s: exit %d, expected %d; stderr: %s"
              % (" ".join(args), done.returncode, expect, done.stderr.decode(errors="replace")))
     return done.stdout.decode("utf-8"), done.stderr.decode("utf-8", errors="replace"), done.returncode
+
+
+def target_cross_entropy(cell):
+    """-log p(target) of a loupe.lens/1 cell: log Z recovered from the most probable of the cell's tokens as
+    logit - log prob (accurate where that probability is not tiny), less the target's logit."""
+    k = max(("target", "input", "final_top"), key=lambda key: cell[key]["prob"])
+    return cell[k]["logit"] - math.log(cell[k]["prob"]) - cell["target"]["logit"]
 
 
 def run_json(loupe, *args, env=None):

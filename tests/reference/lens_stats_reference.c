@@ -148,10 +148,11 @@ static double kl_row_to_reference(const lens_reference *reference, const float *
 /* The entry of one token, or {-1, 0, 0, 0} for id -1. */
 static loupe_lens_token token_entry(const float *logits, int n_vocab, int32_t id,
                                     const row_softmax *softmax) {
-    loupe_lens_token token = {-1, 0.0f, 0.0f, 0};
+    loupe_lens_token token = {-1, 0.0f, 0.0f, 0, 0.0f};
     if (id < 0) return token;
     token.id = id;
     token.logit = logits[id];
+    token.log_prob = (float)row_log_prob(logits, softmax, id);
     token.prob = (float)exp(row_log_prob(logits, softmax, id));
     token.rank = row_rank(logits, n_vocab, id);
     return token;

@@ -14,7 +14,7 @@
 enum { TILE_PADDING = 3, FINAL_OFFSET = 5 };
 
 int test_lens_fused_position(const float *logits, int n_rows, int n_vocab, const int32_t (*ids)[3],
-                             int topk, int chunk, int split, lens_row_stats *out,
+                             int topk, int chunk, int split, const float *floors, lens_row_stats *out,
                              unsigned *recount_masks) {
     const int stride = chunk + TILE_PADDING;
     lens_row_state *states = malloc(2 * (size_t)n_rows * sizeof *states);
@@ -32,6 +32,10 @@ int test_lens_fused_position(const float *logits, int n_rows, int n_vocab, const
             thresholds[k] = ids[r][k] >= 0 ? logits[(size_t)r * n_vocab + ids[r][k]] : 0.0f;
         lens_row_state_begin(&states[r], ids[r], thresholds, topk);
         lens_row_state_begin(&later[r], ids[r], thresholds, topk);
+        if (floors != NULL) {
+            lens_row_state_set_floor(&states[r], floors[r]);
+            lens_row_state_set_floor(&later[r], floors[r]);
+        }
     }
     for (int stripe = 0; stripe < 2; stripe++) {
         int begin = stripe == 0 ? 0 : split, end = stripe == 0 ? split : n_vocab;

@@ -20,10 +20,11 @@
  * stripe) fed in chunks of `chunk` entries and merged in order, each chunk
  * packed as the driver packs it: rows 0 .. R-2 in a tile with a stride
  * wider than the chunk, the final row apart at an unaligned address.
- * (With one stripe the empty second is merged all the same.) Returns 0, or
+ * (With one stripe the empty second is merged all the same.) floors (R),
+ * unless NULL, are the rows' lens_row_state_set_floor. Returns 0, or
  * -1 when out of memory. */
 int test_lens_fused_position(const float *logits, int n_rows, int n_vocab, const int32_t (*ids)[3],
-                             int topk, int chunk, int split, lens_row_stats *out,
+                             int topk, int chunk, int split, const float *floors, lens_row_stats *out,
                              unsigned *recount_masks);
 
 #endif
