@@ -17,6 +17,7 @@
 
 #include "cli.h"
 #include "corpus_identity.h"
+#include "corpus_certify.h"
 #include "corpus_output.h"
 #include "corpus_state.h"
 #include "corpus_team.h"
@@ -61,6 +62,12 @@ static const char usage[] =
     "  --sketch-error X   relative error bound of sketched quantiles (default 0.01)\n"
     "  --reservoir N      positions sampled for Spearman's rho (default 20000)\n"
     "  --seed N           seed of that sample (default 1)\n"
+    "  --certify          also run the certified lens (interval arithmetic) on every\n"
+    "                     window: per row the share of top1_certain cells and the\n"
+    "                     relative radius, per layer each kernel's widening\n"
+    "                     (docs/CORPUS.md)\n"
+    "  --weight-radius R  with --certify: widen every weight to w [1-R, 1+R]; bf16\n"
+    "                     or f16 for those formats' unit roundoff (default 0)\n"
     "  --progress WHEN    auto (default: when stderr is a terminal), always, never\n"
     "  --shard I/N        score only shard I of N (0 <= I < N): the documents whose\n"
     "                     index over all the FILEs, in order, is I modulo N\n"
@@ -78,8 +85,8 @@ static const char usage[] =
 typedef struct corpus_options {
     const char *model, *counts, *plot, *progress, *tuned, *save_state, *checkpoint;
     long stride, min_context, max_tokens, exact_limit, reservoir, seed;
-    double sketch_error, checkpoint_every;
-    bool has_stride, json, subblocks, resume, compare_lenses, has_shard;
+    double sketch_error, checkpoint_every, weight_radius;
+    bool has_stride, json, subblocks, resume, compare_lenses, certify, has_weight_radius, has_shard;
     uint32_t shard, n_shards; /* --shard I/N (or the team's member and size); 0/1 without */
     char *checkpoint_name;    /* owned: FILE.rankR of a team member's --checkpoint */
     corpus_source source;
@@ -123,6 +130,7 @@ static int parse_options(int argc, char **argv, corpus_options *chosen) {
         {"shard", required_argument, NULL, 'H'},     {"save-state", required_argument, NULL, 'W'},
         {"checkpoint", required_argument, NULL, 'K'}, {"checkpoint-every", required_argument, NULL, 'E'},
         {"resume", no_argument, NULL, 'R'},          {"compare-lenses", no_argument, NULL, 'L'},
+        {"certify", no_argument, NULL, 'Z'},         {"weight-radius", required_argument, NULL, 'w'},
         {NULL, 0, NULL, 0},
     };
     loupe_corpus_stats_params defaults = loupe_corpus_stats_default_params();
@@ -153,6 +161,11 @@ static int parse_options(int argc, char **argv, corpus_options *chosen) {
         case 'p': ok = plot_check_path("--plot", optarg); chosen->plot = optarg; break;
         case 'S': chosen->subblocks = true; break;
         case 'U': chosen->tuned = optarg; break;
+        case 'Z': chosen->certify = true; break;
+        case 'w':
+            ok = lens_certified_weight_radius(optarg, &chosen->weight_radius);
+            chosen->has_weight_radius = true;
+            break;
         case 'x': ok = cli_parse_int("--exact-limit", optarg, 0, 1 << 26, &chosen->exact_limit); break;
         case 'e': ok = cli_parse_float("--sketch-error", optarg, 1e-4, 0.5, &chosen->sketch_error); break;
         case 'r': ok = cli_parse_int("--reservoir", optarg, 4, 1 << 24, &chosen->reservoir); break;
@@ -175,7 +188,8 @@ static int parse_options(int argc, char **argv, corpus_options *chosen) {
         default: fputs(usage, stderr); return CLI_EXIT_USAGE;
         }
     }
-    if (!ok) return CLI_EXIT_USAGE;
+    if (!ok || !corpus_certify_options_check(chosen->certify, chosen->has_weight_radius, chosen->tuned != NULL))
+        return CLI_EXIT_USAGE;
     if (chosen->compare_lenses && chosen->tuned == NULL) {
         cli_error("--compare-lenses compares the logit lens with a tuned lens: give --tuned LENSDIR");
         return CLI_EXIT_USAGE;
@@ -225,6 +239,12 @@ static int join_team(const corpus_team *team, corpus_options *chosen) {
                   "lens's shards apart and merge them)");
         return CLI_EXIT_USAGE;
     }
+    if (chosen->certify &&
+        (team != NULL || chosen->n_shards > 1 || chosen->save_state != NULL || chosen->checkpoint != NULL)) {
+        cli_error("--certify runs in one process: not with --shard, --save-state or --checkpoint (its statistics "
+                  "are not part of the saved state)");
+        return CLI_EXIT_USAGE;
+    }
     if (chosen->n_shards > 1 && chosen->max_tokens > 0) {
         if (team != NULL) cli_error("--max-tokens would limit each rank, not the corpus: not with several ranks");
         else cli_error("--max-tokens would limit each shard, not the corpus: not with --shard");
@@ -267,6 +287,7 @@ typedef struct corpus_run {
     loupe_lens_params lens;
     corpus_report *logit;   /* --compare-lenses: the logit lens's report beside the tuned one, else NULL */
     corpus_progress progress;
+    corpus_certify *certify; /* --certify, or NULL */
     int64_t bytes_done;     /* bytes read, the document being scored included */
     int64_t bytes_finished; /* bytes of the documents scored to the end */
     int status;
@@ -409,6 +430,9 @@ static bool run_document(void *user, const loupe_corpus_document *document, cons
             logit_lens.tuned = NULL;
             ok = add_window(run, &logit_lens, run->logit, window_ids, window_n, from, to, &error);
         }
+        if (ok && run->certify != NULL)
+            ok = corpus_certify_add(run->certify, run->model, window_ids, window_n, report->subblocks, from, to,
+                                    &error) == LOUPE_OK;
         if (!ok) {
             cli_error("%s:%lld: %s", path, (long long)document->line, error.message);
             run->status = CLI_EXIT_FAILURE;
@@ -560,6 +584,13 @@ static int prepare(corpus_options *chosen, corpus_run *run, corpus_report *repor
     run->lens.track_ids = chosen->track.ids;
     run->lens.n_track = chosen->track.count;
     run->lens.tuned = report->tuned;
+    if (chosen->certify) {
+        run->certify = corpus_certify_create(report->n_rows, info->n_layer, chosen->weight_radius);
+        if (run->certify == NULL) {
+            cli_error("out of memory");
+            return CLI_EXIT_FAILURE;
+        }
+    }
     return 0;
 }
 
@@ -592,8 +623,7 @@ static int write_outputs(corpus_run *run, corpus_report *report, const corpus_st
     /* the aggregate so far is written even after a failure or Ctrl-C, marked partial */
     if (logit != NULL && chosen->json) corpus_compare_json_print(stdout, logit, report);
     else if (logit != NULL) corpus_compare_table_print(stdout, logit, report);
-    else if (chosen->json) corpus_json_print(stdout, report);
-    else corpus_table_print(stdout, report);
+    else corpus_certify_print(stdout, run->certify, report, chosen->json);
     if (chosen->plot != NULL) {
         int plot_status = corpus_plot_write(report, chosen->plot);
         if (status == 0) status = plot_status;
@@ -711,6 +741,7 @@ int cmd_corpus_team(int argc, char **argv, const corpus_team *team) {
     free(run.identity);
     loupe_corpus_stats_free(report.stats);
     loupe_corpus_stats_free(logit.stats);
+    corpus_certify_free(run.certify);
     free(report.row_names);
     loupe_tuned_lens_close(report.tuned);
     free(counts);

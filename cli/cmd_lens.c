@@ -73,6 +73,10 @@ static const char usage[] =
     "                                default) or KL(row || final) (--kl reverse);\n"
     "                                --vs first: KL(input || row) or KL(row || input)\n"
     "                       entropy  the entropy of the row's distribution\n"
+    "                       certainty  with --certify: the top-1's margin over the\n"
+    "                                runner-up in units of their combined radius, on\n"
+    "                                a log scale from 1; uncoloured (marked \"-\" with\n"
+    "                                --values) where the top-1 is not certain\n"
     "                     Scales: prob 0 .. 1; logit over the range shown; rank on a\n"
     "                     log scale, rank 1 brightest; kl and entropy 0 .. the largest\n"
     "                     value shown. The ramp is viridis (dark = low, bright = high).\n"
@@ -148,13 +152,12 @@ static bool parse_choice(const char *option, const char *text, const char *const
 }
 
 bool lens_metric_option(const char *option, const char *text, lens_metric *metric) {
-    static const char *const metrics[] = {"prob", "logit", "rank", "kl", "entropy"};
     static const char *const comparisons[] = {"final", "first"};
     static const char *const directions[] = {"forward", "reverse"};
     static const char *const tokens[] = {"final-top", "target"};
     int choice = 0;
     if (strcmp(option, "--metric") == 0) {
-        if (!parse_choice(option, text, metrics, 5, &choice)) return false;
+        if (!parse_choice(option, text, lens_metric_names, 6, &choice)) return false;
         metric->kind = (lens_metric_kind)choice;
     } else if (strcmp(option, "--vs") == 0) {
         if (!parse_choice(option, text, comparisons, 2, &choice)) return false;
@@ -303,6 +306,10 @@ static int parse_options(int argc, char **argv, lens_command_options *chosen) {
     }
     if (ok && chosen->has_weight_radius && !chosen->certify) {
         cli_error("--weight-radius needs --certify");
+        ok = false;
+    }
+    if (ok && chosen->metric.kind == LENS_METRIC_CERTAINTY && !chosen->certify) {
+        cli_error("--metric certainty needs --certify");
         ok = false;
     }
     if (ok && chosen->metric.token == LENS_TOKEN_TRACKED && chosen->metric.tracked >= chosen->track.count) {

@@ -35,7 +35,8 @@ static const char usage[] =
     "  --plot FILE        the heatmap\n"
     "  --summary FILE     per layer, the mean over positions of the four KLs and the\n"
     "                     median of the target and input ranks (log scale)\n"
-    "  --metric M         prob, logit, rank, kl or entropy (default prob)\n"
+    "  --metric M         prob, logit, rank, kl or entropy (default prob; certainty\n"
+    "                     only from loupe lens --certify)\n"
     "  --vs final|first   compare with the final row (default) or the input row\n"
     "  --kl forward|reverse  the direction of KL (default forward)\n"
     "  --token final-top|target  which token prob/logit/rank follow with --vs final\n"
@@ -206,6 +207,10 @@ int cmd_plot(int argc, char **argv) {
     plot_command_options chosen;
     int status = parse_options(argc, argv, &chosen);
     if (status >= 0) return status;
+    if (chosen.metric.kind == LENS_METRIC_CERTAINTY) {
+        cli_error("plot: --metric certainty needs the certified lens: draw it with loupe lens --certify --plot");
+        return CLI_EXIT_USAGE;
+    }
     status = plot_outputs_check(chosen.plot, chosen.summary);
     if (status == 0 && chosen.n_inputs > 1) return overlay(&chosen);
     if (status == 0) status = corpus_plot_saved(chosen.input, chosen.plot, chosen.summary);

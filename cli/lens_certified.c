@@ -19,22 +19,16 @@ bool lens_certified_weight_radius(const char *text, double *radius) {
 int lens_certified_run(const loupe_model *model, const int32_t *ids, int n_ids, bool subblocks,
                        double weight_radius, certified_lens **certified) {
     loupe_error error;
-    if (certified_lens_run(model, ids, n_ids, subblocks, weight_radius, certified, &error) != LOUPE_OK)
+    if (certified_lens_run(model, ids, n_ids, subblocks, weight_radius, NULL, certified, &error) != LOUPE_OK)
         return cli_fail(&error);
     return CLI_EXIT_OK;
 }
 
-/* A float as JSON: %.9g round-trips it; a non-finite bound is null. */
-static void write_float(FILE *out, double value) {
-    if (isfinite(value)) fprintf(out, "%.9g", value);
-    else fputs("null", out);
-}
-
 static void write_interval(FILE *out, const char *name, const float bounds[2]) {
     fprintf(out, ", \"%s\": [", name);
-    write_float(out, bounds[0]);
+    cli_json_number(out, bounds[0]);
     fputs(", ", out);
-    write_float(out, bounds[1]);
+    cli_json_number(out, bounds[1]);
     fputc(']', out);
 }
 
@@ -42,7 +36,9 @@ static void write_interval(FILE *out, const char *name, const float bounds[2]) {
 static void write_cell(FILE *out, const certified_cell *cell) {
     fprintf(out, "{\"top1\": %d, \"top1_certain\": %s, \"certainty\": ", cell->top1,
             cell->top1_certain ? "true" : "false");
-    write_float(out, cell->certainty);
+    cli_json_number(out, cell->certainty);
+    fputs(", \"radius\": ", out);
+    cli_json_number(out, cell->radius);
     if (cell->has_target) {
         write_interval(out, "target_logit", cell->target_logit);
         write_interval(out, "target_prob", cell->target_prob);
@@ -50,7 +46,13 @@ static void write_cell(FILE *out, const certified_cell *cell) {
     }
     write_interval(out, "input_logit", cell->input_logit);
     write_interval(out, "input_prob", cell->input_prob);
-    fprintf(out, ", \"input_rank\": [%d, %d]}", cell->input_rank[0], cell->input_rank[1]);
+    fprintf(out, ", \"input_rank\": [%d, %d]", cell->input_rank[0], cell->input_rank[1]);
+    write_interval(out, "entropy", cell->entropy);
+    write_interval(out, "kl_final", cell->kl_final);
+    write_interval(out, "kl_final_rev", cell->kl_final_rev);
+    write_interval(out, "kl_first", cell->kl_first);
+    write_interval(out, "kl_first_rev", cell->kl_first_rev);
+    fputc('}', out);
 }
 
 void lens_certified_json_write(FILE *out, const lens_view *view, const char *text, size_t length) {
@@ -63,14 +65,14 @@ void lens_certified_json_write(FILE *out, const lens_view *view, const char *tex
     }
     fwrite(text, 1, close - 1, out);
     fputs(",\n \"certified\": {\"weight_radius\": ", out);
-    write_float(out, lens->weight_radius);
+    cli_json_number(out, lens->weight_radius);
     fputs(", \"rows\": [", out);
     for (int row = view->rows.first; row < view->rows.end; row++) {
         const certified_row *r = &lens->rows[row];
         fputs(row > view->rows.first ? ", {\"radius\": {\"median\": " : "{\"radius\": {\"median\": ", out);
-        write_float(out, r->radius_median);
+        cli_json_number(out, r->radius_median);
         fputs(", \"max\": ", out);
-        write_float(out, r->radius_max);
+        cli_json_number(out, r->radius_max);
         fputs("}}", out);
     }
     fputs("],\n  \"cells\": [", out);

@@ -10,11 +10,11 @@
 
 enum { SWATCHES = 6, SWATCH_WIDTH = 8 };
 
-static const char *const metric_names[] = {"prob", "logit", "rank", "kl", "entropy"};
 
 /* The value at ramp position t: the inverse of lens_scale_position. */
 static double value_at(const lens_scale *scale, double t) {
     if (scale->kind == LENS_METRIC_RANK) return exp((1.0 - t) * log(scale->high));
+    if (scale->kind == LENS_METRIC_CERTAINTY) return exp(t * log(scale->high));
     return scale->low + t * (scale->high - scale->low);
 }
 
@@ -54,7 +54,7 @@ void lens_legend_print(FILE *out, const lens_view *view, const lens_table_style 
     bool show_metric = style->colour != LENS_COLOUR_NONE || style->values;
     if (!show_metric) return;
     fprintf(out, "  %-8s%s (--metric %s)\n", style->colour != LENS_COLOUR_NONE ? "colour:" : "values:",
-            lens_metric_describe(metric), metric_names[metric->kind]);
+            lens_metric_describe(metric), lens_metric_names[metric->kind]);
     char tracked[256];
     if (lens_metric_tracked_name(metric, view, tracked, sizeof tracked) != NULL) fprintf(out, "  token:  %s\n", tracked);
     lens_scale scale = lens_scale_over_view(metric, view);
@@ -64,6 +64,8 @@ void lens_legend_print(FILE *out, const lens_view *view, const lens_table_style 
     const char *how = scale.kind == LENS_METRIC_PROB    ? "linear"
                       : scale.kind == LENS_METRIC_RANK  ? "log scale, rank 1 brightest; up to the largest rank shown"
                       : scale.kind == LENS_METRIC_LOGIT ? "linear over the range shown"
+                      : scale.kind == LENS_METRIC_CERTAINTY
+                          ? "log scale from 1 (the intervals touch) to the largest margin shown; uncoloured: not certain"
                                                         : "linear from 0 to the largest value shown";
     if (scale.kind == LENS_METRIC_RANK)
         fprintf(out, "  range:  %s .. %s (%s)\n", high, low, how);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "lens_output.h"
+#include "loupe_internal.h"
 
 /* The token whose standing the metric reads: the input token against the
  * first row, else the final top-1, the true next token or a tracked token
@@ -18,9 +19,18 @@ static const loupe_lens_token *metric_token(const lens_metric *metric, const lou
     return metric->token == LENS_TOKEN_TARGET ? &cell->target : &cell->final_top;
 }
 
-bool lens_metric_value(const lens_metric *metric, const loupe_lens_cell *cell, double *value) {
+const char *const lens_metric_names[6] = {"prob", "logit", "rank", "kl", "entropy", "certainty"};
+
+bool lens_metric_value(const lens_metric *metric, const lens_view *view, int row, int t, double *value) {
+    const loupe_lens_cell *cell = lens_view_cell(view, row, t);
     const loupe_lens_token *token = NULL;
     switch (metric->kind) {
+    case LENS_METRIC_CERTAINTY: {
+        const certified_cell *c = view->certified != NULL ? certified_lens_cell(view->certified, row, t) : NULL;
+        if (c == NULL || !c->top1_certain) return false;
+        *value = c->certainty;
+        return true;
+    }
     case LENS_METRIC_ENTROPY: *value = cell->entropy; return true;
     case LENS_METRIC_KL:
         if (metric->vs == LENS_VS_FINAL)
@@ -53,6 +63,8 @@ const char *lens_metric_describe(const lens_metric *metric) {
     };
     switch (metric->kind) {
     case LENS_METRIC_ENTROPY: return "entropy of the row's distribution (nats)";
+    case LENS_METRIC_CERTAINTY:
+        return "certainty of the top-1 (its margin over the runner-up in radii; uncoloured: not certain)";
     case LENS_METRIC_KL:
         if (metric->vs == LENS_VS_FINAL)
             return metric->kl == LENS_KL_FORWARD ? "KL(final || row) (nats)" : "KL(row || final) (nats)";
@@ -84,6 +96,15 @@ char *lens_metric_tracked_name(const lens_metric *metric, const lens_view *view,
     return buffer;
 }
 
+/* The largest finite value of the metric over the view's cells, at least 10. */
+static double finite_maximum(const lens_metric *metric, const lens_view *view) {
+    double high = 10.0, value;
+    for (int row = view->rows.first; row < view->rows.end; row++)
+        for (int t = view->positions.first; t < view->positions.end; t++)
+            if (lens_metric_value(metric, view, row, t, &value) && isfinite(value) && value > high) high = value;
+    return high;
+}
+
 lens_scale lens_scale_over_view(const lens_metric *metric, const lens_view *view) {
     lens_scale scale = {.kind = metric->kind, .low = 0.0, .high = 1.0};
     if (metric->kind == LENS_METRIC_PROB) return scale;
@@ -92,7 +113,7 @@ lens_scale lens_scale_over_view(const lens_metric *metric, const lens_view *view
     for (int row = view->rows.first; row < view->rows.end; row++)
         for (int t = view->positions.first; t < view->positions.end; t++) {
             double value;
-            if (!lens_metric_value(metric, lens_view_cell(view, row, t), &value)) continue;
+            if (!lens_metric_value(metric, view, row, t, &value)) continue;
             if (!any || value < low) low = value;
             if (!any || value > high) high = value;
             any = true;
@@ -106,6 +127,10 @@ lens_scale lens_scale_over_view(const lens_metric *metric, const lens_view *view
         scale.low = 1.0;
         scale.high = any && high > 1.0 ? high : 1.0;
         break;
+    case LENS_METRIC_CERTAINTY: /* log scale from 1 (the intervals touch) to the largest finite margin, at least 10 */
+        scale.low = 1.0;
+        scale.high = finite_maximum(metric, view);
+        break;
     default: /* KL and entropy start at 0 */
         scale.low = 0.0;
         scale.high = any && high > 0.0 ? high : 0.0;
@@ -116,7 +141,10 @@ lens_scale lens_scale_over_view(const lens_metric *metric, const lens_view *view
 
 double lens_scale_position(const lens_scale *scale, double value) {
     double t;
-    if (scale->kind == LENS_METRIC_RANK) {
+    if (scale->kind == LENS_METRIC_CERTAINTY) {
+        /* log scale, a margin of 1 dark, the largest bright; +inf (exact) brightest */
+        t = log(value > 1.0 ? value : 1.0) / log(scale->high);
+    } else if (scale->kind == LENS_METRIC_RANK) {
         /* log scale, rank 1 at the bright end */
         if (scale->high <= 1.0) return 1.0;
         t = 1.0 - log(value < 1.0 ? 1.0 : value) / log(scale->high);
@@ -140,6 +168,10 @@ char *lens_metric_format(lens_metric_kind kind, double value, char *buffer, size
     }
     case LENS_METRIC_LOGIT: snprintf(buffer, capacity, "%.1f", value); break;
     case LENS_METRIC_RANK: snprintf(buffer, capacity, "%.0f", value); break;
+    case LENS_METRIC_CERTAINTY:
+        if (isfinite(value)) snprintf(buffer, capacity, "%.2g", value);
+        else snprintf(buffer, capacity, "exact");
+        break;
     default: snprintf(buffer, capacity, "%.2f", value); break;
     }
     return buffer;

@@ -94,7 +94,11 @@ typedef enum lens_metric_kind {
     LENS_METRIC_RANK,
     LENS_METRIC_KL,
     LENS_METRIC_ENTROPY,
+    LENS_METRIC_CERTAINTY, /* --certify: the top-1's margin in units of radius; undefined where not certain */
 } lens_metric_kind;
+
+/* The metrics' names for --metric, in lens_metric_kind order. */
+extern const char *const lens_metric_names[6];
 
 typedef enum lens_comparison {
     LENS_VS_FINAL, /* against the final row (its top-1 or the true next token) */
@@ -125,9 +129,11 @@ typedef struct lens_metric {
  * naming the option when the text is not one of its choices. */
 bool lens_metric_option(const char *option, const char *text, lens_metric *metric);
 
-/* The metric's value at one cell; false when it is undefined there (the
- * true next token at the last position, a tracked token the cell lacks). */
-bool lens_metric_value(const lens_metric *metric, const loupe_lens_cell *cell, double *value);
+/* The metric's value at the cell (row, t) of view; false when it is
+ * undefined there (the true next token at the last position, a tracked
+ * token the cell lacks; certainty without view->certified or where the
+ * top-1 is not certain). */
+bool lens_metric_value(const lens_metric *metric, const lens_view *view, int row, int t, double *value);
 
 /* A one-line description of what the metric colours, e.g. "probability of
  * the final row's top-1 token"; a static string. */

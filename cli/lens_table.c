@@ -32,7 +32,7 @@ static int cell_text(const lens_view *view, const lens_table_style *style, int t
                      char *buffer, double *value, bool *has_value) {
     const loupe_lens_cell *cell = lens_view_cell(view, row, t);
     int width = fitted_token(view, cell->top_ids[0], token_width, buffer);
-    *has_value = lens_metric_value(&style->metric, cell, value);
+    *has_value = lens_metric_value(&style->metric, view, row, t, value);
     if (style->values) {
         char number[32] = "-";
         if (*has_value) lens_metric_format(style->metric.kind, *value, number, sizeof number);

@@ -52,12 +52,12 @@ static double max_double(double a, double b) { return a > b ? a : b; }
 /* A cell's text into label (PLOT_LABEL_CAPACITY + 32): its top-1 token, and
  * with style->values the metric's value after it ("light .92", "-" where
  * undefined), as the table writes it. */
-static char *cell_text(const lens_view *view, const plot_style *style, const loupe_lens_cell *cell, char *label) {
-    plot_token_label(view, cell->top_ids[0], label);
+static char *cell_text(const lens_view *view, const plot_style *style, int row, int t, char *label) {
+    plot_token_label(view, lens_view_cell(view, row, t)->top_ids[0], label);
     if (style->values) {
         char number[32] = "-";
         double value = 0.0;
-        if (lens_metric_value(&style->metric, cell, &value))
+        if (lens_metric_value(&style->metric, view, row, t, &value))
             lens_metric_format(style->metric.kind, value, number, sizeof number);
         size_t used = strlen(label);
         snprintf(label + used, PLOT_LABEL_CAPACITY + 32 - used, " %s", number);
@@ -95,7 +95,7 @@ static loupe_status layout_heatmap(const lens_view *view, const plot_style *styl
         double width = plot_text_width(plot_token_label(view, lens_view_input_id(view, t), label), axis_font);
         width = max_double(width, plot_text_width(plot_token_label(view, lens_view_next_id(view, t), label), next_font));
         for (int row = view->rows.first; row < view->rows.end; row++)
-            width = max_double(width, plot_text_width(cell_text(view, style, lens_view_cell(view, row, t), label),
+            width = max_double(width, plot_text_width(cell_text(view, style, row, t, label),
                                                       cell_font));
         layout->column_left[j] = x;
         layout->column_width[j] = max_double(width + cell_padding, min_column_width);
@@ -147,9 +147,9 @@ static void draw_cell(plot_canvas *canvas, const lens_view *view, const plot_sty
     const loupe_lens_cell *cell = lens_view_cell(view, row, t);
     char label[PLOT_LABEL_CAPACITY], text[PLOT_LABEL_CAPACITY + 32], position[16], value_text[32] = "-", title[512];
     plot_token_label(view, cell->top_ids[0], label);
-    cell_text(view, style, cell, text);
+    cell_text(view, style, row, t, text);
     double value = 0.0;
-    bool defined = lens_metric_value(&style->metric, cell, &value);
+    bool defined = lens_metric_value(&style->metric, view, row, t, &value);
     if (defined) lens_metric_format(style->metric.kind, value, value_text, sizeof value_text);
     snprintf(position, sizeof position, "%d", t);
     snprintf(title, sizeof title, "%s, position %d: top-1 %s (p %.3f); value %s", lens_view_row_name(view, row), t,

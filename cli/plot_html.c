@@ -42,6 +42,7 @@ static const struct {
     {"kl/first/forward", {LENS_METRIC_KL, LENS_VS_FIRST, LENS_KL_FORWARD, LENS_TOKEN_FINAL_TOP, 0}},
     {"kl/first/reverse", {LENS_METRIC_KL, LENS_VS_FIRST, LENS_KL_REVERSE, LENS_TOKEN_FINAL_TOP, 0}},
     {"entropy/-/-", {LENS_METRIC_ENTROPY, LENS_VS_FINAL, LENS_KL_FORWARD, LENS_TOKEN_FINAL_TOP, 0}},
+    {"certainty/-/-", {LENS_METRIC_CERTAINTY, LENS_VS_FINAL, LENS_KL_FORWARD, LENS_TOKEN_FINAL_TOP, 0}}, /* last: --certify only */
 };
 enum { N_CHOICES = sizeof choices / sizeof choices[0] };
 
@@ -85,7 +86,7 @@ static const char page_script[] =
     "  ['metric', 'vs', 'token', 'kl'].forEach(function (id) { select[id] = document.getElementById(id); });\n"
     "  function key() {\n"
     "    var kind = select.metric.value, vs = select.vs.value;\n"
-    "    if (kind === 'entropy') return 'entropy/-/-';\n"
+    "    if (kind === 'entropy' || kind === 'certainty') return kind + '/-/-';\n"
     "    if (kind === 'kl') return 'kl/' + vs + '/' + select.kl.value;\n"
     "    return kind + '/' + vs + '/' + (vs === 'first' ? '-' : select.token.value);\n"
     "  }\n"
@@ -107,7 +108,7 @@ static const char page_script[] =
     "      s.textContent = t[1];\n"
     "      ticks.appendChild(s);\n"
     "    });\n"
-    "    select.token.disabled = select.metric.value === 'kl' || select.metric.value === 'entropy' || select.vs.value === 'first';\n"
+    "    select.token.disabled = ['kl', 'entropy', 'certainty'].indexOf(select.metric.value) >= 0 || select.vs.value === 'first';\n"
     "    select.kl.disabled = select.metric.value !== 'kl';\n"
     "    if (shown) show(shown);\n"
     "  }\n"
@@ -216,9 +217,8 @@ static void write_choice(FILE *out, const lens_view *view, const plot_style *sty
         fputs(pass == 0 ? "],\n  \"colour\": [" : "],\n  \"value\": [", out);
         for (int line = 0; line < n_lines; line++)
             for (int t = view->positions.first; t < view->positions.end; t++) {
-                const loupe_lens_cell *cell = lens_view_cell(view, row_on_line(view, style, line), t);
                 double value = 0.0;
-                bool defined = lens_metric_value(metric, cell, &value);
+                bool defined = lens_metric_value(metric, view, row_on_line(view, style, line), t, &value);
                 if (line > 0 || t > view->positions.first) fputc(',', out);
                 if (pass == 0) {
                     fprintf(out, "%ld", defined ? lround(lens_scale_position(&scale, value) * (PALETTE_STEPS - 1)) : -1L);
@@ -331,7 +331,7 @@ static loupe_status write_data(FILE *out, const lens_view *view, const plot_styl
     fputs("],\n \"undefined_colour\": \"", out);
     plot_markup_colour(out, plot_undefined_colour);
     fputs("\",\n \"metrics\": {", out);
-    for (int c = 0; c < N_CHOICES; c++) {
+    for (int c = 0; c < N_CHOICES - (view->certified == NULL); c++) {
         fprintf(out, "%s\n  \"%s\": ", c ? "," : "", choices[c].key);
         write_choice(out, view, style, &choices[c].metric);
     }
@@ -373,15 +373,16 @@ static void write_token_select(FILE *out, const lens_view *view, const lens_metr
     fputs("</select></label>\n", out);
 }
 
+/* The selectors; certainty only with the certified lens. */
 static void write_controls(FILE *out, const lens_view *view, const lens_metric *metric) {
-    static const char *const kinds[] = {"prob", "logit", "rank", "kl", "entropy"};
-    static const char *const kind_labels[] = {"probability", "logit", "rank", "KL divergence", "entropy"};
+    static const char *const kind_labels[] = {"probability", "logit", "rank", "KL divergence", "entropy", "certainty"};
+    bool certified = view->certified != NULL;
     static const char *const comparisons[] = {"final", "first"};
     static const char *const comparison_labels[] = {"the final row", "the input row"};
     static const char *const directions[] = {"forward", "reverse"};
     static const char *const direction_labels[] = {"KL(reference || row)", "KL(row || reference)"};
     fputs("<div id=\"controls\">\n", out);
-    write_select(out, "metric", "colour by", kinds, kind_labels, 5, metric->kind);
+    write_select(out, "metric", "colour by", lens_metric_names, kind_labels, certified ? 6 : 5, metric->kind);
     write_select(out, "vs", "compared with", comparisons, comparison_labels, 2, metric->vs);
     write_token_select(out, view, metric);
     write_select(out, "kl", "KL direction", directions, direction_labels, 2, metric->kl);

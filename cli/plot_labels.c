@@ -23,14 +23,18 @@ char *plot_title(const lens_view *view, const plot_style *style, char *buffer) {
     const char *vs = style->metric.vs == LENS_VS_FINAL ? "vs the final row" : "vs the input row";
     char tracked[PLOT_LABEL_CAPACITY * 2];
     bool named = lens_metric_tracked_name(&style->metric, view, tracked, sizeof tracked) != NULL;
-    snprintf(buffer, PLOT_TITLE_CAPACITY, "%s: %s, %s%s%s", style->model_name, lens_metric_describe(&style->metric), vs,
-             named ? "; " : "", tracked);
+    if (style->metric.kind == LENS_METRIC_CERTAINTY) /* compares no row */
+        snprintf(buffer, PLOT_TITLE_CAPACITY, "%s: %s", style->model_name, lens_metric_describe(&style->metric));
+    else
+        snprintf(buffer, PLOT_TITLE_CAPACITY, "%s: %s, %s%s%s", style->model_name, lens_metric_describe(&style->metric),
+                 vs, named ? "; " : "", tracked);
     return buffer;
 }
 
 char *plot_scale_caption(const lens_metric *metric, const lens_scale *scale, char *buffer, size_t capacity) {
     const char *how = scale->kind == LENS_METRIC_PROB    ? "0 to 1"
                       : scale->kind == LENS_METRIC_RANK  ? "log scale, rank 1 brightest"
+                      : scale->kind == LENS_METRIC_CERTAINTY ? "log scale from 1 to the largest margin shown"
                       : scale->kind == LENS_METRIC_LOGIT ? "over the range shown"
                                                          : "from 0 to the largest value shown";
     snprintf(buffer, capacity, "colour: %s; %s", lens_metric_describe(metric), how);
@@ -58,7 +62,7 @@ int plot_axis_ticks(double low, double high, bool log_axis, plot_tick *ticks, in
 }
 
 int plot_scale_ticks(const lens_scale *scale, plot_tick *ticks, int capacity) {
-    bool log_axis = scale->kind == LENS_METRIC_RANK;
+    bool log_axis = scale->kind == LENS_METRIC_RANK || scale->kind == LENS_METRIC_CERTAINTY;
     int n = plot_axis_ticks(scale->low, log_axis && scale->high < 1.0 ? 1.0 : scale->high, log_axis, ticks, capacity);
     for (int i = 0; i < n; i++) {
         ticks[i].position = lens_scale_position(scale, ticks[i].value);

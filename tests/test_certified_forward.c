@@ -130,7 +130,7 @@ static void test_model(const char *name) {
     loupe_lens_result *lens = NULL;
     certified_lens *certified = NULL;
     CHECK(loupe_lens_run(model, ids, T, &lens_params, &lens, &error) == LOUPE_OK);
-    CHECK(certified_lens_run(model, ids, T, true, 0.0, &certified, &error) == LOUPE_OK);
+    CHECK(certified_lens_run(model, ids, T, true, 0.0, NULL, &certified, &error) == LOUPE_OK);
     int certain = 0, outside = 0, input_row_certain = 0;
     for (int row = 0; lens != NULL && certified != NULL && row < R; row++)
         for (int t = 0; t < T; t++) {

@@ -145,7 +145,7 @@ int main(int argc, char **argv) {
                                                .widths = &kernel};
             certified_lens *lens = NULL;
             if (certified_forward(model, ids + first, T, &params, &error) != LOUPE_OK ||
-                certified_lens_run(model, ids + first, T, false, weight_radius, &lens, &error) != LOUPE_OK) {
+                certified_lens_run(model, ids + first, T, false, weight_radius, NULL, &lens, &error) != LOUPE_OK) {
                 fprintf(stderr, "certify_corpus: %s\n", error.message);
                 return 1;
             }

@@ -29,7 +29,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "util/byte_buffer.h"
+#include "../util/byte_buffer.h" /* relative: the command reaches this header through loupe_internal.h */
 
 /* The sketch's bucket layout, shared by every summary of an aggregate. */
 typedef struct quantile_shape {

@@ -28,10 +28,14 @@ float ball_radius_up(double r) {
     return f;
 }
 
-void ball_bounds(double mid, float rad, double *lo, double *hi) {
-    double low = mid - (double)rad, high = mid + (double)rad;
-    *lo = low - fabs(low) * 0x1p-52;
-    *hi = high + fabs(high) * 0x1p-52;
+float ball_float_down(double d) {
+    float f = (float)d;
+    return (double)f > d ? nextafterf(f, -INFINITY) : f;
+}
+
+float ball_float_up(double d) {
+    float f = (float)d;
+    return (double)f < d ? nextafterf(f, INFINITY) : f;
 }
 
 void ball_set(double mid_exact, double rad_exact, double *mid, float *rad) {

@@ -54,8 +54,17 @@ double ball_chain_lower(double x, long n);
 float ball_radius_up(double r);
 
 /* lo, hi: bounds of the ball (mid, rad) in double, widened outward by
- * 2^-52 of their size, so lo <= mid - rad and mid + rad <= hi exactly. */
-void ball_bounds(double mid, float rad, double *lo, double *hi);
+ * 2^-52 of their size, so lo <= mid - rad and mid + rad <= hi exactly.
+ * Inline: the per-token loops of the lens vectorise through it. */
+static inline void ball_bounds(double mid, float rad, double *lo, double *hi) {
+    double low = mid - (double)rad, high = mid + (double)rad;
+    *lo = low - __builtin_fabs(low) * 0x1p-52;
+    *hi = high + __builtin_fabs(high) * 0x1p-52;
+}
+
+/* The largest float <= d, and the smallest float >= d (+-inf stay). */
+float ball_float_down(double d);
+float ball_float_up(double d);
 
 /* The ball (*mid, *rad) that contains [lo, hi] (lo <= hi, exact bounds in
  * double): the midpoint between them, the radius to the farther end

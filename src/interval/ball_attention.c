@@ -24,8 +24,12 @@ typedef struct head_scratch {
     float *out_rad;                /* (T, D) */
 } head_scratch;
 
+/* One thread's block, rounded up to 64 bytes so that the next thread's
+ * block (its doubles first) stays aligned whatever T and D. */
 static size_t head_scratch_bytes(size_t T, size_t D) {
-    return (3 * T * D + T * T + T + T * D) * sizeof(double) + (6 * T * D + T * T + 2 * T * T + T * D) * sizeof(float);
+    size_t bytes =
+        (3 * T * D + T * T + T + T * D) * sizeof(double) + (6 * T * D + T * T + 2 * T * T + T * D) * sizeof(float);
+    return (bytes + 63) / 64 * 64;
 }
 
 static head_scratch head_scratch_carve(char *block, size_t T, size_t D) {

@@ -1086,6 +1086,14 @@ check_first E2501 2 "loupe: --weight-radius: expected a number from 0 to below 1
 check_first E2502 2 "loupe: --weight-radius needs --certify" "$loupe" lens --weight-radius bf16 x
 check E2503 2 "--certify runs the logit lens of one text in one window: not with --tuned, --batch or --window" \
   "$loupe" lens --certify --window 8 x
+check E2504 2 "corpus: --weight-radius needs --certify" "$loupe" corpus --weight-radius bf16 x
+check E2505 2 "corpus --certify runs the certified logit lens: not with --tuned" \
+  "$loupe" corpus --certify --tuned "$work" x
+check E2506 2 "--metric certainty needs --certify" "$loupe" lens --metric certainty x
+check E2507 2 "plot: --metric certainty needs the certified lens: draw it with loupe lens --certify --plot" \
+  "$loupe" plot --metric certainty --plot "$work/x.png" "$work/x.json"
+check E2508 2 "--certify runs in one process: not with --shard, --save-state or --checkpoint \(its statistics are not part of the saved state\)" \
+  "$loupe" corpus --certify --shard 0/2 x
 
 # ---------------------------------------------------------------- the catalogue itself
 documented=$(grep -oE '^\| E[0-9]{3,4} ' "$catalogue" | tr -d '| ' | sort)
