@@ -20,6 +20,7 @@
 #include "corpus_certify.h"
 #include "corpus_output.h"
 #include "corpus_state.h"
+#include "corpus_team.h"
 #include "loupe_internal.h"
 #include "plot.h"
 
@@ -85,8 +86,9 @@ typedef struct corpus_options {
     const char *model, *counts, *plot, *progress, *tuned, *save_state, *checkpoint;
     long stride, min_context, max_tokens, exact_limit, reservoir, seed;
     double sketch_error, checkpoint_every, weight_radius;
-    bool has_stride, json, subblocks, resume, compare_lenses, certify, has_weight_radius;
-    uint32_t shard, n_shards; /* --shard I/N; 0/1 without */
+    bool has_stride, json, subblocks, resume, compare_lenses, certify, has_weight_radius, has_shard;
+    uint32_t shard, n_shards; /* --shard I/N (or the team's member and size); 0/1 without */
+    char *checkpoint_name;    /* owned: FILE.rankR of a team member's --checkpoint */
     corpus_source source;
     cli_track_list track;
 } corpus_options;
@@ -109,6 +111,7 @@ static bool parse_shard(const char *text, corpus_options *chosen) {
     }
     chosen->shard = (uint32_t)shard;
     chosen->n_shards = (uint32_t)n_shards;
+    chosen->has_shard = true;
     return true;
 }
 
@@ -196,22 +199,8 @@ static int parse_options(int argc, char **argv, corpus_options *chosen) {
                   "with loupe plot A.json B.json --plot FILE");
         return CLI_EXIT_USAGE;
     }
-    if (chosen->compare_lenses && (chosen->n_shards > 1 || chosen->save_state != NULL || chosen->checkpoint != NULL)) {
-        cli_error("--compare-lenses runs in one process: not with --shard, --save-state or --checkpoint (run each "
-                  "lens's shards apart and merge them)");
-        return CLI_EXIT_USAGE;
-    }
     if (chosen->resume && chosen->checkpoint == NULL) {
         cli_error("--resume continues from a checkpoint: give it with --checkpoint FILE");
-        return CLI_EXIT_USAGE;
-    }
-    if (chosen->n_shards > 1 && chosen->max_tokens > 0) {
-        cli_error("--max-tokens would limit each shard, not the corpus: not with --shard");
-        return CLI_EXIT_USAGE;
-    }
-    if (chosen->certify && (chosen->n_shards > 1 || chosen->save_state != NULL || chosen->checkpoint != NULL)) {
-        cli_error("--certify runs in one process: not with --shard, --save-state or --checkpoint (its statistics "
-                  "are not part of the saved state)");
         return CLI_EXIT_USAGE;
     }
     if (optind >= argc) {
@@ -220,6 +209,47 @@ static int parse_options(int argc, char **argv, corpus_options *chosen) {
     }
     chosen->source.paths = argv + optind;
     chosen->source.n_paths = argc - optind;
+    return -1;
+}
+
+/* Takes the team's share (member of n_members) in place of --shard, and
+ * names a member's checkpoint FILE.rankR; then checks what sharding rules
+ * out. Returns -1 to go on, else the exit status (after the message). */
+static int join_team(const corpus_team *team, corpus_options *chosen) {
+    if (team != NULL) {
+        if (chosen->has_shard) {
+            cli_error("--shard: loupe-mpi deals the shards itself, one per rank (docs/SCALE.md)");
+            return CLI_EXIT_USAGE;
+        }
+        chosen->shard = team->member;
+        chosen->n_shards = team->n_members;
+        if (team->member != 0) chosen->progress = "never"; /* one progress line, rank 0's */
+        if (chosen->checkpoint != NULL) {
+            if (asprintf(&chosen->checkpoint_name, "%s.rank%u", chosen->checkpoint, team->member) < 0) {
+                chosen->checkpoint_name = NULL;
+                cli_error("out of memory");
+                return CLI_EXIT_FAILURE;
+            }
+            chosen->checkpoint = chosen->checkpoint_name;
+        }
+    }
+    if (chosen->compare_lenses &&
+        (team != NULL || chosen->n_shards > 1 || chosen->save_state != NULL || chosen->checkpoint != NULL)) {
+        cli_error("--compare-lenses runs in one process: not with --shard, --save-state or --checkpoint (run each "
+                  "lens's shards apart and merge them)");
+        return CLI_EXIT_USAGE;
+    }
+    if (chosen->certify &&
+        (team != NULL || chosen->n_shards > 1 || chosen->save_state != NULL || chosen->checkpoint != NULL)) {
+        cli_error("--certify runs in one process: not with --shard, --save-state or --checkpoint (its statistics "
+                  "are not part of the saved state)");
+        return CLI_EXIT_USAGE;
+    }
+    if (chosen->n_shards > 1 && chosen->max_tokens > 0) {
+        if (team != NULL) cli_error("--max-tokens would limit each rank, not the corpus: not with several ranks");
+        else cli_error("--max-tokens would limit each shard, not the corpus: not with --shard");
+        return CLI_EXIT_USAGE;
+    }
     return -1;
 }
 
@@ -564,6 +594,70 @@ static int prepare(corpus_options *chosen, corpus_run *run, corpus_report *repor
     return 0;
 }
 
+/* Writes what a finished run reports: --save-state (the team's merged state
+ * when merged is not NULL, else the run's), the table or JSON (with
+ * --compare-lenses both lenses'), the plots.
+ * Returns the run's exit status given status so far. */
+static int write_outputs(corpus_run *run, corpus_report *report, const corpus_state *merged, int status) {
+    const corpus_options *chosen = run->chosen;
+    if (chosen->save_state != NULL) {
+        uint32_t shard;
+        corpus_state state = run_state(run, CORPUS_STATE_AGGREGATE, &shard, true);
+        state.seconds = report->seconds;
+        loupe_error error;
+        if (corpus_state_write(chosen->save_state, merged != NULL ? merged : &state, &error) != LOUPE_OK) {
+            cli_fail(&error);
+            if (status == 0) status = CLI_EXIT_FAILURE;
+        }
+    }
+    corpus_report *logit = run->logit; /* --compare-lenses */
+    if (logit != NULL) {
+        logit->documents = report->documents;
+        logit->skipped_lines = report->skipped_lines;
+        logit->seconds = report->seconds;
+        logit->partial = report->partial;
+    }
+    if (report->partial && interrupted)
+        cli_error("interrupted: the statistics below cover the %lld positions scored so far (partial)",
+                  (long long)report->positions);
+    /* the aggregate so far is written even after a failure or Ctrl-C, marked partial */
+    if (logit != NULL && chosen->json) corpus_compare_json_print(stdout, logit, report);
+    else if (logit != NULL) corpus_compare_table_print(stdout, logit, report);
+    else corpus_certify_print(stdout, run->certify, report, chosen->json);
+    if (chosen->plot != NULL) {
+        int plot_status = corpus_plot_write(report, chosen->plot);
+        if (status == 0) status = plot_status;
+    }
+    if (status == 0 && interrupted) status = 130; /* the shell's convention for SIGINT */
+    return status;
+}
+
+/* A team member's end: hands the run's aggregate (ran: the run started) to
+ * the team's reduce; on the reporting member the report takes the merged
+ * aggregate and counters (its own wall time stays: the members ran side by
+ * side). Returns the whole run's status; *reports as reduce sets it. */
+static int reduce_team(const corpus_team *team, corpus_run *run, corpus_report *report, bool ran, int status,
+                       const int64_t *counts, const int32_t *token_bytes, corpus_state *merged, bool *reports) {
+    uint32_t shard;
+    corpus_state state = {0};
+    if (ran) {
+        state = run_state(run, CORPUS_STATE_AGGREGATE, &shard, true);
+        state.seconds = report->seconds;
+    }
+    *reports = false;
+    status = team->reduce(team->user, ran ? &state : NULL, status, counts, token_bytes, merged, reports);
+    if (*reports) {
+        loupe_corpus_stats_free(report->stats);
+        report->stats = merged->stats; /* freed with the report: merged lends it */
+        report->documents = merged->documents;
+        report->n_windows = merged->windows;
+        report->positions = merged->positions;
+        report->skipped_lines = merged->skipped_lines;
+        report->partial = merged->partial;
+    }
+    return status;
+}
+
 /* --compare-lenses: the logit lens's report, the tuned one's (report)
  * without its lens and with an aggregate of its own. */
 static int prepare_logit(const corpus_report *report, corpus_report *logit, corpus_run *run,
@@ -583,15 +677,24 @@ static int prepare_logit(const corpus_report *report, corpus_report *logit, corp
 }
 
 int cmd_corpus(int argc, char **argv) {
+    return cmd_corpus_team(argc, argv, NULL);
+}
+
+int cmd_corpus_team(int argc, char **argv, const corpus_team *team) {
     corpus_options chosen;
     int status = parse_options(argc, argv, &chosen);
-    if (status >= 0) return status;
+    if (status < 0) status = join_team(team, &chosen);
+    if (status >= 0) {
+        free(chosen.checkpoint_name);
+        return status;
+    }
 
+    status = 0;
     if (chosen.plot != NULL) {
         char rarity[4096];
         corpus_plot_rarity_path(chosen.plot, rarity, sizeof rarity);
         if (!plot_output_check(chosen.plot) || (chosen.counts != NULL && !plot_output_check(rarity)))
-            return CLI_EXIT_FAILURE;
+            status = CLI_EXIT_FAILURE;
     }
 
     corpus_report report = {.source = &chosen.source, .max_tokens = chosen.max_tokens};
@@ -600,16 +703,17 @@ int cmd_corpus(int argc, char **argv) {
     int64_t *counts = NULL;
     int32_t *token_bytes = NULL;
     char *directory = NULL;
-    status = prepare(&chosen, &run, &report, &info, &counts, &token_bytes, &directory);
+    if (status == 0) status = prepare(&chosen, &run, &report, &info, &counts, &token_bytes, &directory);
     corpus_report logit = {0};
     if (status == 0 && chosen.compare_lenses) status = prepare_logit(&report, &logit, &run, counts, token_bytes);
     bool finished = false;
-    if (status == 0 && (chosen.save_state != NULL || chosen.checkpoint != NULL)) {
+    if (status == 0 && (chosen.save_state != NULL || chosen.checkpoint != NULL || team != NULL)) {
         run.identity = corpus_identity_build(&report);
         if (run.identity == NULL) status = CLI_EXIT_FAILURE;
     }
     if (status == 0 && chosen.resume) status = resume_run(&run, counts, token_bytes, &finished);
-    if (status == 0) {
+    bool ran = status == 0;
+    if (ran) {
         catch_interrupt();
         corpus_progress_start(&run.progress, chosen.progress, corpus_source_total_bytes(&chosen.source),
                               chosen.max_tokens);
@@ -626,35 +730,14 @@ int cmd_corpus(int argc, char **argv) {
         if (status != 0) report.partial = true;
         /* the checkpoint: where to go on after Ctrl-C or an error, or the end reached */
         if (!write_checkpoint(&run, finished || !report.partial) && status == 0) status = CLI_EXIT_FAILURE;
-        if (chosen.save_state != NULL) {
-            uint32_t shard;
-            corpus_state state = run_state(&run, CORPUS_STATE_AGGREGATE, &shard, true);
-            state.seconds = report.seconds;
-            loupe_error error;
-            if (corpus_state_write(chosen.save_state, &state, &error) != LOUPE_OK) {
-                cli_fail(&error);
-                if (status == 0) status = CLI_EXIT_FAILURE;
-            }
-        }
-        if (run.logit != NULL) {
-            logit.documents = report.documents;
-            logit.skipped_lines = report.skipped_lines;
-            logit.seconds = report.seconds;
-            logit.partial = report.partial;
-        }
-        if (report.partial && interrupted)
-            cli_error("interrupted: the statistics below cover the %lld positions scored so far (partial)",
-                      (long long)report.positions);
-        /* the aggregate so far is written even after a failure or Ctrl-C, marked partial */
-        if (run.logit != NULL && chosen.json) corpus_compare_json_print(stdout, &logit, &report);
-        else if (run.logit != NULL) corpus_compare_table_print(stdout, &logit, &report);
-        else corpus_certify_print(stdout, run.certify, &report, chosen.json);
-        if (chosen.plot != NULL) {
-            int plot_status = corpus_plot_write(&report, chosen.plot);
-            if (status == 0) status = plot_status;
-        }
-        if (status == 0 && interrupted) status = 130; /* the shell's convention for SIGINT */
     }
+    bool reports = team == NULL && ran;
+    corpus_state merged = {0};
+    if (team != NULL) status = reduce_team(team, &run, &report, ran, status, counts, token_bytes, &merged,
+                                                 &reports);
+    if (reports) status = write_outputs(&run, &report, team != NULL ? &merged : NULL, status);
+    if (reports && team != NULL) merged.stats = NULL; /* lent to the report */
+    corpus_state_free(&merged);
     free(run.identity);
     loupe_corpus_stats_free(report.stats);
     loupe_corpus_stats_free(logit.stats);
@@ -666,5 +749,6 @@ int cmd_corpus(int argc, char **argv) {
     loupe_tokenizer_close(run.tokenizer);
     loupe_model_close(run.model);
     free(directory);
+    free(chosen.checkpoint_name);
     return status;
 }

@@ -13,10 +13,12 @@ set -euo pipefail
 # (python/), python3-pytest, jupyter-nbconvert and python3-ipykernel its
 # tests and notebook, python3-matplotlib and python3-tqdm the notebook's
 # plot and progress bar; libflint-arb-dev (Arb, ball arithmetic at any
-# precision) is the oracle of the certified forward pass's tests.
+# precision) is the oracle of the certified forward pass's tests; libopenmpi-dev
+# and openmpi-bin (Open MPI, its mpirun) build and test loupe-mpi, the corpus
+# run shared among MPI ranks (docs/SCALE.md).
 packages=(build-essential chromium cmake fonts-dejavu-core fonts-noto-cjk fonts-noto-color-emoji libcairo2-dev
-          libcjson-dev libflint-arb-dev libopenblas-dev libpango1.0-dev libpcre2-dev libutf8proc-dev libzip-dev nodejs
-          pkg-config python3
+          libcjson-dev libflint-arb-dev libopenblas-dev libopenmpi-dev libpango1.0-dev libpcre2-dev libutf8proc-dev libzip-dev nodejs
+          openmpi-bin pkg-config python3
           python3-numpy python3-torch time
           jupyter-nbconvert python3-cffi python3-ipykernel python3-matplotlib python3-pip python3-pytest
           python3-setuptools python3-tqdm python3-wheel)

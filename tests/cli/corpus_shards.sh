@@ -32,8 +32,10 @@ for n in 1 2 3 7; do
       "$work/corpus.txt" >"$work/shard$i-$n.json" || exit 1
   done
 done
-python3 - "$loupe" "$work" <<'PY'
+python3 - "$loupe" "$work" "$data" <<'PY'
 import itertools, json, os, random, subprocess, sys
+sys.path.insert(0, sys.argv[3])
+import corpus_compare
 loupe, work = sys.argv[1], sys.argv[2]
 failures = 0
 def fail(message):
@@ -46,27 +48,8 @@ n_docs = single["corpus"]["documents"]
 if not (single["corpus"]["positions"] > 300 and single["metrics"]["target_rank"][0]["exact"] is False):
     fail("the corpus should outgrow the exact limit: %r" % single["corpus"])
 
-def compare(got, want, path=""):
-    """Every field equal (seconds aside); means to 1e-8 relative."""
-    if isinstance(want, dict):
-        if set(got) != set(want):
-            fail("%s: keys %r vs %r" % (path, sorted(got), sorted(want)))
-            return
-        for key in want:
-            if path + "." + key != ".corpus.seconds":
-                compare(got[key], want[key], path + "." + key)
-    elif isinstance(want, list):
-        if len(got) != len(want):
-            fail("%s: %d vs %d entries" % (path, len(got), len(want)))
-            return
-        for i, (g, w) in enumerate(zip(got, want)):
-            compare(g, w, "%s[%d]" % (path, i))
-    elif isinstance(want, float) and isinstance(got, float) and (path.endswith(".mean") or path.endswith(".rho")
-                                                                 or path.endswith(".low") or path.endswith(".high")):
-        if abs(got - want) > 1e-8 * abs(want):
-            fail("%s: %r vs %r" % (path, got, want))
-    elif got != want:
-        fail("%s: %r vs %r" % (path, got, want))
+def compare(got, want):
+    corpus_compare.compare(got, want, fail)
 
 def merge(paths, *extra):
     return subprocess.run([loupe, "corpus-merge", *extra] + paths, capture_output=True, text=True)

@@ -1050,6 +1050,36 @@ open(sys.argv[2], "wb").write(struct.pack("<Q", len(header)) + header + raw[8 + 
 PY
 check E2230 1 "$work/renamed.safetensors: not a loupe train-lens checkpoint \(its __metadata__\)" \
   train --out "$work/x" --steps 4 --resume "$work/renamed.safetensors" "$words"
+# ---------------------------------------------------------------- loupe-mpi
+# check_mpi ID STATUS MESSAGE NP ARGS...: `loupe-mpi corpus ARGS` under
+# `mpirun -np NP` (NP 0: alone, without mpirun); its exit status must be
+# STATUS and one line of its stderr "loupe: MESSAGE" (every rank prints its
+# own errors, mpirun adds its notice). Skipped where loupe-mpi is not built.
+check_mpi() {
+  local id=$1 status=$2 message=$3 np=$4 mpi
+  shift 4
+  checked+=("$id")
+  mpi=$(dirname "$loupe")/loupe-mpi
+  if [ ! -x "$mpi" ] || ! command -v mpirun >/dev/null; then
+    echo "skip $id: no loupe-mpi or mpirun"
+    return
+  fi
+  local run=("$mpi")
+  [ "$np" -gt 0 ] && run=(mpirun --oversubscribe -np "$np" "$mpi")
+  OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl=self,vader \
+    LSAN_OPTIONS="suppressions=$here/mpi_lsan.supp:fast_unwind_on_malloc=0" \
+    timeout 60 "${run[@]}" corpus "$@" >"$work/out" 2>"$work/err" </dev/null
+  local got=$?
+  # mpirun forwards the ranks' output in chunks, which may join two ranks' lines
+  if [ "$got" -ne "$status" ] || ! sed 's/loupe: /\nloupe: /g' "$work/err" | grep -qxE "loupe: $message"; then
+    echo "FAILED $id: status $got (expected $status), stderr: $(grep '^loupe' "$work/err" | head -3)"
+    failures=$((failures + 1))
+  fi
+}
+check_mpi E2641 2 "--shard: loupe-mpi deals the shards itself, one per rank \(docs/SCALE.md\)" 0 --shard 0/2 "$corpus"
+check_mpi E2642 2 "--max-tokens would limit each rank, not the corpus: not with several ranks" 2 \
+  --max-tokens 5 "$corpus"
+check_mpi E2643 1 "rank 0 of 1 failed \(its message above\): no report" 0 --model "$work/no-such-model" "$corpus"
 # ---------------------------------------------------------------- the certified lens
 check_first E2501 2 "loupe: --weight-radius: expected a number from 0 to below 1, bf16 or f16, got '2'" \
   "$loupe" lens --certify --weight-radius 2 x
