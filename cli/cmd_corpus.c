@@ -45,7 +45,8 @@ static const char usage[] =
     "                     their window (default 0; at most context - stride - 1)\n"
     "  --max-tokens N     stop after N scored positions\n"
     "  --counts FILE      token frequencies from loupe count: rarity statistics\n"
-    "  --format F         table (default) or json (schema loupe.corpus/1)\n"
+    "  --format F         table (default), json (schema loupe.corpus/1) or csv (the\n"
+    "                     per-layer metrics, one line per layer and metric)\n"
     "  --plot FILE        draw per-layer curves with quantile bands to FILE (.png,\n"
     "                     .svg or .html); with --counts also FILE-rarity.EXT\n"
     "  --subblocks        add a row after each block's attention (hN.attn)\n"
@@ -86,9 +87,10 @@ typedef struct corpus_options {
     const char *model, *counts, *plot, *progress, *tuned, *save_state, *checkpoint;
     long stride, min_context, max_tokens, exact_limit, reservoir, seed;
     double sketch_error, checkpoint_every, weight_radius;
-    bool has_stride, json, subblocks, resume, compare_lenses, certify, has_weight_radius, has_shard;
+    bool has_stride, subblocks, resume, compare_lenses, certify, has_weight_radius, has_shard;
     uint32_t shard, n_shards; /* --shard I/N (or the team's member and size); 0/1 without */
     char *checkpoint_name;    /* owned: FILE.rankR of a team member's --checkpoint */
+    corpus_format format;
     corpus_source source;
     cli_track_list track;
 } corpus_options;
@@ -157,7 +159,7 @@ static int parse_options(int argc, char **argv, corpus_options *chosen) {
         case 'c': ok = cli_parse_int("--min-context", optarg, 0, 1 << 24, &chosen->min_context); break;
         case 'n': ok = cli_parse_int("--max-tokens", optarg, 1, LONG_MAX, &chosen->max_tokens); break;
         case 'C': chosen->counts = optarg; break;
-        case 'F': ok = corpus_report_parse_format(optarg, &chosen->json); break;
+        case 'F': ok = corpus_report_parse_format(optarg, &chosen->format); break;
         case 'p': ok = plot_check_path("--plot", optarg); chosen->plot = optarg; break;
         case 'S': chosen->subblocks = true; break;
         case 'U': chosen->tuned = optarg; break;
@@ -197,6 +199,11 @@ static int parse_options(int argc, char **argv, corpus_options *chosen) {
     if (chosen->compare_lenses && chosen->plot != NULL) {
         cli_error("--compare-lenses: no --plot; save each lens's report with --format json and overlay them "
                   "with loupe plot A.json B.json --plot FILE");
+        return CLI_EXIT_USAGE;
+    }
+    if (chosen->format == CORPUS_FORMAT_CSV && (chosen->compare_lenses || chosen->certify)) {
+        cli_error("--format csv: not with %s; use --format json",
+                  chosen->compare_lenses ? "--compare-lenses" : "--certify");
         return CLI_EXIT_USAGE;
     }
     if (chosen->resume && chosen->checkpoint == NULL) {
@@ -621,9 +628,11 @@ static int write_outputs(corpus_run *run, corpus_report *report, const corpus_st
         cli_error("interrupted: the statistics below cover the %lld positions scored so far (partial)",
                   (long long)report->positions);
     /* the aggregate so far is written even after a failure or Ctrl-C, marked partial */
-    if (logit != NULL && chosen->json) corpus_compare_json_print(stdout, logit, report);
+    bool json = chosen->format == CORPUS_FORMAT_JSON;
+    if (chosen->format == CORPUS_FORMAT_CSV) corpus_csv_print(stdout, report); /* refused with logit, certify */
+    else if (logit != NULL && json) corpus_compare_json_print(stdout, logit, report);
     else if (logit != NULL) corpus_compare_table_print(stdout, logit, report);
-    else corpus_certify_print(stdout, run->certify, report, chosen->json);
+    else corpus_certify_print(stdout, run->certify, report, json);
     if (chosen->plot != NULL) {
         int plot_status = corpus_plot_write(report, chosen->plot);
         if (status == 0) status = plot_status;

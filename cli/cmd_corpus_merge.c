@@ -26,7 +26,8 @@ static const char usage[] =
     "options and inputs and hold different shards; shards left out make a\n"
     "report of the others only (with a warning).\n"
     "\n"
-    "  --format F         table (default) or json (schema loupe.corpus/1)\n"
+    "  --format F         table (default), json (schema loupe.corpus/1) or csv, as\n"
+    "                     loupe corpus writes them\n"
     "  --plot FILE        draw the per-layer curves to FILE (.png, .svg or .html),\n"
     "                     as loupe corpus --plot does\n"
     "  --save-state FILE  also write the merged state (to merge further)\n"
@@ -34,7 +35,7 @@ static const char usage[] =
 
 typedef struct merge_options {
     const char *plot, *save_state;
-    bool json;
+    corpus_format format;
     char **paths;
     int n_paths;
 } merge_options;
@@ -52,7 +53,7 @@ static int parse_options(int argc, char **argv, merge_options *chosen) {
     optind = 1;
     while (ok && (option = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (option) {
-        case 'F': ok = corpus_report_parse_format(optarg, &chosen->json); break;
+        case 'F': ok = corpus_report_parse_format(optarg, &chosen->format); break;
         case 'p': ok = plot_check_path("--plot", optarg); chosen->plot = optarg; break;
         case 'W': chosen->save_state = optarg; break;
         case 'h': fputs(usage, stdout); return CLI_EXIT_OK;
@@ -108,8 +109,7 @@ int cmd_corpus_merge(int argc, char **argv) {
             fprintf(stderr, "loupe: warning: the states hold %u of %u shards: the report covers those only\n",
                     merged.n_covered, merged.n_shards);
         report.stats = merged.stats;
-        if (chosen.json) corpus_json_print(stdout, &report);
-        else corpus_table_print(stdout, &report);
+        corpus_report_print(stdout, &report, chosen.format);
         if (chosen.plot != NULL) status = corpus_plot_write(&report, chosen.plot);
     }
     corpus_identity_storage_free(&storage, &report);

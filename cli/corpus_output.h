@@ -1,7 +1,7 @@
 /*
  * corpus_output.h - what `loupe corpus` and `loupe count` share: reading
  * every document of the corpus files, the report of a corpus run, and its
- * renderers (terminal table, JSON "loupe.corpus/1", plots) and progress bar.
+ * renderers (terminal table, JSON "loupe.corpus/1", CSV, plots) and progress bar.
  *
  * Shapes: R lens rows (input, h1 .. hL, with sub-blocks also hN.attn),
  * B frequency buckets.
@@ -94,9 +94,16 @@ void corpus_report_set_tracked(corpus_report *report, const loupe_tokenizer *tok
  * them: input, [hN.attn,] hN. False with a message when out of memory. */
 bool corpus_report_set_rows(corpus_report *report, int n_layer);
 
-/* The --format option of corpus and corpus-merge: "table" or "json" (sets
- * *json); false with a message otherwise. */
-bool corpus_report_parse_format(const char *text, bool *json);
+/* The report's forms on standard output (--format). */
+typedef enum corpus_format { CORPUS_FORMAT_TABLE, CORPUS_FORMAT_JSON, CORPUS_FORMAT_CSV } corpus_format;
+
+/* The --format option of corpus and corpus-merge: "table", "json" or "csv"
+ * (sets *format); false with a message otherwise. */
+bool corpus_report_parse_format(const char *text, corpus_format *format);
+
+/* Writes the report in format: corpus_table_print, corpus_json_print or
+ * corpus_csv_print. */
+void corpus_report_print(FILE *out, corpus_report *report, corpus_format format);
 
 /* The table for the terminal (corpus_table.c). */
 void corpus_table_print(FILE *out, corpus_report *report);
@@ -117,6 +124,16 @@ void corpus_compare_json_print(FILE *out, corpus_report *logit, corpus_report *t
 
 /* JSON, schema "loupe.corpus/1" (corpus_json.c; docs/CORPUS.md). */
 void corpus_json_print(FILE *out, corpus_report *report);
+
+/* CSV (corpus_csv.c; docs/CORPUS.md): the header
+ * layer,metric,count,mean,p10,median,p90,exact, then per metric of the
+ * JSON's "metrics" one line per row (R lines), then per row
+ * ce_bits_per_byte, top1_is_final_top1 and top1_is_target with the number
+ * in the mean column, and decision_layer with the count in the count
+ * column. Numbers as the JSON writes them (%.9g), empty where it has null;
+ * lines end in CRLF and fields are quoted as RFC 4180 says. No tracked
+ * tokens or rarity (the JSON has them). */
+void corpus_csv_print(FILE *out, corpus_report *report);
 
 /* ------------------------------------------------------------------------
  * The plots (corpus_plot.c)

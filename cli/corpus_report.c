@@ -35,11 +35,20 @@ bool corpus_report_set_rows(corpus_report *report, int n_layer) {
     return true;
 }
 
-bool corpus_report_parse_format(const char *text, bool *json) {
-    if (strcmp(text, "json") == 0 || strcmp(text, "table") == 0) {
-        *json = strcmp(text, "json") == 0;
-        return true;
+bool corpus_report_parse_format(const char *text, corpus_format *format) {
+    static const char *const names[] = {"table", "json", "csv"};
+    for (int i = 0; i < 3; i++) {
+        if (strcmp(text, names[i]) == 0) {
+            *format = (corpus_format)i;
+            return true;
+        }
     }
-    cli_error("--format: expected one of table, json, got '%s'", text);
+    cli_error("--format: expected one of table, json, csv, got '%s'", text);
     return false;
+}
+
+void corpus_report_print(FILE *out, corpus_report *report, corpus_format format) {
+    if (format == CORPUS_FORMAT_JSON) corpus_json_print(out, report);
+    else if (format == CORPUS_FORMAT_CSV) corpus_csv_print(out, report);
+    else corpus_table_print(out, report);
 }

@@ -535,7 +535,7 @@ check E1006 2 "--sketch-error: expected a number from 0.0001 to 0.5, got '1'" "$
 check E1007 2 "stride must be 1 .. 511 \(the context minus 1\), not 600" "$loupe" corpus --stride 600 "$corpus"
 check E1008 2 "min-context must be 0 .. 255 \(context - stride - 1, the least context a position has after the first window\), not 300" \
   "$loupe" corpus --min-context 300 "$corpus"
-check E1009 2 "--format: expected one of table, json, got 'csv'" "$loupe" corpus --format csv "$corpus"
+check E1009 2 "--format: expected one of table, json, csv, got 'xml'" "$loupe" corpus --format xml "$corpus"
 check E1010 2 "--progress: expected one of auto, always, never, got 'sometimes'" \
   "$loupe" corpus --progress sometimes "$corpus"
 
@@ -666,6 +666,7 @@ check E2617 1 "$st/s0: a saved state, not a checkpoint \(written by --save-state
   "$loupe" corpus --checkpoint "$st/s0" --resume "$corpus"
 check E2618 1 "$st/ckc: corpus statistics made with other token counts \(their hash differs\) \(the statistics start at byte [0-9]+\)" \
   "$loupe" corpus --counts "$st/c2.tsv" --checkpoint "$st/ckc" --resume "$corpus"
+check E2619 2 "--format csv: not with --certify; use --format json" "$loupe" corpus --format csv --certify "$corpus"
 
 # ---------------------------------------------------------------- pictures: the command line
 check E1401 2 "--plot: 'lens.jpg' must end in .png, .svg or .html \(the extension picks the format\)" \
