@@ -362,8 +362,8 @@ int cmd_train_lens(int argc, char **argv) {
         loupe_error error;
         const char *name = strrchr(info.directory, '/');
         name = name && name[1] ? name + 1 : info.directory;
-        if (status == 0 && loupe_tuned_lens_save(loupe_lens_trainer_lens(run.trainer), chosen.out, name, &error) !=
-                               LOUPE_OK)
+        if (status == 0 && loupe_tuned_lens_save(loupe_lens_trainer_lens(run.trainer), run.model, chosen.out, name,
+                                                 &error) != LOUPE_OK)
             status = cli_fail(&error);
         if (status == 0 && run.progress)
             fprintf(stderr, "wrote %s after %d steps of %ld positions in %.1f s\n", chosen.out, run.steps_done,
