@@ -29,8 +29,10 @@ static const char usage[] =
     "Trains a tuned lens for the model on a corpus, as the tuned-lens package does:\n"
     "one affine translator per layer, the loss summed over layers, SGD with Nesterov\n"
     "momentum. Writes LENSDIR in tuned-lens's layout (config.json and\n"
-    "params.safetensors), for loupe lens --tuned and loupe corpus --tuned. FILE '-'\n"
-    "is standard input (e.g. xz -dc train.txt.xz | loupe train-lens ... -).\n"
+    "params.safetensors), for loupe lens --tuned and loupe corpus --tuned;\n"
+    "params.safetensors names the model's final norm and unembedding by a hash, so a\n"
+    "model of the same shape with other weights refuses the lens. FILE '-' is\n"
+    "standard input (e.g. xz -dc train.txt.xz | loupe train-lens ... -).\n"
     "\n"
     "  --model DIR        a Hugging Face model folder (default: the embedded gpt2-demo)\n"
     "  --out LENSDIR      where to write the lens (required)\n" CORPUS_SOURCE_HELP
@@ -362,8 +364,8 @@ int cmd_train_lens(int argc, char **argv) {
         loupe_error error;
         const char *name = strrchr(info.directory, '/');
         name = name && name[1] ? name + 1 : info.directory;
-        if (status == 0 && loupe_tuned_lens_save(loupe_lens_trainer_lens(run.trainer), chosen.out, name, &error) !=
-                               LOUPE_OK)
+        if (status == 0 && loupe_tuned_lens_save(loupe_lens_trainer_lens(run.trainer), run.model, chosen.out, name,
+                                                 &error) != LOUPE_OK)
             status = cli_fail(&error);
         if (status == 0 && run.progress)
             fprintf(stderr, "wrote %s after %d steps of %ld positions in %.1f s\n", chosen.out, run.steps_done,

@@ -576,8 +576,12 @@ const loupe_tuned_lens *loupe_lens_trainer_lens(const loupe_lens_trainer *traine
 
 /* Writes the lens folder (created if missing): config.json, with
  * base_model_name_or_path = base_model, and params.safetensors, each file
- * atomically (written beside, then renamed). */
-loupe_status loupe_tuned_lens_save(const loupe_tuned_lens *lens, const char *directory, const char *base_model,
+ * atomically (written beside, then renamed). params.safetensors'
+ * __metadata__ "loupe.unembedding" holds the hash of model's final norm and
+ * unembedding (the model the lens was trained on), which
+ * loupe_tuned_lens_open checks (docs/TUNED_LENS.md). */
+loupe_status loupe_tuned_lens_save(const loupe_tuned_lens *lens, const loupe_model *model, const char *directory,
+                                   const char *base_model,
                                    loupe_error *error);
 
 /* Checkpoints: the translators, the momentum and the step count in one

@@ -300,7 +300,7 @@ static void check_steps(const fixture *f) {
     /* a saved lens opens as a tuned lens with the same translators */
     char lens_dir[600];
     snprintf(lens_dir, sizeof lens_dir, "%s/lens", folder);
-    CHECK(loupe_tuned_lens_save(lens, lens_dir, "gpt2-tiny-gelu", &error) == LOUPE_OK);
+    CHECK(loupe_tuned_lens_save(lens, f->model, lens_dir, "gpt2-tiny-gelu", &error) == LOUPE_OK);
     loupe_tuned_lens *opened = NULL;
     CHECK_MSG(loupe_tuned_lens_open(lens_dir, f->model, &opened, &error) == LOUPE_OK, "%s", error.message);
     if (opened != NULL) CHECK(memcmp(opened->weights, lens->weights, (size_t)L * C * C * sizeof(float)) == 0);

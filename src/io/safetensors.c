@@ -435,6 +435,16 @@ loupe_status safetensors_open(const char *path, safetensors_file *out, loupe_err
     return LOUPE_OK;
 }
 
+loupe_status safetensors_header_json(const safetensors_file *file, cJSON **header, loupe_error *error) {
+    *header = NULL;
+    if (file->map.data == NULL || file->map.size < 8)
+        return error_set(error, LOUPE_ERROR_ARGUMENT, "%s: not a mapped safetensors file", file->path);
+    uint64_t length = 0;
+    for (int i = 0; i < 8; i++) length |= (uint64_t)file->map.data[i] << (8 * i);
+    /* safetensors_parse has checked that the header lies inside the file */
+    return json_parse((const char *)file->map.data + 8, (size_t)length, file->path, header, error);
+}
+
 void safetensors_close(safetensors_file *file) {
     if (file == NULL) return;
     if (file->tensors) {

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
+
 #include "loupe.h"
 #include "util/file_map.h"
 #include "util/string_map.h"
@@ -76,6 +78,12 @@ loupe_status safetensors_open(const char *path, safetensors_file *out, loupe_err
 
 /* Releases everything; a zeroed or already closed file is fine. */
 void safetensors_close(safetensors_file *file);
+
+/* The header of a file opened with safetensors_open, parsed again as JSON
+ * into *header (the caller cJSON_Deletes it): for reading its
+ * "__metadata__" object, which safetensors_parse checks but does not keep.
+ * Messages name the file. */
+loupe_status safetensors_header_json(const safetensors_file *file, cJSON **header, loupe_error *error);
 
 /* The tensor called name, or NULL. */
 const tensor_view *safetensors_find(const safetensors_file *file, const char *name);

@@ -19,6 +19,7 @@
 #include "train/lens_loss.h"
 #include "train/lens_sgd.h"
 #include "tuned/tuned_lens.h"
+#include "tuned/unembedding_hash.h"
 #include "util/error.h"
 #include "util/file_map.h"
 #include "util/file_replace.h"
@@ -165,16 +166,19 @@ loupe_status loupe_lens_trainer_step(loupe_lens_trainer *t, double *layer_losses
  * Files
  * ---------------------------------------------------------------------- */
 
-loupe_status loupe_tuned_lens_save(const loupe_tuned_lens *lens, const char *directory, const char *base_model,
-                                   loupe_error *error) {
+loupe_status loupe_tuned_lens_save(const loupe_tuned_lens *lens, const loupe_model *model, const char *directory,
+                                   const char *base_model, loupe_error *error) {
     error_clear(error);
     if (mkdir(directory, 0777) != 0 && directory_check(directory, error) != LOUPE_OK) return error->status;
     const int L = lens->n_layer, C = lens->n_embd;
     safetensors_typed_entry *entries = calloc((size_t)2 * L, sizeof *entries);
     char (*names)[32] = calloc((size_t)2 * L, sizeof *names);
     char *params_path = path_join(directory, "params.safetensors"), *config_path = path_join(directory, "config.json");
-    loupe_status status = LOUPE_OK;
-    if (!entries || !names || !params_path || !config_path) {
+    char unembedding[TUNED_UNEMBEDDING_HEX];
+    loupe_status status = tuned_unembedding_hash(model, unembedding, error);
+    if (status != LOUPE_OK) {
+        /* the message is set */
+    } else if (!entries || !names || !params_path || !config_path) {
         status = error_set(error, LOUPE_ERROR_MEMORY, "%s: out of memory", directory);
     } else {
         for (int i = 0; i < L; i++) {
@@ -185,7 +189,8 @@ loupe_status loupe_tuned_lens_save(const loupe_tuned_lens *lens, const char *dir
             entries[2 * i + 1] = (safetensors_typed_entry){names[2 * i + 1], SAFETENSORS_WRITE_F32, 1, {C},
                                                            lens->biases + (size_t)i * C};
         }
-        status = safetensors_write_file(params_path, entries, (size_t)2 * L, NULL, 0, error);
+        const safetensors_metadata metadata[] = {{TUNED_UNEMBEDDING_KEY, unembedding}};
+        status = safetensors_write_file(params_path, entries, (size_t)2 * L, metadata, 1, error);
     }
     if (status == LOUPE_OK) {
         /* TunedLensConfig's fields; unembed_hash left null (docs/TUNED_LENS.md) */
@@ -246,10 +251,8 @@ loupe_status loupe_lens_trainer_load_checkpoint(loupe_lens_trainer *t, const cha
     int step = -1;
     char loss[8] = "";
     if (status == LOUPE_OK) {
-        uint64_t length = 0;
-        for (int i = 0; i < 8; i++) length |= (uint64_t)file.map.data[i] << (8 * i);
         cJSON *header = NULL;
-        status = json_parse((const char *)file.map.data + 8, (size_t)length, path, &header, error);
+        status = safetensors_header_json(&file, &header, error);
         const cJSON *metadata = status == LOUPE_OK ? cJSON_GetObjectItemCaseSensitive(header, "__metadata__") : NULL;
         const char *kind = json_string_member(metadata, "kind"), *step_text = json_string_member(metadata, "step");
         const char *loss_text = json_string_member(metadata, "loss");

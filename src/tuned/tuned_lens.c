@@ -14,6 +14,7 @@
 #include "io/json.h"
 #include "kernels/matmul.h"
 #include "tuned/torch_archive.h"
+#include "tuned/unembedding_hash.h"
 #include "util/error.h"
 #include "util/file_map.h"
 
@@ -125,9 +126,30 @@ loupe_status tuned_lens_bind_params(loupe_tuned_lens *lens, const tensor_view *t
     return status;
 }
 
+/* The lens must have been trained through this model's final norm and
+ * unembedding: when params.safetensors' __metadata__ names their hash
+ * (unembedding_hash.h, written by loupe_tuned_lens_save), it must be the
+ * model's. A file without it (a published lens) passes. */
+static loupe_status check_unembedding(const safetensors_file *file, const loupe_model *model, loupe_error *error) {
+    cJSON *header = NULL;
+    loupe_status status = safetensors_header_json(file, &header, error);
+    const cJSON *metadata = status == LOUPE_OK ? cJSON_GetObjectItemCaseSensitive(header, "__metadata__") : NULL;
+    const char *stored = json_string_member(metadata, TUNED_UNEMBEDDING_KEY);
+    char own[TUNED_UNEMBEDDING_HEX];
+    if (status == LOUPE_OK && stored != NULL) status = tuned_unembedding_hash(model, own, error);
+    if (status == LOUPE_OK && stored != NULL && strcmp(stored, own) != 0)
+        status = error_set(error, LOUPE_ERROR_UNSUPPORTED,
+                           "%s: the lens was trained on another model's unembedding (its final norm and "
+                           "unembedding hash %s, this model's %s)",
+                           file->path, stored, own);
+    cJSON_Delete(header);
+    return status;
+}
+
 /* Reads the translators from params.safetensors or params.pt in the lens
- * folder, the first that exists. */
-static loupe_status load_params(loupe_tuned_lens *lens, loupe_error *error) {
+ * folder, the first that exists; a params.safetensors must be for model's
+ * unembedding (check_unembedding). */
+static loupe_status load_params(loupe_tuned_lens *lens, const loupe_model *model, loupe_error *error) {
     char *safetensors_path = path_join(lens->directory, "params.safetensors");
     char *torch_path = path_join(lens->directory, "params.pt");
     loupe_status status = LOUPE_OK;
@@ -138,6 +160,7 @@ static loupe_status load_params(loupe_tuned_lens *lens, loupe_error *error) {
         memset(&file, 0, sizeof file);
         lens->params_name = "params.safetensors";
         status = safetensors_open(safetensors_path, &file, error);
+        if (status == LOUPE_OK) status = check_unembedding(&file, model, error);
         if (status == LOUPE_OK)
             status = tuned_lens_bind_params(lens, file.tensors, file.n_tensors, safetensors_path, error);
         safetensors_close(&file);
@@ -231,7 +254,7 @@ loupe_status loupe_tuned_lens_open(const char *directory, const loupe_model *mod
     }
     if (status == LOUPE_OK) {
         lens->bias = config->bias;
-        status = load_params(lens, error);
+        status = load_params(lens, model, error);
     }
     free(config_path);
     free(config);

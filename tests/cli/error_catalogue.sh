@@ -1051,6 +1051,16 @@ open(sys.argv[2], "wb").write(struct.pack("<Q", len(header)) + header + raw[8 + 
 PY
 check E2230 1 "$work/renamed.safetensors: not a loupe train-lens checkpoint \(its __metadata__\)" \
   train --out "$work/x" --steps 4 --resume "$work/renamed.safetensors" "$words"
+# the lens trained on the tiny model, on the ReLU tiny model (same shape, another unembedding);
+# both hashes from tests/cli/unembedding_hash.py
+relu_model=$work/relu_model
+mkdir -p "$relu_model"
+cp "$data/gpt2-tiny-relu/config.json" "$data/gpt2-tiny-relu/model.safetensors" "$demo/vocab.json" "$demo/merges.txt" \
+  "$relu_model/"
+lens_hash=$(python3 "$here/unembedding_hash.py" "$tuned_model/model.safetensors")
+relu_hash=$(python3 "$here/unembedding_hash.py" "$relu_model/model.safetensors")
+check E2232 1 "$work/trained/params.safetensors: the lens was trained on another model's unembedding \(its final norm and unembedding hash $lens_hash, this model's $relu_hash\)" \
+  "$loupe" lens --model "$relu_model" --ids 1,2,3 --tuned "$work/trained"
 # ---------------------------------------------------------------- loupe-mpi
 # check_mpi ID STATUS MESSAGE NP ARGS...: `loupe-mpi corpus ARGS` under
 # `mpirun -np NP` (NP 0: alone, without mpirun); its exit status must be

@@ -2,7 +2,9 @@
 # loupe train-lens on the tiny GPT-2 model (with the embedded model's
 # tokenizer) and a corpus of common words whose GPT-2 ids are below the tiny
 # vocabulary's 1000: the lens folder it writes
-# opens with loupe lens --tuned; a run that checkpoints and a second run
+# opens with loupe lens --tuned, names the model's final norm and
+# unembedding by their hash (against tests/cli/unembedding_hash.py) and is
+# refused by the same-shaped ReLU tiny model; a run that checkpoints and a second run
 # resumed from that checkpoint end with the same bytes as the run straight
 # through; the progress line reports each step's loss per layer, and a
 # trained lens lowers the summed loss (the numbers themselves are
@@ -36,6 +38,18 @@ last=$(grep '^step 6/6' "$work/straight.log" | sed 's/.*sum //')
 python3 -c "import sys; sys.exit(0 if float('$last') < float('$first') else 1)" || fail "loss did not fall: $first -> $last"
 "$loupe" lens --model "$work/model" --ids 1,2,3 --tuned "$work/straight" --format json >/dev/null ||
   fail "the trained lens does not open"
+# params.safetensors names the model's final norm and unembedding by their hash
+stored=$(python3 "$here/unembedding_hash.py" --stored "$work/straight/params.safetensors")
+expected=$(python3 "$here/unembedding_hash.py" "$work/model/model.safetensors")
+[ "$stored" = "$expected" ] || fail "loupe.unembedding is '$stored', expected $expected"
+# the ReLU tiny model has the same shape and another unembedding: refused
+mkdir "$work/relu"
+cp "$data/gpt2-tiny-relu/config.json" "$data/gpt2-tiny-relu/model.safetensors" "$work/model/vocab.json" \
+  "$work/model/merges.txt" "$work/relu/"
+if "$loupe" lens --model "$work/relu" --ids 1,2,3 --tuned "$work/straight" >/dev/null 2>"$work/relu.err"; then
+  fail "the lens opened on another model's unembedding"
+fi
+grep -q "another model's unembedding" "$work/relu.err" || fail "refusal: $(cat "$work/relu.err")"
 
 train --out "$work/first" --steps 6 --checkpoint-every 3 2>/dev/null
 [ -f "$work/first/checkpoint.safetensors" ] || fail "no checkpoint written"
