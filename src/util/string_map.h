@@ -29,7 +29,7 @@ uint64_t string_hash(const void *bytes, size_t length);
 /* FNV-1a continued from `hash` (string_hash's value of the bytes before):
  * string_hash(ab) == string_hash_extend(string_hash(a), b), so long inputs
  * can be hashed piece by piece. STRING_HASH_START is the hash of nothing. */
-#define STRING_HASH_START 1469598103934665603ULL
+#define STRING_HASH_START 14695981039346656037ULL /* the FNV-1a 64-bit offset basis */
 uint64_t string_hash_extend(uint64_t hash, const void *bytes, size_t length);
 
 /* Returns 0 on success, -1 when out of memory. */

@@ -632,7 +632,7 @@ elif how == "no-n_ctx":
     lines = [line for line in identity.split("\n") if not line.startswith("model.n_ctx=")]
     new = "\n".join(lines).encode()
     raw = raw[:16] + struct.pack("<Q", len(new)) + new + raw[24 + length:]
-h = 1469598103934665603
+h = 14695981039346656037  # the FNV-1a 64-bit offset basis
 for b in raw:
     h = ((h ^ b) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
 open(dst, "wb").write(bytes(raw) + struct.pack("<Q", h))

@@ -26,9 +26,8 @@ def tensor_bytes(header, data, name):
 
 
 def fnv1a(chunks):
-    # loupe's string_hash: FNV-1a's prime, from the start value STRING_HASH_START
-    # (src/util/string_map.h) = 1469598103934665603
-    h = 1469598103934665603
+    # 64-bit FNV-1a: the offset basis 14695981039346656037 and the prime 1099511628211
+    h = 14695981039346656037
     for chunk in chunks:
         for byte in chunk:
             h = ((h ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
