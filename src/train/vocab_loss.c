@@ -99,6 +99,7 @@ static void panel_exps(vocab_loss_workspace *w, const float *x, const int32_t *t
         float top = -INFINITY;
 #pragma omp simd reduction(max : top)
         for (int v = 0; v < width; v++) top = z[v] > top ? z[v] : top;
+#pragma omp simd
         for (int v = 0; v < width; v++) {
             const float shifted = z[v] - top;
             z[v] = shifted < EXP_NORMAL_FLOOR ? -INFINITY : shifted;
