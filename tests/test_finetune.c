@@ -268,8 +268,9 @@ static void test_resume(const loupe_model *model, const loupe_model *other_model
 /* A checkpoint whose tensors do not fit: written for a layout with one
  * tensor of another shape, then one with an extra tensor. */
 static void test_checkpoint_tensors(const char *work) {
-    train_tensor tensors[2] = {{"w", 2, {2, 3}, 0, 6, true}, {"b", 1, {3}, 6, 3, false}};
-    train_parameters layout = {tensors, 2, 9, NULL};
+    train_tensor tensors[2] = {{.name = "w", .n_dims = 2, .shape = {2, 3}, .offset = 0, .count = 6, .decayed = true},
+                               {.name = "b", .n_dims = 1, .shape = {3}, .offset = 6, .count = 3}};
+    train_parameters layout = {.tensors = tensors, .n_tensors = 2, .n_values = 9};
     float values[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, m[12] = {0}, v[12] = {0};
     const char *model = "{\"n_layer\":1}", *settings = "{\"lr\":0.5}";
     finetune_checkpoint_run run = {&layout, model, settings, 10};
@@ -283,23 +284,23 @@ static void test_checkpoint_tensors(const char *work) {
     CHECK(finetune_checkpoint_read(path, &run, got, got_m, got_v, &step, &position, &error) == LOUPE_OK);
     CHECK(step == 3 && position == 7 && memcmp(got, values, sizeof got) == 0);
     /* read with a layout whose b has 4 entries */
-    train_tensor wider[2] = {{"w", 2, {2, 3}, 0, 6, true}, {"b", 1, {4}, 6, 4, false}};
-    train_parameters wider_layout = {wider, 2, 10, NULL};
+    train_tensor wider[2] = {tensors[0], {.name = "b", .n_dims = 1, .shape = {4}, .offset = 6, .count = 4}};
+    train_parameters wider_layout = {.tensors = wider, .n_tensors = 2, .n_values = 10};
     finetune_checkpoint_run wider_run = {&wider_layout, model, settings, 10};
     float big[10], big_m[10], big_v[10];
     CHECK(finetune_checkpoint_read(path, &wider_run, big, big_m, big_v, &step, &position, &error) ==
           LOUPE_ERROR_FORMAT);
     CHECK_MSG(strstr(error.message, "tensor 'param/b' is F32 [3], this model's is F32 [4]"), "%s", error.message);
     /* read with a layout of w alone: b is extra */
-    train_parameters short_layout = {tensors, 1, 6, NULL};
+    train_parameters short_layout = {.tensors = tensors, .n_tensors = 1, .n_values = 6};
     finetune_checkpoint_run short_run = {&short_layout, model, settings, 10};
     CHECK(finetune_checkpoint_read(path, &short_run, big, big_m, big_v, &step, &position, &error) ==
           LOUPE_ERROR_FORMAT);
     CHECK_MSG(strstr(error.message, "tensor 'param/b' is not part of a checkpoint of this model"), "%s",
               error.message);
     /* a layout with a tensor the file lacks */
-    train_tensor more[3] = {tensors[0], tensors[1], {"c", 1, {1}, 9, 1, false}};
-    train_parameters more_layout = {more, 3, 10, NULL};
+    train_tensor more[3] = {tensors[0], tensors[1], {.name = "c", .n_dims = 1, .shape = {1}, .offset = 9, .count = 1}};
+    train_parameters more_layout = {.tensors = more, .n_tensors = 3, .n_values = 10};
     finetune_checkpoint_run more_run = {&more_layout, model, settings, 10};
     CHECK(finetune_checkpoint_read(path, &more_run, big, big_m, big_v, &step, &position, &error) ==
           LOUPE_ERROR_FORMAT);
