@@ -137,7 +137,7 @@ static void test_accumulation(const loupe_model *model, int V, const char *work)
     CHECK(loupe_finetuner_add(whole, ids, 2, &error) == LOUPE_OK);
     CHECK(loupe_finetuner_step(whole, &b, &error) == LOUPE_OK);
     CHECK_MSG(fabs(a.loss - b.loss) <= 1e-5 * fabs(b.loss), "loss %.9g vs %.9g", a.loss, b.loss);
-    CHECK_MSG(fabs(a.grad_norm - b.grad_norm) <= 1e-5 * b.grad_norm, "norm %.9g vs %.9g", a.grad_norm, b.grad_norm);
+    CHECK_MSG(fabs(a.grad_norm - b.grad_norm) <= 1e-6 * b.grad_norm, "norm %.9g vs %.9g", a.grad_norm, b.grad_norm);
     CHECK(a.lr == b.lr && a.lr == p.lr); /* step 0 of a 1-step warm-up: the peak */
     /* the parameters after the step, through the model folder */
     char split_dir[4096], whole_dir[4096];
@@ -145,22 +145,36 @@ static void test_accumulation(const loupe_model *model, int V, const char *work)
     CHECK(snprintf(whole_dir, sizeof whole_dir, "%s/whole", work) < (int)sizeof whole_dir);
     CHECK(loupe_finetuner_write_model(split, split_dir, NULL, &error) == LOUPE_OK);
     CHECK(loupe_finetuner_write_model(whole, whole_dir, NULL, &error) == LOUPE_OK);
-    safetensors_file x, y;
+    /* the parameters' updates after the step, through the model folders:
+     * Adam's first step is lr g / |g| for most entries (so it cannot tell a
+     * gradient from twice it: the norm above does), and tips for gradients
+     * near 0, hence the comparison of the whole update */
+    safetensors_file x, y, start;
+    CHECK(safetensors_open(test_data_path("gpt2-tiny-gelu/model.safetensors"), &start, &error) == LOUPE_OK);
     if (safetensors_open(strcat(split_dir, "/model.safetensors"), &x, &error) == LOUPE_OK) {
         if (safetensors_open(strcat(whole_dir, "/model.safetensors"), &y, &error) == LOUPE_OK) {
-            double worst = 0;
+            double diff = 0, norm = 0;
             for (size_t i = 0; i < x.n_tensors && i < y.n_tensors; i++) {
+                const tensor_view *before = safetensors_find(&start, x.tensors[i].name);
+                CHECK(before != NULL && before->dtype == TENSOR_DTYPE_F32);
+                if (before == NULL || before->dtype != TENSOR_DTYPE_F32) continue;
                 const float *u = (const float *)x.tensors[i].data, *w = (const float *)y.tensors[i].data;
+                const float *p0 = (const float *)before->data;
                 for (int64_t k = 0; k < x.tensors[i].n_elements; k++) {
-                    double d = fabs((double)u[k] - w[k]);
-                    worst = d > worst ? d : worst;
+                    double du = (double)u[k] - p0[k], dw = (double)w[k] - p0[k];
+                    diff += (du - dw) * (du - dw), norm += dw * dw;
                 }
             }
-            CHECK_MSG(worst <= 1e-6, "accumulated step differs from the whole batch's by %.3g", worst);
+            double relative = sqrt(diff / norm);
+            printf("accumulation: two micro-batches against one of both: relative difference of the updates %.3g, "
+                   "of the gradient norms %.3g\n",
+                   relative, fabs(a.grad_norm - b.grad_norm) / b.grad_norm);
+            CHECK_MSG(relative <= 1e-4 && norm > 0, "accumulated step differs from the whole batch's by %.3g", relative);
             safetensors_close(&y);
         }
         safetensors_close(&x);
     }
+    safetensors_close(&start);
     /* steps past the run's and steps with nothing pending are refused */
     CHECK(loupe_finetuner_step(whole, &b, &error) == LOUPE_ERROR_ARGUMENT);
     CHECK(loupe_finetuner_add(whole, ids, 3, &error) == LOUPE_ERROR_ARGUMENT);
