@@ -441,11 +441,10 @@ static bool read_losses(const cJSON *entry, double *loss, double *final_ce, doub
 static bool grow_history(finetune_run *run, size_t needed);
 static bool add_evaluation(finetune_run *run, const finetune_evaluation *evaluation);
 
-/* --resume: the folder's training.json must be a finetune record of the same
- * settings; its losses of the checkpoint's steps and its evaluations up to
- * that step become this run's history. Returns 0 or an exit status with the
- * message printed. */
-static int resume_history(finetune_run *run) {
+/* --resume, before the checkpoint is read: the folder's training.json must
+ * be a finetune record (*record_out, caller deletes) of this run's settings.
+ * Returns 0 or an exit status with the message printed. */
+static int resume_settings(finetune_run *run, cJSON **record_out) {
     const finetune_options *chosen = run->chosen;
     cJSON *record = read_training_json(chosen);
     int status = 0;
@@ -454,6 +453,7 @@ static int resume_history(finetune_run *run) {
         cJSON_Delete(record);
         return CLI_EXIT_FAILURE;
     }
+    *record_out = record;
     cJSON *settings = settings_json(run);
     const cJSON *stored = cJSON_GetObjectItemCaseSensitive(record, "settings");
     for (const cJSON *now = settings ? settings->child : NULL; status == 0 && now != NULL; now = now->next) {
@@ -471,6 +471,15 @@ static int resume_history(finetune_run *run) {
         status = CLI_EXIT_FAILURE;
     }
     cJSON_Delete(settings);
+    return status;
+}
+
+/* --resume, once the checkpoint is read: the record's losses of the
+ * checkpoint's steps and its evaluations up to that step become this run's
+ * history. Returns 0 or an exit status with the message printed. */
+static int resume_history(finetune_run *run, const cJSON *record) {
+    const finetune_options *chosen = run->chosen;
+    int status = 0;
     const cJSON *losses = cJSON_GetObjectItemCaseSensitive(record, "losses");
     const cJSON *evaluations = cJSON_GetObjectItemCaseSensitive(record, "evaluations");
     int have = cJSON_IsArray(losses) ? cJSON_GetArraySize(losses) : -1;
@@ -504,7 +513,6 @@ static int resume_history(finetune_run *run) {
         }
         if (evaluation.step <= run->steps_done && !add_evaluation(run, &evaluation)) status = CLI_EXIT_FAILURE;
     }
-    cJSON_Delete(record);
     return status;
 }
 
@@ -878,11 +886,22 @@ static int prepare(const finetune_options *chosen, finetune_run *run, char **dir
             free(path);
             return CLI_EXIT_FAILURE;
         }
+        cJSON *record = NULL;
+        if ((status = resume_settings(run, &record)) != 0) {
+            free(path);
+            return status;
+        }
         int64_t position = 0;
         loupe_status loaded = loupe_finetuner_load_checkpoint(run->finetuner, path, &position, &error);
         free(path);
-        if (loaded != LOUPE_OK) return cli_fail(&error);
+        if (loaded != LOUPE_OK) {
+            cJSON_Delete(record);
+            return cli_fail(&error);
+        }
         run->steps_done = run->first_step = loupe_finetuner_steps_done(run->finetuner);
+        status = resume_history(run, record);
+        cJSON_Delete(record);
+        if (status != 0) return status;
         if (run->steps_done >= run->steps_goal) {
             cli_error("--resume: %s/checkpoint.safetensors is at step %d of %d already", chosen->out,
                       run->steps_done, run->steps_goal);
@@ -896,7 +915,6 @@ static int prepare(const finetune_options *chosen, finetune_run *run, char **dir
             return CLI_EXIT_FAILURE;
         }
         run->replay_windows = position;
-        if ((status = resume_history(run)) != 0) return status;
     }
     if (chosen->eval != NULL && (status = read_eval(run)) != 0) return status;
     training_shuffle_init(&run->shuffle, (uint64_t)chosen->seed);
@@ -917,13 +935,13 @@ static int train(finetune_run *run) {
     while (status == 0 && run->shuffle.count > 0 && wants_windows(run))
         if (!feed_random_window(run)) status = cli_fail(&run->error);
     if (status != 0) return status;
+    if (run->steps_done == run->first_step) {
+        cli_error("finetune: the corpus holds fewer than the %d windows of --context %d + 1 tokens of one step",
+                  run->windows_per_step, run->context);
+        return CLI_EXIT_FAILURE;
+    }
     if (run->steps_done < run->steps_goal) {
         fprintf(stderr, "loupe: warning: the corpus ran out after %d of %ld steps\n", run->steps_done, chosen->steps);
-        if (run->steps_done == run->first_step) {
-            cli_error("finetune: the corpus holds fewer than the %d windows of --context %d + 1 tokens of one step",
-                      run->windows_per_step, run->context);
-            return CLI_EXIT_FAILURE;
-        }
         if (run->n_eval_windows > 0 && (run->n_evaluations == 0 ||
                                         run->evaluations[run->n_evaluations - 1].step != run->steps_done) &&
             !evaluate(run))
