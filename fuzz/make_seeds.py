@@ -203,6 +203,50 @@ def torch_seeds():
             write("torch_pickle", folder, archive.read("params/data.pkl"))
 
 
+def finetune_checkpoint_seeds():
+    """Checkpoints of the run that fuzz/targets/fuzz_finetune_checkpoint.c
+    reads against (the same tensors, model and settings), and near misses:
+    other settings, another model, a tensor of another shape or dtype, one
+    more tensor, no loupe.kind, a step beyond the run's."""
+    layout = [("wte.weight", [4, 3]), ("ln_f.bias", [3])]
+    model = {"model_type": "gpt2", "n_layer": 1, "weights_hash": "00000000deadbeef"}
+    settings = {"lr": 0.0003, "lens_rows": "0", "steps": 5, "seed": "42"}
+
+    def checkpoint(step="2", position="17", model=model, settings=settings, shapes=None, dtype="F32", extra=False,
+                   kind="loupe.finetune.checkpoint/1"):
+        header, blob = {}, b""
+        metadata = {"loupe.step": step, "loupe.data_position": position,
+                    "loupe.model": json.dumps(model), "loupe.settings": json.dumps(settings)}
+        if kind is not None:
+            metadata["loupe.kind"] = kind
+        header["__metadata__"] = metadata
+        tensors = [(f"{prefix}/{name}", shape) for name, shape in (shapes or layout)
+                   for prefix in ("param", "exp_avg", "exp_avg_sq")]
+        if extra:
+            tensors.append(("param/lm_head.weight", [2]))
+        for index, (name, shape) in enumerate(tensors):
+            count = 1
+            for extent in shape:
+                count *= extent
+            size = 2 if dtype == "F16" and name.endswith("ln_f.bias") else 4
+            data = struct.pack(f"<{count}f", *[0.25 * (index + k) for k in range(count)]) if size == 4 else \
+                struct.pack(f"<{count}e", *[0.5] * count)
+            header[name] = {"dtype": "F16" if size == 2 else "F32", "shape": shape,
+                            "data_offsets": [len(blob), len(blob) + len(data)]}
+            blob += data
+        return safetensors_bytes(header, blob)
+
+    write("finetune_checkpoint", "valid", checkpoint())
+    write("finetune_checkpoint", "start", checkpoint(step="0", position="4611686018427387904"))
+    write("finetune_checkpoint", "other_settings", checkpoint(settings=dict(settings, lr=0.001)))
+    write("finetune_checkpoint", "other_model", checkpoint(model=dict(model, weights_hash="0123456789abcdef")))
+    write("finetune_checkpoint", "other_shape", checkpoint(shapes=[("wte.weight", [4, 3]), ("ln_f.bias", [4])]))
+    write("finetune_checkpoint", "f16", checkpoint(dtype="F16"))
+    write("finetune_checkpoint", "extra_tensor", checkpoint(extra=True))
+    write("finetune_checkpoint", "no_kind", checkpoint(kind=None))
+    write("finetune_checkpoint", "late_step", checkpoint(step="6"))
+
+
 if __name__ == "__main__":
     safetensors_seeds()
     config_seeds()
@@ -211,3 +255,4 @@ if __name__ == "__main__":
     hf_added_tokens_seeds()
     tokenizer_json_seeds()
     torch_seeds()
+    finetune_checkpoint_seeds()

@@ -592,6 +592,127 @@ loupe_status loupe_lens_trainer_save_checkpoint(const loupe_lens_trainer *traine
 loupe_status loupe_lens_trainer_load_checkpoint(loupe_lens_trainer *trainer, const char *path, loupe_error *error);
 
 /* ------------------------------------------------------------------------
+ * Fine-tuning the whole model so that every lens row predicts
+ *
+ * docs/FINETUNE.md. The loss of a batch of windows is
+ *     CE(final row) + lens_weight * (1 / |S|) * sum over l in S of CE(lens row l),
+ * each CE the mean over the batch's positions of -log p(next token), lens
+ * row l (0 .. L-1: the embeddings, then each block's output) read through
+ * the final norm and the unembedding as loupe lens reads it. Windows are
+ * ids (B, T+1): window b's inputs are ids[b (T+1) + 0 .. T-1], its targets
+ * ids[b (T+1) + 1 .. T]. The parameters (every float tensor of the model,
+ * trained in float32 whatever their storage) take AdamW steps (decoupled
+ * weight decay on matrices and embeddings only, the gradient norm over all
+ * parameters clipped first), the learning rate warming up linearly for
+ * warmup_steps and then following a cosine down to min_lr_fraction lr at
+ * the last step:
+ *     s < W:  lr (s + 1) / W
+ *     s >= W: lr (f + (1 - f) (1 + cos(pi p)) / 2), p = (s - W) / (steps - 1 - W)  (1 when steps - 1 == W)
+ * for step s = 0 .. steps - 1, W = warmup_steps, f = min_lr_fraction. For a
+ * thread count, the same calls give the same bits.
+ * ---------------------------------------------------------------------- */
+
+typedef struct loupe_finetune_params {
+    double lens_weight;     /* lambda >= 0 (default 0: ordinary fine-tuning, no lens row computed) */
+    const char *lens_rows;  /* S: rows as `--layers` writes them, comma-separated numbers and slices A:B over
+                               0 .. L-1 ("0:3", "1,3", "-2:"); NULL or "" (default): all of 0 .. L-1. Copied */
+    double lr;              /* peak learning rate (default 3e-4) */
+    double min_lr_fraction; /* the cosine's floor, a fraction of lr (default 0.1) */
+    double beta1, beta2;    /* AdamW's (default 0.9, 0.95) */
+    double eps;             /* AdamW's (default 1e-8) */
+    double weight_decay;    /* decoupled, on tensors of two or more dimensions only (default 0.1) */
+    double max_grad_norm;   /* clipping of the gradient norm over every parameter (default 1) */
+    int warmup_steps;       /* linear warm-up (default 10; a run of fewer steps warms up for steps - 1) */
+    int steps;              /* optimizer steps of the run, the schedule's length (default 100) */
+    int context;            /* T, positions per window, 1 .. n_ctx (default 0: min(256, n_ctx)) */
+    int batch_windows;      /* most windows per loupe_finetuner_add call, a micro-batch (default 8) */
+    int accumulation;       /* micro-batches per optimizer step (default 1) */
+    uint64_t seed;          /* of the caller's data order, recorded with the run (default 42) */
+} loupe_finetune_params;
+
+loupe_finetune_params loupe_finetune_default_params(void);
+
+/* What a step or an evaluation measured, each a mean over its batches'
+ * positions (nats). */
+typedef struct loupe_finetune_losses {
+    double loss;      /* the loss above */
+    double final_ce;  /* CE of the model's output row */
+    double lens_ce;   /* the mean over S of each lens row's CE (0 when lens_weight is 0) */
+    double grad_norm; /* a step's gradient norm before clipping (NaN for an evaluation) */
+    double lr;        /* a step's learning rate (NaN for an evaluation) */
+} loupe_finetune_losses;
+
+typedef struct loupe_finetuner loupe_finetuner;
+
+/* A trainer of model's parameters (copied: the model is not changed, and
+ * must outlive the trainer). params NULL means the defaults.
+ * LOUPE_ERROR_UNSUPPORTED for a family it cannot train (the message lists
+ * those it can); LOUPE_ERROR_ARGUMENT naming a setting out of range. Free
+ * with loupe_finetuner_free. */
+loupe_status loupe_finetuner_create(const loupe_model *model, const loupe_finetune_params *params,
+                                    loupe_finetuner **finetuner_out, loupe_error *error);
+void loupe_finetuner_free(loupe_finetuner *finetuner);
+
+/* The settings in use (context and warm-up resolved; lens_rows as given,
+ * valid while the trainer lives). */
+loupe_finetune_params loupe_finetuner_params(const loupe_finetuner *finetuner);
+
+/* Forward and backward of one micro-batch ids (B, T+1), B 1 .. batch_windows:
+ * its gradient joins the pending step's with weight 1 / accumulation (the
+ * step uses the mean over its micro-batches). Ids outside the vocabulary:
+ * LOUPE_ERROR_ARGUMENT naming the window and position. */
+loupe_status loupe_finetuner_add(loupe_finetuner *finetuner, const int32_t *ids, int n_windows, loupe_error *error);
+
+/* Micro-batches added since the last step. */
+int loupe_finetuner_pending(const loupe_finetuner *finetuner);
+
+/* The optimizer step over the pending micro-batches (the mean of their
+ * gradients; with fewer or more than accumulation of them, still their
+ * mean), clipped; *losses (may be NULL) the mean of their losses before
+ * the step, the norm and the rate. LOUPE_ERROR_ARGUMENT with nothing
+ * pending or when the run has taken its steps. */
+loupe_status loupe_finetuner_step(loupe_finetuner *finetuner, loupe_finetune_losses *losses, loupe_error *error);
+
+/* The loss of windows ids (B, T+1), any B >= 1 (run batch_windows at a
+ * time), with the current parameters; nothing of the pending step changes
+ * (LOUPE_ERROR_ARGUMENT while micro-batches are pending: evaluate between
+ * steps). */
+loupe_status loupe_finetuner_evaluate(loupe_finetuner *finetuner, const int32_t *ids, int n_windows,
+                                      loupe_finetune_losses *losses, loupe_error *error);
+
+/* Steps taken (including those of a checkpoint loaded). */
+int loupe_finetuner_steps_done(const loupe_finetuner *finetuner);
+
+/* Writes the trained model as a Hugging Face model folder `directory`
+ * (created if missing) that loupe_model_open and transformers load, each
+ * file atomically: model.safetensors (every tensor of the input checkpoint
+ * under its name and shape, the trained ones in F32, its __metadata__
+ * marking it as written by loupe finetune), config.json (the input's, its
+ * "torch_dtype" and "dtype" set to "float32"), the tokenizer files the
+ * input folder has (vocab.json, merges.txt, tokenizer.json,
+ * tokenizer_config.json, special_tokens_map.json, added_tokens.json,
+ * generation_config.json) copied, and training.json = training_json (text
+ * given by the caller; not written when NULL). Refuses (LOUPE_ERROR_ARGUMENT)
+ * a folder that holds a model (config.json or weights) which loupe finetune
+ * did not write. */
+loupe_status loupe_finetuner_write_model(const loupe_finetuner *finetuner, const char *directory,
+                                         const char *training_json, loupe_error *error);
+
+/* Checkpoints: the parameters, both AdamW moments, the step count and the
+ * caller's data position (an opaque count, e.g. of windows consumed) in one
+ * safetensors file written atomically, with the model's identity and the
+ * settings in its __metadata__. Loading it into a trainer of the same model
+ * and settings (nothing pending) continues the run to the same bits as a
+ * run straight through; a checkpoint of another model or other settings,
+ * or a tensor of another name, dtype or shape, is refused (LOUPE_ERROR_FORMAT
+ * or LOUPE_ERROR_ARGUMENT, naming the file and the field) and the trainer
+ * is left as it was. */
+loupe_status loupe_finetuner_save_checkpoint(const loupe_finetuner *finetuner, const char *path,
+                                             int64_t data_position, loupe_error *error);
+loupe_status loupe_finetuner_load_checkpoint(loupe_finetuner *finetuner, const char *path, int64_t *data_position,
+                                             loupe_error *error);
+
+/* ------------------------------------------------------------------------
  * A lens read back from its JSON document
  *
  * `loupe lens --format json` writes a lens as a "loupe.lens/1" document

@@ -13,8 +13,15 @@
 #include "util/file_replace.h"
 
 /* The safetensors spelling of a dtype and its bytes per element. */
-static const char *dtype_name(safetensors_write_dtype dtype) { return dtype == SAFETENSORS_WRITE_F32 ? "F32" : "I32"; }
-static size_t dtype_size(safetensors_write_dtype dtype) { return dtype == SAFETENSORS_WRITE_F32 ? sizeof(float) : sizeof(int32_t); }
+static const struct {
+    const char *name;
+    size_t size;
+} dtypes[] = {[SAFETENSORS_WRITE_F32] = {"F32", 4}, [SAFETENSORS_WRITE_I32] = {"I32", 4},
+              [SAFETENSORS_WRITE_I64] = {"I64", 8}, [SAFETENSORS_WRITE_I16] = {"I16", 2},
+              [SAFETENSORS_WRITE_I8] = {"I8", 1},   [SAFETENSORS_WRITE_U8] = {"U8", 1},
+              [SAFETENSORS_WRITE_BOOL] = {"BOOL", 1}};
+static const char *dtype_name(safetensors_write_dtype dtype) { return dtypes[dtype].name; }
+static size_t dtype_size(safetensors_write_dtype dtype) { return dtypes[dtype].size; }
 
 /* The header object, or NULL when out of memory; *data_bytes receives the
  * size of the data section. */

@@ -1,6 +1,7 @@
 /*
- * safetensors_write.h - writing F32 and I32 tensors of up to 4 dimensions
- * (the lens's --export, tuned lenses, training checkpoints) to an open
+ * safetensors_write.h - writing F32 and I32 tensors (and the integer buffers
+ * a model folder may hold) of up to 4 dimensions (the lens's --export, tuned
+ * lenses, training checkpoints, fine-tuned models) to an open
  * stream as one safetensors file (file_replace.h puts the stream in place
  * atomically): the 8-byte
  * little-endian header length, the JSON header (an optional __metadata__
@@ -21,6 +22,12 @@
 typedef enum safetensors_write_dtype {
     SAFETENSORS_WRITE_F32,
     SAFETENSORS_WRITE_I32,
+    /* the integer buffers a model folder may hold, copied through as stored */
+    SAFETENSORS_WRITE_I64,
+    SAFETENSORS_WRITE_I16,
+    SAFETENSORS_WRITE_I8,
+    SAFETENSORS_WRITE_U8,
+    SAFETENSORS_WRITE_BOOL,
 } safetensors_write_dtype;
 
 enum { SAFETENSORS_WRITE_MAX_DIMS = 4 };
