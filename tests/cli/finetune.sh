@@ -45,10 +45,9 @@ open(sys.argv[1] + "/part1.txt", "w").write(documents(30))
 open(sys.argv[1] + '/part2.txt', 'w').write(documents(40))
 open(sys.argv[1] + '/eval.txt', 'w').write(documents(4))
 PY
-finetune() {
-  "$loupe" finetune --model "$model" --context 16 --batch-tokens 32 --micro-batch 1 --lr 3e-3 --warmup-steps 2 \
-    --lens-weight 0.5 --eval "$work/eval.txt" --eval-every 10 --checkpoint-every 10 --progress always "$@"
-}
+options=(--model "$model" --context 16 --batch-tokens 32 --micro-batch 1 --lr 3e-3 --warmup-steps 2
+  --lens-weight 0.5 --eval "$work/eval.txt" --eval-every 10 --checkpoint-every 10 --progress always)
+finetune() { "$loupe" finetune "${options[@]}" "$@"; }
 
 # ---------------------------------------------------------------- straight through
 finetune --out "$work/straight" --steps 30 "$work/part1.txt" "$work/part2.txt" 2>"$work/straight.log" ||
@@ -130,7 +129,7 @@ cmp -s "$work/stopped/training.json" "$work/straight/training.json" ||
 # The corpus's second file is a FIFO: the run trains on the first file,
 # checkpoints at step 10, then waits to open the FIFO and is killed there.
 mkfifo "$work/fifo"
-finetune --out "$work/killed" --steps 30 "$work/part1.txt" "$work/fifo" 2>"$work/killed.log" &
+"$loupe" finetune "${options[@]}" --out "$work/killed" --steps 30 "$work/part1.txt" "$work/fifo" 2>"$work/killed.log" &
 killed_pid=$!
 for _ in $(seq 600); do
   [ -f "$work/killed/checkpoint.safetensors" ] && break
