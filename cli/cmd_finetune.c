@@ -15,21 +15,14 @@
  * the folder's training.json, whose settings must be this run's.
  */
 #define _GNU_SOURCE
-#include <dirent.h>
-#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include <cjson/cJSON.h>
-
-#include "cli.h"
-#include "corpus_output.h"
-#include "training_data.h"
+#include "finetune_run.h"
 
 static const char usage[] =
     "usage: loupe finetune [--model DIR] --out DIR [options] FILE...\n"
@@ -81,57 +74,6 @@ static const char usage[] =
 /* The micro-batch when --micro-batch is not given: at most this many windows. */
 enum { DEFAULT_MICRO_BATCH = 8 };
 
-typedef struct finetune_options {
-    const char *model, *out, *progress, *eval, *lens_rows_text;
-    long steps, warmup, context, batch_tokens, micro_batch, seed, eval_every, checkpoint_every, stop_after;
-    double lens_weight, lr, min_lr_fraction, weight_decay, max_grad_norm, beta1, beta2, eps;
-    bool resume, warmup_given;
-    corpus_source source;
-} finetune_options;
-
-/* The losses of one evaluation on the --eval windows. */
-typedef struct finetune_evaluation {
-    int step;
-    double loss, final_ce, lens_ce;
-} finetune_evaluation;
-
-/* The stream of one corpus: documents joined by the end-of-text token,
- * tokens not yet cut into windows. */
-typedef struct token_stream {
-    int32_t *ids;      /* (capacity) the tokens [first, count) are pending */
-    size_t first, count, capacity;
-    bool started;      /* a document was added: the next one follows an end-of-text token */
-} token_stream;
-
-typedef struct finetune_run {
-    const finetune_options *chosen;
-    loupe_model *model;
-    loupe_tokenizer *tokenizer;
-    loupe_finetuner *finetuner;
-    int n_layer, n_vocab, context;  /* L, V, T */
-    int32_t end_of_text;
-    int windows_per_step;           /* K / T */
-    int micro_batch, accumulation;  /* B, and micro-batches per step */
-    token_stream stream;
-    training_shuffle shuffle;
-    int32_t *batch;                 /* (B, T+1) the micro-batch being gathered */
-    int batch_windows;              /* windows in it */
-    int micro_batches;              /* micro-batches added to the pending step */
-    int64_t windows_dealt;          /* windows taken out of the shuffle (or replayed) */
-    int64_t replay_windows;         /* the checkpoint's windows: only counted, not computed */
-    int steps_done, steps_goal;     /* steps taken; where this run stops (--steps or --stop-after) */
-    int first_step;                 /* steps_done when this run started (a resumed run's checkpoint) */
-    loupe_finetune_losses *history; /* (steps_done) each step's losses */
-    size_t history_capacity;
-    finetune_evaluation *evaluations; /* (n_evaluations) */
-    int n_evaluations, evaluations_capacity;
-    int32_t *eval_ids;              /* (n_eval_windows, T+1) the --eval windows */
-    int n_eval_windows;
-    bool progress;
-    double started;
-    int status;                     /* an exit status once something failed */
-    loupe_error error;
-} finetune_run;
 
 /* ------------------------------------------------------------------------
  * Options
@@ -259,297 +201,10 @@ static int parse_options(int argc, char **argv, finetune_options *chosen) {
     return -1;
 }
 
-/* ------------------------------------------------------------------------
- * training.json: the settings, the losses, the evaluations
- * ---------------------------------------------------------------------- */
-
-/* The name training.json's "format" carries: a folder with it is one
- * finetune wrote (and may write again). */
-static const char training_format[] = "loupe.finetune/1";
-
-static char *out_path(const finetune_options *chosen, const char *name) {
-    size_t length = strlen(chosen->out) + strlen(name) + 2;
-    char *path = malloc(length);
-    if (path != NULL) snprintf(path, length, "%s/%s", chosen->out, name);
-    return path;
-}
-
-/* The settings that decide the result, named by their options: a resumed
- * run must have the same ones. NULL when out of memory. */
-static cJSON *settings_json(const finetune_run *run) {
-    const finetune_options *chosen = run->chosen;
-    loupe_finetune_params params = loupe_finetuner_params(run->finetuner); /* the warm-up as resolved */
-    cJSON *settings = cJSON_CreateObject();
-    bool ok = settings != NULL && cJSON_AddNumberToObject(settings, "lens-weight", chosen->lens_weight) &&
-              (chosen->lens_rows_text ? cJSON_AddStringToObject(settings, "lens-rows", chosen->lens_rows_text)
-                                      : cJSON_AddNullToObject(settings, "lens-rows")) &&
-              cJSON_AddNumberToObject(settings, "steps", (double)chosen->steps) &&
-              cJSON_AddNumberToObject(settings, "lr", chosen->lr) &&
-              cJSON_AddNumberToObject(settings, "min-lr-fraction", chosen->min_lr_fraction) &&
-              cJSON_AddNumberToObject(settings, "warmup-steps", params.warmup_steps) &&
-              cJSON_AddNumberToObject(settings, "weight-decay", chosen->weight_decay) &&
-              cJSON_AddNumberToObject(settings, "adam-beta1", chosen->beta1) &&
-              cJSON_AddNumberToObject(settings, "adam-beta2", chosen->beta2) &&
-              cJSON_AddNumberToObject(settings, "adam-eps", chosen->eps) &&
-              cJSON_AddNumberToObject(settings, "max-grad-norm", chosen->max_grad_norm) &&
-              cJSON_AddNumberToObject(settings, "context", run->context) &&
-              cJSON_AddNumberToObject(settings, "batch-tokens", (double)run->windows_per_step * run->context) &&
-              cJSON_AddNumberToObject(settings, "micro-batch", run->micro_batch) &&
-              cJSON_AddNumberToObject(settings, "seed", (double)chosen->seed);
-    if (!ok) {
-        cJSON_Delete(settings);
-        return NULL;
-    }
-    return settings;
-}
-
-/* Adds the losses of a step or an evaluation to array; false when out of
- * memory. */
-static bool add_losses(cJSON *array, int step, double loss, double final_ce, double lens_ce,
-                       const loupe_finetune_losses *optimizer) {
-    cJSON *entry = cJSON_CreateObject();
-    bool ok = entry != NULL && cJSON_AddItemToArray(array, entry);
-    ok = ok && cJSON_AddNumberToObject(entry, "step", step) && cJSON_AddNumberToObject(entry, "loss", loss) &&
-         cJSON_AddNumberToObject(entry, "final_ce", final_ce) && cJSON_AddNumberToObject(entry, "lens_ce", lens_ce);
-    if (ok && optimizer != NULL)
-        ok = cJSON_AddNumberToObject(entry, "grad_norm", optimizer->grad_norm) &&
-             cJSON_AddNumberToObject(entry, "lr", optimizer->lr);
-    return ok;
-}
-
-/* training.json's text for the steps done so far (caller frees with
- * cJSON_free); NULL when out of memory. No timings: the same run writes the
- * same bytes, interrupted or not. */
-static char *training_json(const finetune_run *run) {
-    loupe_model_info info;
-    loupe_model_get_info(run->model, &info);
-    cJSON *root = cJSON_CreateObject(), *corpus = NULL, *steps = NULL, *evaluations = NULL;
-    bool ok = root != NULL && cJSON_AddStringToObject(root, "format", training_format) &&
-              cJSON_AddStringToObject(root, "base_model", info.directory);
-    cJSON *settings = ok ? settings_json(run) : NULL;
-    ok = settings != NULL && cJSON_AddItemToObject(root, "settings", settings);
-    if (!ok) cJSON_Delete(settings);
-    ok = ok && (corpus = cJSON_AddArrayToObject(root, "corpus")) != NULL;
-    for (int i = 0; ok && i < run->chosen->source.n_paths; i++) {
-        cJSON *path = cJSON_CreateString(run->chosen->source.paths[i]);
-        ok = path != NULL && cJSON_AddItemToArray(corpus, path);
-    }
-    ok = ok && (run->chosen->eval == NULL || cJSON_AddStringToObject(root, "eval", run->chosen->eval)) &&
-         cJSON_AddNumberToObject(root, "steps_done", run->steps_done) &&
-         cJSON_AddNumberToObject(root, "windows_dealt", (double)run->windows_dealt) &&
-         (steps = cJSON_AddArrayToObject(root, "losses")) != NULL &&
-         (evaluations = cJSON_AddArrayToObject(root, "evaluations")) != NULL;
-    for (int i = 0; ok && i < run->steps_done; i++) {
-        const loupe_finetune_losses *step = &run->history[i];
-        ok = add_losses(steps, i + 1, step->loss, step->final_ce, step->lens_ce, step);
-    }
-    for (int i = 0; ok && i < run->n_evaluations; i++) {
-        const finetune_evaluation *e = &run->evaluations[i];
-        ok = add_losses(evaluations, e->step, e->loss, e->final_ce, e->lens_ce, NULL);
-    }
-    char *text = ok ? cJSON_Print(root) : NULL;
-    cJSON_Delete(root);
-    return text;
-}
-
-/* Reads a whole small file into a NUL-terminated buffer (caller frees);
- * NULL when it cannot be read. */
-static char *read_small_file(const char *path) {
-    FILE *file = fopen(path, "rb");
-    if (file == NULL) return NULL;
-    char *text = NULL;
-    long length = fseek(file, 0, SEEK_END) == 0 ? ftell(file) : -1;
-    if (length >= 0 && length < (64L << 20) && fseek(file, 0, SEEK_SET) == 0 && (text = malloc((size_t)length + 1))) {
-        if (fread(text, 1, (size_t)length, file) != (size_t)length) {
-            free(text);
-            text = NULL;
-        } else {
-            text[length] = '\0';
-        }
-    }
-    fclose(file);
-    return text;
-}
-
-/* training.json of the folder parsed, or NULL (none, unreadable, not JSON). */
-static cJSON *read_training_json(const finetune_options *chosen) {
-    char *path = out_path(chosen, "training.json");
-    char *text = path ? read_small_file(path) : NULL;
-    cJSON *root = text ? cJSON_Parse(text) : NULL;
-    free(text);
-    free(path);
-    return root;
-}
-
-/* Whether root is a training.json that finetune wrote. */
-static bool is_finetune_record(const cJSON *root) {
-    const cJSON *format = cJSON_GetObjectItemCaseSensitive(root, "format");
-    return cJSON_IsString(format) && strcmp(format->valuestring, training_format) == 0;
-}
-
-/* The --out folder before the run: new, empty, or one finetune wrote (it is
- * written again); anything else is refused before any training. */
-static int check_out_folder(const finetune_options *chosen) {
-    struct stat info;
-    if (stat(chosen->out, &info) != 0) return 0;
-    if (!S_ISDIR(info.st_mode)) {
-        cli_error("--out: %s is not a folder", chosen->out);
-        return CLI_EXIT_FAILURE;
-    }
-    DIR *folder = opendir(chosen->out);
-    if (folder == NULL) {
-        cli_error("--out: %s: cannot open: %s", chosen->out, strerror(errno));
-        return CLI_EXIT_FAILURE;
-    }
-    bool empty = true;
-    for (struct dirent *entry; empty && (entry = readdir(folder)) != NULL;)
-        empty = strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0;
-    closedir(folder);
-    if (empty) return 0;
-    cJSON *record = read_training_json(chosen);
-    bool ours = record != NULL && is_finetune_record(record);
-    cJSON_Delete(record);
-    if (ours) return 0;
-    char *config = out_path(chosen, "config.json");
-    bool model = config != NULL && stat(config, &info) == 0;
-    free(config);
-    if (model)
-        cli_error("--out: %s holds a model that loupe finetune did not write (no training.json of a finetune run); "
-                  "give a new or empty folder",
-                  chosen->out);
-    else
-        cli_error("--out: %s holds other files and is not a folder loupe finetune wrote; give a new or empty folder",
-                  chosen->out);
-    return CLI_EXIT_FAILURE;
-}
-
-/* Reads step's entries of array (the losses or the evaluations) as numbers;
- * false when one is missing or not a number. */
-static bool read_losses(const cJSON *entry, double *loss, double *final_ce, double *lens_ce, int *step) {
-    const cJSON *items[4] = {
-        cJSON_GetObjectItemCaseSensitive(entry, "step"), cJSON_GetObjectItemCaseSensitive(entry, "loss"),
-        cJSON_GetObjectItemCaseSensitive(entry, "final_ce"), cJSON_GetObjectItemCaseSensitive(entry, "lens_ce")};
-    for (int i = 0; i < 4; i++)
-        if (!cJSON_IsNumber(items[i]) && !(i > 0 && cJSON_IsNull(items[i]))) return false;
-    *step = (int)items[0]->valuedouble;
-    *loss = cJSON_IsNumber(items[1]) ? items[1]->valuedouble : NAN;
-    *final_ce = cJSON_IsNumber(items[2]) ? items[2]->valuedouble : NAN;
-    *lens_ce = cJSON_IsNumber(items[3]) ? items[3]->valuedouble : NAN;
-    return true;
-}
-
-static bool grow_history(finetune_run *run, size_t needed);
-static bool add_evaluation(finetune_run *run, const finetune_evaluation *evaluation);
-
-/* --resume, before the checkpoint is read: the folder's training.json must
- * be a finetune record (*record_out, caller deletes) of this run's settings.
- * Returns 0 or an exit status with the message printed. */
-static int resume_settings(finetune_run *run, cJSON **record_out) {
-    const finetune_options *chosen = run->chosen;
-    cJSON *record = read_training_json(chosen);
-    int status = 0;
-    if (record == NULL || !is_finetune_record(record)) {
-        cli_error("--resume: %s/training.json is missing or not the record of a loupe finetune run", chosen->out);
-        cJSON_Delete(record);
-        return CLI_EXIT_FAILURE;
-    }
-    *record_out = record;
-    cJSON *settings = settings_json(run);
-    const cJSON *stored = cJSON_GetObjectItemCaseSensitive(record, "settings");
-    for (const cJSON *now = settings ? settings->child : NULL; status == 0 && now != NULL; now = now->next) {
-        const cJSON *then = cJSON_GetObjectItemCaseSensitive(stored, now->string);
-        if (then != NULL && cJSON_Compare(then, now, true)) continue;
-        char *then_text = then ? cJSON_PrintUnformatted(then) : NULL, *now_text = cJSON_PrintUnformatted(now);
-        cli_error("--resume: %s was trained with --%s %s, not %s", chosen->out, now->string,
-                  then_text ? then_text : "(none)", now_text ? now_text : "?");
-        cJSON_free(then_text);
-        cJSON_free(now_text);
-        status = CLI_EXIT_FAILURE;
-    }
-    if (settings == NULL && status == 0) {
-        cli_error("out of memory");
-        status = CLI_EXIT_FAILURE;
-    }
-    cJSON_Delete(settings);
-    return status;
-}
-
-/* --resume, once the checkpoint is read: the record's losses of the
- * checkpoint's steps and its evaluations up to that step become this run's
- * history. Returns 0 or an exit status with the message printed. */
-static int resume_history(finetune_run *run, const cJSON *record) {
-    const finetune_options *chosen = run->chosen;
-    int status = 0;
-    const cJSON *losses = cJSON_GetObjectItemCaseSensitive(record, "losses");
-    const cJSON *evaluations = cJSON_GetObjectItemCaseSensitive(record, "evaluations");
-    int have = cJSON_IsArray(losses) ? cJSON_GetArraySize(losses) : -1;
-    if (status == 0 && (have < run->steps_done || !cJSON_IsArray(evaluations))) {
-        cli_error("--resume: %s/training.json holds the losses of %d steps, but the checkpoint is at step %d",
-                  chosen->out, have < 0 ? 0 : have, run->steps_done);
-        status = CLI_EXIT_FAILURE;
-    }
-    if (status == 0 && !grow_history(run, (size_t)run->steps_done)) status = CLI_EXIT_FAILURE;
-    const cJSON *entry = status == 0 ? losses->child : NULL;
-    for (int i = 0; status == 0 && i < run->steps_done; i++, entry = entry->next) {
-        loupe_finetune_losses *step = &run->history[i];
-        const cJSON *grad_norm = cJSON_GetObjectItemCaseSensitive(entry, "grad_norm");
-        const cJSON *lr = cJSON_GetObjectItemCaseSensitive(entry, "lr");
-        int number = 0;
-        if (!read_losses(entry, &step->loss, &step->final_ce, &step->lens_ce, &number) || number != i + 1 ||
-            !cJSON_IsNumber(grad_norm) || !cJSON_IsNumber(lr)) {
-            cli_error("--resume: %s/training.json: losses[%d] is not the record of step %d", chosen->out, i, i + 1);
-            status = CLI_EXIT_FAILURE;
-            break;
-        }
-        step->grad_norm = grad_norm->valuedouble;
-        step->lr = lr->valuedouble;
-    }
-    for (const cJSON *item = status == 0 ? evaluations->child : NULL; item != NULL && status == 0; item = item->next) {
-        finetune_evaluation evaluation;
-        if (!read_losses(item, &evaluation.loss, &evaluation.final_ce, &evaluation.lens_ce, &evaluation.step)) {
-            cli_error("--resume: %s/training.json: an evaluation without its step and losses", chosen->out);
-            status = CLI_EXIT_FAILURE;
-            break;
-        }
-        if (evaluation.step <= run->steps_done && !add_evaluation(run, &evaluation)) status = CLI_EXIT_FAILURE;
-    }
-    return status;
-}
 
 /* ------------------------------------------------------------------------
  * Steps, evaluations, checkpoints
  * ---------------------------------------------------------------------- */
-
-/* Room for needed steps in the history; false with a message when out of
- * memory. */
-static bool grow_history(finetune_run *run, size_t needed) {
-    if (needed <= run->history_capacity) return true;
-    size_t capacity = run->history_capacity ? run->history_capacity : 64;
-    while (capacity < needed) capacity *= 2;
-    loupe_finetune_losses *grown = realloc(run->history, capacity * sizeof *grown);
-    if (grown == NULL) {
-        cli_error("out of memory");
-        return false;
-    }
-    run->history = grown;
-    run->history_capacity = capacity;
-    return true;
-}
-
-static bool add_evaluation(finetune_run *run, const finetune_evaluation *evaluation) {
-    if (run->n_evaluations == run->evaluations_capacity) {
-        int capacity = run->evaluations_capacity ? 2 * run->evaluations_capacity : 16;
-        finetune_evaluation *grown = realloc(run->evaluations, (size_t)capacity * sizeof *grown);
-        if (grown == NULL) {
-            cli_error("out of memory");
-            return false;
-        }
-        run->evaluations = grown;
-        run->evaluations_capacity = capacity;
-    }
-    run->evaluations[run->n_evaluations++] = *evaluation;
-    return true;
-}
 
 /* The --eval windows' losses with the current weights (means over every
  * scored position), recorded and printed. False with run->error set on failure. */
@@ -565,7 +220,7 @@ static bool evaluate(finetune_run *run) {
                 run->steps_goal, evaluation.loss, evaluation.final_ce, evaluation.lens_ce, run->n_eval_windows);
         fflush(stderr);
     }
-    if (!add_evaluation(run, &evaluation)) {
+    if (!finetune_add_evaluation(run, &evaluation)) {
         snprintf(run->error.message, sizeof run->error.message, "out of memory");
         return false;
     }
@@ -575,8 +230,8 @@ static bool evaluate(finetune_run *run) {
 /* Writes the model folder (with training.json) and then the checkpoint, so
  * that a checkpoint never runs ahead of the folder's record. */
 static bool write_outputs(finetune_run *run, bool checkpoint) {
-    char *json = training_json(run);
-    char *path = checkpoint ? out_path(run->chosen, "checkpoint.safetensors") : NULL;
+    char *json = finetune_record_text(run);
+    char *path = checkpoint ? finetune_out_path(run->chosen, "checkpoint.safetensors") : NULL;
     bool ok = json != NULL && (!checkpoint || path != NULL);
     if (!ok) snprintf(run->error.message, sizeof run->error.message, "out of memory");
     ok = ok && loupe_finetuner_write_model(run->finetuner, run->chosen->out, json, &run->error) == LOUPE_OK;
@@ -604,7 +259,7 @@ static bool finish_step(finetune_run *run) {
     loupe_finetune_losses losses;
     if (loupe_finetuner_step(run->finetuner, &losses, &run->error) != LOUPE_OK) return false;
     run->micro_batches = 0;
-    if (!grow_history(run, (size_t)run->steps_done + 1)) {
+    if (!finetune_grow_history(run, (size_t)run->steps_done + 1)) {
         snprintf(run->error.message, sizeof run->error.message, "out of memory");
         return false;
     }
@@ -851,7 +506,7 @@ static int prepare(const finetune_options *chosen, finetune_run *run, char **dir
     run->end_of_text = find_end_of_text(run->tokenizer);
     int status = size_batches(chosen, &info, run);
     if (status != 0) return status;
-    if (!chosen->resume && (status = check_out_folder(chosen)) != 0) return status;
+    if (!chosen->resume && (status = finetune_check_out_folder(chosen)) != 0) return status;
 
     loupe_finetune_params params = loupe_finetune_default_params();
     params.lens_weight = chosen->lens_weight;
@@ -878,7 +533,7 @@ static int prepare(const finetune_options *chosen, finetune_run *run, char **dir
     run->steps_goal = chosen->stop_after > 0 && chosen->stop_after < chosen->steps ? (int)chosen->stop_after
                                                                                    : (int)chosen->steps;
     if (chosen->resume) {
-        char *path = out_path(chosen, "checkpoint.safetensors");
+        char *path = finetune_out_path(chosen, "checkpoint.safetensors");
         struct stat file;
         if (path == NULL || stat(path, &file) != 0) {
             cli_error("--resume: %s/checkpoint.safetensors not found (nothing to resume: run without --resume)",
@@ -887,7 +542,7 @@ static int prepare(const finetune_options *chosen, finetune_run *run, char **dir
             return CLI_EXIT_FAILURE;
         }
         cJSON *record = NULL;
-        if ((status = resume_settings(run, &record)) != 0) {
+        if ((status = finetune_resume_settings(run, &record)) != 0) {
             free(path);
             return status;
         }
@@ -899,7 +554,7 @@ static int prepare(const finetune_options *chosen, finetune_run *run, char **dir
             return cli_fail(&error);
         }
         run->steps_done = run->first_step = loupe_finetuner_steps_done(run->finetuner);
-        status = resume_history(run, record);
+        status = finetune_resume_history(run, record);
         cJSON_Delete(record);
         if (status != 0) return status;
         if (run->steps_done >= run->steps_goal) {
