@@ -13,6 +13,8 @@
  *     script with the norm summed in double gives the same bits;
  *   - the same with clipping or decay undone fails (the test can fail);
  *   - the checks of the settings, and that threads do not change the norm.
+ * ctest runs it once per level of util/cpu_features.h (LOUPE_CPU): the
+ * update has a plain and an AVX2 body.
  */
 #include <math.h>
 #include <stdio.h>
@@ -249,6 +251,7 @@ static void test_settings_check(const adamw_settings *good) {
 }
 
 int main(int argc, char **argv) {
+    test_require_cpu_level("test_adamw");
     reference r;
     const char *path = argc > 1 ? argv[1] : test_data_path("adamw_reference.safetensors");
     REQUIRE(reference_open(&r, path) == 0);

@@ -12,7 +12,7 @@
  *     refused load leaves the trainer as it was;
  *   - the model folder: written after no step it holds the input's tensor
  *     names and shapes in F32 with the input's values (a BF16 input widened
- *     exactly), config.json with dtype float32 and the tokenizer files
+ *     exactly, the sharded F16 demo model in one file), config.json with dtype float32 and the tokenizer files
  *     byte for byte; it reloads with loupe_model_open to the input's logits;
  *     written after one step, the reloaded model's final cross-entropy,
  *     computed here in double from loupe_model_forward's logits, is the
@@ -532,6 +532,66 @@ static void test_half_input(const char *work) {
     loupe_model_close(model);
 }
 
+/* The sharded F16 demo model: one model.safetensors holding every tensor of
+ * both shards (in the checkpoint's order: the index's), widened exactly,
+ * whose logits are the input's. */
+static void test_sharded_input(const char *work) {
+    loupe_model *model = NULL, *reloaded = NULL;
+    loupe_error error;
+    if (loupe_model_open(test_model_path("gpt2-demo"), &model, &error) != LOUPE_OK) {
+        CHECK_MSG(false, "%s", error.message);
+        return;
+    }
+    loupe_model_info info;
+    loupe_model_get_info(model, &info);
+    loupe_finetune_params p = small_params();
+    loupe_finetuner *f = NULL;
+    char out[1024], written[1100], shard[4096];
+    CHECK(snprintf(out, sizeof out, "%s/demo", work) < (int)sizeof out);
+    CHECK(loupe_finetuner_create(model, &p, &f, &error) == LOUPE_OK);
+    CHECK(f != NULL && loupe_finetuner_write_model(f, out, NULL, &error) == LOUPE_OK);
+    CHECK(snprintf(written, sizeof written, "%s/model.safetensors", out) < (int)sizeof written);
+    safetensors_file all;
+    if (safetensors_open(written, &all, &error) == LOUPE_OK) {
+        size_t k = 0;
+        for (int s = 1; s <= 2; s++) {
+            CHECK(snprintf(shard, sizeof shard, "%s/model-0000%d-of-00002.safetensors", test_model_path("gpt2-demo"),
+                           s) < (int)sizeof shard);
+            safetensors_file part;
+            if (safetensors_open(shard, &part, &error) != LOUPE_OK) {
+                CHECK_MSG(false, "%s", error.message);
+                continue;
+            }
+            for (size_t i = 0; i < part.n_tensors; i++, k++) {
+                const tensor_view *x = &part.tensors[i], *y = safetensors_find(&all, x->name);
+                CHECK_MSG(y != NULL && x->n_dims == y->n_dims &&
+                              memcmp(x->shape, y->shape, (size_t)x->n_dims * sizeof x->shape[0]) == 0 &&
+                              y->dtype == TENSOR_DTYPE_F32,
+                          "%s missing or of another shape", x->name);
+                if (y == NULL || y->n_elements != x->n_elements) continue;
+                float *u = malloc((size_t)x->n_elements * sizeof(float));
+                CHECK(tensor_to_f32(x, u, &error) == LOUPE_OK);
+                CHECK_MSG(memcmp(u, y->data, (size_t)x->n_elements * sizeof(float)) == 0, "%s changed", x->name);
+                free(u);
+            }
+            safetensors_close(&part);
+        }
+        CHECK(k == all.n_tensors);
+        safetensors_close(&all);
+    }
+    CHECK_MSG(loupe_model_open(out, &reloaded, &error) == LOUPE_OK, "%s", error.message);
+    if (reloaded != NULL) {
+        int32_t ids[T + 1];
+        random_windows(ids, 1, info.n_vocab, 9);
+        double d = logits_difference(model, reloaded, ids, T, info.n_embd, info.n_vocab);
+        printf("model folder of the F16 demo: largest logit difference from the input model %.3g\n", d);
+        CHECK(d <= 1e-4);
+        loupe_model_close(reloaded);
+    }
+    loupe_finetuner_free(f);
+    loupe_model_close(model);
+}
+
 int main(void) {
     test_lens_rows();
     char *work = test_make_temp_dir();
@@ -547,6 +607,7 @@ int main(void) {
     test_checkpoint_tensors(work);
     test_model_folder(model, info.n_embd, info.n_vocab, work);
     test_half_input(work);
+    test_sharded_input(work);
     loupe_model_close(model);
     loupe_model_close(relu);
     test_remove_tree(work);

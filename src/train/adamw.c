@@ -12,6 +12,7 @@
 #include <math.h>
 
 #include "kernels/parallel.h"
+#include "util/cpu_features.h"
 #include "util/error.h"
 
 /* Elements per block of the clipping norm: each block's squares are summed
@@ -72,25 +73,90 @@ double adamw_clip_gradients(float *grads, size_t n, double max_grad_norm) {
     return norm;
 }
 
+/* The scalars of one step, as PyTorch rounds them to float32. */
+typedef struct adamw_scalars {
+    float decay, beta1, one_minus_beta1, beta2, one_minus_beta2, correction2_sqrt, eps, step_size;
+} adamw_scalars;
+
+/* Elements [begin, end) of one step, one at a time. */
+static inline void update_scalar(const adamw_scalars *c, bool decayed, float *values, const float *grads,
+                                 float *exp_avg, float *exp_avg_sq, size_t begin, size_t end) {
+    for (size_t k = begin; k < end; k++) {
+        float p = values[k];
+        if (decayed) p *= c->decay;
+        const float g = grads[k];
+        const float m = fmaf(c->one_minus_beta1, g, exp_avg[k] * c->beta1);
+        const float v = fmaf(c->one_minus_beta2 * g, g, exp_avg_sq[k] * c->beta2);
+        const float denominator = sqrtf(v) / c->correction2_sqrt + c->eps;
+        values[k] = p + (c->step_size * m) / denominator;
+        exp_avg[k] = m;
+        exp_avg_sq[k] = v;
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * AVX2 body: the same operations on eight elements at once (each one
+ * correctly rounded, so the same bits as the scalar body)
+ * ---------------------------------------------------------------------- */
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define ADAMW_AVX2 __attribute__((target("avx2,fma")))
+
+ADAMW_AVX2 static void update_avx2(const adamw_scalars *c, bool decayed, float *values, const float *grads,
+                                   float *exp_avg, float *exp_avg_sq, size_t begin, size_t end) {
+    const __m256 decay = _mm256_set1_ps(decayed ? c->decay : 1.0f);
+    const __m256 beta1 = _mm256_set1_ps(c->beta1), one_minus_beta1 = _mm256_set1_ps(c->one_minus_beta1);
+    const __m256 beta2 = _mm256_set1_ps(c->beta2), one_minus_beta2 = _mm256_set1_ps(c->one_minus_beta2);
+    const __m256 correction2_sqrt = _mm256_set1_ps(c->correction2_sqrt), eps = _mm256_set1_ps(c->eps);
+    const __m256 step_size = _mm256_set1_ps(c->step_size);
+    size_t k = begin;
+    for (; k + 8 <= end; k += 8) {
+        /* p * 1 is p: the undecayed tensors take the same path */
+        const __m256 p = _mm256_mul_ps(_mm256_loadu_ps(values + k), decay);
+        const __m256 g = _mm256_loadu_ps(grads + k);
+        const __m256 m = _mm256_fmadd_ps(one_minus_beta1, g, _mm256_mul_ps(_mm256_loadu_ps(exp_avg + k), beta1));
+        const __m256 v = _mm256_fmadd_ps(_mm256_mul_ps(one_minus_beta2, g), g,
+                                         _mm256_mul_ps(_mm256_loadu_ps(exp_avg_sq + k), beta2));
+        const __m256 denominator = _mm256_add_ps(_mm256_div_ps(_mm256_sqrt_ps(v), correction2_sqrt), eps);
+        _mm256_storeu_ps(values + k, _mm256_add_ps(p, _mm256_div_ps(_mm256_mul_ps(step_size, m), denominator)));
+        _mm256_storeu_ps(exp_avg + k, m);
+        _mm256_storeu_ps(exp_avg_sq + k, v);
+    }
+    update_scalar(c, decayed, values, grads, exp_avg, exp_avg_sq, k, end);
+}
+#endif
+
+/* Elements per piece of work a thread takes. */
+enum { ADAMW_UPDATE_BLOCK = 1 << 14 };
+
 void adamw_update(const adamw_settings *s, int step, double lr, bool decayed, float *values, const float *grads,
                   float *exp_avg, float *exp_avg_sq, size_t n) {
     const double t = (double)step + 1.0;
     const double correction1 = 1.0 - pow(s->beta1, t), correction2 = 1.0 - pow(s->beta2, t);
-    const float decay = (float)(1.0 - lr * s->weight_decay);
-    const float beta1 = (float)s->beta1, one_minus_beta1 = (float)(1.0 - s->beta1);
-    const float beta2 = (float)s->beta2, one_minus_beta2 = (float)(1.0 - s->beta2);
-    const float correction2_sqrt = (float)sqrt(correction2), eps = (float)s->eps;
-    const float step_size = (float)(-(lr / correction1));
+    const adamw_scalars c = {.decay = (float)(1.0 - lr * s->weight_decay),
+                             .beta1 = (float)s->beta1,
+                             .one_minus_beta1 = (float)(1.0 - s->beta1),
+                             .beta2 = (float)s->beta2,
+                             .one_minus_beta2 = (float)(1.0 - s->beta2),
+                             .correction2_sqrt = (float)sqrt(correction2),
+                             .eps = (float)s->eps,
+                             .step_size = (float)(-(lr / correction1))};
+#if defined(__x86_64__) || defined(__i386__)
+    const bool vector = cpu_features_level() >= CPU_LEVEL_AVX2;
+#else
+    const bool vector = false;
+#endif
+    const size_t n_blocks = (n + ADAMW_UPDATE_BLOCK - 1) / ADAMW_UPDATE_BLOCK;
 #pragma omp parallel for schedule(static) if (parallel_worth(n))
-    for (size_t k = 0; k < n; k++) {
-        float p = values[k];
-        if (decayed) p *= decay;
-        const float g = grads[k];
-        const float m = fmaf(one_minus_beta1, g, exp_avg[k] * beta1);
-        const float v = fmaf(one_minus_beta2 * g, g, exp_avg_sq[k] * beta2);
-        const float denominator = sqrtf(v) / correction2_sqrt + eps;
-        values[k] = p + (step_size * m) / denominator;
-        exp_avg[k] = m;
-        exp_avg_sq[k] = v;
+    for (size_t b = 0; b < n_blocks; b++) {
+        const size_t begin = b * ADAMW_UPDATE_BLOCK, end = begin + ADAMW_UPDATE_BLOCK < n ? begin + ADAMW_UPDATE_BLOCK : n;
+#if defined(__x86_64__) || defined(__i386__)
+        if (vector) {
+            update_avx2(&c, decayed, values, grads, exp_avg, exp_avg_sq, begin, end);
+            continue;
+        }
+#endif
+        (void)vector;
+        update_scalar(&c, decayed, values, grads, exp_avg, exp_avg_sq, begin, end);
     }
 }

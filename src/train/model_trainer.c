@@ -273,7 +273,8 @@ loupe_status loupe_finetuner_evaluate(loupe_finetuner *f, const int32_t *ids, in
          * writes into it and it is cleared after */
         status = model_gradient_accumulate(f->gradient, &f->parameters, ids + (size_t)first * (T + 1), count, 1.0,
                                            f->grads, &parts, NULL, error);
-        loss += parts.loss * count, final_ce += parts.final_ce * count, lens_ce += parts.lens_ce * count;
+        if (status == LOUPE_OK)
+            loss += parts.loss * count, final_ce += parts.final_ce * count, lens_ce += parts.lens_ce * count;
     }
     memset(f->grads, 0, f->parameters.n_values * sizeof(float));
     if (status != LOUPE_OK) return status;

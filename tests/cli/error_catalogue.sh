@@ -1152,6 +1152,46 @@ check E2507 2 "plot: --metric certainty needs the certified lens: draw it with l
 check E2508 2 "--certify runs in one process: not with --shard, --save-state or --checkpoint \(its statistics are not part of the saved state\)" \
   "$loupe" corpus --certify --shard 0/2 x
 
+# ---------------------------------------------------------------- fine-tuning: lens rows and checkpoints
+# the tiny model with GPT-2's tokenizer ($tuned_model, and $relu_model of
+# the same shape with other weights); one document of ids below 1000
+ftc_words=$work/ftc_words.txt
+python3 -c "print(' '.join(['a the and of to in is b c d e f'] * 8))" >"$ftc_words"
+ftc() { "$loupe" finetune --context 8 --batch-tokens 16 --progress never "$@" "$ftc_words"; }
+check E2721 1 "lens rows 'a': expected whole numbers and slices A:B separated by commas, got 'a'" \
+  ftc --model "$tuned_model" --out "$work/ftc_rows" --lens-weight 1 --lens-rows a
+check E2722 1 "lens rows '3': row 3 is not a lens row \(they are 0 \.\. 2; the model's output, row 3, is always in the loss\)" \
+  ftc --model "$tuned_model" --out "$work/ftc_rows" --lens-weight 1 --lens-rows 3
+check E2723 1 "lens rows '2:1': selects no row out of 0 \.\. 2" \
+  ftc --model "$tuned_model" --out "$work/ftc_rows" --lens-weight 1 --lens-rows 2:1
+ftc --model "$tuned_model" --out "$work/ftc" --steps 4 --stop-after 2 2>/dev/null
+ftc --model "$tuned_model" --out "$work/ftc_lr" --steps 4 --stop-after 2 --lr 1e-3 2>/dev/null
+# ftc_case NAME: a copy of the run's folder whose checkpoint the check breaks
+ftc_case() { rm -rf "$work/$1"; cp -r "$work/ftc" "$work/$1"; echo "$work/$1"; }
+edit=$here/safetensors_edit.py
+case_dir=$(ftc_case ftc_kind)
+cp "$tiny/model.safetensors" "$case_dir/checkpoint.safetensors"
+check E2724 1 "$case_dir/checkpoint.safetensors: not a loupe finetune checkpoint \(its __metadata__ loupe.kind is not \"loupe.finetune.checkpoint/1\"\)" \
+  ftc --model "$tuned_model" --out "$case_dir" --steps 4 --resume
+case_dir=$(ftc_case ftc_step)
+python3 "$edit" "$work/ftc/checkpoint.safetensors" "$case_dir/checkpoint.safetensors" metadata loupe.step two
+check E2725 1 "$case_dir/checkpoint.safetensors: __metadata__ loupe.step is not a whole number" \
+  ftc --model "$tuned_model" --out "$case_dir" --steps 4 --resume
+check E2726 1 "$work/ftc/checkpoint.safetensors: a checkpoint of another model: weights_hash \"[0-9a-f]{16}\", this model's \"[0-9a-f]{16}\" \(__metadata__ loupe.model\)" \
+  ftc --model "$relu_model" --out "$work/ftc" --steps 4 --resume
+case_dir=$(ftc_case ftc_settings)
+cp "$work/ftc_lr/checkpoint.safetensors" "$case_dir/checkpoint.safetensors"
+check E2727 1 "$case_dir/checkpoint.safetensors: a checkpoint of a run with lr 0.001, this run's 0.0003 \(__metadata__ loupe.settings\)" \
+  ftc --model "$tuned_model" --out "$case_dir" --steps 4 --resume
+case_dir=$(ftc_case ftc_missing)
+python3 "$edit" "$work/ftc/checkpoint.safetensors" "$case_dir/checkpoint.safetensors" drop exp_avg_sq/transformer.ln_f.bias
+check E2728 1 "$case_dir/checkpoint.safetensors: tensor 'exp_avg_sq/transformer.ln_f.bias' missing \(a checkpoint of this model has [0-9]+ tensors\)" \
+  ftc --model "$tuned_model" --out "$case_dir" --steps 4 --resume
+case_dir=$(ftc_case ftc_shape)
+python3 "$edit" "$work/ftc/checkpoint.safetensors" "$case_dir/checkpoint.safetensors" reshape param/transformer.ln_f.bias 4,8
+check E2729 1 "$case_dir/checkpoint.safetensors: tensor 'param/transformer.ln_f.bias' is F32 \[4, 8\], this model's is F32 \[32\]" \
+  ftc --model "$tuned_model" --out "$case_dir" --steps 4 --resume
+
 # ---------------------------------------------------------------- the catalogue itself
 documented=$(grep -oE '^\| E[0-9]{3,4} ' "$catalogue" | tr -d '| ' | sort)
 tested=$(printf '%s\n' "${checked[@]}" | sort)
