@@ -498,12 +498,10 @@ static int prepare(const finetune_options *chosen, finetune_run *run, char **dir
     *directory = cli_model_directory(chosen->model);
     if (*directory == NULL) return CLI_EXIT_FAILURE;
     if (loupe_model_open(*directory, &run->model, &error) != LOUPE_OK) return cli_fail(&error);
-    if (loupe_tokenizer_open(*directory, &run->tokenizer, &error) != LOUPE_OK) return cli_fail(&error);
     loupe_model_info info;
     loupe_model_get_info(run->model, &info);
     run->n_layer = info.n_layer;
     run->n_vocab = info.n_vocab;
-    run->end_of_text = find_end_of_text(run->tokenizer);
     int status = size_batches(chosen, &info, run);
     if (status != 0) return status;
     if (!chosen->resume && (status = finetune_check_out_folder(chosen)) != 0) return status;
@@ -524,7 +522,10 @@ static int prepare(const finetune_options *chosen, finetune_run *run, char **dir
     params.batch_windows = run->micro_batch;
     params.accumulation = run->accumulation;
     params.seed = (uint64_t)chosen->seed;
+    /* first the family (a model it cannot train is refused before anything else is read) */
     if (loupe_finetuner_create(run->model, &params, &run->finetuner, &error) != LOUPE_OK) return cli_fail(&error);
+    if (loupe_tokenizer_open(*directory, &run->tokenizer, &error) != LOUPE_OK) return cli_fail(&error);
+    run->end_of_text = find_end_of_text(run->tokenizer);
     run->batch = malloc((size_t)run->micro_batch * ((size_t)run->context + 1) * sizeof(int32_t));
     if (run->batch == NULL) {
         cli_error("out of memory");

@@ -148,4 +148,20 @@ cmp -s "$work/killed/model.safetensors" "$work/straight/model.safetensors" ||
   fail "the killed and resumed run's weights differ from the run straight through"
 cmp -s "$work/killed/training.json" "$work/straight/training.json" ||
   fail "the killed and resumed run's training.json differs"
+
+# ---------------------------------------------------------------- a family it cannot train
+# llama-tiny (with the cut-down tokenizer): trained where the library has the
+# Llama family's backward pass, else refused with one line naming the family
+# before anything is read or written
+family=$work/family_case
+mkdir "$family"
+cp "$data/llama-tiny/config.json" "$data/llama-tiny/model.safetensors" "$model/vocab.json" "$model/merges.txt" "$family/"
+if "$loupe" finetune --model "$family" --out "$work/family_out" --context 16 --batch-tokens 32 --steps 2 \
+  --progress never "$work/part1.txt" 2>"$work/family.err"; then
+  "$loupe" lens --model "$work/family_out" --ids 1,2,3 --format json >/dev/null || fail "the llama folder does not open"
+else
+  [ "$(wc -l <"$work/family.err")" -eq 1 ] && grep -qi "llama" "$work/family.err" ||
+    fail "the refusal of the llama family: $(cat "$work/family.err")"
+  [ ! -e "$work/family_out" ] || fail "a refused family wrote $work/family_out"
+fi
 echo "finetune: ok"
