@@ -15,12 +15,14 @@
  * the folder's training.json, whose settings must be this run's.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "finetune_run.h"
 
@@ -505,6 +507,17 @@ static int prepare(const finetune_options *chosen, finetune_run *run, char **dir
     int status = size_batches(chosen, &info, run);
     if (status != 0) return status;
     if (!chosen->resume && (status = finetune_check_out_folder(chosen)) != 0) return status;
+    if (!chosen->resume) {
+        /* a new run in a folder finetune wrote: an earlier run's checkpoint must not be resumed into this one */
+        char *stale = finetune_out_path(chosen, "checkpoint.safetensors");
+        if (stale == NULL || (unlink(stale) != 0 && errno != ENOENT)) {
+            cli_error("--out: %s/checkpoint.safetensors: cannot remove the earlier run's checkpoint: %s", chosen->out,
+                      stale ? strerror(errno) : "out of memory");
+            free(stale);
+            return CLI_EXIT_FAILURE;
+        }
+        free(stale);
+    }
 
     loupe_finetune_params params = loupe_finetune_default_params();
     params.lens_weight = chosen->lens_weight;
@@ -603,7 +616,9 @@ static int train(finetune_run *run) {
             !evaluate(run))
             return cli_fail(&run->error);
     }
-    bool checkpoint = chosen->checkpoint_every > 0 || run->steps_done < chosen->steps;
+    /* a corpus that ran out leaves a step half gathered: no checkpoint of it */
+    bool checkpoint = run->steps_done == run->steps_goal &&
+                      (chosen->checkpoint_every > 0 || run->steps_done < chosen->steps);
     if (!write_outputs(run, checkpoint)) return cli_fail(&run->error);
     if (run->progress)
         fprintf(stderr, "wrote %s after %d of %ld steps of %d tokens in %.1f s\n", chosen->out, run->steps_done,
