@@ -211,12 +211,14 @@ static int parse_options(int argc, char **argv, finetune_options *chosen) {
 /* The --eval windows' losses with the current weights (means over every
  * scored position), recorded and printed. False with run->error set on failure. */
 static bool evaluate(finetune_run *run) {
+    double began = corpus_progress_now();
     loupe_finetune_losses losses;
     if (loupe_finetuner_evaluate(run->finetuner, run->eval_ids, run->n_eval_windows, &losses, &run->error) !=
         LOUPE_OK)
         return false;
     finetune_evaluation evaluation = {
         .step = run->steps_done, .loss = losses.loss, .final_ce = losses.final_ce, .lens_ce = losses.lens_ce};
+    run->eval_seconds += corpus_progress_now() - began;
     if (run->progress) {
         fprintf(stderr, "eval %d/%d  loss %.4f  final %.4f  lens %.4f  (%d windows)\n", run->steps_done,
                 run->steps_goal, evaluation.loss, evaluation.final_ce, evaluation.lens_ce, run->n_eval_windows);
@@ -247,7 +249,7 @@ static bool write_outputs(finetune_run *run, bool checkpoint) {
 /* The step's progress line. */
 static void report_step(const finetune_run *run, const loupe_finetune_losses *losses) {
     if (!run->progress) return;
-    double elapsed = corpus_progress_now() - run->started;
+    double elapsed = corpus_progress_now() - run->started - run->eval_seconds;
     double tokens = (double)(run->steps_done - run->first_step) * run->windows_per_step * run->context;
     fprintf(stderr, "step %d/%ld  loss %.4f  final %.4f  lens %.4f  grad %.3g  lr %.3g  %.0f tok/s\n",
             run->steps_done, run->chosen->steps, losses->loss, losses->final_ce, losses->lens_ce, losses->grad_norm,

@@ -62,6 +62,7 @@ typedef struct finetune_run {
     int n_eval_windows;
     bool progress;
     double started;
+    double eval_seconds;            /* spent in evaluations, left out of the rate */
     int status;                     /* an exit status once something failed */
     loupe_error error;
 } finetune_run;
