@@ -31,6 +31,7 @@ int cmd_count(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_train_lens(int argc, char **argv);
+int cmd_finetune(int argc, char **argv);
 
 /* Prints "loupe: <message>" on stderr. */
 void cli_error(const char *format, ...) __attribute__((format(printf, 1, 2)));

@@ -17,11 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "corpus_output.h"
+#include "training_data.h"
 
 static const char usage[] =
     "usage: loupe train-lens [--model DIR] --out LENSDIR [options] FILE...\n"
@@ -53,8 +52,6 @@ static const char usage[] =
     "  --progress WHEN    auto (default: when stderr is a terminal), always, never\n"
     "  --help             show this help\n";
 
-enum { SHUFFLE_WINDOWS = 64 };
-
 typedef struct train_options {
     const char *model, *out, *resume, *progress;
     long steps, tokens_per_step, context, warmup, seed, checkpoint_every;
@@ -63,12 +60,6 @@ typedef struct train_options {
     corpus_source source;
 } train_options;
 
-/* One window waiting in the shuffle buffer: its tokens and scored range. */
-typedef struct pending_window {
-    int32_t *ids;
-    int n_tokens, begin, end;
-} pending_window;
-
 typedef struct train_run {
     const train_options *chosen;
     loupe_model *model;
@@ -76,9 +67,7 @@ typedef struct train_run {
     loupe_lens_trainer *trainer;
     int n_layer;
     loupe_corpus_window_params windows;
-    pending_window buffer[SHUFFLE_WINDOWS];
-    int n_buffered;
-    uint64_t random_state;
+    training_shuffle shuffle; /* the windows waiting, dealt in --seed's order */
     int64_t step_positions;   /* positions in the step being gathered */
     int steps_done;           /* steps taken (or replayed on --resume) */
     int replay_until;         /* steps only replayed, not computed: those of the checkpoint */
@@ -87,20 +76,6 @@ typedef struct train_run {
     int status;
     loupe_error error;
 } train_run;
-
-static double now_seconds(void) {
-    struct timespec spec;
-    clock_gettime(CLOCK_MONOTONIC, &spec);
-    return (double)spec.tv_sec + 1e-9 * (double)spec.tv_nsec;
-}
-
-/* xorshift64*: the shuffle's generator, the same sequence for a seed. */
-static uint64_t next_random(uint64_t *state) {
-    *state ^= *state >> 12;
-    *state ^= *state << 25;
-    *state ^= *state >> 27;
-    return *state * UINT64_C(2685821657736338717);
-}
 
 static int parse_options(int argc, char **argv, train_options *chosen) {
     static const struct option options[] = {
@@ -153,10 +128,7 @@ static int parse_options(int argc, char **argv, train_options *chosen) {
         case 'k': ok = cli_parse_int("--checkpoint-every", optarg, 1, 1 << 30, &chosen->checkpoint_every); break;
         case 'R': chosen->resume = optarg; break;
         case 'P':
-            if (strcmp(optarg, "auto") && strcmp(optarg, "always") && strcmp(optarg, "never")) {
-                cli_error("--progress: expected one of auto, always, never, got '%s'", optarg);
-                ok = false;
-            }
+            ok = training_progress_option(optarg);
             chosen->progress = optarg;
             break;
         case 'h': fputs(usage, stdout); return CLI_EXIT_OK;
@@ -195,7 +167,7 @@ static char *checkpoint_path(const train_run *run) {
 /* The step's progress line: step, positions per second, the loss per layer. */
 static void report_step(const train_run *run, const double *losses) {
     if (!run->progress) return;
-    double elapsed = now_seconds() - run->started;
+    double elapsed = corpus_progress_now() - run->started;
     int computed = run->steps_done - run->replay_until;
     fprintf(stderr, "step %d/%ld  %.0f tok/s  loss", run->steps_done, run->chosen->steps,
             elapsed > 0 ? (double)computed * (double)run->chosen->tokens_per_step / elapsed : 0.0);
@@ -233,7 +205,7 @@ static bool finish_step(train_run *run) {
 
 /* Feeds a window's scored positions to the steps, splitting it where a step
  * fills up. */
-static bool feed_window(train_run *run, const pending_window *window) {
+static bool feed_window(train_run *run, const training_window *window) {
     int begin = window->begin;
     while (begin < window->end && run->steps_done < run->chosen->steps) {
         int64_t room = run->chosen->tokens_per_step - run->step_positions;
@@ -250,9 +222,7 @@ static bool feed_window(train_run *run, const pending_window *window) {
 
 /* Takes a random window out of the shuffle buffer and feeds it. */
 static bool feed_random_window(train_run *run) {
-    int pick = (int)(next_random(&run->random_state) % (uint64_t)run->n_buffered);
-    pending_window window = run->buffer[pick];
-    run->buffer[pick] = run->buffer[--run->n_buffered];
+    training_window window = training_shuffle_take(&run->shuffle);
     bool ok = feed_window(run, &window);
     free(window.ids);
     return ok;
@@ -273,19 +243,14 @@ static bool on_document(void *user, const loupe_corpus_document *document, const
     while (ok && run->steps_done < run->chosen->steps &&
            loupe_corpus_window_next((int)n, &run->windows, &window)) {
         if (window.score_end <= window.score_begin) continue;
-        pending_window *slot = &run->buffer[run->n_buffered];
-        slot->n_tokens = window.score_end + 1 - window.start; /* causal: later tokens change nothing */
-        slot->ids = malloc((size_t)slot->n_tokens * sizeof(int32_t));
-        if (slot->ids == NULL) {
+        int n_tokens = window.score_end + 1 - window.start; /* causal: later tokens change nothing */
+        if (!training_shuffle_push(&run->shuffle, ids + window.start, n_tokens, window.score_begin - window.start,
+                                   window.score_end - window.start)) {
             snprintf(run->error.message, sizeof run->error.message, "out of memory");
             ok = false;
             break;
         }
-        memcpy(slot->ids, ids + window.start, (size_t)slot->n_tokens * sizeof(int32_t));
-        slot->begin = window.score_begin - window.start;
-        slot->end = window.score_end - window.start;
-        run->n_buffered++;
-        if (run->n_buffered == SHUFFLE_WINDOWS) ok = feed_random_window(run);
+        if (training_shuffle_full(&run->shuffle)) ok = feed_random_window(run);
     }
     loupe_free(ids);
     if (!ok && run->status == 0) {
@@ -333,9 +298,8 @@ static int prepare(const train_options *chosen, train_run *run, char **directory
             return CLI_EXIT_USAGE;
         }
     }
-    run->random_state = (uint64_t)chosen->seed * UINT64_C(0x9E3779B97F4A7C15) + 1;
-    bool always = strcmp(chosen->progress, "always") == 0, never = strcmp(chosen->progress, "never") == 0;
-    run->progress = always || (!never && isatty(STDERR_FILENO));
+    training_shuffle_init(&run->shuffle, (uint64_t)chosen->seed);
+    run->progress = training_progress_enabled(chosen->progress);
     return 0;
 }
 
@@ -347,12 +311,12 @@ int cmd_train_lens(int argc, char **argv) {
     char *directory = NULL;
     status = prepare(&chosen, &run, &directory);
     if (status == 0) {
-        run.started = now_seconds();
+        run.started = corpus_progress_now();
         bool stopped = false;
         int64_t skipped = 0;
         status = corpus_source_read(&chosen.source, on_document, &run, &skipped, &stopped, NULL);
         if (run.status != 0) status = run.status;
-        while (status == 0 && run.n_buffered > 0 && run.steps_done < chosen.steps)
+        while (status == 0 && run.shuffle.count > 0 && run.steps_done < chosen.steps)
             if (!feed_random_window(&run)) status = cli_fail(&run.error);
         if (status == 0 && run.step_positions > 0 && run.steps_done < chosen.steps && !finish_step(&run))
             status = cli_fail(&run.error);
@@ -369,9 +333,9 @@ int cmd_train_lens(int argc, char **argv) {
             status = cli_fail(&error);
         if (status == 0 && run.progress)
             fprintf(stderr, "wrote %s after %d steps of %ld positions in %.1f s\n", chosen.out, run.steps_done,
-                    chosen.tokens_per_step, now_seconds() - run.started);
+                    chosen.tokens_per_step, corpus_progress_now() - run.started);
     }
-    for (int i = 0; i < run.n_buffered; i++) free(run.buffer[i].ids);
+    training_shuffle_free(&run.shuffle);
     loupe_lens_trainer_free(run.trainer);
     loupe_tokenizer_close(run.tokenizer);
     loupe_model_close(run.model);

@@ -24,6 +24,7 @@ static void print_usage(FILE *out) {
             "  plot       draw a saved lens or corpus JSON: PNG, SVG or HTML\n"
             "  compare    two models' lenses on one text: KL between them, both top-1s\n"
             "  train-lens train a tuned lens on a corpus (for lens --tuned)\n"
+            "  finetune   train the whole model so that every layer's lens predicts\n"
             "\n"
             "Every command takes --model DIR (a Hugging Face model folder; default: the\n"
             "embedded gpt2-demo model) and --help (or: loupe help COMMAND). Text comes\n"
@@ -70,6 +71,7 @@ int main(int argc, char **argv) {
         {"plot", cmd_plot},
         {"compare", cmd_compare},
         {"train-lens", cmd_train_lens},
+        {"finetune", cmd_finetune},
     };
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (strcmp(command, commands[i].name) != 0) continue;

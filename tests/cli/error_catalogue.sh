@@ -1061,6 +1061,52 @@ lens_hash=$(python3 "$here/unembedding_hash.py" "$tuned_model/model.safetensors"
 relu_hash=$(python3 "$here/unembedding_hash.py" "$relu_model/model.safetensors")
 check E2232 1 "$work/trained/params.safetensors: the lens was trained on another model's unembedding \(its final norm and unembedding hash $lens_hash, this model's $relu_hash\)" \
   "$loupe" lens --model "$relu_model" --ids 1,2,3 --tuned "$work/trained"
+# ---------------------------------------------------------------- loupe finetune
+# the tiny model with GPT-2's tokenizer: $ft_words is one document of ids below 1000
+ft_words=$work/ft_words.txt
+python3 -c "print(' '.join(['a the and of to in is b c d e f'] * 8))" >"$ft_words"
+ft() { "$loupe" finetune --model "$tuned_model" --context 8 --batch-tokens 16 --progress never "$@"; }
+check E2751 2 "finetune: --out DIR is required" "$loupe" finetune "$ft_words"
+check E2752 2 "finetune: no corpus file given \(use '-' for standard input\)" "$loupe" finetune --out "$work/ft"
+check E2753 2 "--warmup-steps: must be below --steps \(5\), got 5" \
+  "$loupe" finetune --out "$work/ft" --steps 5 --warmup-steps 5 "$ft_words"
+check E2754 2 "--lens-rows needs --lens-weight above 0 \(with 0 no lens row is computed\)" \
+  "$loupe" finetune --out "$work/ft" --lens-rows 0:2 "$ft_words"
+check E2755 2 "--eval-every needs --eval FILE" "$loupe" finetune --out "$work/ft" --eval-every 5 "$ft_words"
+check E2756 2 "--context: at most the model's context of 64 tokens, got 65" ft --out "$work/ft" --context 65 "$ft_words"
+check E2757 2 "--batch-tokens: 20 is not a multiple of --context 8 \(take 16 or 24\)" \
+  ft --out "$work/ft" --batch-tokens 20 "$ft_words"
+check E2758 2 "--micro-batch: 3 does not divide the 2 windows of a step \(--batch-tokens 16 / --context 8\)" \
+  ft --out "$work/ft" --micro-batch 3 "$ft_words"
+check E2759 1 "--out: $tuned_model holds a model that loupe finetune did not write \(no training.json of a finetune run\); give a new or empty folder" \
+  ft --out "$tuned_model" "$ft_words"
+mkdir -p "$work/ft_other"
+echo notes >"$work/ft_other/notes.txt"
+check E2760 1 "--out: $work/ft_other holds other files and is not a folder loupe finetune wrote; give a new or empty folder" \
+  ft --out "$work/ft_other" "$ft_words"
+check E2761 1 "--out: $ft_words is not a folder" ft --out "$ft_words" "$ft_words"
+check E2762 1 "--resume: $work/ft_none/checkpoint.safetensors not found \(nothing to resume: run without --resume\)" \
+  ft --out "$work/ft_none" --resume "$ft_words"
+ft --out "$work/ft" --steps 4 --stop-after 2 "$ft_words" 2>/dev/null
+check E2763 1 "--resume: $work/ft was trained with --lr 0.0003, not 0.001" \
+  ft --out "$work/ft" --steps 4 --lr 1e-3 --resume "$ft_words"
+check E2764 2 "--resume: $work/ft/checkpoint.safetensors is at step 2 of 2 already" \
+  ft --out "$work/ft" --steps 4 --stop-after 2 --resume "$ft_words"
+cp -r "$work/ft" "$work/ft_unrecorded"
+echo '{"steps": 2}' >"$work/ft_unrecorded/training.json"
+check E2765 1 "--resume: $work/ft_unrecorded/training.json is missing or not the record of a loupe finetune run" \
+  ft --out "$work/ft_unrecorded" --steps 4 --resume "$ft_words"
+echo "a and of to in is Washington Washington" >"$work/ft_vocab.txt"
+check E2766 1 "$work/ft_vocab.txt:1: token [0-9]+ \(at token 6 of the document\) is outside the model's vocabulary of 1000" \
+  ft --out "$work/ft_vocab" "$work/ft_vocab.txt"
+printf 'a and of to in is b c d e f\n\na and of to in is b c d e f\n' >"$work/ft_two.txt"
+check E2767 1 "$work/ft_two.txt:3: no end-of-text token of the model's vocabulary to put between documents \(the tokenizer's is 50256, the model has 1000 tokens\): give the corpus as one document" \
+  ft --out "$work/ft_two" "$work/ft_two.txt"
+echo "a and of" >"$work/ft_short.txt"
+check E2768 1 "--eval: $work/ft_short.txt has 3 tokens, fewer than one window of --context 8 \+ 1" \
+  ft --out "$work/ft_eval" --eval "$work/ft_short.txt" "$ft_words"
+check E2769 1 "finetune: the corpus holds fewer than the 2 windows of --context 8 \+ 1 tokens of one step" \
+  ft --out "$work/ft_short" "$work/ft_short.txt"
 # ---------------------------------------------------------------- loupe-mpi
 # check_mpi ID STATUS MESSAGE NP ARGS...: `loupe-mpi corpus ARGS` under
 # `mpirun -np NP` (NP 0: alone, without mpirun); its exit status must be

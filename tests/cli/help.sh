@@ -7,7 +7,7 @@ loupe=$1
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 failures=0
-for command in info tokenize next generate lens corpus count plot compare; do
+for command in info tokenize next generate lens corpus count plot compare train-lens finetune; do
   "$loupe" "$command" --help >"$work/expected" 2>&1
   expected_status=$?
   got=$("$loupe" help "$command" 2>&1)
