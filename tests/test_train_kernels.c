@@ -334,6 +334,7 @@ int main(void) {
     test_attention(9, 4, 2, 3, 0);
     test_attention(9, 4, 4, 3, 0);
     test_attention(11, 6, 2, 4, 4);
+    test_attention(7, 2, 1, 20, 0); /* D past the eight lanes of the dot product, with a tail */
     test_activations();
     test_embedding();
     return test_finish("test_train_kernels");
