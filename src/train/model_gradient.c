@@ -22,6 +22,7 @@ static const struct {
     {"llama", &MODEL_GRADIENT_DECODER},
     {"mistral", &MODEL_GRADIENT_DECODER},
     {"qwen2", &MODEL_GRADIENT_DECODER},
+    {"gemma", &MODEL_GRADIENT_DECODER},
 };
 enum { N_FAMILIES = sizeof FAMILIES / sizeof FAMILIES[0] };
 

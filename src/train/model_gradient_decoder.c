@@ -73,15 +73,13 @@ struct decoder_gradient {
 const char *decoder_gradient_missing(const model_description *d) {
     const char *type = d->model_type;
     if (strcmp(type, "qwen3") == 0) return "the backward pass of its q/k norms (self_attn.q_norm, self_attn.k_norm)";
-    if (strcmp(type, "gemma") == 0)
-        return "a gradient check of its scaled embeddings, (1 + w) norms and tanh-GELU gate against PyTorch";
     if (strcmp(type, "gpt_neox") == 0)
-        return "its LayerNorm blocks with a parallel residual and a fused query_key_value";
-    if (strcmp(type, "llama") != 0 && strcmp(type, "mistral") != 0 && strcmp(type, "qwen2") != 0)
+        return "the backward pass of its parallel residual, fused query_key_value and LayerNorm blocks";
+    if (strcmp(type, "llama") != 0 && strcmp(type, "mistral") != 0 && strcmp(type, "qwen2") != 0 &&
+        strcmp(type, "gemma") != 0)
         return "a training forward and backward pass for this family";
     /* the traits the three share; a config that departs from them would be another model */
-    if (d->norm != NORM_RMS || !d->gated_mlp || d->qk_norm || d->fused_qkv || d->parallel_residual ||
-        d->embedding_scale != 1.0f)
+    if (d->norm != NORM_RMS || !d->gated_mlp || d->qk_norm || d->fused_qkv || d->parallel_residual)
         return "the backward pass of this block layout";
     return NULL;
 }
@@ -442,8 +440,11 @@ static loupe_status decoder_gradient_accumulate(void *state, const train_paramet
 
     /* forward */
     const float *embedding = parameter(values, g->embedding);
-    for (int n = 0; n < N; n++)
-        memcpy(g->residuals + (size_t)n * C, embedding + (size_t)g->inputs[n] * C, (size_t)C * sizeof(float));
+    for (int n = 0; n < N; n++) { /* times Gemma's sqrt(C) in the dtype (1 for the others), as decoder_forward */
+        float *row = g->residuals + (size_t)n * C;
+        const float *source = embedding + (size_t)g->inputs[n] * C;
+        for (int c = 0; c < C; c++) row[c] = source[c] * d->embedding_scale;
+    }
     for (int l = 0; l < L; l++) block_forward(g, values, l, B);
 
     /* the final row's loss, then backward with each lens row's loss added on the way */
@@ -465,6 +466,8 @@ static loupe_status decoder_gradient_accumulate(void *state, const train_paramet
         }
     }
     if (status != LOUPE_OK) return status;
+    if (d->embedding_scale != 1.0f)
+        for (size_t i = 0; i < (size_t)N * C; i++) g->d_residual[i] *= d->embedding_scale;
     embedding_backward(gradient_of(grads, g->embedding), NULL, g->d_residual, g->inputs, N, T, C);
     parts->final_ce = final_ce;
     parts->lens_ce = lens ? lens_sum / g->n_lens_rows : 0.0;

@@ -26,7 +26,7 @@
 
 /* NULL when the rotary family of d can be trained, else what is missing for
  * it (a phrase for a message: "the backward pass of its q/k norms ..."):
- * model_gradient.c adds it to its refusal (E2702) of qwen3, gemma, gpt_neox. */
+ * model_gradient.c adds it to its refusal (E2702) of qwen3 and gpt_neox. */
 const char *decoder_gradient_missing(const model_description *d);
 
 /* The family's entry in model_gradient.c's table (model_gradient_family.h):

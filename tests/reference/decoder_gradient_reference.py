@@ -1,7 +1,8 @@
 """An independent PyTorch autograd reference for the gradient of `loupe finetune`'s loss on the rotary decoder
-families loupe trains (llama, mistral, qwen2), written from transformers' LlamaForCausalLM (modeling_llama.py:
-LlamaRMSNorm, LlamaRotaryEmbedding, apply_rotary_pos_emb, repeat_kv, eager_attention_forward, LlamaMLP,
-LlamaDecoderLayer) and Mistral's sliding window and Qwen2's q/k/v biases, in float64 throughout (transformers
+families loupe trains (llama, mistral, qwen2, gemma), written from transformers' LlamaForCausalLM
+(modeling_llama.py: LlamaRMSNorm, LlamaRotaryEmbedding, apply_rotary_pos_emb, repeat_kv, eager_attention_forward,
+LlamaMLP, LlamaDecoderLayer), Mistral's sliding window, Qwen2's q/k/v biases and Gemma's (1 + w) RMSNorm, scaled
+embeddings and GELU gate (modeling_gemma.py), in float64 throughout (transformers
 upcasts norms and softmax to float32; in a float64 model that is a downcast, left out here). Only the rotary
 angles stay float32 as transformers computes them (inv_freq and position_ids .float(), then cos and sin).
 
@@ -31,7 +32,7 @@ from hf_families_reference import Family, activation, read_safetensors, write_sa
 def job(folder, out_path, B, T, seed, lens_weight, rows_text):
     cfg = json.load(open(os.path.join(folder, "config.json")))
     f = Family(cfg)
-    if f.type not in ("llama", "mistral", "qwen2"):
+    if f.type not in ("llama", "mistral", "qwen2", "gemma"):
         raise SystemExit(f"reference: model type {f.type} not written")
     rows = [int(x) for x in rows_text.split(",")] if rows_text else list(range(f.L))
     raw = read_safetensors(os.path.join(folder, "model.safetensors"))
@@ -41,9 +42,10 @@ def job(folder, out_path, B, T, seed, lens_weight, rows_text):
     ids = torch.randint(0, V, (B, T + 1), generator=torch.Generator().manual_seed(seed))
     inputs, targets = ids[:, :T], ids[:, 1:]
 
-    # LlamaRMSNorm: weight * x * rsqrt(mean(x^2) + eps)
+    # LlamaRMSNorm: weight * x * rsqrt(mean(x^2) + eps); GemmaRMSNorm: (1 + weight) * ...
     def norm(x, name):
-        return w[name + ".weight"] * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + f.eps))
+        scale = 1.0 + w[name + ".weight"] if f.type == "gemma" else w[name + ".weight"]
+        return scale * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + f.eps))
 
     def linear(x, name):
         return torch.nn.functional.linear(x, w[name + ".weight"], w.get(name + ".bias"))
@@ -86,6 +88,9 @@ def job(folder, out_path, B, T, seed, lens_weight, rows_text):
                       p + "mlp.down_proj")
 
     h = w["model.embed_tokens.weight"][inputs]
+    if f.type == "gemma":  # GemmaModel: normalizer = torch.tensor(hidden_size ** 0.5, dtype=the model's dtype)
+        model_dtype = {"bfloat16": torch.bfloat16, "float16": torch.float16}.get(f.dtype, torch.float32)
+        h = h * torch.tensor(f.C ** 0.5, dtype=model_dtype).item()
     hidden = [h]
     for layer in range(f.L):  # LlamaDecoderLayer
         p = f"model.layers.{layer}."
