@@ -39,6 +39,7 @@ struct vocab_loss_workspace {
     float *panel_scale;   /* (n_panels, block_rows) w e^(panel max - lse) */
     float *target_logit;  /* (block_rows) z[t] of each row */
     float *panel_d_rows;  /* (n_panels, block_rows, C) each panel's part of d_normed */
+    double *row_sums;     /* (block_rows, C) their sum */
 };
 
 vocab_loss_workspace *vocab_loss_workspace_create(int max_rows, int C, int V) {
@@ -60,7 +61,9 @@ vocab_loss_workspace *vocab_loss_workspace_create_sized(int max_rows, int C, int
     w->panel_scale = malloc(panel_rows * sizeof(float));
     w->target_logit = malloc(rows * sizeof(float));
     w->panel_d_rows = malloc(panel_rows * (size_t)C * sizeof(float));
-    if (!w->tile || !w->panel_max || !w->panel_sum || !w->panel_scale || !w->target_logit || !w->panel_d_rows) {
+    w->row_sums = malloc(rows * (size_t)C * sizeof(double));
+    if (!w->tile || !w->panel_max || !w->panel_sum || !w->panel_scale || !w->target_logit || !w->panel_d_rows ||
+        !w->row_sums) {
         vocab_loss_workspace_free(w);
         return NULL;
     }
@@ -75,6 +78,7 @@ void vocab_loss_workspace_free(vocab_loss_workspace *w) {
     free(w->panel_scale);
     free(w->target_logit);
     free(w->panel_d_rows);
+    free(w->row_sums);
     free(w);
 }
 
@@ -95,6 +99,7 @@ static void panel_exps(vocab_loss_workspace *w, const float *x, const int32_t *t
         float top = -INFINITY;
 #pragma omp simd reduction(max : top)
         for (int v = 0; v < width; v++) top = z[v] > top ? z[v] : top;
+#pragma omp simd
         for (int v = 0; v < width; v++) {
             const float shifted = z[v] - top;
             z[v] = shifted < EXP_NORMAL_FLOOR ? -INFINITY : shifted;
@@ -155,17 +160,23 @@ static void panel_gradient(vocab_loss_workspace *w, const float *x, const int32_
 }
 
 /* Step 4: d_block (rows, C) = the sum over panels, in panel order, of their
- * parts, in double. */
+ * parts, in double (w->row_sums). */
 static void rows_gradient(const vocab_loss_workspace *w, int rows, float *d_block) {
     const int C = w->C;
     const size_t panel_stride = (size_t)w->block_rows * C;
 #pragma omp parallel for schedule(static) if (parallel_worth((size_t)rows * C * w->n_panels))
     for (int r = 0; r < rows; r++) {
-        for (int c = 0; c < C; c++) {
-            double sum = 0.0;
-            for (int p = 0; p < w->n_panels; p++) sum += w->panel_d_rows[p * panel_stride + (size_t)r * C + c];
-            d_block[(size_t)r * C + c] = (float)sum;
+        double *sum = w->row_sums + (size_t)r * C;
+        const float *first = w->panel_d_rows + (size_t)r * C;
+#pragma omp simd
+        for (int c = 0; c < C; c++) sum[c] = first[c];
+        for (int p = 1; p < w->n_panels; p++) {
+            const float *part = first + p * panel_stride;
+#pragma omp simd
+            for (int c = 0; c < C; c++) sum[c] += part[c];
         }
+#pragma omp simd
+        for (int c = 0; c < C; c++) d_block[(size_t)r * C + c] = (float)sum[c];
     }
 }
 
