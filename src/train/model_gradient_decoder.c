@@ -85,7 +85,8 @@ const char *decoder_gradient_missing(const model_description *d) {
 }
 
 /* The parameter named by format (with the layer) of n_dims dims (d0, d1):
- * its offset; E2741 when absent or of another shape. */
+ * its offset; LOUPE_ERROR_FORMAT when absent or of another shape (opening the model
+ * checked the same names and shapes, so this is an internal invariant). */
 static loupe_status find_parameter(const train_parameters *params, const char *model_name, int n_dims, int64_t d0,
                                    int64_t d1, tensor_offset *out, loupe_error *error, const char *format, ...) {
     char name[192];

@@ -31,7 +31,7 @@ const char *decoder_gradient_missing(const model_description *d);
 
 /* The family's entry in model_gradient.c's table (model_gradient_family.h):
  * create binds every parameter by its Hugging Face name (one absent from
- * params or of another shape is LOUPE_ERROR_FORMAT naming it, E2741) and
+ * params or of another shape is LOUPE_ERROR_FORMAT naming it) and
  * sizes the saved activations for max_batch windows; accumulate runs one
  * batch. */
 extern const model_gradient_family MODEL_GRADIENT_DECODER;

@@ -1087,6 +1087,11 @@ check E2760 1 "--out: $work/ft_other holds other files and is not a folder loupe
 check E2761 1 "--out: $ft_words is not a folder" ft --out "$ft_words" "$ft_words"
 check E2762 1 "--resume: $work/ft_none/checkpoint.safetensors not found \(nothing to resume: run without --resume\)" \
   ft --out "$work/ft_none" --resume "$ft_words"
+# a family without a backward pass: a random Qwen3 (its q/k norms)
+"$(dirname "$loupe")/make_random_checkpoint" "$work/ft_qwen3" --arch qwen3 --layers 1 --width 32 --heads 2 --vocab 64 \
+  --context 16 >/dev/null
+check E2702 1 "$work/ft_qwen3: cannot train a model of type 'qwen3': it needs the backward pass of its q/k norms \(self_attn.q_norm, self_attn.k_norm\) \(trainable types: gpt2, llama, mistral, qwen2, gemma\)" \
+  "$loupe" finetune --model "$work/ft_qwen3" --out "$work/ft_q3out" "$ft_words"
 ft --out "$work/ft" --steps 4 --stop-after 2 "$ft_words" 2>/dev/null
 check E2763 1 "--resume: $work/ft was trained with --lr 0.0003, not 0.001" \
   ft --out "$work/ft" --steps 4 --lr 1e-3 --resume "$ft_words"
