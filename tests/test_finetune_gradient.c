@@ -344,6 +344,7 @@ static int compare(const char *model_dir, const char *windows, const char *refer
     }
     grads = calloc(params.n_values, sizeof *grads);
     double row_ce[MAX_LAYERS + 1];
+    for (int l = 0; l <= L; l++) row_ce[l] = NAN; /* a row model_gradient leaves alone: not computed */
     model_loss_parts parts;
     if (grads == NULL) goto done;
     if (model_gradient_accumulate(gradient, &params, ids, B, 1.0, grads, &parts, row_ce, &error) != LOUPE_OK) {
@@ -369,6 +370,7 @@ done:
 }
 
 int main(int argc, char **argv) {
+    setvbuf(stdout, NULL, _IOLBF, 0); /* the report's lines in order with stderr's */
     if (argc == 7 && strcmp(argv[1], "windows") == 0) {
         char *end;
         uint64_t seed = strtoull(argv[5], &end, 10);
