@@ -12,11 +12,12 @@
  *   test_finetune_gradient compare MODEL_DIR WINDOWS REFERENCE [OUT]
  *     runs model_gradient_accumulate on those windows with the reference's
  *     case ("case.lens_weight", "case.lens_rows") and compares: per tensor
- *     the largest relative difference over the entries with
- *     |ref| >= 1e-3 max|ref| of that tensor (at most 1e-4), the largest
- *     absolute difference over the rest relative to max|ref| (reported, and
- *     at most 1e-4 too), every row's CE and the loss parts within 1e-5
- *     relative. OUT, when given, receives loupe's gradients and loss parts
+ *     the largest relative difference over the entries that are not tiny,
+ *     |ref| >= 1e-2 max|ref| of that tensor (at most 1e-4), the largest
+ *     absolute difference over the rest relative to max|ref| (at most
+ *     1e-6, where the two bounds meet), the relative difference over
+ *     |ref| >= 1e-3 max|ref| (reported); every row's CE and the loss parts
+ *     within 1e-5 relative. OUT, when given, receives loupe's gradients and loss parts
  *     under the reference's names, for a closer look at a failure.
  *
  * Exit status: 0 all within tolerance, 1 a difference or an error, 2 usage,
@@ -36,9 +37,16 @@
 
 enum { MAX_LAYERS = 256 };
 
-/* Entries at least this fraction of their tensor's largest |ref| are held
- * to the relative tolerance; the rest to the absolute one, scaled by it. */
-static const double SIGNIFICANT_FRACTION = 1e-3;
+/* Entries at least SIGNIFICANT_FRACTION of their tensor's largest |ref|
+ * ("not tiny") are held to GRADIENT_TOLERANCE relative; the rest to
+ * GRADIENT_TOLERANCE x SIGNIFICANT_FRACTION of max|ref| absolute, the bound
+ * where the two meet: |ours - ref| <= 1e-4 max(|ref|, 1e-2 max|ref|). At
+ * 1e-2 PyTorch's own float32 gradients stay within some 5e-5 of float64 on
+ * the tiny fixtures; at 1e-3 they reach 3.5e-4 (cancellation in the sums
+ * leaves float32's absolute error, a few 1e-7 of max|ref|, on entries a
+ * thousandth of it), so the relative difference at 1e-3 is reported only. */
+static const double SIGNIFICANT_FRACTION = 1e-2;
+static const double REPORTED_FRACTION = 1e-3;
 static const double GRADIENT_TOLERANCE = 1e-4;
 static const double LOSS_TOLERANCE = 1e-5;
 
@@ -115,6 +123,7 @@ typedef struct tensor_difference {
     double max_reference;  /* max |ref| */
     double max_relative;   /* over |ref| >= SIGNIFICANT_FRACTION max|ref| */
     double max_rest;       /* |ours - ref| / max|ref| over the rest */
+    double reported_relative; /* over |ref| >= REPORTED_FRACTION max|ref| */
     size_t worst_index;    /* entry of max_relative */
     size_t n_significant;
 } tensor_difference;
@@ -127,6 +136,8 @@ static tensor_difference compare_tensor(const float *ours, const float *referenc
     double threshold = SIGNIFICANT_FRACTION * d.max_reference;
     for (size_t k = 0; k < n; k++) {
         double r = reference[k], difference = fabs((double)ours[k] - r);
+        if (d.max_reference > 0 && fabs(r) >= REPORTED_FRACTION * d.max_reference)
+            d.reported_relative = fmax(d.reported_relative, difference / fabs(r));
         if (d.max_reference == 0) {
             d.max_rest = fmax(d.max_rest, difference);
         } else if (fabs(r) >= threshold) {
@@ -230,7 +241,8 @@ static int compare_gradients(const safetensors_file *reference, const train_para
     float *expected = malloc((largest > 0 ? largest : 1) * sizeof *expected);
     if (expected == NULL) return 1;
     double worst_relative = 0, worst_rest = 0;
-    const char *worst_relative_name = "-", *worst_rest_name = "-";
+    double worst_reported = 0;
+    const char *worst_relative_name = "-", *worst_rest_name = "-", *worst_reported_name = "-";
     for (size_t i = 0; i < reference->n_tensors; i++) {
         const tensor_view *view = &reference->tensors[i];
         if (is_case_entry(view->name)) continue;
@@ -248,25 +260,30 @@ static int compare_gradients(const safetensors_file *reference, const train_para
             continue;
         }
         tensor_difference d = compare_tensor(grads + t->offset, expected, t->count);
-        bool bad = d.max_relative > GRADIENT_TOLERANCE || d.max_rest > GRADIENT_TOLERANCE;
+        bool bad = d.max_relative > GRADIENT_TOLERANCE || d.max_rest > GRADIENT_TOLERANCE * SIGNIFICANT_FRACTION;
         if (bad || getenv("LOUPE_TEST_VERBOSE") != NULL)
             fprintf(bad ? stderr : stdout,
                     "  %s%s: max|ref| %.3e, %zu of %zu entries significant, max relative %.2e (entry %zu: ours %.9e "
-                    "ref %.9e), rest %.2e\n",
+                    "ref %.9e), rest %.2e; relative over |ref| >= %g max: %.2e\n",
                     bad ? "DIFFERS " : "", view->name, d.max_reference, d.n_significant, t->count, d.max_relative,
                     d.worst_index, (double)grads[t->offset + d.worst_index], (double)expected[d.worst_index],
-                    d.max_rest);
+                    d.max_rest, REPORTED_FRACTION, d.reported_relative);
         failures += bad;
         if (d.max_relative > worst_relative) worst_relative = d.max_relative, worst_relative_name = t->name;
         if (d.max_rest > worst_rest) worst_rest = d.max_rest, worst_rest_name = t->name;
+        if (d.reported_relative > worst_reported) worst_reported = d.reported_relative, worst_reported_name = t->name;
     }
     free(expected);
     if (matched != params->n_tensors) {
         fprintf(stderr, "  the reference has %zu of loupe's %zu parameter tensors\n", matched, params->n_tensors);
         failures++;
     }
-    printf("  gradients: %zu tensors; largest relative difference %.2e (%s); rest, relative to max|ref|: %.2e (%s)\n",
-           matched, worst_relative, worst_relative_name, worst_rest, worst_rest_name);
+    printf("  gradients: %zu tensors; largest relative difference over |ref| >= %g max|ref| %.2e (%s) [bound %g]; "
+           "rest, relative to max|ref|: %.2e (%s) [bound %g]; relative over |ref| >= %g max|ref| (reported): %.2e "
+           "(%s)\n",
+           matched, SIGNIFICANT_FRACTION, worst_relative, worst_relative_name, GRADIENT_TOLERANCE, worst_rest,
+           worst_rest_name, GRADIENT_TOLERANCE * SIGNIFICANT_FRACTION, REPORTED_FRACTION, worst_reported,
+           worst_reported_name);
     return failures;
 }
 
