@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "model/model.h"
+#include "train/model_gradient_decoder.h"
 #include "train/model_gradient_family.h"
 #include "util/error.h"
 
@@ -18,6 +19,9 @@ static const struct {
     const model_gradient_family *family;
 } FAMILIES[] = {
     {"gpt2", &MODEL_GRADIENT_GPT2},
+    {"llama", &MODEL_GRADIENT_DECODER},
+    {"mistral", &MODEL_GRADIENT_DECODER},
+    {"qwen2", &MODEL_GRADIENT_DECODER},
 };
 enum { N_FAMILIES = sizeof FAMILIES / sizeof FAMILIES[0] };
 
@@ -49,8 +53,9 @@ loupe_status model_gradient_create(const loupe_model *model, const train_paramet
         char supported[256];
         model_gradient_supported_types(supported, sizeof supported);
         return error_set(error, LOUPE_ERROR_UNSUPPORTED,
-                         "%s: cannot train a model of type '%s' (trainable types: %s)", model->directory,
-                         description->model_type, supported);
+                         "%s: cannot train a model of type '%s': it needs %s (trainable types: %s)",
+                         model->directory, description->model_type, decoder_gradient_missing(description),
+                         supported);
     }
     if (T < 1 || T > description->n_ctx)
         return error_set(error, LOUPE_ERROR_ARGUMENT, "context %d is outside 1 .. %d (the model's n_ctx)", T,
