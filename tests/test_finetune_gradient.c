@@ -15,7 +15,7 @@
  *     the largest relative difference over the entries that are not tiny,
  *     |ref| >= 1e-2 max|ref| of that tensor (at most 1e-4), the largest
  *     absolute difference over the rest relative to max|ref| (at most
- *     1e-6, where the two bounds meet), the relative difference over
+ *     1e-5), the relative difference over
  *     |ref| >= 1e-3 max|ref| (reported); every row's CE and the loss parts
  *     within 1e-5 relative. OUT, when given, receives loupe's gradients and loss parts
  *     under the reference's names, for a closer look at a failure.
@@ -39,15 +39,17 @@ enum { MAX_LAYERS = 256 };
 
 /* Entries at least SIGNIFICANT_FRACTION of their tensor's largest |ref|
  * ("not tiny") are held to GRADIENT_TOLERANCE relative; the rest to
- * GRADIENT_TOLERANCE x SIGNIFICANT_FRACTION of max|ref| absolute, the bound
- * where the two meet: |ours - ref| <= 1e-4 max(|ref|, 1e-2 max|ref|). At
- * 1e-2 PyTorch's own float32 gradients stay within some 5e-5 of float64 on
- * the tiny fixtures; at 1e-3 they reach 3.5e-4 (cancellation in the sums
- * leaves float32's absolute error, a few 1e-7 of max|ref|, on entries a
- * thousandth of it), so the relative difference at 1e-3 is reported only. */
+ * REST_TOLERANCE of max|ref| absolute. float32 arithmetic alone leaves an
+ * absolute error of some 1e-7 .. 1e-5 of max|ref| (PyTorch's own float32
+ * gradients against float64: 4e-7 on the tiny fixtures, 9e-6 on gpt2-demo),
+ * which on an entry a thousandth of max|ref| is a relative 1e-4 .. 1e-2:
+ * PyTorch's float32 reaches 3.5e-4 there on the tiny fixtures, so the
+ * relative difference over |ref| >= REPORTED_FRACTION max|ref| is reported,
+ * not held to a bound. */
 static const double SIGNIFICANT_FRACTION = 1e-2;
 static const double REPORTED_FRACTION = 1e-3;
 static const double GRADIENT_TOLERANCE = 1e-4;
+static const double REST_TOLERANCE = 1e-5;
 static const double LOSS_TOLERANCE = 1e-5;
 
 static int usage(void) {
@@ -260,7 +262,7 @@ static int compare_gradients(const safetensors_file *reference, const train_para
             continue;
         }
         tensor_difference d = compare_tensor(grads + t->offset, expected, t->count);
-        bool bad = d.max_relative > GRADIENT_TOLERANCE || d.max_rest > GRADIENT_TOLERANCE * SIGNIFICANT_FRACTION;
+        bool bad = d.max_relative > GRADIENT_TOLERANCE || d.max_rest > REST_TOLERANCE;
         if (bad || getenv("LOUPE_TEST_VERBOSE") != NULL)
             fprintf(bad ? stderr : stdout,
                     "  %s%s: max|ref| %.3e, %zu of %zu entries significant, max relative %.2e (entry %zu: ours %.9e "
@@ -282,7 +284,7 @@ static int compare_gradients(const safetensors_file *reference, const train_para
            "rest, relative to max|ref|: %.2e (%s) [bound %g]; relative over |ref| >= %g max|ref| (reported): %.2e "
            "(%s)\n",
            matched, SIGNIFICANT_FRACTION, worst_relative, worst_relative_name, GRADIENT_TOLERANCE, worst_rest,
-           worst_rest_name, GRADIENT_TOLERANCE * SIGNIFICANT_FRACTION, REPORTED_FRACTION, worst_reported,
+           worst_rest_name, REST_TOLERANCE, REPORTED_FRACTION, worst_reported,
            worst_reported_name);
     return failures;
 }

@@ -139,8 +139,8 @@ def llama_rows(cfg, w, inputs):
         b = w[name + ".bias"] if name + ".bias" in w else None
         return torch.nn.functional.linear(x, w[name + ".weight"], b)
 
-    inv = f.inv_freq().to(torch.float64)
-    freqs = torch.arange(T, dtype=torch.float64)[:, None] * inv[None, :]
+    inv = f.inv_freq().to(torch.get_default_dtype())  # computed in float32, as LlamaRotaryEmbedding does
+    freqs = torch.arange(T, dtype=inv.dtype)[:, None] * inv[None, :]
     emb = torch.cat((freqs, freqs), dim=-1)
     cos, sin = emb.cos(), emb.sin()
     h = w["model.embed_tokens.weight"][inputs]
