@@ -22,6 +22,8 @@ usage: finetune_gradient_reference.py MODEL_DIR WINDOWS --case LAMBDA ROWS OUT [
            float64 result), and the loss in F64: "loss.total", "loss.final_ce", "loss.lens_ce" (0 when lambda = 0),
            "loss.row_ce" (L+1: every row's mean CE, whether in S or not); the case: "case.lens_weight" (F64 1) and
            "case.lens_rows" (I32 |S|, the rows of S)
+REFERENCE_FLOAT32=1 computes in float32 instead: a diagnostic of how far float32 arithmetic alone lands from float64
+(the bounds of tests/test_finetune_gradient.c rest on it).
 """
 import json
 import math
@@ -38,12 +40,13 @@ FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
 
 def load_parameters(model_dir):
-    """Every float tensor of the checkpoint (all shards) as a float64 leaf that keeps its gradient, by name."""
+    """Every float tensor of the checkpoint (all shards) as a leaf of the default dtype (float64) that keeps its
+    gradient, by name."""
     params = {}
     for path in gpt2_reference.weight_files(model_dir):
         for name, t in families.read_safetensors(path).items():
             if t.dtype in FLOAT_DTYPES:
-                params[name] = t.to(torch.float64).requires_grad_(True)
+                params[name] = t.to(torch.get_default_dtype()).requires_grad_(True)
     return params
 
 
@@ -188,7 +191,7 @@ def loss_and_gradients(cfg, params, ids, lens_weight, lens_rows):
     parts = {"loss.total": loss.detach().reshape(1), "loss.final_ce": final_ce.detach().reshape(1),
              "loss.lens_ce": (lens_ce.detach() if lens_ce is not None else torch.zeros((), dtype=torch.float64)).reshape(1),
              "loss.row_ce": torch.stack([c.detach() for c in ces])}
-    return parts, grads
+    return {k: v.to(torch.float64) for k, v in parts.items()}, grads
 
 
 def main(argv):
@@ -216,5 +219,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    torch.set_default_dtype(torch.float64)
+    torch.set_default_dtype(torch.float32 if os.environ.get("REFERENCE_FLOAT32") == "1" else torch.float64)
     main(sys.argv[1:])
