@@ -15,10 +15,10 @@
  *     the largest relative difference over the entries that are not tiny,
  *     |ref| >= 1e-2 max|ref| of that tensor (at most 1e-4), the largest
  *     absolute difference over the rest relative to max|ref| (at most
- *     1e-5), the relative difference over
- *     |ref| >= 1e-3 max|ref| (reported); every row's CE and the loss parts
- *     within 1e-5 relative. OUT, when given, receives loupe's gradients and loss parts
- *     under the reference's names, for a closer look at a failure.
+ *     1e-5), the relative difference over |ref| >= 1e-3 max|ref|
+ *     (reported); every row's CE and the loss parts within 1e-5 relative.
+ *     OUT, when given, receives loupe's gradients and loss parts under the
+ *     reference's names, for a closer look at a failure.
  *
  * Exit status: 0 all within tolerance, 1 a difference or an error, 2 usage,
  * 77 (a skip) when model_gradient refuses the family as unsupported.
@@ -52,6 +52,7 @@ static const double GRADIENT_TOLERANCE = 1e-4;
 static const double REST_TOLERANCE = 1e-5;
 static const double LOSS_TOLERANCE = 1e-5;
 
+/* Prints the usage; returns 2. */
 static int usage(void) {
     fprintf(stderr,
             "usage: test_finetune_gradient windows MODEL_DIR B T SEED OUT\n"
@@ -158,6 +159,8 @@ static double relative(double ours, double reference) {
     return reference != 0 ? difference / fabs(reference) : difference;
 }
 
+/* Whether a reference entry describes the case or its loss rather than a
+ * parameter's gradient. */
 static bool is_case_entry(const char *name) {
     return strncmp(name, "loss.", 5) == 0 || strncmp(name, "case.", 5) == 0;
 }
@@ -205,7 +208,9 @@ static int compare_losses(const safetensors_file *reference, const model_loss_pa
     return failures;
 }
 
-/* Writes loupe's gradients and loss parts beside the reference's names. */
+/* Writes loupe's gradients (grads, params->n_values) under the parameters'
+ * names, "loss.parts" (loss, final CE, lens CE) and "loss.row_ce" (L+1)
+ * into path, for a closer look at a failure. */
 static loupe_status write_ours(const char *path, const train_parameters *params, const float *grads,
                                const model_loss_parts *parts, const double *row_ce, int L, loupe_error *error) {
     size_t n = params->n_tensors + 2;
@@ -310,6 +315,8 @@ static int32_t *read_windows(const char *path, int *B, int *T) {
     return ids;
 }
 
+/* The compare step: loupe's gradient of the reference's case on the
+ * windows, against the reference; the exit status (0, 1 or 77). */
 static int compare(const char *model_dir, const char *windows, const char *reference_path, const char *out_path) {
     loupe_error error;
     int B = 0, T = 0;
