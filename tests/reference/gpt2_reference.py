@@ -43,13 +43,17 @@ def read_safetensors(path, wanted):
         return out
 
 
+def weight_files(model_dir):
+    """The checkpoint's files: model.safetensors, or the shards its index names, in name order."""
+    single = os.path.join(model_dir, "model.safetensors")
+    return [single] if os.path.exists(single) else sorted(
+        {os.path.join(model_dir, v) for v in json.load(open(os.path.join(model_dir, "model.safetensors.index.json")))["weight_map"].values()})
+
+
 def load(model_dir):
     config = json.load(open(os.path.join(model_dir, "config.json")))
-    single = os.path.join(model_dir, "model.safetensors")
-    files = [single] if os.path.exists(single) else sorted(
-        {os.path.join(model_dir, v) for v in json.load(open(os.path.join(model_dir, "model.safetensors.index.json")))["weight_map"].values()})
     tensors = {}
-    for path in files:
+    for path in weight_files(model_dir):
         with open(path, "rb") as f:
             (n,) = struct.unpack("<Q", f.read(8))
             names = set(json.loads(f.read(n)).keys())

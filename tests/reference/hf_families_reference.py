@@ -22,7 +22,7 @@ import sys
 
 import torch
 
-DTYPES = {"F32": (torch.float32, 4), "F16": (torch.float16, 2), "BF16": (torch.bfloat16, 2), "I32": (torch.int32, 4)}
+DTYPES = {"F64": (torch.float64, 8), "F32": (torch.float32, 4), "F16": (torch.float16, 2), "BF16": (torch.bfloat16, 2), "I32": (torch.int32, 4)}
 
 
 def read_safetensors(path):
@@ -43,7 +43,7 @@ def read_safetensors(path):
             t = (halves << 16).view(torch.float32)
         else:
             t = torch.frombuffer(raw, dtype=dtype)
-            t = t if dtype == torch.int32 else t.to(torch.float32)
+            t = t if dtype in (torch.int32, torch.float64) else t.to(torch.float32)
         tensors[name] = t.reshape(info["shape"]).clone()
     return tensors
 
@@ -52,8 +52,8 @@ def write_safetensors(path, tensors):
     header, blobs, offset = {}, [], 0
     for name, t in tensors.items():
         t = t.contiguous()
-        code = "I32" if t.dtype == torch.int32 else "F32"
-        blob = t.numpy().tobytes()
+        code = {torch.int32: "I32", torch.float64: "F64"}.get(t.dtype, "F32")
+        blob = (t if code != "F32" else t.to(torch.float32)).numpy().tobytes()
         header[name] = {"dtype": code, "shape": list(t.shape), "data_offsets": [offset, offset + len(blob)]}
         blobs.append(blob)
         offset += len(blob)
@@ -127,6 +127,8 @@ def activation(name, x):
         return torch.nn.functional.gelu(x, approximate="tanh")
     if name == "gelu":
         return torch.nn.functional.gelu(x)
+    if name == "relu":
+        return torch.relu(x)
     raise SystemExit(f"reference: activation {name} not written")
 
 
