@@ -1,6 +1,6 @@
 /*
  * test_model_gradient.c - model_gradient's contract beside the PyTorch
- * check (tests/reference/gpt2_gradient_check.py): the same batch twice
+ * check (tests/train/finetune_gradient.sh): the same batch twice
  * gives the same bits; gradients add across calls and scale with the
  * weight; row CEs are NaN where not computed; the gradient along a random
  * direction equals the central difference of the loss computed in float (a
