@@ -137,7 +137,14 @@ for _ in $(seq 600); do
   sleep 0.05
 done
 [ -f "$work/killed/checkpoint.safetensors" ] || fail "no checkpoint before the kill: $(tail -3 "$work/killed.log")"
-sleep 0.3
+# wait (up to 60 s on a loaded machine) until step 11 has run: the run then
+# blocks on the FIFO
+for _ in $(seq 1200); do
+  grep -q '^step 11/30 ' "$work/killed.log" && break
+  kill -0 "$killed_pid" 2>/dev/null || break
+  sleep 0.05
+done
+sleep 0.1
 kill -9 "$killed_pid" 2>/dev/null || fail "the run ended before the kill: $(tail -3 "$work/killed.log")"
 wait "$killed_pid" 2>/dev/null || true
 killed_pid=
