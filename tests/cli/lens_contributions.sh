@@ -29,7 +29,7 @@ import subprocess
 import sys
 
 import torch
-from lens_reference import check
+from lens_reference import check, lens_documents_agree
 
 loupe, data, models, work = sys.argv[1:]
 torch.set_grad_enabled(False)
@@ -77,28 +77,8 @@ def lens_json(folder, ids, *args):
                           *args], capture_output=True, check=True).stdout
     return json.loads(out)
 
-# The residual rows are the plain run's bits where the projection is
-# tile_gemm (the avx512 level: the same bits for an element whatever call
-# computes it); below it cblas_sgemm may sum a logit in another order at
-# 3 L + 1 rows per position than at L + 1 (OpenBLAS's Haswell and Zen
-# kernels do), so numbers agree within float32 rounding: 1e-5 relative, as
-# tests/test_lens.c and tests/test_lens_batch.c allow.
-def cpu_has_avx512():
-    with open("/proc/cpuinfo") as f:
-        return " avx512f" in f.read()
-exact_projection = os.environ.get("LOUPE_CPU", "avx512") == "avx512" and cpu_has_avx512()
-
-def agree(a, b):
-    if exact_projection or type(a) is not type(b):
-        return a == b
-    if isinstance(a, float):
-        return abs(a - b) <= 1e-5 * (1.0 + abs(b))
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(agree(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(agree(x, y) for x, y in zip(a, b))
-    return a == b
-
+# The residual rows: the plain run's bits with the avx512 projection,
+# within float32 rounding below it (lens_reference.lens_documents_agree).
 compared = 0
 for fixture in ("gpt2-tiny-gelu", "gpt2-tiny-relu"):
     folder = os.path.join(work, fixture)
@@ -119,7 +99,7 @@ for fixture in ("gpt2-tiny-gelu", "gpt2-tiny-relu"):
     check(lens["layers"] == expected_layers, "layers %r" % lens["layers"])
     for i, name in enumerate(plain["layers"]):
         without = [{k: v for k, v in cell.items() if k != "attribution"} for cell in lens["cells"][lens["layers"].index(name)]]
-        check(agree(without, plain["cells"][i]), "row %s changed by --contributions" % name)
+        check(lens_documents_agree(without, plain["cells"][i]), "row %s changed by --contributions" % name)
     # the rows of the sub-block outputs: the model's head on each output alone
     final_top = (ln(final, "transformer.ln_f") @ wte.T).argmax(-1)
     x = final.double()
