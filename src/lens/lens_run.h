@@ -6,6 +6,10 @@
  * its input token and the token it predicts, never on its neighbours in a
  * block of positions (tile_gemm.h's same-bits rule): so several texts swept
  * at once, or a text cut into windows, give the bits of a lens run on each.
+ * That holds where the projection is tile_gemm (the avx512 level); below it
+ * the projection is cblas_sgemm, whose kernels (OpenBLAS's Haswell and Zen
+ * sgemm) may sum an element in another order at another row count or place
+ * in the block, so such runs agree within float32 rounding only.
  */
 #ifndef LOUPE_LENS_RUN_H
 #define LOUPE_LENS_RUN_H

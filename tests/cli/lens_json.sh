@@ -101,7 +101,11 @@ for i, name in enumerate(lens["layers"]):
     row = sub["cells"][names.index(name)]
     for t in range(T):
         check(row[t]["top"][0][0] == cells[i][t]["top"][0][0], "--subblocks row %s differs at %d" % (name, t))
-        check(abs(row[t]["kl_final"] - cells[i][t]["kl_final"]) <= 1e-5, "--subblocks %s kl_final at %d" % (name, t))
+        # within float32 rounding, relative: BLAS may sum a logit in another
+        # order at 2 L + 1 rows (tests/test_lens.c, projection_tolerance);
+        # an input-row KL of 47 differs by 1.1e-5 (3 ulps) on OpenBLAS's Zen kernels
+        check(abs(row[t]["kl_final"] - cells[i][t]["kl_final"]) <= 1e-5 * (1 + abs(cells[i][t]["kl_final"])),
+              "--subblocks %s kl_final at %d" % (name, t))
 
 # windows: the same cells, only fewer of them, with the window stated
 window = run_json(loupe, "lens", "--format", "json", "--layers", "1:3", "--positions", "-4:", text)

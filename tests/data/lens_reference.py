@@ -30,6 +30,33 @@ def check(condition, message):
         fail(message)
 
 
+def exact_projection():
+    """Whether the lens's projection is tile_gemm (the avx512 level), whose
+    elements are the same bits whatever call computes them, so lenses of the
+    same taps in other shapes (sub-block or contribution rows, batches) must
+    be the same bits: LOUPE_CPU unset or avx512 on a CPU with AVX-512."""
+    with open("/proc/cpuinfo") as f:
+        has_avx512 = " avx512f" in f.read()
+    return os.environ.get("LOUPE_CPU", "avx512") == "avx512" and has_avx512
+
+
+def lens_documents_agree(a, b):
+    """Two parsed lens documents (or parts) agree: equal with the avx512
+    projection; below it cblas_sgemm may sum a logit in another order when
+    the product has another shape (OpenBLAS's Haswell and Zen kernels do), so
+    numbers agree within float32 rounding, 1e-5 relative as tests/test_lens.c
+    and tests/test_lens_batch.c allow, and everything else exactly."""
+    if exact_projection() or type(a) is not type(b):
+        return a == b
+    if isinstance(a, float):
+        return abs(a - b) <= 1e-5 * (1.0 + abs(b))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(lens_documents_agree(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(lens_documents_agree(x, y) for x, y in zip(a, b))
+    return a == b
+
+
 def run(loupe, *args, env=None, expect=0):
     """Runs loupe with args; returns (stdout, stderr) as text."""
     full_env = dict(os.environ)
