@@ -192,7 +192,7 @@ static bool read_losses(const cJSON *entry, double *loss, double *final_ce, doub
 }
 
 /* --resume, before the checkpoint is read: the folder's training.json must
- * be a finetune record (*record_out, caller deletes) of this run's settings.
+ * be a finetune record (*record_out, caller deletes; NULL on failure) of this run's settings.
  * Returns 0 or an exit status with the message printed. */
 int finetune_resume_settings(finetune_run *run, cJSON **record_out) {
     const finetune_options *chosen = run->chosen;
@@ -221,6 +221,10 @@ int finetune_resume_settings(finetune_run *run, cJSON **record_out) {
         status = CLI_EXIT_FAILURE;
     }
     cJSON_Delete(settings);
+    if (status != 0) {
+        cJSON_Delete(record);
+        *record_out = NULL;
+    }
     return status;
 }
 

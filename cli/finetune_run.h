@@ -85,7 +85,7 @@ char *finetune_record_text(const finetune_run *run);
 int finetune_check_out_folder(const finetune_options *chosen);
 
 /* --resume, before the checkpoint is read: the folder's training.json must
- * be a finetune record (*record_out, caller deletes) of this run's settings.
+ * be a finetune record (*record_out, caller deletes; NULL on failure) of this run's settings.
  * Returns 0 or an exit status with the message printed. */
 int finetune_resume_settings(finetune_run *run, cJSON **record_out);
 
