@@ -251,9 +251,9 @@ static void report_step(const finetune_run *run, const loupe_finetune_losses *lo
     if (!run->progress) return;
     double elapsed = corpus_progress_now() - run->started - run->eval_seconds;
     double tokens = (double)(run->steps_done - run->first_step) * run->windows_per_step * run->context;
-    fprintf(stderr, "step %d/%ld  loss %.4f  final %.4f  lens %.4f  grad %.3g  lr %.3g  %.0f tok/s\n",
+    fprintf(stderr, "step %d/%ld  loss %.4f  final %.4f  lens %.4f  grad %.3g  lr %.3g  %.3f s  %.0f tok/s\n",
             run->steps_done, run->chosen->steps, losses->loss, losses->final_ce, losses->lens_ce, losses->grad_norm,
-            losses->lr, elapsed > 0 ? tokens / elapsed : 0.0);
+            losses->lr, corpus_progress_now() - run->step_began, elapsed > 0 ? tokens / elapsed : 0.0);
     fflush(stderr);
 }
 
@@ -276,6 +276,7 @@ static bool finish_step(finetune_run *run) {
         return false;
     bool due = chosen->checkpoint_every > 0 && run->steps_done % chosen->checkpoint_every == 0;
     if (!last && run->steps_done < run->steps_goal && due && !write_outputs(run, true)) return false;
+    run->step_began = corpus_progress_now();
     return true;
 }
 
@@ -599,6 +600,7 @@ static int train(finetune_run *run) {
     const finetune_options *chosen = run->chosen;
     run->started = corpus_progress_now();
     if (run->n_eval_windows > 0 && run->steps_done == 0 && !evaluate(run)) return cli_fail(&run->error);
+    run->step_began = corpus_progress_now();
     bool stopped = false;
     int64_t skipped = 0;
     int status = corpus_source_read(&chosen->source, on_document, run, &skipped, &stopped, NULL);

@@ -63,6 +63,7 @@ typedef struct finetune_run {
     bool progress;
     double started;
     double eval_seconds;            /* spent in evaluations, left out of the rate */
+    double step_began;              /* when the pending step's first window was gathered */
     int status;                     /* an exit status once something failed */
     loupe_error error;
 } finetune_run;

@@ -16,7 +16,8 @@
  *     |ref| >= 1e-2 max|ref| of that tensor (at most 1e-4), the largest
  *     absolute difference over the rest relative to max|ref| (at most
  *     1e-5), the relative difference over |ref| >= 1e-3 max|ref|
- *     (reported); every row's CE and the loss parts within 1e-5 relative.
+ *     (reported); every row's CE and the loss parts within 1e-5 relative,
+ *     also from the forward-only pass (no gradient buffer) of an evaluation.
  *     OUT, when given, receives loupe's gradients and loss parts under the
  *     reference's names, for a closer look at a failure.
  *
@@ -383,6 +384,14 @@ static int compare(const char *model_dir, const char *windows, const char *refer
     }
     int failures = compare_losses(&reference, &parts, row_ce, L, lens_weight, lens_rows);
     failures += compare_gradients(&reference, &params, grads);
+    /* the evaluation's forward-only pass (no gradient buffer): the same losses */
+    for (int l = 0; l <= L; l++) row_ce[l] = NAN;
+    if (model_gradient_accumulate(gradient, &params, ids, B, 1.0, NULL, &parts, row_ce, &error) != LOUPE_OK) {
+        fail("model_gradient_accumulate without gradients", &error);
+        goto done;
+    }
+    printf("  forward only:\n");
+    failures += compare_losses(&reference, &parts, row_ce, L, lens_weight, lens_rows);
     printf("  %s\n", failures == 0 ? "agrees with the reference" : "DIFFERS from the reference");
     status = failures == 0 ? 0 : 1;
 done:

@@ -303,6 +303,16 @@ static void test_accumulate_and_null(void) {
     CHECK(vocab_loss_forward_backward(w, p.normed, p.targets, p.weights, p.N, p.unembedding, p.V, p.C, &loss, NULL,
                                       d_normed, NULL, &error) == LOUPE_OK);
     CHECK(memcmp(d_normed, r.d_normed, (size_t)p.N * p.C * sizeof(float)) == 0);
+    /* the loss only (no gradient arrays): the oracle's loss and CEs */
+    oracle o = oracle_run(&p);
+    float *ce = malloc((size_t)p.N * sizeof(float));
+    CHECK(vocab_loss_forward_backward(w, p.normed, p.targets, p.weights, p.N, p.unembedding, p.V, p.C, &loss, ce,
+                                      NULL, NULL, &error) == LOUPE_OK);
+    const double loss_diff = fabs(loss - o.loss) / fabs(o.loss), ce_diff = relative_diff(ce, o.ce, (size_t)p.N, 1e-30);
+    printf("loss only: loss %.6g rel %.2e, ce %.2e\n", loss, loss_diff, ce_diff);
+    CHECK_MSG(loss_diff <= 2e-6 && ce_diff <= 2e-6, "loss only: loss %.3e ce %.3e", loss_diff, ce_diff);
+    free(ce);
+    oracle_free(&o);
     free(added);
     free(d_normed);
     vocab_loss_workspace_free(w);

@@ -5,6 +5,8 @@
 
 #include <math.h>
 
+#include "kernels/vector_exp.h"
+
 static const float SQRT_2_OVER_PI = 0.7978845608028654f;
 static const float GELU_CUBIC = 0.044715f;
 
@@ -41,7 +43,36 @@ static float activation_derivative(activation_kind kind, float x) {
     return 0.0f;
 }
 
+/* Elements of the tanh form's derivative per vector_exp call (on the stack). */
+enum { GELU_TANH_BLOCK = 256 };
+
+/* d_in (n) += d_out gelu_tanh'(x) with s = 1 / (1 + e^(-2u)) = (1 + tanh u) / 2:
+ * gelu_tanh'(x) = s + 2 x s (1 - s) sqrt(2/pi) (1 + 3 a x^2), the exps through
+ * vector_exp a block at a time (e^(-2u) = inf gives s = 0, the limit). */
+static void gelu_tanh_backward(float *d_in, const float *d_out, const float *x, size_t n) {
+    const size_t blocks = (n + GELU_TANH_BLOCK - 1) / GELU_TANH_BLOCK;
+#pragma omp parallel for schedule(static)
+    for (size_t block = 0; block < blocks; block++) {
+        const size_t first = block * GELU_TANH_BLOCK;
+        const size_t count = n - first < GELU_TANH_BLOCK ? n - first : GELU_TANH_BLOCK;
+        const float *v = x + first;
+        float s[GELU_TANH_BLOCK]; /* -2u, then e^(-2u), then s */
+        for (size_t i = 0; i < count; i++) s[i] = -2.0f * SQRT_2_OVER_PI * (v[i] + GELU_CUBIC * v[i] * v[i] * v[i]);
+        vector_exp(s, s, count);
+        for (size_t i = 0; i < count; i++) {
+            const float sigma = 1.0f / (1.0f + s[i]), x2 = v[i] * v[i];
+            const float derivative =
+                sigma + 2.0f * v[i] * sigma * (1.0f - sigma) * SQRT_2_OVER_PI * (1.0f + 3.0f * GELU_CUBIC * x2);
+            d_in[first + i] += d_out[first + i] * derivative;
+        }
+    }
+}
+
 void activation_backward(activation_kind kind, float *d_in, const float *d_out, const float *x, size_t n) {
+    if (kind == ACTIVATION_GELU_TANH) {
+        gelu_tanh_backward(d_in, d_out, x, n);
+        return;
+    }
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) d_in[i] += d_out[i] * activation_derivative(kind, x[i]);
 }

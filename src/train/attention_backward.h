@@ -1,8 +1,9 @@
 /*
  * attention_backward.h - causal grouped-query attention for training: the
  * forward pass saving one log-sum-exp per (head, query), and the backward
- * pass recomputing each row of probabilities from it, so memory is O(H T),
- * never H T T.
+ * pass recomputing the probabilities from it, a block of 64 queries at a
+ * time through BLAS products, so memory is O(H T) plus a tile of 64 x T
+ * scores per thread, never H T T.
  *
  * Shapes as kernels/attention.h's attention_shape (T queries, H query heads
  * of width D, H / n_kv_heads query heads per key/value head, strides in
@@ -15,8 +16,8 @@
 
 #include "kernels/attention.h"
 
-/* Floats of scratch the two calls need for T positions: T per OpenMP
- * thread. */
+/* Floats of scratch the two calls need for T positions: per OpenMP thread
+ * two tiles of min(T, 64) queries x T keys (128 KB per thread at T = 256). */
 size_t attention_train_scratch_floats(int T);
 
 /* out (T, out_stride) head h at columns h D = softmax(q k^T scale, causal,

@@ -59,6 +59,9 @@ loupe_status model_gradient_create(const loupe_model *model, const train_paramet
  * the weights in params->values (the same layout as at create; the values
  * may have changed): grads (params->n_values) += weight * dloss/dparams
  * (tied embeddings: one tensor receives both gradients), *parts set.
+ * grads NULL: the forward pass and the losses only (an evaluation: one
+ * product per row and position over the vocabulary instead of three, no
+ * backward pass), the same *parts and row_ce.
  * row_ce (L+1) optional (NULL): each row's mean CE (NaN for rows not
  * computed: rows outside S, and every row but L when lambda = 0). Ids out
  * of range: LOUPE_ERROR_ARGUMENT naming window and position, nothing

@@ -339,7 +339,8 @@ static void block_forward(decoder_gradient *g, const float *values, int l, int B
 
 /* Row `row` of the residuals (N, C) through the final norm and the head:
  * *mean_ce its mean CE; d_residual (N, C) += row_weight_each dCE/dx per
- * position, and the final norm's and the head's gradients added to grads. */
+ * position, and the final norm's and the head's gradients added to grads;
+ * grads NULL: the CE only. */
 static loupe_status row_loss(decoder_gradient *g, const float *values, float *grads, int row, int N,
                              double row_weight_each, double *mean_ce, loupe_error *error) {
     const model_description *d = &g->d;
@@ -351,11 +352,13 @@ static loupe_status row_loss(decoder_gradient *g, const float *values, float *gr
     double weighted;
     loupe_status status =
         vocab_loss_forward_backward(g->vocab, g->normed_row, g->targets, g->row_weights, N, parameter(values, g->head),
-                                    V, C, &weighted, g->ce, g->d_normed, gradient_of(grads, g->head), error);
+                                    V, C, &weighted, g->ce, grads != NULL ? g->d_normed : NULL,
+                                    grads != NULL ? gradient_of(grads, g->head) : NULL, error);
     if (status != LOUPE_OK) return status;
     double sum = 0.0;
     for (int n = 0; n < N; n++) sum += g->ce[n];
     *mean_ce = sum / N;
+    if (grads == NULL) return LOUPE_OK;
     rms_norm_backward(g->d_residual, gradient_of(grads, g->final_norm), g->d_normed, x, g->rstd_row, norm_weight,
                       d->norm_weight_offset, N, C);
     return LOUPE_OK;
@@ -458,7 +461,7 @@ static loupe_status decoder_gradient_accumulate(void *state, const train_paramet
     bool lens = g->lens_weight > 0 && g->n_lens_rows > 0;
     double lens_row_weight = lens ? weight * g->lens_weight / g->n_lens_rows / N : 0.0;
     for (int l = L - 1; l >= 0 && status == LOUPE_OK; l--) {
-        block_backward(g, values, grads, l, B);
+        if (grads != NULL) block_backward(g, values, grads, l, B);
         if (lens && g->lens_rows[l]) {
             double ce;
             status = row_loss(g, values, grads, l, N, lens_row_weight, &ce, error);
@@ -467,9 +470,11 @@ static loupe_status decoder_gradient_accumulate(void *state, const train_paramet
         }
     }
     if (status != LOUPE_OK) return status;
-    if (d->embedding_scale != 1.0f)
-        for (size_t i = 0; i < (size_t)N * C; i++) g->d_residual[i] *= d->embedding_scale;
-    embedding_backward(gradient_of(grads, g->embedding), NULL, g->d_residual, g->inputs, N, T, C);
+    if (grads != NULL) {
+        if (d->embedding_scale != 1.0f)
+            for (size_t i = 0; i < (size_t)N * C; i++) g->d_residual[i] *= d->embedding_scale;
+        embedding_backward(gradient_of(grads, g->embedding), NULL, g->d_residual, g->inputs, N, T, C);
+    }
     parts->final_ce = final_ce;
     parts->lens_ce = lens ? lens_sum / g->n_lens_rows : 0.0;
     parts->loss = final_ce + g->lens_weight * parts->lens_ce;

@@ -337,20 +337,21 @@ static void block_backward(gpt2_gradient *g, const float *values, float *grads, 
 /* One row of the table through ln_f and the unembedding: *mean_ce its mean
  * CE over the N rows; each position weighted row_weight in the gradient,
  * which is added into g->d_residual (through ln_f) and grads (ln_f and the
- * unembedding). */
+ * unembedding); grads NULL: the CE only. */
 static loupe_status row_loss(gpt2_gradient *g, const float *values, float *grads, const float *residual, int N,
                              float row_weight, double *mean_ce, loupe_error *error) {
     layer_norm_forward_train(g->normed, g->final_mean, g->final_rstd, residual, values + g->final_norm_weight,
                              values + g->final_norm_bias, N, g->C, g->eps);
     for (int n = 0; n < N; n++) g->row_weights[n] = row_weight;
     double weighted;
-    loupe_status status = vocab_loss_forward_backward(g->vocab, g->normed, g->targets, g->row_weights, N,
-                                                      values + g->unembedding, g->V, g->C, &weighted, g->ce,
-                                                      g->d_normed, grads + g->unembedding, error);
+    loupe_status status = vocab_loss_forward_backward(
+        g->vocab, g->normed, g->targets, g->row_weights, N, values + g->unembedding, g->V, g->C, &weighted, g->ce,
+        grads != NULL ? g->d_normed : NULL, grads != NULL ? grads + g->unembedding : NULL, error);
     if (status != LOUPE_OK) return status;
     double sum = 0.0;
     for (int n = 0; n < N; n++) sum += g->ce[n];
     *mean_ce = sum / N;
+    if (grads == NULL) return LOUPE_OK;
     layer_norm_backward(g->d_residual, grads + g->final_norm_weight, grads + g->final_norm_bias, g->d_normed,
                         residual, g->final_mean, g->final_rstd, values + g->final_norm_weight, N, g->C);
     return LOUPE_OK;
@@ -391,7 +392,7 @@ static loupe_status gpt2_accumulate(void *state, const train_parameters *params,
     if (status != LOUPE_OK) return status;
     if (row_ce) row_ce[L] = final_ce;
     for (int l = L - 1; l >= 0; l--) {
-        block_backward(g, values, grads, l, B);
+        if (grads != NULL) block_backward(g, values, grads, l, B);
         if (lens && g->lens_rows[l]) {
             double ce;
             status = row_loss(g, values, grads, g->residual + (size_t)l * stride, N, lens_weight, &ce, error);
@@ -400,7 +401,9 @@ static loupe_status gpt2_accumulate(void *state, const train_parameters *params,
             if (row_ce) row_ce[l] = ce;
         }
     }
-    embedding_backward(grads + g->token_embedding, grads + g->position_embedding, g->d_residual, g->inputs, N, T, C);
+    if (grads != NULL)
+        embedding_backward(grads + g->token_embedding, grads + g->position_embedding, g->d_residual, g->inputs, N, T,
+                           C);
     parts->final_ce = final_ce;
     parts->lens_ce = lens ? lens_sum / g->n_lens_rows : 0.0;
     parts->loss = final_ce + (lens ? g->lens_weight * parts->lens_ce : 0.0);

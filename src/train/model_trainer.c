@@ -269,14 +269,11 @@ loupe_status loupe_finetuner_evaluate(loupe_finetuner *f, const int32_t *ids, in
     for (int first = 0; status == LOUPE_OK && first < n_windows; first += B) {
         const int count = n_windows - first < B ? n_windows - first : B;
         model_loss_parts parts;
-        /* the gradient buffer is free between steps: the backward pass
-         * writes into it and it is cleared after */
         status = model_gradient_accumulate(f->gradient, &f->parameters, ids + (size_t)first * (T + 1), count, 1.0,
-                                           f->grads, &parts, NULL, error);
+                                           NULL, &parts, NULL, error);
         if (status == LOUPE_OK)
             loss += parts.loss * count, final_ce += parts.final_ce * count, lens_ce += parts.lens_ce * count;
     }
-    memset(f->grads, 0, f->parameters.n_values * sizeof(float));
     if (status != LOUPE_OK) return status;
     if (losses != NULL) {
         losses->loss = loss / n_windows;

@@ -184,7 +184,8 @@ static void rows_gradient(const vocab_loss_workspace *w, int rows, float *d_bloc
  * naming the first one at fault. */
 static loupe_status check_arguments(const vocab_loss_workspace *w, const float *normed, const int32_t *targets,
                                     const float *row_weights, int N, const float *unembedding, int V, int C,
-                                    const double *loss, const float *d_normed, loupe_error *error) {
+                                    const double *loss, const float *d_normed, const float *d_unembedding,
+                                    loupe_error *error) {
     if (w == NULL) return error_set(error, LOUPE_ERROR_ARGUMENT, "vocab loss: no workspace");
     if (V != w->V || C != w->C)
         return error_set(error, LOUPE_ERROR_ARGUMENT,
@@ -195,8 +196,10 @@ static loupe_status check_arguments(const vocab_loss_workspace *w, const float *
                          w->max_rows);
     if (loss == NULL) return error_set(error, LOUPE_ERROR_ARGUMENT, "vocab loss: no loss to write");
     if (N == 0) return LOUPE_OK;
-    if (normed == NULL || targets == NULL || row_weights == NULL || unembedding == NULL || d_normed == NULL)
+    if (normed == NULL || targets == NULL || row_weights == NULL || unembedding == NULL)
         return error_set(error, LOUPE_ERROR_ARGUMENT, "vocab loss: a required array is NULL");
+    if (d_normed == NULL && d_unembedding != NULL)
+        return error_set(error, LOUPE_ERROR_ARGUMENT, "vocab loss: the unembedding's gradient without the rows'");
     for (int n = 0; n < N; n++) {
         if (targets[n] < 0 || targets[n] >= V)
             return error_set(error, LOUPE_ERROR_ARGUMENT, "vocab loss: row %d's target %d is not in 0 .. %d", n,
@@ -213,7 +216,7 @@ loupe_status vocab_loss_forward_backward(vocab_loss_workspace *w, const float *n
                                          double *loss, float *ce, float *d_normed, float *d_unembedding,
                                          loupe_error *error) {
     loupe_status status =
-        check_arguments(w, normed, targets, row_weights, N, unembedding, V, C, loss, d_normed, error);
+        check_arguments(w, normed, targets, row_weights, N, unembedding, V, C, loss, d_normed, d_unembedding, error);
     if (status != LOUPE_OK) return status;
     *loss = 0.0;
     if (N == 0) return LOUPE_OK;
@@ -228,6 +231,7 @@ loupe_status vocab_loss_forward_backward(vocab_loss_workspace *w, const float *n
 #pragma omp parallel for schedule(dynamic, 1) if (worth)
         for (int p = 0; p < w->n_panels; p++) panel_exps(w, x, block_targets, rows, unembedding, p);
         rows_normalise(w, block_weights, rows, ce != NULL ? ce + b0 : NULL, &total);
+        if (d_normed == NULL) continue; /* the loss only */
 #pragma omp parallel for schedule(dynamic, 1) if (worth)
         for (int p = 0; p < w->n_panels; p++)
             panel_gradient(w, x, block_targets, block_weights, rows, unembedding, d_unembedding, p);

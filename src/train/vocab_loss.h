@@ -65,11 +65,13 @@ void vocab_loss_workspace_free(vocab_loss_workspace *workspace);
  * CE when not NULL (also for rows of weight 0); d_normed (N, C) is SET to
  * row_weights[n] * dCE_n/dnormed_n; d_unembedding (V, C) += sum_n
  * row_weights[n] dCE_n/dW (NULL: no weight gradient, and its product is
- * skipped). 0 <= N <= the workspace's max_rows; V and C those of the
- * workspace. Float32 products, double sums of the exps and of the loss,
+ * skipped). d_normed NULL (then d_unembedding NULL too): the loss and ce
+ * only, one product per row (an evaluation). 0 <= N <= the workspace's
+ * max_rows; V and C those of the workspace. Float32 products, double sums of the exps and of the loss,
  * max-subtracted log-sum-exp. LOUPE_ERROR_ARGUMENT (nothing written) for a
  * target out of range, a negative or non-finite weight, sizes other than the
- * workspace's, or a NULL array that is required. */
+ * workspace's, a NULL array that is required, or d_unembedding without
+ * d_normed. */
 loupe_status vocab_loss_forward_backward(vocab_loss_workspace *workspace, const float *normed, const int32_t *targets,
                                          const float *row_weights, int N, const float *unembedding, int V, int C,
                                          double *loss, float *ce, float *d_normed, float *d_unembedding,

@@ -56,7 +56,7 @@ for file in config.json model.safetensors vocab.json merges.txt training.json ch
   [ -f "$work/straight/$file" ] || fail "the folder has no $file"
 done
 [ "$(grep -c '^step [0-9]*/30 ' "$work/straight.log")" -eq 30 ] || fail "expected 30 progress lines: $(head -3 "$work/straight.log")"
-grep -Eq '^step 1/30  loss [0-9.]+  final [0-9.]+  lens [0-9.]+  grad [0-9.e+-]+  lr [0-9.e+-]+  [0-9]+ tok/s$' \
+grep -Eq '^step 1/30  loss [0-9.]+  final [0-9.]+  lens [0-9.]+  grad [0-9.e+-]+  lr [0-9.e+-]+  [0-9]+\.[0-9]{3} s  [0-9]+ tok/s$' \
   "$work/straight.log" || fail "progress line: $(grep -m1 '^step' "$work/straight.log")"
 # evaluations before the first step and at 10, 20, 30
 [ "$(grep -Ec '^eval (0|10|20|30)/30  loss [0-9.]+  final [0-9.]+  lens [0-9.]+  \([0-9]+ windows\)$' \
