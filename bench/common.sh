@@ -14,6 +14,13 @@ bench_build() {
   bench_blas_kernels
 }
 
+# bench_build_targets TARGET...: the same for only these targets.
+bench_build_targets() {
+  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$build" --target "$@" -j"$(nproc)" >/dev/null
+  bench_blas_kernels
+}
+
 # bench_blas_kernels: OpenBLAS picks its kernels from the CPU model it reads;
 # under a virtual machine that hides the model it falls back to Prescott
 # (SSE3, about a sixth of the AVX-512 rate), which would make every

@@ -19,9 +19,7 @@ steps=${STEPS:-3}
 threads=${THREADS:-2}
 lambdas=${LAMBDAS:-0 1}
 export OMP_NUM_THREADS=$threads
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$build" --target loupe sgemm_rate -j2 >/dev/null
-bench_blas_kernels
+bench_build_targets loupe sgemm_rate
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # 3 MB of the training text: more than the steps read

@@ -25,9 +25,7 @@ export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-SkylakeX}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$build" --target loupe -j"$(nproc)" >/dev/null
-bench_blas_kernels
+bench_build_targets loupe
 "$torch_python" -c 'import torch' || { echo "PyTorch missing: run bench/install-deps.sh" >&2; exit 1; }
 head -c 60000 "$corpus" > "$work/text.txt"
 

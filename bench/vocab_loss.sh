@@ -15,9 +15,7 @@ rounds=${ROUNDS:-3}
 threads=${THREADS:-2}
 rows=${ROWS:-2048 14336}
 export OMP_NUM_THREADS=$threads
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$build" --target vocab_loss_rate sgemm_rate -j2 >/dev/null
-bench_blas_kernels
+bench_build_targets vocab_loss_rate sgemm_rate
 echo "load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for n in $rows; do
   "$build"/vocab_loss_rate "$n" 192 50257 "$rounds"
