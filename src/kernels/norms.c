@@ -8,8 +8,8 @@
 
 #include "kernels/parallel.h"
 
-void layer_norm(float *out, const float *in, const float *weight, const float *bias, int N, int C,
-                float eps) {
+void layer_norm_keeping(float *out, float *mean, float *rstd, const float *in, const float *weight,
+                        const float *bias, int N, int C, float eps) {
 #pragma omp parallel for schedule(static) if (parallel_worth((size_t)N * C))
     for (int n = 0; n < N; n++) {
         const float *x = in + (size_t)n * C;
@@ -18,20 +18,26 @@ void layer_norm(float *out, const float *in, const float *weight, const float *b
          * avoiding the cancellation of E[x^2] - E[x]^2. */
         double sum = 0.0;
         for (int c = 0; c < C; c++) sum += x[c];
-        double mean = sum / C;
+        double row_mean = sum / C;
         double spread = 0.0;
         for (int c = 0; c < C; c++) {
-            double d = x[c] - mean;
+            double d = x[c] - row_mean;
             spread += d * d;
         }
         float inverse_std = (float)(1.0 / sqrt(spread / C + (double)eps));
-        float mean_f = (float)mean;
+        float mean_f = (float)row_mean;
+        if (mean != NULL) mean[n] = mean_f;
+        if (rstd != NULL) rstd[n] = inverse_std;
         for (int c = 0; c < C; c++) y[c] = (x[c] - mean_f) * inverse_std * weight[c] + bias[c];
     }
 }
 
-void rms_norm(float *out, const float *in, const float *weight, float weight_offset, int N, int C,
-              float eps) {
+void layer_norm(float *out, const float *in, const float *weight, const float *bias, int N, int C, float eps) {
+    layer_norm_keeping(out, NULL, NULL, in, weight, bias, N, C, eps);
+}
+
+void rms_norm_keeping(float *out, float *rstd, const float *in, const float *weight, float weight_offset, int N,
+                      int C, float eps) {
 #pragma omp parallel for schedule(static) if (parallel_worth((size_t)N * C))
     for (int n = 0; n < N; n++) {
         const float *x = in + (size_t)n * C;
@@ -39,8 +45,13 @@ void rms_norm(float *out, const float *in, const float *weight, float weight_off
         double squares = 0.0;
         for (int c = 0; c < C; c++) squares += (double)x[c] * x[c];
         float inverse_rms = (float)(1.0 / sqrt(squares / C + (double)eps));
+        if (rstd != NULL) rstd[n] = inverse_rms;
         for (int c = 0; c < C; c++) y[c] = x[c] * inverse_rms * (weight_offset + weight[c]);
     }
+}
+
+void rms_norm(float *out, const float *in, const float *weight, float weight_offset, int N, int C, float eps) {
+    rms_norm_keeping(out, NULL, in, weight, weight_offset, N, C, eps);
 }
 
 void rms_norm_reference(float *out, const float *in, const float *weight, float weight_offset, int N,

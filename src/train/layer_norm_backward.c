@@ -1,32 +1,10 @@
 /*
- * layer_norm_backward.c - LayerNorm forward (with saved statistics) and
- * backward.
+ * layer_norm_backward.c - LayerNorm's backward pass (see layer_norm_backward.h).
  */
 #include "train/layer_norm_backward.h"
 
 #include <math.h>
 #include <stddef.h>
-
-void layer_norm_forward_train(float *out, float *mean, float *rstd, const float *in, const float *weight,
-                              const float *bias, int N, int C, float eps) {
-#pragma omp parallel for schedule(static)
-    for (int n = 0; n < N; n++) {
-        const float *x = in + (size_t)n * C;
-        double sum = 0.0;
-        for (int c = 0; c < C; c++) sum += x[c];
-        double m = sum / C, square = 0.0;
-        for (int c = 0; c < C; c++) {
-            double centred = x[c] - m;
-            square += centred * centred;
-        }
-        float r = (float)(1.0 / sqrt(square / C + (double)eps));
-        float mf = (float)m;
-        float *y = out + (size_t)n * C;
-        for (int c = 0; c < C; c++) y[c] = (x[c] - mf) * r * weight[c] + bias[c];
-        mean[n] = mf;
-        rstd[n] = r;
-    }
-}
 
 void layer_norm_backward(float *d_in, float *d_weight, float *d_bias, const float *d_out, const float *in,
                          const float *mean, const float *rstd, const float *weight, int N, int C) {

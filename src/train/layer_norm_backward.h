@@ -1,16 +1,11 @@
 /*
- * layer_norm_backward.h - LayerNorm for training: the forward pass keeping
- * each row's mean and reciprocal standard deviation, and its backward pass.
+ * layer_norm_backward.h - the backward pass of LayerNorm, from each row's
+ * mean and reciprocal standard deviation that kernels/norms.h's
+ * layer_norm_keeping keeps.
  * Shapes: N rows of width C.
  */
 #ifndef LOUPE_TRAIN_LAYER_NORM_BACKWARD_H
 #define LOUPE_TRAIN_LAYER_NORM_BACKWARD_H
-
-/* out (N, C) = (in - mean) * rstd * weight + bias per row, as PyTorch's
- * LayerNorm (biased variance, sums in double); mean (N) and rstd (N) =
- * 1 / sqrt(var + eps) saved for the backward pass. out may not overlap in. */
-void layer_norm_forward_train(float *out, float *mean, float *rstd, const float *in, const float *weight,
-                              const float *bias, int N, int C, float eps);
 
 /* From d_out (N, C) and the forward's in (N, C), mean (N), rstd (N),
  * weight (C): d_in (N, C) += dL/din, d_weight (C) += sum over rows of

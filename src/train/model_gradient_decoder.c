@@ -12,6 +12,7 @@
 
 #include "arch/decoder.h"
 #include "kernels/activations.h"
+#include "kernels/norms.h"
 #include "kernels/rope.h"
 #include "model/model.h"
 #include "train/activation_backward.h"
@@ -302,7 +303,7 @@ static void block_forward(decoder_gradient *g, const float *values, int l, int B
     float eps = (float)d->norm_eps, offset = d->norm_weight_offset;
     const float *x = g->residuals + (size_t)l * g->N_max * C;
     float *y = g->residuals + (size_t)(l + 1) * g->N_max * C;
-    rms_norm_forward_train(s->normed_attention, s->rstd_attention, x, parameter(values, o->attn_norm), offset, N, C,
+    rms_norm_keeping(s->normed_attention, s->rstd_attention, x, parameter(values, o->attn_norm), offset, N, C,
                            eps);
     linear_forward(s->q, s->normed_attention, parameter(values, o->q), parameter(values, o->q_bias), N, C, A,
                    MATMUL_WEIGHT_OUT_IN);
@@ -321,7 +322,7 @@ static void block_forward(decoder_gradient *g, const float *values, int l, int B
     linear_forward(s->middle, s->heads, parameter(values, o->o), parameter(values, o->o_bias), N, A, C,
                    MATMUL_WEIGHT_OUT_IN);
     for (size_t i = 0; i < (size_t)N * C; i++) s->middle[i] += x[i];
-    rms_norm_forward_train(s->normed_mlp, s->rstd_mlp, s->middle, parameter(values, o->mlp_norm), offset, N, C, eps);
+    rms_norm_keeping(s->normed_mlp, s->rstd_mlp, s->middle, parameter(values, o->mlp_norm), offset, N, C, eps);
     linear_forward(s->gate, s->normed_mlp, parameter(values, o->gate), parameter(values, o->gate_bias), N, C, I,
                    MATMUL_WEIGHT_OUT_IN);
     linear_forward(s->up, s->normed_mlp, parameter(values, o->up), parameter(values, o->up_bias), N, C, I,
@@ -346,7 +347,7 @@ static loupe_status row_loss(decoder_gradient *g, const float *values, float *gr
     const model_description *d = &g->d;
     int C = d->n_embd, V = d->n_vocab;
     const float *x = g->residuals + (size_t)row * g->N_max * C, *norm_weight = parameter(values, g->final_norm);
-    rms_norm_forward_train(g->normed_row, g->rstd_row, x, norm_weight, d->norm_weight_offset, N, C,
+    rms_norm_keeping(g->normed_row, g->rstd_row, x, norm_weight, d->norm_weight_offset, N, C,
                            (float)d->norm_eps);
     for (int n = 0; n < N; n++) g->row_weights[n] = (float)row_weight_each;
     double weighted;

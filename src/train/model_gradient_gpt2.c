@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "kernels/activations.h"
+#include "kernels/norms.h"
 #include "model/model.h"
 #include "train/activation_backward.h"
 #include "train/attention_backward.h"
@@ -259,7 +260,7 @@ static void block_forward(gpt2_gradient *g, const float *values, int layer, int 
     float *qkv = g->qkv + (size_t)layer * stride * 3 * C, *attended = g->attention_out + (size_t)layer * stride * C;
     float *middle = g->middle + (size_t)layer * stride * C, *pre = g->pre_activation + (size_t)layer * stride * I;
     float *lse = g->log_sum_exp + (size_t)layer * stride * g->H;
-    layer_norm_forward_train(g->normed, g->ln_1_mean + layer * stride, g->ln_1_rstd + layer * stride, in,
+    layer_norm_keeping(g->normed, g->ln_1_mean + layer * stride, g->ln_1_rstd + layer * stride, in,
                              values + w->ln_1_weight, values + w->ln_1_bias, N, C, g->eps);
     linear_forward(qkv, g->normed, values + w->qkv_weight, values + w->qkv_bias, N, C, 3 * C, MATMUL_WEIGHT_IN_OUT);
     attention_shape shape = window_shape(g, layer);
@@ -270,7 +271,7 @@ static void block_forward(gpt2_gradient *g, const float *values, int layer, int 
     }
     linear_forward(middle, attended, values + w->proj_weight, values + w->proj_bias, N, C, C, MATMUL_WEIGHT_IN_OUT);
     add_rows(middle, in, NC);
-    layer_norm_forward_train(g->normed, g->ln_2_mean + layer * stride, g->ln_2_rstd + layer * stride, middle,
+    layer_norm_keeping(g->normed, g->ln_2_mean + layer * stride, g->ln_2_rstd + layer * stride, middle,
                              values + w->ln_2_weight, values + w->ln_2_bias, N, C, g->eps);
     linear_forward(pre, g->normed, values + w->fc_weight, values + w->fc_bias, N, C, I, MATMUL_WEIGHT_IN_OUT);
     memcpy(g->hidden, pre, sizeof(float) * (size_t)N * I);
@@ -303,7 +304,7 @@ static void block_backward(gpt2_gradient *g, const float *values, float *grads, 
                     values + w->down_weight, N, I, C, MATMUL_WEIGHT_IN_OUT);
     memset(g->d_pre, 0, sizeof(float) * (size_t)N * I);
     activation_backward(g->activation, g->d_pre, g->d_hidden, pre, (size_t)N * I);
-    layer_norm_forward_train(g->normed, ln_2_mean, ln_2_rstd, middle, values + w->ln_2_weight,
+    layer_norm_keeping(g->normed, ln_2_mean, ln_2_rstd, middle, values + w->ln_2_weight,
                              values + w->ln_2_bias, N, C, g->eps);
     memset(g->d_narrow, 0, sizeof(float) * NC);
     linear_backward(g->d_narrow, grads + w->fc_weight, grads + w->fc_bias, g->d_pre, g->normed,
@@ -324,7 +325,7 @@ static void block_backward(gpt2_gradient *g, const float *values, float *grads, 
         attention_backward(d_q, d_q + C, d_q + 2 * C, g->d_narrow + row * C, q, q + C, q + 2 * C, attended + row * C,
                            lse + (size_t)b * g->H * g->T, g->attention_scratch, &shape);
     }
-    layer_norm_forward_train(g->normed, ln_1_mean, ln_1_rstd, in, values + w->ln_1_weight, values + w->ln_1_bias, N,
+    layer_norm_keeping(g->normed, ln_1_mean, ln_1_rstd, in, values + w->ln_1_weight, values + w->ln_1_bias, N,
                              C, g->eps);
     memset(g->d_narrow, 0, sizeof(float) * NC);
     linear_backward(g->d_narrow, grads + w->qkv_weight, grads + w->qkv_bias, g->d_qkv, g->normed,
@@ -340,7 +341,7 @@ static void block_backward(gpt2_gradient *g, const float *values, float *grads, 
  * unembedding); grads NULL: the CE only. */
 static loupe_status row_loss(gpt2_gradient *g, const float *values, float *grads, const float *residual, int N,
                              float row_weight, double *mean_ce, loupe_error *error) {
-    layer_norm_forward_train(g->normed, g->final_mean, g->final_rstd, residual, values + g->final_norm_weight,
+    layer_norm_keeping(g->normed, g->final_mean, g->final_rstd, residual, values + g->final_norm_weight,
                              values + g->final_norm_bias, N, g->C, g->eps);
     for (int n = 0; n < N; n++) g->row_weights[n] = row_weight;
     double weighted;

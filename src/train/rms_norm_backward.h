@@ -1,6 +1,6 @@
 /*
- * rms_norm_backward.h - RMSNorm for training: the forward pass that keeps
- * each row's reciprocal root mean square, and the backward pass.
+ * rms_norm_backward.h - the backward pass of RMSNorm, from the reciprocal
+ * root mean square per row that kernels/norms.h's rms_norm_keeping keeps.
  *
  * Per row x (C): r = 1 / sqrt(mean(x^2) + eps), y = x r (offset + w), offset 0
  * for Llama's RMSNorm and 1 for Gemma's (1 + w) form. With g = dy (offset + w):
@@ -10,12 +10,6 @@
  */
 #ifndef LOUPE_TRAIN_RMS_NORM_BACKWARD_H
 #define LOUPE_TRAIN_RMS_NORM_BACKWARD_H
-
-/* out (N, C) = rms_norm(in (N, C)) with weight (C), the same bits as
- * kernels/norms.h's rms_norm; rstd (N) gets each row's r as that kernel
- * rounds it to float. out may equal in. */
-void rms_norm_forward_train(float *out, float *rstd, const float *in, const float *weight, float weight_offset, int N,
-                            int C, float eps);
 
 /* d_in (N, C) += dy/dx . d_out (N, C) and d_weight (C) += sum_n d_out x r, from
  * the forward pass's in (N, C) and rstd (N). d_weight may be NULL (a frozen
