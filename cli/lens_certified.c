@@ -34,8 +34,9 @@ static void write_interval(FILE *out, const char *name, const float bounds[2]) {
 
 /* One cell's intervals as a JSON object. */
 static void write_cell(FILE *out, const certified_cell *cell) {
-    fprintf(out, "{\"top1\": %d, \"top1_certain\": %s, \"certainty\": ", cell->top1,
-            cell->top1_certain ? "true" : "false");
+    if (cell->top1 >= 0) fprintf(out, "{\"top1\": %d", cell->top1);
+    else fputs("{\"top1\": null", out); /* its logit is unbounded: nothing is known */
+    fprintf(out, ", \"top1_certain\": %s, \"certainty\": ", cell->top1_certain ? "true" : "false");
     cli_json_number(out, cell->certainty);
     fputs(", \"radius\": ", out);
     cli_json_number(out, cell->radius);

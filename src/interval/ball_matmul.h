@@ -3,13 +3,17 @@
  * weight matrix of floats (optionally widened to w [1 - R, 1 + R]) plus a
  * bias, by Rump's midpoint-radius product over BLAS.
  *
- * The midpoint is one double GEMM of the midpoints (dgemm: its a priori
+ * Each input row takes the cheapest midpoint GEMM that keeps it tight. A
+ * narrow row's midpoints go through a double GEMM (dgemm: its a priori
  * error gamma_K(double) |mid| |W| is some 10^-13 of the product, so the
- * intervals start tight) - or, when every input row's balls are already
- * wide (radius above 2^-8 of the midpoints, summed over the row), one float
- * GEMM of the midpoints rounded to float, whose error (2^-24 + gamma_K(float))
+ * intervals start tight). A row whose balls are already wide (radius above
+ * 2^-8 of the midpoints, summed over the row) goes through a float GEMM of
+ * its midpoints rounded to float, whose error (2^-24 + gamma_K(float))
  * |mid| |W| is then a small part of the radius and which costs half as
- * much. The radius is one float GEMM of nonnegative operands,
+ * much (unless its midpoints are too large for float products). A row
+ * with an infinite radius (nothing known) gets infinite output radii and
+ * only the midpoint GEMM. Each GEMM takes its rows gathered. The radius is one float GEMM of nonnegative
+ * operands,
  *     rad_out >= ((R + e) |mid| + (1 + R) rad) x |W| + R |bias|,
  * e the midpoint GEMM's relative error term,
  * whose own rounding is bounded a priori in round-to-nearest:
@@ -43,8 +47,9 @@ typedef struct ball_weight {
 
 /* Scratch of one ball product: sized once for the largest product. */
 typedef struct ball_matmul_workspace {
-    float *in_radius;    /* (M K) the radius GEMM's left operand */
-    float *in_float;     /* (M K) the midpoints rounded to float, for the float midpoint GEMM */
+    double *in_double;   /* (M K) the narrow rows' midpoints, gathered, for the double midpoint GEMM */
+    float *in_radius;    /* (M K) the bounded rows' radius operand, gathered: the radius GEMM's left operand */
+    float *in_float;     /* (M K) the other rows' midpoints rounded to float, gathered, for the float midpoint GEMM */
     float *out_float;    /* (M N) its product */
     double *out_mid;     /* (M N) */
     float *out_radius;   /* (M N) */
@@ -52,6 +57,8 @@ typedef struct ball_matmul_workspace {
     float *weight_magnitudes; /* (K N) */
     float *weight_floats;     /* (K N) */
     size_t capacity_in, capacity_out, capacity_weight;
+    int *row_plan;       /* (3 M) how each row is multiplied and where it is gathered */
+    float *zeros;        /* (N) the bias of a product without one */
     void *arena;
 } ball_matmul_workspace;
 

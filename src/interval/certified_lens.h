@@ -22,7 +22,7 @@ typedef struct certified_cell {
     float target_logit[2], target_prob[2]; /* undefined (0) at the last position: has_target false */
     float input_logit[2], input_prob[2];
     int32_t target_rank[2], input_rank[2]; /* [best, worst]: 1 + tokens certainly / possibly above */
-    int32_t top1;          /* the token with the largest midpoint logit */
+    int32_t top1;          /* the token with the largest midpoint logit; -1 when its radius is infinite (nothing known) */
     bool top1_certain;     /* its lower bound exceeds every other token's upper bound */
     bool has_target;
     float certainty;       /* (mid_top1 - mid_second) / (rad_top1 + rad_second), +inf when both exact */
