@@ -55,6 +55,27 @@ bench_checkpoint() {
   echo "$dir"
 }
 
+# bench_llama3b_checkpoint: a Llama-3.2-3B-shaped random BF16 checkpoint
+# (28 layers of width 3072, 24 query and 8 key/value heads of 128, a SwiGLU
+# of 8192, a vocabulary of 128256, the head tied to the embedding; about
+# 6.4 GB), made once; GPT-2's tokenizer is copied in (its ids lie inside
+# the vocabulary).
+bench_llama3b_checkpoint() {
+  local dir=$models_dir/llama-3.2-3b-shaped-random-BF16 free_kb
+  if [ ! -f "$dir/model.safetensors" ]; then
+    free_kb=$(df -Pk "$root/bench" | awk 'NR == 2 {print $4}')
+    if [ "$free_kb" -lt $(( 8 * 1024 * 1024 )) ]; then
+      echo "the checkpoint needs about 6.4 GB; only $(( free_kb / 1048576 )) GB free under $root/bench" >&2
+      return 1
+    fi
+    mkdir -p "$models_dir"
+    "$build"/make_random_checkpoint "$dir" --arch llama --dtype BF16 --layers 28 --width 3072 --heads 24 \
+      --kv-heads 8 --head-dim 128 --inner 8192 --vocab 128256 --context 8192 --tied >&2
+    cp "$root"/models/gpt2-demo/vocab.json "$root"/models/gpt2-demo/merges.txt "$dir"/
+  fi
+  echo "$dir"
+}
+
 # bench_text N OUT: the first N tokens (at most) of the corpus as a text file.
 bench_text() {
   local n=$1 out=$2

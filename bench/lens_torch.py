@@ -1,8 +1,10 @@
 #!/usr/bin/python3
-"""The PyTorch baseline for `loupe lens`: the same GPT-2 forward pass and the
-same statistics (docs/METRICS.md), computed layer by layer as a careful
-PyTorch user would: one projection per row, log_softmax, topk, gathers, the
-four KLs against the cached final and first rows, entropy and ranks.
+"""The PyTorch baseline for `loupe lens`: the same forward pass (GPT-2, or
+the Llama family through tests/reference/hf_families_reference.py's
+rotary embeddings, written from transformers' modeling files) and the same
+statistics (docs/METRICS.md), computed layer by layer as a careful PyTorch
+user would: one projection per row, log_softmax, topk, gathers, the four KLs
+against the cached final and first rows, entropy and ranks.
 
 usage: /usr/bin/python3 bench/lens_torch.py MODEL_DIR IDS_JSON [--threads N]
                                              [--topk K] [--dump OUT_JSON]
@@ -17,16 +19,22 @@ is the system's: OpenBLAS with libopenblas0-pthread).
 import argparse
 import json
 import math
+import os
 import struct
+import sys
 import time
 
 import torch
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "reference"))
+from hf_families_reference import Family, activation, apply_rotary  # noqa: E402
+
 DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16}
 
 
-def load_safetensors(path):
-    """Every tensor of a .safetensors file as float32, converted once."""
+def load_safetensors(path, keep_dtype=False):
+    """Every tensor of a .safetensors file as float32, converted once (or as
+    stored, with keep_dtype)."""
     with open(path, "rb") as f:
         data = f.read()
     (header_len,) = struct.unpack("<Q", data[:8])
@@ -43,7 +51,7 @@ def load_safetensors(path):
         flat = torch.frombuffer(buffer[base + start:base + end], dtype=dtype, count=count)
         tensor = flat.reshape(info["shape"])
         # an aligned, writable float32 copy: the file's bytes may sit at any offset
-        tensors[name] = tensor.clone() if dtype == torch.float32 else tensor.to(torch.float32)
+        tensors[name] = tensor.clone() if dtype == torch.float32 or keep_dtype else tensor.to(torch.float32)
     return tensors
 
 
@@ -77,16 +85,65 @@ def forward_taps(w, config, ids):
     return taps
 
 
+def forward_taps_llama(w, config, ids):
+    """The Llama family (RMSNorm, rotary grouped-query attention, gated MLP):
+    the residual stream after the embeddings and after every block."""
+    f = Family(config)
+    T = ids.shape[0]
+    dtype = w["model.embed_tokens.weight"].dtype
+    inv = f.inv_freq()
+    freqs = torch.arange(T).float()[:, None] * inv[None, :]
+    emb = torch.cat((freqs, freqs), dim=-1)
+    cos, sin = emb.cos().to(dtype), emb.sin().to(dtype)
+    mask = torch.full((T, T), float("-inf")).triu(1).to(dtype)
+    x = w["model.embed_tokens.weight"][ids]
+    taps = [x]
+    for layer in range(f.L):
+        p = f"model.layers.{layer}."
+        h = rms_norm(x, w[p + "input_layernorm.weight"], f.eps)
+        q = torch.nn.functional.linear(h, w[p + "self_attn.q_proj.weight"]).view(T, f.H, f.D).transpose(0, 1)
+        k = torch.nn.functional.linear(h, w[p + "self_attn.k_proj.weight"]).view(T, f.KV, f.D).transpose(0, 1)
+        v = torch.nn.functional.linear(h, w[p + "self_attn.v_proj.weight"]).view(T, f.KV, f.D).transpose(0, 1)
+        q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+        groups = f.H // f.KV
+        k, v = k.repeat_interleave(groups, dim=0), v.repeat_interleave(groups, dim=0)
+        scores = q @ k.transpose(1, 2) * f.D ** -0.5 + mask
+        attn = (torch.softmax(scores, dim=-1) @ v).transpose(0, 1).reshape(T, f.H * f.D)
+        x = x + torch.nn.functional.linear(attn, w[p + "self_attn.o_proj.weight"])
+        h = rms_norm(x, w[p + "post_attention_layernorm.weight"], f.eps)
+        gated = activation(f.act, torch.nn.functional.linear(h, w[p + "mlp.gate_proj.weight"]))
+        gated = gated * torch.nn.functional.linear(h, w[p + "mlp.up_proj.weight"])
+        x = x + torch.nn.functional.linear(gated, w[p + "mlp.down_proj.weight"])
+        taps.append(x)
+    return taps
+
+
+def rms_norm(x, weight, eps):
+    return weight * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps))
+
+
 def lens(w, config, ids, topk):
     """Every row's statistics: a list over rows of dicts of (T,) or (T, K) tensors."""
-    eps = config.get("layer_norm_epsilon", 1e-5)
-    unembedding = w.get("lm_head.weight", w["transformer.wte.weight"])
-    taps = forward_taps(w, config, ids)
-    C = taps[0].shape[1]
+    if config["model_type"] == "gpt2":
+        eps = config.get("layer_norm_epsilon", 1e-5)
+        unembedding = w.get("lm_head.weight", w["transformer.wte.weight"])
+        taps = forward_taps(w, config, ids)
+        C = taps[0].shape[1]
+
+        def final_norm(h):
+            return torch.nn.functional.layer_norm(h, (C,), w["transformer.ln_f.weight"], w["transformer.ln_f.bias"], eps)
+    elif config["model_type"] == "llama":
+        unembedding = w.get("lm_head.weight", w["model.embed_tokens.weight"])
+        taps = forward_taps_llama(w, config, ids)
+
+        def final_norm(h):
+            return rms_norm(h, w["model.norm.weight"], config.get("rms_norm_eps", 1e-6))
+    else:
+        raise SystemExit(f"lens_torch: model_type {config['model_type']} not written")
 
     def project(h):
-        normed = torch.nn.functional.layer_norm(h, (C,), w["transformer.ln_f.weight"], w["transformer.ln_f.bias"], eps)
-        return normed @ unembedding.T
+        # the statistics in float32 whatever the weights' type, as loupe's
+        return (final_norm(h) @ unembedding.T).float()
 
     final_logits = project(taps[-1])
     final_log_probs = torch.log_softmax(final_logits, dim=-1)
@@ -130,6 +187,8 @@ def main():
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--topk", type=int, default=5)
     parser.add_argument("--dump")
+    parser.add_argument("--dtype", choices=["float32", "stored"], default="float32",
+                        help="compute in float32 (weights converted at load) or in the checkpoint's own type")
     args = parser.parse_args()
     if args.threads > 0:
         torch.set_num_threads(args.threads)
@@ -139,11 +198,11 @@ def main():
     with open(args.ids) as f:
         ids = torch.tensor(json.load(f), dtype=torch.long)
     start = time.perf_counter()
-    w = load_safetensors(f"{args.model}/model.safetensors")
+    w = load_safetensors(f"{args.model}/model.safetensors", keep_dtype=args.dtype == "stored")
     loaded = time.perf_counter()
     rows = lens(w, config, ids, args.topk)
     done = time.perf_counter()
-    print(json.dumps({"tokens": int(ids.shape[0]), "threads": torch.get_num_threads(),
+    print(json.dumps({"tokens": int(ids.shape[0]), "threads": torch.get_num_threads(), "dtype": args.dtype,
                       "load_s": loaded - start, "compute_s": done - loaded}))
     if args.dump:
         with open(args.dump, "w") as f:
