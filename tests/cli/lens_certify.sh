@@ -8,6 +8,9 @@
 # Without --certify the document has no certified member. --metric
 # certainty: the HTML heatmap's colours and values and the table's values
 # follow the JSON's certainty, undefined exactly where top1_certain is false.
+# The certified document is the same bytes with 1, 2 and 3 threads, and a
+# cell whose top-1 logit is unbounded (the deep rows with bf16 weights
+# overflow) reports top1 null and is never certain.
 set -euo pipefail
 loupe=${1:?usage: lens_certify.sh path/to/loupe}
 work=$(mktemp -d)
@@ -19,6 +22,14 @@ text="The quick brown fox jumps over the lazy dog."
 "$loupe" lens --certify --subblocks --layers 1:4 --positions 2:5 --format json "$text" >"$work/window.json"
 "$loupe" lens --certify --metric certainty --plot "$work/certainty.html" "$text"
 "$loupe" lens --certify --metric certainty --values --colour never "$text" >"$work/certainty.txt"
+for threads in 1 3; do
+  OMP_NUM_THREADS=$threads "$loupe" lens --certify --format json "$text" >"$work/threads-$threads.json"
+done
+OMP_NUM_THREADS=2 "$loupe" lens --certify --format json "$text" >"$work/threads-2.json"
+for threads in 2 3; do
+  cmp -s "$work/threads-1.json" "$work/threads-$threads.json" ||
+    { echo "FAIL: --certify with $threads threads differs from 1 thread" >&2; exit 1; }
+done
 python3 - "$work" <<'PY'
 import json, sys
 from math import inf
@@ -108,6 +119,15 @@ for r, name in enumerate(exact["layers"]):
     want = ["-" if not c["top1_certain"] else "exact" if c["certainty"] is None else "%.2g" % c["certainty"]
             for c in exact["certified"]["cells"][r]]
     check(values[name] == want, f"table row {name}: values {values[name]}, expected {want}")
+# unbounded cells: top1 null and never certain
+unbounded = 0
+for doc in (exact, bf16):
+    for r, row in enumerate(doc["certified"]["cells"]):
+        for t, c in enumerate(row):
+            if c["top1"] is None:
+                unbounded += 1
+                check(not c["top1_certain"], f"row {r} position {t}: unbounded but certain")
+check(unbounded > 0, "no cell with an unbounded top-1: the check above checked nothing")
 for f in failures[:20]:
     print("FAILED:", f)
 print("top1_certain per row:", certain_rows)
