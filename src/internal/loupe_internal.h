@@ -3,9 +3,9 @@
  * besides loupe.h: errors in the library's style, whole-file reads, the
  * JSON parsing helpers of the document readers, the safetensors writer, the
  * little-endian byte writer and reader and FNV-1a hashing (corpus states),
- * the file writer that replaces a file only once complete, the quantile
- * summaries and the certified forward pass and lens. Internal: not
- * installed, no stable interface, not
+ * the file writer that replaces a file only once complete, the ends of
+ * Python-style slices, the quantile summaries and the certified forward
+ * pass and lens. Internal: not installed, no stable interface, not
  * exported by libloupe.so (link loupe_core, the static library). Its folder
  * is the only one of src/ on the command's include path.
  */
@@ -22,6 +22,7 @@
 #include "../util/error.h"
 #include "../util/file_map.h"
 #include "../util/file_replace.h"
+#include "../util/slice_bounds.h"
 #include "../util/string_map.h"
 
 #endif

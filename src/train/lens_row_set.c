@@ -4,28 +4,17 @@
  */
 #include "train/lens_row_set.h"
 
-#include <errno.h>
-#include <limits.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "util/error.h"
+#include "util/slice_bounds.h"
 
 /* Parses the whole of [text, text + length) as a decimal integer, spaces
  * around it allowed. */
 static bool parse_integer(const char *text, size_t length, long *value) {
-    char digits[32];
     while (length > 0 && *text == ' ') text++, length--;
     while (length > 0 && text[length - 1] == ' ') length--;
-    if (length == 0 || length >= sizeof digits) return false;
-    memcpy(digits, text, length);
-    digits[length] = '\0';
-    char *end = NULL;
-    errno = 0;
-    long parsed = strtol(digits, &end, 10);
-    if (errno != 0 || end == digits || *end != '\0' || parsed < -(long)INT_MAX || parsed > INT_MAX) return false;
-    *value = parsed;
-    return true;
+    return slice_end_parse(text, length, value);
 }
 
 /* Whether [text, text + length) holds only spaces. */
@@ -33,12 +22,6 @@ static bool blank(const char *text, size_t length) {
     for (size_t k = 0; k < length; k++)
         if (text[k] != ' ') return false;
     return true;
-}
-
-/* A slice end as Python resolves it: negative counts from n, then clamped to 0 .. n. */
-static long resolve_end(long value, int n) {
-    if (value < 0) value += n;
-    return value < 0 ? 0 : value > n ? n : value;
 }
 
 loupe_status lens_row_set_parse(const char *text, int L, bool *rows, int *n_selected, loupe_error *error) {
@@ -61,7 +44,7 @@ loupe_status lens_row_set_parse(const char *text, int L, bool *rows, int *n_sele
                                  "row %d, is always in the loss)",
                                  text, first, L - 1, L);
             if (ok) {
-                first = resolve_end(first, L);
+                first = slice_end_resolve(first, L);
                 end = first + 1;
             }
         } else {
@@ -70,7 +53,7 @@ loupe_status lens_row_set_parse(const char *text, int L, bool *rows, int *n_sele
             if (ok && !blank(item, first_length)) ok = parse_integer(item, first_length, &first);
             if (ok && !blank(colon + 1, end_length)) ok = parse_integer(colon + 1, end_length, &end);
             else end = L;
-            first = resolve_end(first, L), end = resolve_end(end, L);
+            first = slice_end_resolve(first, L), end = slice_end_resolve(end, L);
         }
         if (!ok)
             return error_set(error, LOUPE_ERROR_ARGUMENT,
