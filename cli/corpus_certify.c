@@ -18,7 +18,8 @@ struct corpus_certify {
     int n_rows, n_layer;
     double weight_radius;
     int64_t *cells, *certain;     /* (R) */
-    quantile_summary *radius;     /* (R) */
+    int64_t *unbounded;           /* (R) cells whose radius is infinite: kept apart from the summary */
+    quantile_summary *radius;     /* (R) the finite radii */
     quantile_shape shape;
     double (*widths)[CERTIFIED_STEP_COUNT];     /* (L) this window's */
     double (*log_widths)[CERTIFIED_STEP_COUNT]; /* (L) sums over windows of log10 */
@@ -37,12 +38,13 @@ corpus_certify *corpus_certify_create(int n_rows, int n_layer, double weight_rad
     c->n_rows = n_rows, c->n_layer = n_layer, c->weight_radius = weight_radius;
     c->cells = calloc((size_t)n_rows, sizeof *c->cells);
     c->certain = calloc((size_t)n_rows, sizeof *c->certain);
+    c->unbounded = calloc((size_t)n_rows, sizeof *c->unbounded);
     c->radius = calloc((size_t)n_rows, sizeof *c->radius);
     c->widths = calloc((size_t)n_layer + 1, sizeof *c->widths);
     c->log_widths = calloc((size_t)n_layer + 1, sizeof *c->log_widths);
     c->measured = calloc((size_t)n_layer + 1, sizeof *c->measured);
     /* relative radii from 1e-30 to 1e30 within 1 %; exact up to 10000 values */
-    if (c->cells == NULL || c->certain == NULL || c->radius == NULL || c->widths == NULL || c->log_widths == NULL || c->measured == NULL ||
+    if (c->cells == NULL || c->certain == NULL || c->unbounded == NULL || c->radius == NULL || c->widths == NULL || c->log_widths == NULL || c->measured == NULL ||
         !quantile_shape_init(&c->shape, 0.01, 1e-30, 1e30, 10000)) {
         corpus_certify_free(c);
         return NULL;
@@ -56,6 +58,7 @@ void corpus_certify_free(corpus_certify *c) {
     for (int row = 0; c->radius != NULL && row < c->n_rows; row++) quantile_summary_free(&c->radius[row]);
     free(c->cells);
     free(c->certain);
+    free(c->unbounded);
     free(c->radius);
     free(c->widths);
     free(c->log_widths);
@@ -74,6 +77,12 @@ loupe_status corpus_certify_add(corpus_certify *c, const loupe_model *model, con
             const certified_cell *cell = certified_lens_cell(lens, row, t);
             c->cells[row]++;
             c->certain[row] += cell->top1_certain;
+            /* infinite radii are counted, not summarised: the sketch's last
+             * bucket would report them as 1e30 */
+            if (isinf(cell->radius)) {
+                c->unbounded[row]++;
+                continue;
+            }
             if (!quantile_summary_add(&c->radius[row], &c->shape, cell->radius)) {
                 certified_lens_free(lens);
                 return error_set(error, LOUPE_ERROR_MEMORY, "out of memory for the certified statistics");
@@ -91,11 +100,25 @@ loupe_status corpus_certify_add(corpus_certify *c, const loupe_model *model, con
     return LOUPE_OK;
 }
 
+/* The q-quantile of row `row`'s radii, the infinite ones included: the
+ * order statistic k = floor(q (n - 1)) of all n (quantile_summary.h's
+ * definition) is infinite when k reaches past the finite ones, else the
+ * k-th of the finite ones, asked of their summary with a q that lands on
+ * k exactly. */
+static double radius_quantile(corpus_certify *c, int row, double q) {
+    int64_t finite = c->radius[row].count, n = finite + c->unbounded[row];
+    if (n == 0) return NAN;
+    int64_t k = (int64_t)floor(q * (double)(n - 1));
+    if (k >= finite) return INFINITY;
+    double q_finite = finite > 1 ? ((double)k + 0.5) / (double)(finite - 1) : 0.0;
+    return quantile_summary_quantile(&c->radius[row], &c->shape, q_finite < 1.0 ? q_finite : 1.0);
+}
+
 /* Row `row`'s fraction of top1_certain cells, radius median and 90 %. */
 static void row_numbers(corpus_certify *c, int row, double *fraction, double *median, double *p90) {
     *fraction = c->cells[row] > 0 ? (double)c->certain[row] / (double)c->cells[row] : NAN;
-    *median = quantile_summary_quantile(&c->radius[row], &c->shape, 0.5);
-    *p90 = quantile_summary_quantile(&c->radius[row], &c->shape, 0.9);
+    *median = radius_quantile(c, row, 0.5);
+    *p90 = radius_quantile(c, row, 0.9);
 }
 
 /* The geometric mean over the windows that measured it of a step's median
